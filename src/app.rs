@@ -1,0 +1,121 @@
+//! Wiring of the `serve` role: database pool (checked to be subject to
+//! row-level security), optional broker probe, HTTP server, and graceful
+//! shutdown (stop accepting, report not-ready, drain in-flight requests
+//! within the deadline).
+
+use crate::config::ServeSettings;
+use crate::db::{self, DbError};
+use crate::http::{self, AppState, Readiness};
+use crate::kafka::{BrokerProbe, KafkaError};
+use crate::shutdown;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Why the process could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// A built, bound, not yet running `serve` process.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    shutdown_timeout: Duration,
+}
+
+impl App {
+    /// Connects to the database (and checks the role), applies migrations
+    /// if asked, prepares the broker probe and binds the HTTP listener.
+    pub async fn build(settings: &ServeSettings) -> Result<Self, StartupError> {
+        let pool = db::connect(&settings.database).await?;
+        db::ensure_unprivileged_role(&pool).await?;
+        if settings.migrate_on_start {
+            db::migrate(&pool).await?;
+        }
+        let broker = settings.kafka_brokers().map(BrokerProbe::new).transpose()?;
+        let listener = TcpListener::bind(settings.http_addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: settings.http_addr,
+                source,
+            })?;
+        let state = AppState {
+            pool,
+            broker,
+            health_timeout: settings.health_check_timeout(),
+            ready: Readiness::default(),
+        };
+        Ok(Self {
+            listener,
+            state,
+            shutdown_timeout: settings.shutdown_timeout(),
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr, StartupError> {
+        self.listener.local_addr().map_err(StartupError::Serve)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests for
+    /// at most the shutdown timeout.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let addr = self.local_addr()?;
+        let ready = self.state.ready.clone();
+        let router = http::router(self.state.clone());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(self.listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+        });
+        ready.set(true);
+        tracing::info!(%addr, "serving");
+        shutdown.await;
+        ready.set(false);
+        let _ = stop_tx.send(());
+        tracing::info!(
+            timeout_secs = self.shutdown_timeout.as_secs(),
+            "draining in-flight requests"
+        );
+        match tokio::time::timeout(self.shutdown_timeout, server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => return Err(StartupError::Serve(e)),
+            Ok(Err(join)) => {
+                return Err(StartupError::Serve(std::io::Error::other(join.to_string())));
+            }
+            Err(_) => tracing::warn!("shutdown deadline passed with requests still in flight"),
+        }
+        self.state.pool.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// The `serve` subcommand: build, then run until SIGTERM or Ctrl-C.
+pub async fn serve(settings: ServeSettings) -> Result<(), StartupError> {
+    let app = App::build(&settings).await?;
+    app.run_until(shutdown::signal()).await
+}

@@ -1,0 +1,11 @@
+//! The CRM in PostgreSQL: tenants, customers and their identifiers. Every
+//! function here takes a `TenantId` and runs in a tenant-scoped transaction
+//! (`db::begin_tenant`), so row-level security backs up every `WHERE`.
+
+mod error;
+mod identity;
+mod tenants;
+
+pub use error::CrmError;
+pub use identity::{Resolution, merge_customers, resolve_customer, resolve_customer_in};
+pub use tenants::{MergePolicy, NewTenant, Tenant, create_tenant, get_tenant};
