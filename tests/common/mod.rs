@@ -1,0 +1,107 @@
+//! Test support: a fresh PostgreSQL database per test (created with the
+//! service's own unprivileged role from `DATABASE_URL`, migrated, dropped
+//! afterwards), tenants, and the sample tickets.
+#![allow(dead_code)]
+
+use fte::config::DatabaseSettings;
+use fte::crm::{MergePolicy, NewTenant, Tenant, create_tenant};
+use fte::secret::Secret;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+use std::path::PathBuf;
+
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL is not set: run the tests with `make test` (it starts PostgreSQL and exports it)")
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub pool: PgPool,
+    pub url: String,
+    pub name: String,
+}
+
+impl TestDb {
+    /// Creates and migrates a new database.
+    pub async fn new() -> Self {
+        let base = database_url();
+        let name = format!("fte_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&base).await.expect("connect to DATABASE_URL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let url = with_database(&base, &name);
+        let pool = PgPoolOptions::new().max_connections(10).connect(&url).await.expect("connect to test database");
+        fte::db::migrate(&pool).await.expect("migrations apply to an empty database");
+        Self { pool, url, name }
+    }
+
+    /// Settings for the service pointing at this database.
+    pub fn settings(&self) -> DatabaseSettings {
+        DatabaseSettings {
+            database_url: Secret::new(self.url.clone()),
+            database_max_connections: 5,
+            database_acquire_timeout_secs: 5,
+        }
+    }
+
+    pub async fn tenant(&self, slug: &str, policy: MergePolicy) -> Tenant {
+        create_tenant(&self.pool, &NewTenant { slug: slug.into(), name: format!("Tenant {slug}"), merge_policy: policy })
+            .await
+            .expect("create tenant")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let base = database_url();
+        let name = self.name.clone();
+        // Drop may run inside the test's runtime, which is blocked while we
+        // wait: use a runtime of our own on a thread of our own, and let
+        // `WITH (FORCE)` end the pool's connections server-side (closing the
+        // pool from here would wait on the blocked runtime).
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async move {
+                let mut admin = PgConnection::connect(&base).await.ok()?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&mut admin)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("warning: could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// `base` with its database name replaced.
+pub fn with_database(base: &str, name: &str) -> String {
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (base, None),
+    };
+    let prefix = match head.rfind('/') {
+        Some(i) if head[..i].contains("://") && i > head.find("://").map(|j| j + 2).unwrap_or(0) => &head[..i],
+        _ => head,
+    };
+    match query {
+        Some(q) => format!("{prefix}/{name}?{q}"),
+        None => format!("{prefix}/{name}"),
+    }
+}
+
+/// The repository's copy of the sample company's data.
+pub fn context_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("context")
+}
+
+pub fn sample_tickets() -> Vec<serde_json::Value> {
+    let raw = std::fs::read_to_string(context_dir().join("sample-tickets.json")).expect("read sample tickets");
+    serde_json::from_str(&raw).expect("sample tickets are JSON")
+}
