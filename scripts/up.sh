@@ -108,6 +108,9 @@ fi
   echo "# Written by scripts/up.sh; source it: . .dev/env"
   echo "export DATABASE_URL='postgres://fte:$DB_PASSWORD@127.0.0.1:$PG_PORT/fte'"
   echo "export FTE_PG_BIN='$PG_BIN'"
+  # Local superuser over the Unix socket (trust): for tests that need to
+  # create privileged roles. Never used by the service.
+  echo "export FTE_PG_SUPERUSER_URL='postgres://postgres@localhost/postgres?host=$PG_SOCK&port=$PG_PORT'"
   if [ -n "$KAFKA_PORT" ]; then
     echo "export KAFKA_BROKERS='127.0.0.1:$KAFKA_PORT'"
   elif [ -f "$DEV_DIR/env" ] && grep -q '^export KAFKA_BROKERS=' "$DEV_DIR/env"; then

@@ -21,10 +21,7 @@ pub enum StartupError {
     #[error(transparent)]
     Kafka(#[from] KafkaError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
 }
@@ -48,21 +45,10 @@ impl App {
         let broker = settings.kafka_brokers().map(BrokerProbe::new).transpose()?;
         let listener = TcpListener::bind(settings.http_addr)
             .await
-            .map_err(|source| StartupError::Bind {
-                addr: settings.http_addr,
-                source,
-            })?;
-        let state = AppState {
-            pool,
-            broker,
-            health_timeout: settings.health_check_timeout(),
-            ready: Readiness::default(),
-        };
-        Ok(Self {
-            listener,
-            state,
-            shutdown_timeout: settings.shutdown_timeout(),
-        })
+            .map_err(|source| StartupError::Bind { addr: settings.http_addr, source })?;
+        let state =
+            AppState { pool, broker, health_timeout: settings.health_check_timeout(), ready: Readiness::default() };
+        Ok(Self { listener, state, shutdown_timeout: settings.shutdown_timeout() })
     }
 
     /// The address actually bound (useful with port 0).
@@ -76,10 +62,7 @@ impl App {
 
     /// Serves until `shutdown` resolves, then drains in-flight requests for
     /// at most the shutdown timeout.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), StartupError> {
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
         let addr = self.local_addr()?;
         let ready = self.state.ready.clone();
         let router = http::router(self.state.clone());
@@ -96,10 +79,7 @@ impl App {
         shutdown.await;
         ready.set(false);
         let _ = stop_tx.send(());
-        tracing::info!(
-            timeout_secs = self.shutdown_timeout.as_secs(),
-            "draining in-flight requests"
-        );
+        tracing::info!(timeout_secs = self.shutdown_timeout.as_secs(), "draining in-flight requests");
         match tokio::time::timeout(self.shutdown_timeout, server).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => return Err(StartupError::Serve(e)),

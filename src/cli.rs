@@ -32,10 +32,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         Command::Migrate(settings) => {
             let pool = db::connect(&settings).await?;
             db::migrate(&pool).await?;
-            tracing::info!(
-                applied = db::MIGRATOR.iter().count(),
-                "migrations up to date"
-            );
+            tracing::info!(applied = db::MIGRATOR.iter().count(), "migrations up to date");
             Ok(())
         }
     }

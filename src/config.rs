@@ -79,9 +79,6 @@ impl ServeSettings {
     /// The configured brokers, or `None` for the embedded bus (an empty
     /// value counts as unset).
     pub fn kafka_brokers(&self) -> Option<&str> {
-        self.kafka_brokers
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+        self.kafka_brokers.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
 }

@@ -36,10 +36,7 @@ pub enum DbError {
 /// crashing the process).
 pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
     let url = settings.database_url.expose();
-    let options = PgConnectOptions::from_str(url).map_err(|source| DbError::Url {
-        url: redact_url(url),
-        source,
-    })?;
+    let options = PgConnectOptions::from_str(url).map_err(|source| DbError::Url { url: redact_url(url), source })?;
     Ok(PgPoolOptions::new()
         .max_connections(settings.database_max_connections)
         .acquire_timeout(settings.acquire_timeout())
@@ -50,10 +47,9 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
 /// database (`migrate`).
 pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
     let pool = pool(settings)?;
-    pool.acquire().await.map_err(|source| DbError::Connect {
-        url: redact_url(settings.database_url.expose()),
-        source,
-    })?;
+    pool.acquire()
+        .await
+        .map_err(|source| DbError::Connect { url: redact_url(settings.database_url.expose()), source })?;
     Ok(pool)
 }
 
@@ -65,11 +61,10 @@ pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
 
 /// Fails if the connected role would not be subject to row-level security.
 pub async fn ensure_unprivileged_role(pool: &PgPool) -> Result<(), DbError> {
-    let (role, superuser, bypass): (String, bool, bool) = sqlx::query_as(
-        "SELECT rolname::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
-    )
-    .fetch_one(pool)
-    .await?;
+    let (role, superuser, bypass): (String, bool, bool) =
+        sqlx::query_as("SELECT rolname::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(pool)
+            .await?;
     if superuser || bypass {
         return Err(DbError::PrivilegedRole { role });
     }
@@ -79,14 +74,8 @@ pub async fn ensure_unprivileged_role(pool: &PgPool) -> Result<(), DbError> {
 /// Begins a transaction in which only `tenant`'s rows are visible or
 /// writable (the setting is transaction-local, so a pooled connection never
 /// carries it into someone else's transaction).
-pub async fn begin_tenant(
-    pool: &PgPool,
-    tenant: TenantId,
-) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+pub async fn begin_tenant(pool: &PgPool, tenant: TenantId) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-        .bind(tenant.to_string())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await?;
     Ok(tx)
 }

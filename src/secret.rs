@@ -73,10 +73,7 @@ mod tests {
             redact_url("postgres://fte:pa:ss@127.0.0.1:5432/fte?sslmode=disable"),
             "postgres://fte:***@127.0.0.1:5432/fte?sslmode=disable"
         );
-        assert_eq!(
-            redact_url("postgres://localhost/fte"),
-            "postgres://localhost/fte"
-        );
+        assert_eq!(redact_url("postgres://localhost/fte"), "postgres://localhost/fte");
         assert_eq!(redact_url("garbage"), "***");
     }
 }

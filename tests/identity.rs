@@ -110,7 +110,10 @@ async fn an_empty_identifier_list_is_an_error() {
 }
 
 /// Two customers exist; then one message carries both their identifiers.
-async fn two_customers_tied_together(db: &TestDb, policy: MergePolicy) -> (TenantId, CustomerId, CustomerId, fte::crm::Resolution) {
+async fn two_customers_tied_together(
+    db: &TestDb,
+    policy: MergePolicy,
+) -> (TenantId, CustomerId, CustomerId, fte::crm::Resolution) {
     let tenant = db.tenant("acme", policy).await.id;
     let email = Identifier::Email(EmailAddress::parse("lena.hoffmann@strandwerk.de").unwrap());
     let phone = Identifier::Whatsapp(PhoneNumber::parse("+4915112345678").unwrap());
@@ -155,14 +158,10 @@ async fn conflicting_identifiers_record_a_merge_candidate_and_never_merge_silent
     // A human merges them: one customer with both identifiers.
     merge_customers(&db.pool, tenant, by_email, by_phone).await.unwrap();
     assert_eq!(customers_in(&db, tenant).await, 1);
-    let r = resolve_customer(
-        &db.pool,
-        tenant,
-        &[Identifier::Phone(PhoneNumber::parse("+4915112345678").unwrap())],
-        None,
-    )
-    .await
-    .unwrap();
+    let r =
+        resolve_customer(&db.pool, tenant, &[Identifier::Phone(PhoneNumber::parse("+4915112345678").unwrap())], None)
+            .await
+            .unwrap();
     assert_eq!(r.customer_id, by_email);
     let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
     let status: String =
@@ -179,13 +178,12 @@ async fn the_auto_policy_merges_into_the_oldest_customer_and_says_so() {
     assert!(tied.merge_candidates.is_empty());
     assert_eq!(customers_in(&db, tenant).await, 1);
     let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
-    let (status, merged_into): (String, Option<uuid::Uuid>) = sqlx::query_as(
-        "SELECT m.status, c.merged_into FROM customer_merge_candidates m JOIN customers c ON c.id = $1",
-    )
-    .bind(by_phone)
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
+    let (status, merged_into): (String, Option<uuid::Uuid>) =
+        sqlx::query_as("SELECT m.status, c.merged_into FROM customer_merge_candidates m JOIN customers c ON c.id = $1")
+            .bind(by_phone)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
     assert_eq!(status, "merged");
     assert_eq!(merged_into, Some(by_email.as_uuid()));
 }
@@ -194,15 +192,10 @@ async fn the_auto_policy_merges_into_the_oldest_customer_and_says_so() {
 async fn merging_refuses_self_and_unknown_customers() {
     let db = TestDb::new().await;
     let tenant = db.tenant("acme", MergePolicy::Manual).await.id;
-    let c = resolve_customer(
-        &db.pool,
-        tenant,
-        &[Identifier::Email(EmailAddress::parse("a@b.co").unwrap())],
-        None,
-    )
-    .await
-    .unwrap()
-    .customer_id;
+    let c = resolve_customer(&db.pool, tenant, &[Identifier::Email(EmailAddress::parse("a@b.co").unwrap())], None)
+        .await
+        .unwrap()
+        .customer_id;
     assert!(matches!(merge_customers(&db.pool, tenant, c, c).await, Err(fte::crm::CrmError::SelfMerge(_))));
     let ghost = CustomerId::new();
     assert!(matches!(

@@ -30,10 +30,8 @@ const TENANT_TABLES: &[&str] = &[
 #[tokio::test]
 async fn migrations_apply_to_an_empty_database_and_are_recorded() {
     let db = TestDb::new().await;
-    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let applied: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(&db.pool).await.unwrap();
     assert_eq!(applied as usize, fte::db::MIGRATOR.iter().count());
     // Running them again is a no-op.
     fte::db::migrate(&db.pool).await.unwrap();
@@ -48,12 +46,13 @@ async fn migrations_apply_to_an_empty_database_and_are_recorded() {
 async fn every_tenant_table_forces_row_level_security() {
     let db = TestDb::new().await;
     for table in TENANT_TABLES {
-        let (enabled, forced): (bool, bool) =
-            sqlx::query_as("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = $1 AND relkind = 'r'")
-                .bind(table)
-                .fetch_one(&db.pool)
-                .await
-                .unwrap_or_else(|e| panic!("table {table} missing: {e}"));
+        let (enabled, forced): (bool, bool) = sqlx::query_as(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = $1 AND relkind = 'r'",
+        )
+        .bind(table)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("table {table} missing: {e}"));
         assert!(enabled && forced, "{table}: RLS enabled={enabled} forced={forced}");
         let policies: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_policies WHERE tablename = $1")
             .bind(table)
@@ -128,11 +127,13 @@ async fn seed_history(db: &TestDb) -> fte::domain::TenantId {
     .execute(&mut *tx)
     .await
     .unwrap();
-    sqlx::query("INSERT INTO audit_log (tenant_id, actor, action, target_type) VALUES ($1, 'test', 'create', 'tenant')")
-        .bind(tenant.id)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO audit_log (tenant_id, actor, action, target_type) VALUES ($1, 'test', 'create', 'tenant')",
+    )
+    .bind(tenant.id)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     tenant.id
 }

@@ -16,16 +16,9 @@ pub enum CrmError {
     CustomerNotFound(CustomerId),
     #[error("cannot merge customer {0} into itself")]
     SelfMerge(CustomerId),
-    #[error(
-        "customer {absorbed} has an open conversation and so has {kept}; resolve one of them before merging"
-    )]
-    OpenConversationConflict {
-        kept: CustomerId,
-        absorbed: CustomerId,
-    },
-    #[error(
-        "identity resolution kept conflicting with concurrent writers; giving up after {0} attempts"
-    )]
+    #[error("customer {absorbed} has an open conversation and so has {kept}; resolve one of them before merging")]
+    OpenConversationConflict { kept: CustomerId, absorbed: CustomerId },
+    #[error("identity resolution kept conflicting with concurrent writers; giving up after {0} attempts")]
     Contention(u32),
     #[error(transparent)]
     Database(#[from] sqlx::Error),

@@ -46,15 +46,8 @@ pub async fn resolve_customer(
         match resolve_customer_in(&mut tx, tenant, identifiers, display_name).await {
             Ok(resolution) => {
                 tx.commit().await?;
-                tracing::Span::current().record(
-                    "customer_id",
-                    tracing::field::display(resolution.customer_id),
-                );
-                tracing::debug!(
-                    created = resolution.created,
-                    linked = resolution.linked.len(),
-                    "customer resolved"
-                );
+                tracing::Span::current().record("customer_id", tracing::field::display(resolution.customer_id));
+                tracing::debug!(created = resolution.created, linked = resolution.linked.len(), "customer resolved");
                 return Ok(resolution);
             }
             Err(e) if is_race(&e) && attempt < MAX_ATTEMPTS => {
@@ -73,10 +66,7 @@ pub async fn resolve_customer(
 fn is_race(e: &CrmError) -> bool {
     match e {
         CrmError::Database(sqlx::Error::Database(db)) => {
-            matches!(
-                db.code().as_deref(),
-                Some("23505") | Some("40001") | Some("40P01")
-            )
+            matches!(db.code().as_deref(), Some("23505") | Some("40001") | Some("40P01"))
         }
         _ => false,
     }
@@ -103,11 +93,8 @@ pub async fn resolve_customer_in(
     }
     let display_name = display_name.map(str::trim).filter(|n| !n.is_empty());
 
-    let (kinds, values): (Vec<&str>, Vec<&str>) = wanted
-        .iter()
-        .flat_map(|id| id.match_keys())
-        .map(|(kind, value)| (kind.as_str(), value))
-        .unzip();
+    let (kinds, values): (Vec<&str>, Vec<&str>) =
+        wanted.iter().flat_map(|id| id.match_keys()).map(|(kind, value)| (kind.as_str(), value)).unzip();
     let rows: Vec<(String, String, Uuid, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
         "SELECT ci.kind, ci.value, ci.customer_id, c.created_at
            FROM customer_identifiers ci
@@ -125,10 +112,7 @@ pub async fn resolve_customer_in(
     let owner_of = |id: &Identifier| {
         let keys = id.match_keys();
         rows.iter()
-            .find(|(k, v, _, _)| {
-                keys.iter()
-                    .any(|(kind, value)| kind.as_str() == k && value == v)
-            })
+            .find(|(k, v, _, _)| keys.iter().any(|(kind, value)| kind.as_str() == k && value == v))
             .map(|(_, _, customer, created)| (CustomerId::from_uuid(*customer), *created))
     };
     let mut matched: Vec<(CustomerId, chrono::DateTime<chrono::Utc>)> = Vec::new();
@@ -204,11 +188,13 @@ pub async fn resolve_customer_in(
     }
     link(conn, tenant, resolution.customer_id, &unlinked).await?;
     if let Some(name) = display_name {
-        sqlx::query("UPDATE customers SET display_name = $2, updated_at = now() WHERE id = $1 AND display_name IS NULL")
-            .bind(resolution.customer_id)
-            .bind(name)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "UPDATE customers SET display_name = $2, updated_at = now() WHERE id = $1 AND display_name IS NULL",
+        )
+        .bind(resolution.customer_id)
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(resolution)
 }
@@ -223,24 +209,25 @@ async fn link(
     ids: &[&Identifier],
 ) -> Result<(), CrmError> {
     for id in ids {
-        sqlx::query("INSERT INTO customer_identifiers (id, tenant_id, customer_id, kind, value) VALUES ($1, $2, $3, $4, $5)")
-            .bind(Uuid::now_v7())
-            .bind(tenant)
-            .bind(customer)
-            .bind(id.kind().as_str())
-            .bind(id.value())
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO customer_identifiers (id, tenant_id, customer_id, kind, value) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(tenant)
+        .bind(customer)
+        .bind(id.kind().as_str())
+        .bind(id.value())
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
 
 async fn merge_policy(conn: &mut PgConnection, tenant: TenantId) -> Result<MergePolicy, CrmError> {
-    let policy: Option<String> =
-        sqlx::query_scalar("SELECT identity_merge_policy FROM tenants WHERE id = $1")
-            .bind(tenant)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let policy: Option<String> = sqlx::query_scalar("SELECT identity_merge_policy FROM tenants WHERE id = $1")
+        .bind(tenant)
+        .fetch_optional(&mut *conn)
+        .await?;
     match policy.as_deref() {
         Some("auto") => Ok(MergePolicy::Auto),
         Some(_) => Ok(MergePolicy::Manual),
@@ -297,16 +284,13 @@ async fn merge_in(
         return Err(CrmError::SelfMerge(kept));
     }
     // Lock both rows in a fixed order so two merges cannot deadlock.
-    let (lo, hi) = if kept < absorbed {
-        (kept, absorbed)
-    } else {
-        (absorbed, kept)
-    };
-    let found: Vec<Uuid> =
-        sqlx::query_scalar("SELECT id FROM customers WHERE id = ANY($1) AND merged_into IS NULL ORDER BY id FOR UPDATE")
-            .bind(vec![lo.as_uuid(), hi.as_uuid()])
-            .fetch_all(&mut *conn)
-            .await?;
+    let (lo, hi) = if kept < absorbed { (kept, absorbed) } else { (absorbed, kept) };
+    let found: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM customers WHERE id = ANY($1) AND merged_into IS NULL ORDER BY id FOR UPDATE",
+    )
+    .bind(vec![lo.as_uuid(), hi.as_uuid()])
+    .fetch_all(&mut *conn)
+    .await?;
     for c in [kept, absorbed] {
         if !found.contains(&c.as_uuid()) {
             return Err(CrmError::CustomerNotFound(c));
@@ -321,33 +305,16 @@ async fn merge_in(
     if open > 1 {
         return Err(CrmError::OpenConversationConflict { kept, absorbed });
     }
-    for table in [
-        "customer_identifiers",
-        "conversations",
-        "messages",
-        "tickets",
-        "escalations",
-    ] {
-        let sql = format!(
-            "UPDATE {table} SET customer_id = $1 WHERE tenant_id = $3 AND customer_id = $2"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(kept)
-            .bind(absorbed)
-            .bind(tenant)
-            .execute(&mut *conn)
-            .await?;
+    for table in ["customer_identifiers", "conversations", "messages", "tickets", "escalations"] {
+        let sql = format!("UPDATE {table} SET customer_id = $1 WHERE tenant_id = $3 AND customer_id = $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kept).bind(absorbed).bind(tenant).execute(&mut *conn).await?;
     }
     sqlx::query("UPDATE customers SET merged_into = $1, updated_at = now() WHERE id = $2")
         .bind(kept)
         .bind(absorbed)
         .execute(&mut *conn)
         .await?;
-    let (lo, hi) = if kept < absorbed {
-        (kept, absorbed)
-    } else {
-        (absorbed, kept)
-    };
+    let (lo, hi) = if kept < absorbed { (kept, absorbed) } else { (absorbed, kept) };
     sqlx::query(
         "UPDATE customer_merge_candidates SET status = 'merged', resolved_at = now()
           WHERE tenant_id = $1 AND customer_a = $2 AND customer_b = $3",

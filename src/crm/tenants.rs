@@ -30,9 +30,7 @@ impl MergePolicy {
         match s {
             "manual" => Ok(Self::Manual),
             "auto" => Ok(Self::Auto),
-            other => Err(CrmError::InvalidTenant(format!(
-                "unknown merge policy {other:?}"
-            ))),
+            other => Err(CrmError::InvalidTenant(format!("unknown merge policy {other:?}"))),
         }
     }
 }
@@ -56,40 +54,27 @@ pub struct Tenant {
 pub async fn create_tenant(pool: &PgPool, new: &NewTenant) -> Result<Tenant, CrmError> {
     let slug = new.slug.trim();
     let valid_slug = (2..=63).contains(&slug.len())
-        && slug
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !slug.starts_with('-');
     if !valid_slug {
-        return Err(CrmError::InvalidTenant(format!(
-            "slug {slug:?}: use 2-63 lowercase letters, digits and dashes"
-        )));
+        return Err(CrmError::InvalidTenant(format!("slug {slug:?}: use 2-63 lowercase letters, digits and dashes")));
     }
     let name = new.name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(CrmError::InvalidTenant(
-            "name must be 1-200 characters".into(),
-        ));
+        return Err(CrmError::InvalidTenant("name must be 1-200 characters".into()));
     }
     let id = TenantId::new();
     let mut tx = begin_tenant(pool, id).await?;
-    sqlx::query(
-        "INSERT INTO tenants (id, slug, name, identity_merge_policy) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(id)
-    .bind(slug)
-    .bind(name)
-    .bind(new.merge_policy.as_str())
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("INSERT INTO tenants (id, slug, name, identity_merge_policy) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(slug)
+        .bind(name)
+        .bind(new.merge_policy.as_str())
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %id, slug, "tenant created");
-    Ok(Tenant {
-        id,
-        slug: slug.to_string(),
-        name: name.to_string(),
-        merge_policy: new.merge_policy,
-    })
+    Ok(Tenant { id, slug: slug.to_string(), name: name.to_string(), merge_policy: new.merge_policy })
 }
 
 pub async fn get_tenant(pool: &PgPool, id: TenantId) -> Result<Tenant, CrmError> {
@@ -101,10 +86,5 @@ pub async fn get_tenant(pool: &PgPool, id: TenantId) -> Result<Tenant, CrmError>
             .await?;
     tx.commit().await?;
     let (slug, name, policy) = row.ok_or(CrmError::TenantNotFound)?;
-    Ok(Tenant {
-        id,
-        slug,
-        name,
-        merge_policy: MergePolicy::from_db(&policy)?,
-    })
+    Ok(Tenant { id, slug, name, merge_policy: MergePolicy::from_db(&policy)? })
 }

@@ -20,12 +20,7 @@ pub enum Channel {
 pub struct ParseChannelError(pub String);
 
 impl Channel {
-    pub const ALL: [Channel; 4] = [
-        Channel::Email,
-        Channel::Whatsapp,
-        Channel::Slack,
-        Channel::Webform,
-    ];
+    pub const ALL: [Channel; 4] = [Channel::Email, Channel::Whatsapp, Channel::Slack, Channel::Webform];
 
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -114,10 +114,8 @@ impl SlackUserId {
         let s = raw.trim();
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        ok.then(|| Self(s.to_string()))
-            .ok_or_else(|| ContactError::SlackUser(raw.to_string()))
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        ok.then(|| Self(s.to_string())).ok_or_else(|| ContactError::SlackUser(raw.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -229,10 +227,9 @@ impl Identifier {
     /// stored: a phone number matches both `phone` and `whatsapp` rows.
     pub fn match_keys(&self) -> Vec<(IdentifierKind, &str)> {
         match self {
-            Identifier::Phone(p) | Identifier::Whatsapp(p) => vec![
-                (IdentifierKind::Phone, p.as_str()),
-                (IdentifierKind::Whatsapp, p.as_str()),
-            ],
+            Identifier::Phone(p) | Identifier::Whatsapp(p) => {
+                vec![(IdentifierKind::Phone, p.as_str()), (IdentifierKind::Whatsapp, p.as_str())]
+            }
             other => vec![(other.kind(), other.value())],
         }
     }
@@ -258,57 +255,23 @@ mod tests {
 
     #[test]
     fn bad_emails_are_rejected() {
-        for raw in [
-            "",
-            "no-at-sign",
-            "@example.com",
-            "a@",
-            "a@@b.com",
-            "a b@c.com",
-            "Name <a@b.com>",
-            "a@b..com",
-        ] {
-            assert!(
-                EmailAddress::parse(raw).is_err(),
-                "{raw:?} should be rejected"
-            );
+        for raw in ["", "no-at-sign", "@example.com", "a@", "a@@b.com", "a b@c.com", "Name <a@b.com>", "a@b..com"] {
+            assert!(EmailAddress::parse(raw).is_err(), "{raw:?} should be rejected");
         }
     }
 
     #[test]
     fn phones_normalise_to_e164() {
-        for raw in [
-            "+44 7700 900418",
-            "whatsapp:+447700900418",
-            "0044-7700-900418",
-            "+44 (7700) 900.418",
-        ] {
-            assert_eq!(
-                PhoneNumber::parse(raw).unwrap().as_str(),
-                "+447700900418",
-                "{raw:?}"
-            );
+        for raw in ["+44 7700 900418", "whatsapp:+447700900418", "0044-7700-900418", "+44 (7700) 900.418"] {
+            assert_eq!(PhoneNumber::parse(raw).unwrap().as_str(), "+447700900418", "{raw:?}");
         }
-        assert_eq!(
-            PhoneNumber::from_wa_id("12025550147").unwrap().as_str(),
-            "+12025550147"
-        );
+        assert_eq!(PhoneNumber::from_wa_id("12025550147").unwrap().as_str(), "+12025550147");
     }
 
     #[test]
     fn bad_phones_are_rejected() {
-        for raw in [
-            "",
-            "7700 900418",
-            "+44 7700 ext 1",
-            "+123",
-            "+1234567890123456",
-            "+0123456789",
-        ] {
-            assert!(
-                PhoneNumber::parse(raw).is_err(),
-                "{raw:?} should be rejected"
-            );
+        for raw in ["", "7700 900418", "+44 7700 ext 1", "+123", "+1234567890123456", "+0123456789"] {
+            assert!(PhoneNumber::parse(raw).is_err(), "{raw:?} should be rejected");
         }
     }
 
@@ -329,10 +292,7 @@ mod tests {
             Identifier::Whatsapp(PhoneNumber::parse("+31208084417").unwrap()),
         ];
         for id in ids {
-            assert_eq!(
-                Identifier::from_parts(id.kind().as_str(), id.value()).unwrap(),
-                id
-            );
+            assert_eq!(Identifier::from_parts(id.kind().as_str(), id.value()).unwrap(), id);
         }
     }
 

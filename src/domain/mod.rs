@@ -7,7 +7,5 @@ mod contact;
 mod ids;
 
 pub use channel::{Channel, ParseChannelError};
-pub use contact::{
-    ContactError, EmailAddress, Identifier, IdentifierKind, PhoneNumber, SlackUserId,
-};
+pub use contact::{ContactError, EmailAddress, Identifier, IdentifierKind, PhoneNumber, SlackUserId};
 pub use ids::{ConversationId, CustomerId, MessageId, TenantId, TicketId};

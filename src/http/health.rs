@@ -36,21 +36,11 @@ pub struct Check {
 
 impl Check {
     fn ok(started: Instant, detail: Option<serde_json::Value>) -> Self {
-        Self {
-            status: "ok",
-            latency_ms: Some(elapsed_ms(started)),
-            detail,
-            error: None,
-        }
+        Self { status: "ok", latency_ms: Some(elapsed_ms(started)), detail, error: None }
     }
 
     fn failed(started: Instant, error: String) -> Self {
-        Self {
-            status: "error",
-            latency_ms: Some(elapsed_ms(started)),
-            detail: None,
-            error: Some(error),
-        }
+        Self { status: "error", latency_ms: Some(elapsed_ms(started)), detail: None, error: Some(error) }
     }
 
     fn is_healthy(&self) -> bool {
@@ -64,29 +54,17 @@ fn elapsed_ms(started: Instant) -> u64 {
 
 async fn check_postgres(state: &AppState) -> Check {
     let started = Instant::now();
-    let ping = sqlx::query_scalar::<_, String>("SELECT current_setting('server_version')")
-        .fetch_one(&state.pool);
+    let ping = sqlx::query_scalar::<_, String>("SELECT current_setting('server_version')").fetch_one(&state.pool);
     match tokio::time::timeout(state.health_timeout, ping).await {
-        Ok(Ok(version)) => Check::ok(
-            started,
-            Some(serde_json::json!({ "server_version": version })),
-        ),
+        Ok(Ok(version)) => Check::ok(started, Some(serde_json::json!({ "server_version": version }))),
         Ok(Err(e)) => Check::failed(started, e.to_string()),
-        Err(_) => Check::failed(
-            started,
-            format!("no answer within {:?}", state.health_timeout),
-        ),
+        Err(_) => Check::failed(started, format!("no answer within {:?}", state.health_timeout)),
     }
 }
 
 async fn check_kafka(state: &AppState) -> Check {
     let Some(probe) = &state.broker else {
-        return Check {
-            status: "not_configured",
-            latency_ms: None,
-            detail: None,
-            error: None,
-        };
+        return Check { status: "not_configured", latency_ms: None, detail: None, error: None };
     };
     let started = Instant::now();
     match probe.check(state.health_timeout).await {
@@ -98,11 +76,7 @@ async fn check_kafka(state: &AppState) -> Check {
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
     let (postgres, kafka) = tokio::join!(check_postgres(&state), check_kafka(&state));
     let healthy = postgres.is_healthy() && kafka.is_healthy();
-    let code = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let report = HealthReport {
         status: if healthy { "ok" } else { "degraded" },
         version: env!("CARGO_PKG_VERSION"),
@@ -122,9 +96,7 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_jso
     if !postgres.is_healthy() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                serde_json::json!({ "ready": false, "reason": "database unavailable", "error": postgres.error }),
-            ),
+            Json(serde_json::json!({ "ready": false, "reason": "database unavailable", "error": postgres.error })),
         );
     }
     (StatusCode::OK, Json(serde_json::json!({ "ready": true })))

@@ -36,8 +36,5 @@ impl Readiness {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .with_state(state)
+    Router::new().route("/health", get(health::health)).route("/ready", get(health::ready)).with_state(state)
 }

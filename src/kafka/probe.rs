@@ -36,9 +36,7 @@ impl BrokerProbe {
             .set("client.id", "fte-health")
             .create()
             .map_err(KafkaError::Config)?;
-        Ok(Self {
-            client: Arc::new(client),
-        })
+        Ok(Self { client: Arc::new(client) })
     }
 
     /// Fetches cluster metadata within `timeout` (on a blocking thread:
@@ -46,13 +44,8 @@ impl BrokerProbe {
     pub async fn check(&self, timeout: Duration) -> Result<BrokerStatus, KafkaError> {
         let client = Arc::clone(&self.client);
         tokio::task::spawn_blocking(move || {
-            let md = client
-                .fetch_metadata(None, timeout)
-                .map_err(KafkaError::Metadata)?;
-            Ok(BrokerStatus {
-                brokers: md.brokers().len(),
-                topics: md.topics().len(),
-            })
+            let md = client.fetch_metadata(None, timeout).map_err(KafkaError::Metadata)?;
+            Ok(BrokerStatus { brokers: md.brokers().len(), topics: md.topics().len() })
         })
         .await
         .map_err(|e| KafkaError::Task(e.to_string()))?

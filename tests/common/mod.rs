@@ -10,6 +10,13 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use std::path::PathBuf;
 
+/// The broker `make test` started. Tests that need it fail without it:
+/// they are never skipped.
+pub fn kafka_brokers() -> String {
+    std::env::var("KAFKA_BROKERS")
+        .expect("KAFKA_BROKERS is not set: run the tests with `make test` (it starts the broker and exports it)")
+}
+
 pub fn database_url() -> String {
     std::env::var("DATABASE_URL")
         .expect("DATABASE_URL is not set: run the tests with `make test` (it starts PostgreSQL and exports it)")
@@ -25,6 +32,13 @@ pub struct TestDb {
 impl TestDb {
     /// Creates and migrates a new database.
     pub async fn new() -> Self {
+        let db = Self::empty().await;
+        fte::db::migrate(&db.pool).await.expect("migrations apply to an empty database");
+        db
+    }
+
+    /// Creates a new database and leaves it empty.
+    pub async fn empty() -> Self {
         let base = database_url();
         let name = format!("fte_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&base).await.expect("connect to DATABASE_URL");
@@ -35,7 +49,6 @@ impl TestDb {
         admin.close().await.ok();
         let url = with_database(&base, &name);
         let pool = PgPoolOptions::new().max_connections(10).connect(&url).await.expect("connect to test database");
-        fte::db::migrate(&pool).await.expect("migrations apply to an empty database");
         Self { pool, url, name }
     }
 
@@ -49,9 +62,12 @@ impl TestDb {
     }
 
     pub async fn tenant(&self, slug: &str, policy: MergePolicy) -> Tenant {
-        create_tenant(&self.pool, &NewTenant { slug: slug.into(), name: format!("Tenant {slug}"), merge_policy: policy })
-            .await
-            .expect("create tenant")
+        create_tenant(
+            &self.pool,
+            &NewTenant { slug: slug.into(), name: format!("Tenant {slug}"), merge_policy: policy },
+        )
+        .await
+        .expect("create tenant")
     }
 }
 
