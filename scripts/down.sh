@@ -14,8 +14,7 @@ rm -f "$KAFKA_DIR/pid"
 
 if [ -x "$VENV/bin/python" ]; then
   PG_HOME=$(pg_home)
-  PG_BIN="$(wheel_pginstall)/bin"
-  [ "$PG_HOME" != "$DEV_DIR/pg" ] && PG_BIN="$PG_HOME/../pginstall/bin"
+  PG_BIN="$(pg_install "$PG_HOME")/bin"
   if [ -f "$PG_HOME/data/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_HOME/data" status >/dev/null 2>&1; then
     log "stopping PostgreSQL"
     as_pg "$PG_BIN/pg_ctl" -D "$PG_HOME/data" -m fast -w stop >/dev/null

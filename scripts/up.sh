@@ -11,16 +11,8 @@ case "$what" in all | pg) ;; *) die "usage: $0 [all|pg]" ;; esac
 [ -x "$VENV/bin/python" ] || die "no virtualenv at $VENV: run scripts/setup.sh (make setup) first"
 
 PG_HOME=$(pg_home)
-PG_INSTALL=$(wheel_pginstall)
 mkdir -p "$PG_HOME"
-if [ "$PG_HOME" != "$DEV_DIR/pg" ]; then
-  # The unprivileged user cannot reach the project directory: give it its
-  # own copy of the binaries next to its data.
-  if [ ! -x "$PG_HOME/../pginstall/bin/postgres" ]; then
-    cp -a "$PG_INSTALL" "$PG_HOME/../pginstall"
-  fi
-  PG_INSTALL="$(cd "$PG_HOME/../pginstall" && pwd)"
-fi
+PG_INSTALL=$(pg_install "$PG_HOME")
 PG_BIN="$PG_INSTALL/bin"
 PG_DATA="$PG_HOME/data"
 # Unix sockets have a short path limit (~107 bytes).
