@@ -79,3 +79,30 @@ pub async fn begin_tenant(pool: &PgPool, tenant: TenantId) -> Result<Transaction
     sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await?;
     Ok(tx)
 }
+
+/// The runtime's background jobs that work across tenants. Each has a
+/// row-level-security policy of its own that grants exactly what it needs
+/// (see `migrations/*_conversation_runtime.sql`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SystemJob {
+    /// Reads and marks every tenant's outbox rows.
+    OutboxRelay,
+    /// Reads conversations to find inactive ones.
+    InactivitySweeper,
+}
+
+impl SystemJob {
+    fn as_str(&self) -> &'static str {
+        match self {
+            SystemJob::OutboxRelay => "outbox_relay",
+            SystemJob::InactivitySweeper => "inactivity_sweeper",
+        }
+    }
+}
+
+/// Begins a transaction for a system job (no tenant set).
+pub async fn begin_system_job(pool: &PgPool, job: SystemJob) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('app.system_job', $1, true)").bind(job.as_str()).execute(&mut *tx).await?;
+    Ok(tx)
+}

@@ -1,10 +1,18 @@
 //! Customer-success agent runtime ("digital FTE").
 //!
 //! Map of the modules (see DESIGN.md for the architecture):
+//! - [`actors`]: the conversation actors, their supervisor and the routers
+//!   that feed them (ractor).
+//! - [`bus`]: the in-process bus (keyed, bounded partitions).
+//! - [`outbox`]: the outbox relay; [`runtime`]: the conversation runtime
+//!   wired together (supervisor, routers, relay, sweeper).
+//! - [`brain`]: the `Brain` trait the actors call for an agent turn.
 //! - [`domain`]: newtypes parsed at the edge (ids, channels, email
 //!   addresses, phone numbers, identifiers).
 //! - [`crm`]: PostgreSQL as the CRM: tenants, customers, identity
 //!   resolution across channels.
+//! - [`conversation`]: the conversation state machine (pure) and its
+//!   persistence.
 //! - [`db`]: the pool, migrations, tenant-scoped transactions (RLS).
 //! - [`kafka`]: broker connectivity (health now; the pipeline in #4).
 //! - [`http`]: the axum router: `/health`, `/ready`.
@@ -12,14 +20,20 @@
 //! - [`cli`]: subcommands and flags; [`config`]: settings; [`secret`]:
 //!   values that never print; [`telemetry`]: logging.
 
+pub mod actors;
 pub mod app;
+pub mod brain;
+pub mod bus;
 pub mod cli;
 pub mod config;
+pub mod conversation;
 pub mod crm;
 pub mod db;
 pub mod domain;
 pub mod http;
 pub mod kafka;
+pub mod outbox;
+pub mod runtime;
 pub mod secret;
 pub mod shutdown;
 pub mod telemetry;

@@ -76,6 +76,10 @@ uuid_id!(
     /// One support ticket.
     TicketId
 );
+uuid_id!(
+    /// One draft reply waiting for a human's approval.
+    ApprovalId
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,8 +4,12 @@
 
 mod channel;
 mod contact;
+mod escalation;
 mod ids;
+mod message;
 
 pub use channel::{Channel, ParseChannelError};
 pub use contact::{ContactError, EmailAddress, Identifier, IdentifierKind, PhoneNumber, SlackUserId};
-pub use ids::{ConversationId, CustomerId, MessageId, TenantId, TicketId};
+pub use escalation::EscalationReason;
+pub use ids::{ApprovalId, ConversationId, CustomerId, MessageId, TenantId, TicketId};
+pub use message::{InboundMessage, MAX_BODY_CHARS, OutboundMessage, TicketMessage};

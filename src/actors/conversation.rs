@@ -1,0 +1,352 @@
+//! `ConversationActor`: one per active customer. It owns that customer's
+//! conversation state (loaded from PostgreSQL in `pre_start`), handles one
+//! message at a time in arrival order, and commits each turn in one
+//! transaction before anything it causes becomes visible. If a write fails
+//! or its outcome is unknown the actor stops (its supervisor spawns a fresh
+//! one that rehydrates from the database on the next message): it never
+//! carries on with in-memory state the database may not have.
+
+use crate::brain::{Brain, Decision, TurnInput};
+use crate::conversation::store::{
+    self, AlreadyStored, CommitOutcome, NewApproval, NewEscalation, NewInbound, NewReply, StoreError, TurnRecord,
+};
+use crate::conversation::{Author, ConversationState, Effect, Event, Rejected, transition};
+use crate::domain::{ApprovalId, ConversationId, CustomerId, MessageId, TenantId, TicketMessage};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// Runtime settings every conversation actor shares.
+#[derive(Clone)]
+pub struct ConversationDeps {
+    pub pool: PgPool,
+    pub brain: Arc<dyn Brain>,
+    /// Woken after every commit that queued outbox rows.
+    pub outbox_notify: Arc<Notify>,
+    /// Replies with a lower confidence become drafts for human approval.
+    pub approval_threshold: f32,
+    pub snapshot_every: u64,
+    /// Attempts at a turn that keeps hitting version conflicts.
+    pub max_conflict_retries: u32,
+}
+
+pub struct ConversationActor;
+
+pub struct ConversationActorArgs {
+    pub tenant: TenantId,
+    pub customer: CustomerId,
+    pub deps: Arc<ConversationDeps>,
+}
+
+pub struct ConversationActorState {
+    tenant: TenantId,
+    customer: CustomerId,
+    deps: Arc<ConversationDeps>,
+    conversation: Option<ConversationId>,
+    state: ConversationState,
+}
+
+/// What the actor did with one inbound message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TurnReceipt {
+    pub message_id: MessageId,
+    pub conversation_id: ConversationId,
+    /// Messages queued for the customer (replies, holding replies).
+    pub replies: Vec<MessageId>,
+    /// True when the message had been stored before: nothing was done.
+    pub duplicate: bool,
+    pub state_version: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("event refused by the state machine: {0}")]
+    Rejected(#[from] Rejected),
+    #[error("brain failed: {0}")]
+    Brain(#[from] crate::brain::BrainError),
+    #[error("message belongs to tenant {got}, actor serves {expected}")]
+    WrongTenant { expected: TenantId, got: TenantId },
+}
+
+pub enum ConversationActorMessage {
+    /// A customer message, answered with the receipt once committed.
+    Inbound(Box<TicketMessage>, RpcReplyPort<Result<TurnReceipt, String>>),
+    /// A lifecycle event that is not a customer message (inactivity
+    /// timeout; human actions arrive here too).
+    Apply(Event, RpcReplyPort<Result<u64, String>>),
+    /// Current state, for operators and tests.
+    Inspect(RpcReplyPort<(Option<ConversationId>, ConversationState)>),
+}
+
+impl Actor for ConversationActor {
+    type Msg = ConversationActorMessage;
+    type State = ConversationActorState;
+    type Arguments = ConversationActorArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let loaded = store::load(&args.deps.pool, args.tenant, args.customer).await?;
+        tracing::debug!(
+            tenant_id = %args.tenant, customer_id = %args.customer,
+            conversation_id = ?loaded.conversation_id, events_replayed = loaded.events_replayed,
+            "conversation actor rehydrated"
+        );
+        Ok(ConversationActorState {
+            tenant: args.tenant,
+            customer: args.customer,
+            deps: args.deps,
+            conversation: loaded.conversation_id,
+            state: loaded.state,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            ConversationActorMessage::Inbound(msg, reply) => {
+                let span = tracing::info_span!(
+                    "turn", tenant_id = %state.tenant, customer_id = %state.customer,
+                    channel = %msg.message.channel, conversation_id = tracing::field::Empty,
+                );
+                let result = tracing::Instrument::instrument(state.handle_inbound(&msg), span).await;
+                match result {
+                    Ok(receipt) => {
+                        let _ = reply.send(Ok(receipt));
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // Whatever happened, the in-memory state may now
+                        // disagree with the database: stop, and let the
+                        // next message rehydrate a fresh actor.
+                        let _ = reply.send(Err(e.to_string()));
+                        Err(Box::new(e))
+                    }
+                }
+            }
+            ConversationActorMessage::Apply(event, reply) => match state.apply(event).await {
+                Ok(version) => {
+                    let _ = reply.send(Ok(version));
+                    Ok(())
+                }
+                Err(TurnError::Rejected(r)) => {
+                    // Refused by the state machine: nothing was written.
+                    let _ = reply.send(Err(r.to_string()));
+                    Ok(())
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.to_string()));
+                    Err(Box::new(e))
+                }
+            },
+            ConversationActorMessage::Inspect(reply) => {
+                let _ = reply.send((state.conversation, state.state.clone()));
+                Ok(())
+            }
+        }
+    }
+}
+
+impl ConversationActorState {
+    async fn reload(&mut self) -> Result<(), StoreError> {
+        let loaded = store::load(&self.deps.pool, self.tenant, self.customer).await?;
+        self.conversation = loaded.conversation_id;
+        self.state = loaded.state;
+        Ok(())
+    }
+
+    async fn handle_inbound(&mut self, msg: &TicketMessage) -> Result<TurnReceipt, TurnError> {
+        let inbound = &msg.message;
+        if inbound.tenant_id != self.tenant {
+            return Err(TurnError::WrongTenant { expected: self.tenant, got: inbound.tenant_id });
+        }
+        // A redelivery: answer with what was done the first time, and do
+        // nothing (no brain call, no second reply).
+        if let Some(stored) =
+            store::find_inbound(&self.deps.pool, self.tenant, inbound.channel, &inbound.external_id).await?
+        {
+            return Ok(self.duplicate_receipt(stored));
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_turn(msg).await {
+                Err(TurnError::Store(StoreError::VersionConflict { expected }))
+                    if attempt <= self.deps.max_conflict_retries =>
+                {
+                    tracing::info!(expected, attempt, "version conflict: re-reading the conversation and retrying");
+                    self.reload().await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn duplicate_receipt(&self, stored: AlreadyStored) -> TurnReceipt {
+        TurnReceipt {
+            message_id: stored.message_id,
+            conversation_id: stored.conversation_id,
+            replies: stored.replies,
+            duplicate: true,
+            state_version: self.state.version,
+        }
+    }
+
+    async fn try_turn(&mut self, msg: &TicketMessage) -> Result<TurnReceipt, TurnError> {
+        let started = Instant::now();
+        let inbound = &msg.message;
+        let (conversation, new_conversation) = match self.conversation {
+            Some(id) => (id, false),
+            None => (ConversationId::new(), true),
+        };
+        tracing::Span::current().record("conversation_id", tracing::field::display(conversation));
+        let message_id = MessageId::new();
+        let before = self.state.clone();
+        let first = Event::CustomerMessage { message_id, channel: inbound.channel };
+        let (mut after, effects) = transition(&before, first.clone())?;
+        let mut events = vec![first];
+        let mut replies = Vec::new();
+        let mut escalation = None;
+        let mut approval = None;
+
+        if effects.iter().any(|e| matches!(e, Effect::RunAgentTurn { .. })) {
+            let outcome = self
+                .deps
+                .brain
+                .turn(TurnInput {
+                    tenant: self.tenant,
+                    customer: self.customer,
+                    conversation,
+                    channel: inbound.channel,
+                    subject: inbound.subject.as_deref(),
+                    message: &inbound.body,
+                    state: &after,
+                })
+                .await?;
+            let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+            let reply_to = |id: MessageId, author: Author, body: String| NewReply {
+                id,
+                channel: inbound.channel,
+                author,
+                body,
+                in_reply_to: Some(message_id),
+                recipient: Some(inbound.sender.clone()),
+                latency_ms: Some(latency_ms),
+                tokens_used: Some(outcome.tokens_used),
+            };
+            let event = match outcome.decision {
+                Decision::Reply { text } if outcome.confidence >= self.deps.approval_threshold => {
+                    let reply_id = MessageId::new();
+                    replies.push(reply_to(reply_id, Author::Ai, text));
+                    Event::AgentReplied { reply_id, in_reply_to: message_id }
+                }
+                Decision::Reply { text } => {
+                    let approval_id = ApprovalId::new();
+                    approval = Some(NewApproval {
+                        id: approval_id,
+                        inbound: message_id,
+                        draft: text,
+                        confidence: outcome.confidence,
+                    });
+                    Event::DraftNeedsApproval { approval_id, in_reply_to: message_id }
+                }
+                Decision::Escalate { reason, holding_reply } => {
+                    let holding_id = holding_reply.map(|text| {
+                        let id = MessageId::new();
+                        replies.push(reply_to(id, Author::System, text));
+                        id
+                    });
+                    escalation = Some(NewEscalation { reason, summary: inbound.body.chars().take(500).collect() });
+                    Event::AgentEscalated { reason, in_reply_to: message_id, holding_reply: holding_id }
+                }
+            };
+            let (next, _effects) = transition(&after, event.clone())?;
+            after = next;
+            events.push(event);
+        }
+
+        let record = TurnRecord {
+            tenant: self.tenant,
+            customer: self.customer,
+            conversation,
+            new_conversation,
+            before,
+            after: after.clone(),
+            events,
+            inbound: Some(NewInbound {
+                id: message_id,
+                channel: inbound.channel,
+                external_id: inbound.external_id.clone(),
+                body: inbound.body.clone(),
+                subject: inbound.subject.clone(),
+                sender: inbound.sender.clone(),
+                received_at: inbound.received_at,
+                metadata: inbound.metadata.clone(),
+            }),
+            replies,
+            escalation,
+            approval,
+            snapshot_every: self.deps.snapshot_every,
+        };
+        match store::commit_turn(&self.deps.pool, &record).await? {
+            CommitOutcome::Duplicate(stored) => Ok(self.duplicate_receipt(stored)),
+            CommitOutcome::Committed => {
+                self.conversation = Some(conversation);
+                self.state = after;
+                if !record.replies.is_empty() {
+                    self.deps.outbox_notify.notify_one();
+                }
+                Ok(TurnReceipt {
+                    message_id,
+                    conversation_id: conversation,
+                    replies: record.replies.iter().map(|r| r.id).collect(),
+                    duplicate: false,
+                    state_version: self.state.version,
+                })
+            }
+        }
+    }
+
+    /// Applies a non-message event (inactivity timeout, human actions that
+    /// carry no text) and commits it.
+    async fn apply(&mut self, event: Event) -> Result<u64, TurnError> {
+        let Some(conversation) = self.conversation else {
+            return Err(TurnError::Rejected(Rejected::NotAllowed {
+                status: self.state.status,
+                event: event.kind().to_string(),
+            }));
+        };
+        let (after, effects) = transition(&self.state, event.clone())?;
+        let escalation = effects.iter().find_map(|e| match e {
+            Effect::OpenEscalation { reason } => Some(NewEscalation { reason: *reason, summary: String::new() }),
+            _ => None,
+        });
+        let record = TurnRecord {
+            tenant: self.tenant,
+            customer: self.customer,
+            conversation,
+            new_conversation: false,
+            before: self.state.clone(),
+            after: after.clone(),
+            events: vec![event],
+            inbound: None,
+            replies: vec![],
+            escalation,
+            approval: None,
+            snapshot_every: self.deps.snapshot_every,
+        };
+        store::commit_turn(&self.deps.pool, &record).await?;
+        self.state = after;
+        Ok(self.state.version)
+    }
+}

@@ -1,0 +1,60 @@
+//! The agent's decision for one turn, behind the `Brain` trait: given the
+//! customer's message and the conversation's state, reply, escalate, or
+//! draft a reply for human approval. The conversation actor calls it and
+//! persists what it decided; #5 brings the real agent (tools, rules,
+//! knowledge base, OpenAI-compatible models) behind the same trait.
+
+mod echo;
+
+pub use echo::EchoBrain;
+
+use crate::conversation::ConversationState;
+use crate::domain::{Channel, ConversationId, CustomerId, EscalationReason, TenantId};
+use std::future::Future;
+use std::pin::Pin;
+
+/// What a brain sees of one turn.
+#[derive(Clone, Copy, Debug)]
+pub struct TurnInput<'a> {
+    pub tenant: TenantId,
+    pub customer: CustomerId,
+    pub conversation: ConversationId,
+    pub channel: Channel,
+    pub subject: Option<&'a str>,
+    pub message: &'a str,
+    pub state: &'a ConversationState,
+}
+
+/// What the brain decided.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    /// Answer the customer.
+    Reply { text: String },
+    /// Hand the conversation to humans, optionally telling the customer so.
+    Escalate { reason: EscalationReason, holding_reply: Option<String> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TurnOutcome {
+    pub decision: Decision,
+    /// 0..1; replies below the tenant's threshold go to human approval.
+    pub confidence: f32,
+    pub tokens_used: u32,
+    /// Name of the brain that produced the outcome (after any fallback).
+    pub brain: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrainError {
+    #[error("brain timed out")]
+    Timeout,
+    #[error("brain failed: {0}")]
+    Failed(String),
+}
+
+pub type BrainFuture<'a> = Pin<Box<dyn Future<Output = Result<TurnOutcome, BrainError>> + Send + 'a>>;
+
+pub trait Brain: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn turn<'a>(&'a self, input: TurnInput<'a>) -> BrainFuture<'a>;
+}

@@ -1,0 +1,319 @@
+//! The conversation runtime in one process: the supervisor and its actors,
+//! a router per partition of the in-process `fte.tickets.incoming` topic,
+//! the outbox relay and the inactivity sweeper. `Runtime::submit` is the
+//! library entry point (tests, the bench harness, the inject route): it
+//! resolves the customer, publishes the message keyed by customer, and
+//! returns once the turn is committed.
+
+mod sweeper;
+
+use crate::actors::router::{DeliveryFailed, DeliveryResult};
+use crate::actors::supervisor::{self, SupervisorArgs};
+use crate::actors::{
+    ConversationActorMessage, ConversationDeps, ConversationSupervisor, Delivery, Registry, ResidentActor,
+    RouterConfig, StatsSnapshot, SupervisorConfig, SupervisorMessage, SupervisorStats, TurnReceipt, run_router,
+};
+use crate::brain::Brain;
+use crate::bus::{MemoryTopic, OutboundRecord, PartitionReceiver};
+use crate::conversation::store::outbound_topic;
+use crate::conversation::{ConversationState, Event};
+use crate::crm::{CrmError, resolve_customer};
+use crate::domain::{Channel, ConversationId, CustomerId, InboundMessage, TenantId, TicketMessage};
+use crate::outbox::{MemoryOutbound, run_relay};
+use ractor::{Actor, ActorRef, RpcReplyPort};
+use sqlx::PgPool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, oneshot, watch};
+use tokio::task::JoinHandle;
+
+pub const TICKETS_TOPIC: &str = "fte.tickets.incoming";
+
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    pub partitions: usize,
+    pub partition_capacity: usize,
+    pub router: RouterConfig,
+    pub supervisor: SupervisorConfig,
+    pub approval_threshold: f32,
+    pub snapshot_every: u64,
+    pub inactivity_timeout: Duration,
+    pub sweep_interval: Duration,
+    pub relay_interval: Duration,
+    pub outbound_capacity: usize,
+    /// How long shutdown waits for in-flight turns.
+    pub drain_timeout: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            partitions: 12,
+            partition_capacity: 1024,
+            router: RouterConfig::default(),
+            supervisor: SupervisorConfig::default(),
+            approval_threshold: 0.8,
+            snapshot_every: 100,
+            inactivity_timeout: Duration::from_secs(24 * 3600),
+            sweep_interval: Duration::from_secs(60),
+            relay_interval: Duration::from_secs(1),
+            outbound_capacity: 65_536,
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot start the conversation supervisor: {0}")]
+    Spawn(String),
+    #[error("invalid runtime configuration: {0}")]
+    Config(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Identity(#[from] CrmError),
+    #[error("the runtime is shutting down")]
+    Closed,
+    #[error(transparent)]
+    Failed(#[from] DeliveryFailed),
+    #[error("the message was accepted but its outcome was lost")]
+    OutcomeLost,
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub struct Runtime {
+    supervisor: ActorRef<SupervisorMessage>,
+    supervisor_task: JoinHandle<()>,
+    registry: Registry,
+    stats: Arc<SupervisorStats>,
+    tickets: Arc<MemoryTopic<Delivery>>,
+    routers: Mutex<Vec<JoinHandle<()>>>,
+    outbound: Arc<MemoryOutbound>,
+    background: Mutex<Vec<JoinHandle<()>>>,
+    shutdown: watch::Sender<bool>,
+    pool: PgPool,
+    config: RuntimeConfig,
+}
+
+impl Runtime {
+    pub async fn start(pool: PgPool, brain: Arc<dyn Brain>, config: RuntimeConfig) -> Result<Arc<Self>, RuntimeError> {
+        if !(0.0..=1.0).contains(&config.approval_threshold) {
+            return Err(RuntimeError::Config(format!(
+                "approval threshold {} is not within 0..1",
+                config.approval_threshold
+            )));
+        }
+        let outbox_notify = Arc::new(Notify::new());
+        let deps = Arc::new(ConversationDeps {
+            pool: pool.clone(),
+            brain,
+            outbox_notify: Arc::clone(&outbox_notify),
+            approval_threshold: config.approval_threshold,
+            snapshot_every: config.snapshot_every.max(1),
+            max_conflict_retries: 3,
+        });
+        let registry: Registry = Arc::default();
+        let stats: Arc<SupervisorStats> = Arc::default();
+        let (supervisor, supervisor_task) = Actor::spawn(
+            None,
+            ConversationSupervisor,
+            SupervisorArgs {
+                deps,
+                config: config.supervisor.clone(),
+                registry: Arc::clone(&registry),
+                stats: Arc::clone(&stats),
+            },
+        )
+        .await
+        .map_err(|e| RuntimeError::Spawn(e.to_string()))?;
+        let supervisor_task = tokio::spawn(async move {
+            let _ = supervisor_task.await;
+        });
+
+        let tickets = Arc::new(MemoryTopic::new(TICKETS_TOPIC, config.partitions, config.partition_capacity));
+        let routers = (0..tickets.partitions())
+            .filter_map(|p| tickets.take_partition(p))
+            .map(|rx| tokio::spawn(run_router(rx, supervisor.clone(), config.router.clone())))
+            .collect();
+
+        let outbound = Arc::new(MemoryOutbound {
+            topics: Channel::ALL
+                .iter()
+                .map(|c| {
+                    let name = outbound_topic(*c);
+                    let topic = Arc::new(MemoryTopic::new(name.clone(), 3, config.outbound_capacity));
+                    (name, topic)
+                })
+                .collect(),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let relay = tokio::spawn(run_relay(
+            pool.clone(),
+            Arc::clone(&outbound) as Arc<_>,
+            outbox_notify,
+            config.relay_interval,
+            shutdown_rx.clone(),
+        ));
+        let sweeper = tokio::spawn(run_sweeper(
+            pool.clone(),
+            supervisor.clone(),
+            config.inactivity_timeout,
+            config.sweep_interval,
+            shutdown_rx,
+        ));
+        Ok(Arc::new(Self {
+            supervisor,
+            supervisor_task,
+            registry,
+            stats,
+            tickets,
+            routers: Mutex::new(routers),
+            outbound,
+            background: Mutex::new(vec![relay, sweeper]),
+            shutdown,
+            pool,
+            config,
+        }))
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Resolves the sender, then routes the message to their actor; returns
+    /// once the turn is committed (or has finally failed).
+    pub async fn submit(&self, message: InboundMessage) -> Result<TurnReceipt, SubmitError> {
+        let identifiers = message.all_identifiers();
+        let resolution =
+            resolve_customer(&self.pool, message.tenant_id, &identifiers, message.display_name.as_deref()).await?;
+        self.submit_resolved(TicketMessage { customer_id: resolution.customer_id, message }).await
+    }
+
+    /// Routes a message whose customer is known.
+    pub async fn submit_resolved(&self, ticket: TicketMessage) -> Result<TurnReceipt, SubmitError> {
+        let (tx, rx) = oneshot::channel::<DeliveryResult>();
+        let key = ticket.customer_id.to_string();
+        self.tickets
+            .publish(key.as_bytes(), |offset| Delivery::new(offset, ticket, Some(tx)))
+            .await
+            .map_err(|_| SubmitError::Closed)?;
+        match rx.await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(SubmitError::OutcomeLost),
+        }
+    }
+
+    /// Applies a non-message event to a customer's conversation.
+    pub async fn apply(&self, tenant: TenantId, customer: CustomerId, event: Event) -> Result<u64, SubmitError> {
+        let (tx, rx) = oneshot::channel();
+        let message = ConversationActorMessage::Apply(event, RpcReplyPort::from(tx));
+        self.supervisor
+            .cast(SupervisorMessage::Route { tenant, customer, message })
+            .map_err(|_| SubmitError::Closed)?;
+        rx.await.map_err(|_| SubmitError::OutcomeLost)?.map_err(SubmitError::Refused)
+    }
+
+    /// The actor's view of a customer's conversation (spawning it if needed).
+    pub async fn inspect(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<(Option<ConversationId>, ConversationState), SubmitError> {
+        let (tx, rx) = oneshot::channel();
+        let message = ConversationActorMessage::Inspect(RpcReplyPort::from(tx));
+        self.supervisor
+            .cast(SupervisorMessage::Route { tenant, customer, message })
+            .map_err(|_| SubmitError::Closed)?;
+        rx.await.map_err(|_| SubmitError::OutcomeLost)
+    }
+
+    /// Passivates a customer's actor now; answers whether it was resident.
+    pub async fn passivate(&self, customer: CustomerId) -> Result<bool, SubmitError> {
+        let (tx, rx) = oneshot::channel();
+        self.supervisor
+            .cast(SupervisorMessage::Passivate(customer, RpcReplyPort::from(tx)))
+            .map_err(|_| SubmitError::Closed)?;
+        rx.await.map_err(|_| SubmitError::OutcomeLost)
+    }
+
+    /// Takes the consumer ends of a channel's outbound topic (once): the
+    /// dispatcher's input.
+    pub fn take_outbound(&self, channel: Channel) -> Vec<PartitionReceiver<OutboundRecord>> {
+        let Some(topic) = self.outbound.topics.get(&outbound_topic(channel)) else { return vec![] };
+        (0..topic.partitions()).filter_map(|p| topic.take_partition(p)).collect()
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot(self.registry.len())
+    }
+
+    pub fn resident(&self) -> Vec<ResidentActor> {
+        supervisor::resident(&self.registry)
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// Stops taking messages, lets every in-flight turn commit (within the
+    /// drain timeout), drains the actors, publishes the outbox once more,
+    /// and stops.
+    pub async fn shutdown(&self) {
+        self.tickets.close();
+        let routers: Vec<_> = self.routers.lock().map(|mut r| r.drain(..).collect()).unwrap_or_default();
+        let deadline = self.config.drain_timeout;
+        if tokio::time::timeout(deadline, async {
+            for r in routers {
+                let _ = r.await;
+            }
+        })
+        .await
+        .is_err()
+        {
+            tracing::warn!("routers did not drain within the deadline");
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.supervisor.cast(SupervisorMessage::DrainAll(deadline, RpcReplyPort::from(tx))).is_ok() {
+            let _ = rx.await;
+        }
+        self.supervisor.stop(Some("shutdown".into()));
+        let _ = self.shutdown.send(true);
+        let background: Vec<_> = self.background.lock().map(|mut b| b.drain(..).collect()).unwrap_or_default();
+        for task in background {
+            let _ = task.await;
+        }
+        for topic in self.outbound.topics.values() {
+            topic.close();
+        }
+        tracing::info!("conversation runtime stopped");
+    }
+
+    /// True once the supervisor has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.supervisor_task.is_finished()
+    }
+}
+
+async fn run_sweeper(
+    pool: PgPool,
+    supervisor: ActorRef<SupervisorMessage>,
+    inactivity: Duration,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        match sweeper::sweep(&pool, &supervisor, inactivity).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(resolved = n, "inactive conversations resolved"),
+            Err(e) => tracing::warn!(error = %e, "inactivity sweep failed"),
+        }
+    }
+}
