@@ -248,6 +248,30 @@ pub async fn commit_turn(pool: &PgPool, rec: &TurnRecord) -> Result<CommitOutcom
         }
     }
 
+    // The version check comes first: it takes the row lock.
+    let updated = sqlx::query(
+        "UPDATE conversations
+            SET state = $3, state_version = $4, current_channel = COALESCE($5, current_channel),
+                updated_at = now(),
+                last_message_at = CASE WHEN $6 THEN now() ELSE last_message_at END,
+                resolved_at = CASE WHEN $3 = 'resolved' THEN now() ELSE NULL END
+          WHERE id = $1 AND state_version = $2",
+    )
+    .bind(conversation)
+    .bind(expected as i64)
+    .bind(rec.after.status.as_str())
+    .bind(rec.after.version as i64)
+    .bind(channel.map(|c| c.as_str()))
+    .bind(rec.inbound.is_some())
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Err(StoreError::VersionConflict { expected });
+    }
+    // From here on this transaction holds the conversation row's lock: a
+    // concurrent writer waits for it, then finds the version moved on.
+
     if let Some(m) = &rec.inbound {
         let inserted = sqlx::query(
             "INSERT INTO messages (id, tenant_id, conversation_id, customer_id, channel, direction, author, body,
@@ -295,28 +319,12 @@ pub async fn commit_turn(pool: &PgPool, rec: &TurnRecord) -> Result<CommitOutcom
         .bind(if before.is_empty() { "-" } else { before })
         .bind(if i + 1 == rec.events.len() { rec.after.status.as_str() } else { "-" })
         .execute(&mut *tx)
-        .await?;
-    }
-
-    let updated = sqlx::query(
-        "UPDATE conversations
-            SET state = $3, state_version = $4, current_channel = COALESCE($5, current_channel),
-                updated_at = now(),
-                last_message_at = CASE WHEN $6 THEN now() ELSE last_message_at END,
-                resolved_at = CASE WHEN $3 = 'resolved' THEN now() ELSE NULL END
-          WHERE id = $1 AND state_version = $2",
-    )
-    .bind(conversation)
-    .bind(expected as i64)
-    .bind(rec.after.status.as_str())
-    .bind(rec.after.version as i64)
-    .bind(channel.map(|c| c.as_str()))
-    .bind(rec.inbound.is_some())
-    .execute(&mut *tx)
-    .await?;
-    if updated.rows_affected() == 0 {
-        tx.rollback().await?;
-        return Err(StoreError::VersionConflict { expected });
+        .await
+        .map_err(|e| match &e {
+            // Another writer used this seq: the version moved on.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => StoreError::VersionConflict { expected },
+            _ => StoreError::Database(e),
+        })?;
     }
 
     for reply in &rec.replies {

@@ -195,16 +195,28 @@ impl Runtime {
 
     /// Routes a message whose customer is known.
     pub async fn submit_resolved(&self, ticket: TicketMessage) -> Result<TurnReceipt, SubmitError> {
+        self.enqueue_resolved(ticket).await?.await
+    }
+
+    /// Publishes a message whose customer is known and returns at once with
+    /// a future of its outcome: messages enqueued one after the other are
+    /// processed in that order.
+    pub async fn enqueue_resolved(
+        &self,
+        ticket: TicketMessage,
+    ) -> Result<impl std::future::Future<Output = Result<TurnReceipt, SubmitError>> + use<>, SubmitError> {
         let (tx, rx) = oneshot::channel::<DeliveryResult>();
         let key = ticket.customer_id.to_string();
         self.tickets
             .publish(key.as_bytes(), |offset| Delivery::new(offset, ticket, Some(tx)))
             .await
             .map_err(|_| SubmitError::Closed)?;
-        match rx.await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(SubmitError::OutcomeLost),
-        }
+        Ok(async move {
+            match rx.await {
+                Ok(result) => Ok(result?),
+                Err(_) => Err(SubmitError::OutcomeLost),
+            }
+        })
     }
 
     /// Applies a non-message event to a customer's conversation.

@@ -121,3 +121,38 @@ pub fn sample_tickets() -> Vec<serde_json::Value> {
     let raw = std::fs::read_to_string(context_dir().join("sample-tickets.json")).expect("read sample tickets");
     serde_json::from_str(&raw).expect("sample tickets are JSON")
 }
+
+/// A runtime on this database with the deterministic brain (or another).
+pub async fn runtime_with(
+    db: &TestDb,
+    brain: std::sync::Arc<dyn fte::brain::Brain>,
+    config: fte::runtime::RuntimeConfig,
+) -> std::sync::Arc<fte::runtime::Runtime> {
+    fte::runtime::Runtime::start(db.pool.clone(), brain, config).await.expect("runtime starts")
+}
+
+/// An email from `address` with the provider id `external_id`.
+pub fn email(
+    tenant: fte::domain::TenantId,
+    address: &str,
+    external_id: &str,
+    body: &str,
+) -> fte::domain::InboundMessage {
+    fte::domain::InboundMessage {
+        tenant_id: tenant,
+        channel: fte::domain::Channel::Email,
+        external_id: external_id.to_string(),
+        sender: fte::domain::Identifier::Email(fte::domain::EmailAddress::parse(address).unwrap()),
+        identifiers: vec![],
+        display_name: None,
+        subject: Some("Help".into()),
+        body: body.to_string(),
+        received_at: chrono::Utc::now(),
+        metadata: serde_json::Value::Null,
+    }
+}
+
+/// A pool with room for many concurrent actors.
+pub async fn wide_pool(db: &TestDb, size: u32) -> sqlx::PgPool {
+    PgPoolOptions::new().max_connections(size).connect(&db.url).await.expect("connect to test database")
+}

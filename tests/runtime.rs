@@ -1,0 +1,457 @@
+//! The conversation runtime against the real database: one actor per
+//! customer, ordered and exactly-once replies under concurrency,
+//! redelivery, panics, passivation, version conflicts, the outbox relay
+//! and inactivity.
+
+mod common;
+
+use common::{TestDb, email, runtime_with, wide_pool};
+use fte::actors::{ConversationActor, ConversationActorMessage, ConversationDeps};
+use fte::brain::{Brain, BrainFuture, EchoBrain, TurnInput};
+use fte::bus::OutboundRecord;
+use fte::conversation::Status;
+use fte::crm::{MergePolicy, resolve_customer};
+use fte::db::begin_tenant;
+use fte::domain::{Channel, CustomerId, EmailAddress, Identifier, TenantId, TicketMessage};
+use fte::runtime::{Runtime, RuntimeConfig};
+use ractor::{Actor, RpcReplyPort};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+async fn count(db: &TestDb, tenant: TenantId, sql: &str) -> i64 {
+    let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&mut *tx).await.unwrap()
+}
+
+async fn customer(db: &TestDb, tenant: TenantId, address: &str) -> CustomerId {
+    let id = Identifier::Email(EmailAddress::parse(address).unwrap());
+    resolve_customer(&db.pool, tenant, &[id], None).await.unwrap().customer_id
+}
+
+/// Drains an outbound topic until `expected` records arrived (or times out).
+async fn collect_outbound(runtime: &Runtime, channel: Channel, expected: usize) -> Vec<OutboundRecord> {
+    let receivers = runtime.take_outbound(channel);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for mut r in receivers {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(rec) = r.recv().await {
+                if tx.send(rec).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while out.len() < expected {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(rec)) => out.push(rec),
+            _ => break,
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_customers_times_five_messages_get_exactly_one_ordered_reply_each() {
+    const CUSTOMERS: usize = 1000;
+    const MESSAGES: usize = 5;
+    let db = TestDb::new().await;
+    let tenant = db.tenant("load", MergePolicy::Manual).await.id;
+    let pool = wide_pool(&db, 40).await;
+    let runtime = Runtime::start(pool, Arc::new(EchoBrain), RuntimeConfig::default()).await.unwrap();
+    let outbound = {
+        let rt = Arc::clone(&runtime);
+        tokio::spawn(async move { collect_outbound(&rt, Channel::Email, CUSTOMERS * MESSAGES).await })
+    };
+
+    let mut customers = Vec::new();
+    for c in 0..CUSTOMERS {
+        customers.push(customer(&db, tenant, &format!("c{c}@example.com")).await);
+    }
+    // Every customer's messages are enqueued in order; all customers at once.
+    let mut tasks = Vec::new();
+    for (c, customer_id) in customers.iter().enumerate() {
+        let rt = Arc::clone(&runtime);
+        let customer_id = *customer_id;
+        tasks.push(tokio::spawn(async move {
+            let mut pending = Vec::new();
+            for m in 0..MESSAGES {
+                let msg = email(tenant, &format!("c{c}@example.com"), &format!("c{c}-m{m}"), &format!("message {m}"));
+                pending.push(rt.enqueue_resolved(TicketMessage { customer_id, message: msg }).await.unwrap());
+            }
+            let mut receipts = Vec::new();
+            for p in pending {
+                receipts.push(p.await.unwrap());
+            }
+            receipts
+        }));
+    }
+    for t in tasks {
+        let receipts = t.await.unwrap();
+        assert_eq!(receipts.len(), MESSAGES);
+        for (m, r) in receipts.iter().enumerate() {
+            assert!(!r.duplicate);
+            assert_eq!(r.replies.len(), 1);
+            assert_eq!(r.state_version, 2 * (m as u64 + 1), "two transitions per turn, in order");
+        }
+    }
+
+    let total = (CUSTOMERS * MESSAGES) as i64;
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'inbound'").await, total);
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'outbound'").await, total);
+    assert_eq!(
+        count(&db, tenant, "SELECT count(*) FROM (SELECT in_reply_to FROM messages WHERE direction = 'outbound' GROUP BY in_reply_to HAVING count(*) = 1) x").await,
+        total,
+        "exactly one reply per inbound"
+    );
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM conversations").await, CUSTOMERS as i64);
+    // Replies are in the order of the messages they answer, per customer.
+    let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT o.customer_id, i.external_id FROM messages o JOIN messages i ON i.id = o.in_reply_to
+          WHERE o.direction = 'outbound' ORDER BY o.customer_id, o.id",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut per_customer: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
+    for (c, ext) in rows {
+        per_customer.entry(c).or_default().push(ext);
+    }
+    for exts in per_customer.values() {
+        let ms: Vec<usize> = exts.iter().map(|e| e.rsplit_once("-m").unwrap().1.parse().unwrap()).collect();
+        assert_eq!(ms, (0..MESSAGES).collect::<Vec<_>>());
+    }
+
+    // The outbound topic carries every reply once, per customer in order.
+    let records = outbound.await.unwrap();
+    let ids: HashSet<String> = records.iter().map(|r| r.payload["message_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), CUSTOMERS * MESSAGES, "every reply published");
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &records {
+        seen.entry(r.key.clone()).or_default().push(r.payload["message_id"].as_str().unwrap().to_string());
+    }
+    for ids in seen.values() {
+        let mut sorted = ids.clone();
+        sorted.sort(); // UUIDv7: creation order
+        assert_eq!(ids, &sorted, "a customer's replies leave in order");
+    }
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM outbox WHERE published_at IS NULL").await, 0);
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_message_changes_nothing_and_gets_no_second_reply() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("dedupe", MergePolicy::Manual).await.id;
+    let runtime = runtime_with(&db, Arc::new(EchoBrain), RuntimeConfig::default()).await;
+    let msg = email(tenant, "kim@example.com", "gmail-123", "Where do I find invoices?");
+    let first = runtime.submit(msg.clone()).await.unwrap();
+    assert!(!first.duplicate);
+    let events = count(&db, tenant, "SELECT count(*) FROM conversation_events").await;
+    let again = runtime.submit(msg).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.message_id, first.message_id);
+    assert_eq!(again.replies, first.replies);
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM conversation_events").await, events, "no new events");
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM messages").await, 2, "one inbound, one reply");
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM outbox").await, 1);
+    runtime.shutdown().await;
+}
+
+/// Panics once, mid-turn, on a message containing "boom"; echoes otherwise.
+struct PanicOnce {
+    fired: AtomicBool,
+}
+
+impl Brain for PanicOnce {
+    fn name(&self) -> &'static str {
+        "panic-once"
+    }
+
+    fn turn<'a>(&'a self, input: TurnInput<'a>) -> BrainFuture<'a> {
+        Box::pin(async move {
+            if input.message.contains("boom") && !self.fired.swap(true, Ordering::SeqCst) {
+                panic!("injected failure mid-turn");
+            }
+            Ok(EchoBrain::decide(&input))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_panic_mid_turn_restarts_the_actor_which_processes_the_message_once() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("panic", MergePolicy::Manual).await.id;
+    let brain = Arc::new(PanicOnce { fired: AtomicBool::new(false) });
+    let runtime = runtime_with(&db, brain.clone(), RuntimeConfig::default()).await;
+    let first = runtime.submit(email(tenant, "ana@example.com", "m-1", "hello")).await.unwrap();
+    let receipt = runtime.submit(email(tenant, "ana@example.com", "m-2", "boom")).await.unwrap();
+    assert!(brain.fired.load(Ordering::SeqCst), "the panic happened");
+    assert!(!receipt.duplicate);
+    assert_eq!(receipt.replies.len(), 1);
+    assert_eq!(receipt.conversation_id, first.conversation_id, "the restarted actor rehydrated the conversation");
+    assert_eq!(receipt.state_version, 4);
+    let stats = runtime.stats();
+    assert_eq!(stats.failed, 1, "{stats:?}");
+    assert_eq!(stats.spawned, 2, "spawned, failed, spawned again: {stats:?}");
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM messages WHERE external_id = 'm-2'").await, 1);
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'outbound'").await, 2);
+    assert_eq!(count(&db, tenant, "SELECT max(seq) FROM conversation_events").await, 4);
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_idle_actor_passivates_and_its_next_message_rehydrates_the_same_conversation() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("passivate", MergePolicy::Manual).await.id;
+    let config = RuntimeConfig {
+        supervisor: fte::actors::SupervisorConfig {
+            idle_timeout: Duration::from_secs(600),
+            max_active: 1000,
+            tick: Duration::from_secs(60),
+        },
+        ..RuntimeConfig::default()
+    };
+    let runtime = runtime_with(&db, Arc::new(EchoBrain), config).await;
+    let first = runtime.submit(email(tenant, "li@example.com", "p-1", "first")).await.unwrap();
+    let customer_id = customer(&db, tenant, "li@example.com").await;
+    assert_eq!(runtime.resident().len(), 1);
+
+    // Ten idle minutes pass in paused time: the supervisor's tick finds the
+    // actor idle and passivates it.
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(661)).await;
+    tokio::time::resume();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !runtime.resident().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "actor still resident: {:?}", runtime.resident());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(runtime.stats().passivated, 1);
+
+    let second = runtime.submit(email(tenant, "li@example.com", "p-2", "second")).await.unwrap();
+    assert_eq!(second.conversation_id, first.conversation_id);
+    assert_eq!(second.state_version, 4, "rehydrated at version 2, then one more turn");
+    let (conversation, state) = runtime.inspect(tenant, customer_id).await.unwrap();
+    assert_eq!(conversation, Some(first.conversation_id));
+    assert_eq!((state.status, state.customer_messages, state.replies), (Status::AwaitingCustomer, 2, 2));
+    assert_eq!(runtime.stats().spawned, 2);
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn more_than_max_active_actors_evicts_the_least_recently_used() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("evict", MergePolicy::Manual).await.id;
+    let config = RuntimeConfig {
+        supervisor: fte::actors::SupervisorConfig { max_active: 20, ..Default::default() },
+        ..RuntimeConfig::default()
+    };
+    let runtime = runtime_with(&db, Arc::new(EchoBrain), config).await;
+    for i in 0..30 {
+        runtime.submit(email(tenant, &format!("u{i}@example.com"), &format!("e-{i}"), "hi")).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while runtime.resident().len() > 20 {
+        assert!(tokio::time::Instant::now() < deadline, "{} resident", runtime.resident().len());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(runtime.stats().evicted >= 10, "{:?}", runtime.stats());
+    // The most recent customer is still resident; the first one is not.
+    let resident: HashSet<_> = runtime.resident().into_iter().map(|a| a.customer_id).collect();
+    assert!(resident.contains(&customer(&db, tenant, "u29@example.com").await));
+    assert!(!resident.contains(&customer(&db, tenant, "u0@example.com").await));
+    runtime.shutdown().await;
+}
+
+fn deps(db: &TestDb) -> Arc<ConversationDeps> {
+    Arc::new(ConversationDeps {
+        pool: db.pool.clone(),
+        brain: Arc::new(EchoBrain),
+        outbox_notify: Arc::new(Notify::new()),
+        approval_threshold: 0.8,
+        snapshot_every: 100,
+        max_conflict_retries: 3,
+    })
+}
+
+async fn send(
+    actor: &ractor::ActorRef<ConversationActorMessage>,
+    customer: CustomerId,
+    msg: fte::domain::InboundMessage,
+) -> fte::actors::TurnReceipt {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    actor
+        .cast(ConversationActorMessage::Inbound(
+            Box::new(TicketMessage { customer_id: customer, message: msg }),
+            RpcReplyPort::from(tx),
+        ))
+        .unwrap();
+    rx.await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn two_writers_on_one_conversation_one_conflicts_rereads_and_both_transitions_land() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("writers", MergePolicy::Manual).await.id;
+    let customer_id = customer(&db, tenant, "two@example.com").await;
+    let first_turn = email(tenant, "two@example.com", "w-0", "opening");
+    // Two actors for one customer (an old owner that has not noticed it
+    // lost the customer, and the new one), both loaded at the same version.
+    let args = || fte::actors::conversation::ConversationActorArgs { tenant, customer: customer_id, deps: deps(&db) };
+    let (a, _) = Actor::spawn(None, ConversationActor, args()).await.unwrap();
+    let (b, _) = Actor::spawn(None, ConversationActor, args()).await.unwrap();
+    let r1 = send(&a, customer_id, first_turn).await;
+    assert_eq!(r1.state_version, 2);
+    // B still believes the conversation does not exist: its commit
+    // conflicts, it re-reads and retries on top of A's transitions.
+    let r2 = send(&b, customer_id, email(tenant, "two@example.com", "w-1", "second")).await;
+    assert_eq!(r2.conversation_id, r1.conversation_id);
+    assert_eq!(r2.state_version, 4, "the final version reflects both turns");
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM conversations").await, 1);
+    assert_eq!(count(&db, tenant, "SELECT state_version FROM conversations").await, 4);
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM conversation_events").await, 4);
+    // A is now behind: its next turn conflicts and re-reads too.
+    let r3 = send(&a, customer_id, email(tenant, "two@example.com", "w-2", "third")).await;
+    assert_eq!(r3.state_version, 6);
+    a.stop(None);
+    b.stop(None);
+}
+
+#[tokio::test]
+async fn a_stale_commit_is_a_version_conflict_and_never_overwrites() {
+    use fte::conversation::store::{self, StoreError, TurnRecord};
+    use fte::conversation::{ConversationState, Event, transition};
+    let db = TestDb::new().await;
+    let tenant = db.tenant("stale", MergePolicy::Manual).await.id;
+    let runtime = runtime_with(&db, Arc::new(EchoBrain), RuntimeConfig::default()).await;
+    let receipt = runtime.submit(email(tenant, "s@example.com", "s-1", "hi")).await.unwrap();
+    runtime.shutdown().await;
+    let customer_id = customer(&db, tenant, "s@example.com").await;
+    // A writer that still holds version 0 tries to resolve the conversation.
+    let stale = ConversationState::new();
+    let mut pretend = stale.clone();
+    pretend.status = Status::AwaitingCustomer;
+    let (after, _) = transition(&pretend, Event::Resolved { by: "old-owner".into() }).unwrap();
+    let record = TurnRecord {
+        tenant,
+        customer: customer_id,
+        conversation: receipt.conversation_id,
+        new_conversation: false,
+        before: stale,
+        after: ConversationState { version: 1, ..after },
+        events: vec![Event::Resolved { by: "old-owner".into() }],
+        inbound: None,
+        replies: vec![],
+        escalation: None,
+        approval: None,
+        snapshot_every: 100,
+    };
+    let err = store::commit_turn(&db.pool, &record).await.unwrap_err();
+    assert!(matches!(err, StoreError::VersionConflict { expected: 0 }), "{err}");
+    let loaded = store::load(&db.pool, tenant, customer_id).await.unwrap();
+    assert_eq!((loaded.state.status, loaded.state.version), (Status::AwaitingCustomer, 2));
+}
+
+#[tokio::test]
+async fn snapshots_bound_the_events_replayed_on_rehydration() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("snapshots", MergePolicy::Manual).await.id;
+    let config = RuntimeConfig { snapshot_every: 4, ..RuntimeConfig::default() };
+    let runtime = runtime_with(&db, Arc::new(EchoBrain), config).await;
+    for i in 0..5 {
+        runtime.submit(email(tenant, "snap@example.com", &format!("s-{i}"), "hi")).await.unwrap();
+    }
+    runtime.shutdown().await;
+    let customer_id = customer(&db, tenant, "snap@example.com").await;
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM conversation_snapshots").await, 2, "at versions 4 and 8");
+    let loaded = fte::conversation::store::load(&db.pool, tenant, customer_id).await.unwrap();
+    assert_eq!(loaded.state.version, 10);
+    assert_eq!(loaded.events_replayed, 2, "only the events after the v8 snapshot");
+    assert_eq!(loaded.state.customer_messages, 5);
+}
+
+#[tokio::test]
+async fn escalated_conversations_get_no_ai_reply_and_humans_see_the_messages() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("escalate", MergePolicy::Manual).await.id;
+    let runtime = runtime_with(&db, Arc::new(EchoBrain), RuntimeConfig::default()).await;
+    let r = runtime.submit(email(tenant, "e@example.com", "x-1", "I want to talk to a human please")).await.unwrap();
+    assert_eq!(r.replies.len(), 1, "the holding reply");
+    let r = runtime.submit(email(tenant, "e@example.com", "x-2", "hello? anyone?")).await.unwrap();
+    assert!(r.replies.is_empty(), "no AI reply while escalated");
+    let customer_id = customer(&db, tenant, "e@example.com").await;
+    let (_, state) = runtime.inspect(tenant, customer_id).await.unwrap();
+    assert_eq!((state.status, state.customer_messages), (Status::Escalated, 2));
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM escalations WHERE reason = 'human_requested'").await, 1);
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM messages WHERE author = 'ai'").await, 0);
+    // A human claims and resolves it; a new message reopens it for the AI.
+    runtime.apply(tenant, customer_id, fte::conversation::Event::HumanClaimed { by: "sam".into() }).await.unwrap();
+    runtime.apply(tenant, customer_id, fte::conversation::Event::Resolved { by: "sam".into() }).await.unwrap();
+    let refused = runtime.apply(tenant, customer_id, fte::conversation::Event::InactivityTimeout).await;
+    assert!(refused.is_err(), "a resolved conversation cannot time out");
+    let r = runtime.submit(email(tenant, "e@example.com", "x-3", "new question")).await.unwrap();
+    assert_eq!(r.replies.len(), 1);
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM messages WHERE author = 'ai'").await, 1);
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn committed_outbox_rows_left_by_a_crash_are_published_at_start_up() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("outbox", MergePolicy::Manual).await.id;
+    let runtime = runtime_with(&db, Arc::new(EchoBrain), RuntimeConfig::default()).await;
+    let receipt = runtime.submit(email(tenant, "o@example.com", "o-1", "hi")).await.unwrap();
+    runtime.shutdown().await;
+    // As if the process died between commit and publish.
+    let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
+    sqlx::query("UPDATE outbox SET published_at = NULL").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let runtime = runtime_with(&db, Arc::new(EchoBrain), RuntimeConfig::default()).await;
+    let records = collect_outbound(&runtime, Channel::Email, 1).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].payload["message_id"], receipt.replies[0].to_string());
+    // Marked published right after the publish was acknowledged.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while count(&db, tenant, "SELECT count(*) FROM outbox WHERE published_at IS NULL").await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "outbox row never marked published");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_quiet_customer_is_resolved_after_the_inactivity_timeout() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("quiet", MergePolicy::Manual).await.id;
+    let config = RuntimeConfig {
+        inactivity_timeout: Duration::from_millis(500),
+        sweep_interval: Duration::from_millis(200),
+        ..RuntimeConfig::default()
+    };
+    let runtime = runtime_with(&db, Arc::new(EchoBrain), config).await;
+    runtime.submit(email(tenant, "q@example.com", "q-1", "hi")).await.unwrap();
+    let customer_id = customer(&db, tenant, "q@example.com").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, state) = runtime.inspect(tenant, customer_id).await.unwrap();
+        if state.status == Status::Resolved {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still {:?}", state.status);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        count(&db, tenant, "SELECT count(*) FROM conversation_events WHERE event_type = 'inactivity_timeout'").await,
+        1
+    );
+    runtime.shutdown().await;
+}
