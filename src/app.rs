@@ -3,13 +3,18 @@
 //! shutdown (stop accepting, report not-ready, drain in-flight requests
 //! within the deadline).
 
+use crate::brain::EchoBrain;
+use crate::bus::OutboundRecord;
 use crate::config::ServeSettings;
 use crate::db::{self, DbError};
+use crate::domain::Channel;
 use crate::http::{self, AppState, Readiness};
 use crate::kafka::{BrokerProbe, KafkaError};
+use crate::runtime::{Runtime, RuntimeError};
 use crate::shutdown;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -24,6 +29,8 @@ pub enum StartupError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
 }
 
 /// A built, bound, not yet running `serve` process.
@@ -46,8 +53,26 @@ impl App {
         let listener = TcpListener::bind(settings.http_addr)
             .await
             .map_err(|source| StartupError::Bind { addr: settings.http_addr, source })?;
-        let state =
-            AppState { pool, broker, health_timeout: settings.health_check_timeout(), ready: Readiness::default() };
+        // Until the agent (#5) arrives, the deterministic brain answers.
+        let runtime = Runtime::start(
+            pool.clone(),
+            Arc::new(EchoBrain),
+            settings.runtime.runtime_config(settings.shutdown_timeout()),
+        )
+        .await?;
+        for channel in Channel::ALL {
+            for partition in runtime.take_outbound(channel) {
+                tokio::spawn(hold_outbound(channel, partition));
+            }
+        }
+        let state = AppState {
+            pool,
+            broker,
+            health_timeout: settings.health_check_timeout(),
+            ready: Readiness::default(),
+            runtime: Some(runtime),
+            inject_token: settings.inject_api_token.clone(),
+        };
         Ok(Self { listener, state, shutdown_timeout: settings.shutdown_timeout() })
     }
 
@@ -88,9 +113,24 @@ impl App {
             }
             Err(_) => tracing::warn!("shutdown deadline passed with requests still in flight"),
         }
+        if let Some(runtime) = &self.state.runtime {
+            runtime.shutdown().await;
+        }
         self.state.pool.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The outbound topics' consumer until the channel adapters (#6) exist:
+/// it takes each published reply off the bus and logs it. The message stays
+/// `pending` in the database; nothing claims it was delivered.
+async fn hold_outbound(channel: Channel, mut partition: tokio::sync::mpsc::Receiver<OutboundRecord>) {
+    while let Some(record) = partition.recv().await {
+        tracing::info!(
+            %channel, outbox_id = record.outbox_id, message_id = %record.payload["message_id"],
+            "reply ready; no channel adapter configured yet, left pending"
+        );
     }
 }
 

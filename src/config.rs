@@ -65,6 +65,70 @@ pub struct ServeSettings {
     /// Run pending migrations before serving.
     #[arg(long, env = "MIGRATE_ON_START", default_value_t = false)]
     pub migrate_on_start: bool,
+
+    /// Bearer token that enables `POST /api/v1/inbound` (inject a customer
+    /// message without a provider: tests, load tests, smoke checks). Unset:
+    /// the route does not exist.
+    #[arg(long, env = "INJECT_API_TOKEN", hide_env_values = true)]
+    pub inject_api_token: Option<Secret<String>>,
+
+    #[command(flatten)]
+    pub runtime: RuntimeSettings,
+}
+
+/// The conversation runtime's knobs.
+#[derive(Clone, Debug, Args)]
+pub struct RuntimeSettings {
+    /// Partitions of the in-process `fte.tickets.incoming` topic (one
+    /// router each).
+    #[arg(long, env = "RUNTIME_PARTITIONS", default_value_t = 12)]
+    pub runtime_partitions: usize,
+
+    /// Seconds without a message before a conversation actor is passivated.
+    #[arg(long, env = "ACTOR_IDLE_TIMEOUT_SECS", default_value_t = 600)]
+    pub actor_idle_timeout_secs: u64,
+
+    /// Resident conversation actors beyond which the least recently used
+    /// are passivated.
+    #[arg(long, env = "MAX_ACTIVE_ACTORS", default_value_t = 100_000)]
+    pub max_active_actors: usize,
+
+    /// Seconds a customer may stay silent before an open conversation that
+    /// waits on them is resolved.
+    #[arg(long, env = "INACTIVITY_TIMEOUT_SECS", default_value_t = 86_400)]
+    pub inactivity_timeout_secs: u64,
+
+    /// Snapshot a conversation's state every N events.
+    #[arg(long, env = "SNAPSHOT_EVERY", default_value_t = 100)]
+    pub snapshot_every: u64,
+
+    /// Replies with a lower confidence wait for human approval (0..1).
+    #[arg(long, env = "APPROVAL_THRESHOLD", default_value_t = 0.8)]
+    pub approval_threshold: f32,
+
+    /// Attempts at a message before it is given up.
+    #[arg(long, env = "MAX_DELIVERY_ATTEMPTS", default_value_t = 5)]
+    pub max_delivery_attempts: u32,
+}
+
+impl RuntimeSettings {
+    pub fn runtime_config(&self, drain_timeout: Duration) -> crate::runtime::RuntimeConfig {
+        let defaults = crate::runtime::RuntimeConfig::default();
+        crate::runtime::RuntimeConfig {
+            partitions: self.runtime_partitions.max(1),
+            router: crate::actors::RouterConfig { max_attempts: self.max_delivery_attempts.max(1), ..defaults.router },
+            supervisor: crate::actors::SupervisorConfig {
+                idle_timeout: Duration::from_secs(self.actor_idle_timeout_secs),
+                max_active: self.max_active_actors.max(1),
+                tick: Duration::from_secs((self.actor_idle_timeout_secs / 4).clamp(1, 30)),
+            },
+            approval_threshold: self.approval_threshold,
+            snapshot_every: self.snapshot_every.max(1),
+            inactivity_timeout: Duration::from_secs(self.inactivity_timeout_secs),
+            drain_timeout,
+            ..defaults
+        }
+    }
 }
 
 impl ServeSettings {

@@ -16,6 +16,7 @@ const TENANT_TABLES: &[&str] = &[
     "customer_merge_candidates",
     "conversations",
     "conversation_events",
+    "conversation_snapshots",
     "messages",
     "tickets",
     "knowledge_base",

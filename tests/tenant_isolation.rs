@@ -49,6 +49,11 @@ async fn seed(pool: &PgPool, tenant: TenantId) -> BTreeMap<&'static str, String>
             "INSERT INTO conversation_events (tenant_id, conversation_id, seq, event_type, state_before, state_after, state_version) VALUES ({tenant}, {conversation}, 1, 'x', 'idle', 'active', 1) RETURNING id",
         ),
         (
+            "conversation_snapshots",
+            conversation.to_string(),
+            "INSERT INTO conversation_snapshots (tenant_id, conversation_id, seq, state) VALUES ({tenant}, {id}, 1, '{}')",
+        ),
+        (
             "messages",
             inbound.to_string(),
             "INSERT INTO messages (id, tenant_id, conversation_id, customer_id, channel, direction, author, body, external_id, delivery_status) VALUES ({id}, {tenant}, {conversation}, {customer}, 'email', 'inbound', 'customer', 'hello', 'ext-1', 'received')",
@@ -129,6 +134,7 @@ async fn seed(pool: &PgPool, tenant: TenantId) -> BTreeMap<&'static str, String>
 fn key_of(table: &str) -> (&'static str, &'static str) {
     match table {
         "conversation_events" | "agent_metrics" | "outbox" | "audit_log" => ("id", "bigint"),
+        "conversation_snapshots" => ("conversation_id", "uuid"),
         _ => ("id", "uuid"),
     }
 }
@@ -140,7 +146,7 @@ async fn tenant_a_never_sees_tenant_b_rows() {
     let b = db.tenant("tenant-b", MergePolicy::Manual).await.id;
     let a_rows = seed(&db.pool, a).await;
     let b_rows = seed(&db.pool, b).await;
-    assert_eq!(a_rows.len(), 15, "every tenant-scoped table seeded");
+    assert_eq!(a_rows.len(), 16, "every tenant-scoped table seeded");
 
     let mut tx = begin_tenant(&db.pool, a).await.unwrap();
     for (table, b_id) in &b_rows {

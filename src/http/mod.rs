@@ -1,11 +1,17 @@
-//! The HTTP surface (axum). Now: `/health` and `/ready`. Webhooks, the
-//! support form and the admin API mount here as they arrive.
+//! The HTTP surface (axum): `/health`, `/ready`, and (when enabled) the
+//! message-injection route. Webhooks, the support form and the admin API
+//! mount here as they arrive.
 
 mod health;
+mod inbound;
+pub mod problem;
 
 use crate::kafka::BrokerProbe;
+use crate::runtime::Runtime;
+use crate::secret::Secret;
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +24,9 @@ pub struct AppState {
     pub broker: Option<BrokerProbe>,
     pub health_timeout: Duration,
     pub ready: Readiness,
+    /// The conversation runtime (absent only in tests of the bare server).
+    pub runtime: Option<Arc<Runtime>>,
+    pub inject_token: Option<Secret<String>>,
 }
 
 /// Whether this process should receive traffic: false until start-up has
@@ -35,6 +44,13 @@ impl Readiness {
     }
 }
 
+/// Largest request body accepted by the API routes.
+const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/health", get(health::health)).route("/ready", get(health::ready)).with_state(state)
+    let mut router = Router::new().route("/health", get(health::health)).route("/ready", get(health::ready));
+    if state.inject_token.is_some() {
+        router = router.route("/api/v1/inbound", post(inbound::inject).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)));
+    }
+    router.with_state(state)
 }

@@ -156,3 +156,47 @@ pub fn email(
 pub async fn wide_pool(db: &TestDb, size: u32) -> sqlx::PgPool {
     PgPoolOptions::new().max_connections(size).connect(&db.url).await.expect("connect to test database")
 }
+
+/// Starts `fte serve` on a free port against `db_url` (no broker), with
+/// extra environment; returns the child and the address it logged.
+pub fn spawn_serve(db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, std::net::SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fte"));
+    cmd.arg("serve")
+        .env("DATABASE_URL", db_url)
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env_remove("KAFKA_BROKERS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start fte serve");
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve exited before listening").expect("read serve's log");
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("log line is not JSON: {line}"));
+        if v["fields"]["message"] == "serving" {
+            break v["fields"]["addr"].as_str().expect("addr logged").parse().expect("addr parses");
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+/// Waits for a child to exit, failing the test after `within`.
+pub fn wait_exit(child: &mut std::process::Child, within: std::time::Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("poll child") {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "process did not exit in {within:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
