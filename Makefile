@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
 
-.PHONY: setup up up-pg down run migrate test lint clean-dev
+.PHONY: setup up up-pg down run migrate test lint bench-actors
 
 setup:
 	scripts/setup.sh
@@ -29,8 +29,13 @@ migrate: up-pg
 
 ## The whole test suite against the real PostgreSQL and broker.
 test: up
-	source .dev/env && $(CARGO) nextest run --all-targets --no-fail-fast
+	source .dev/env && $(CARGO) nextest run --no-fail-fast
 
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+## Memory per resident conversation actor and spawn + rehydrate time
+## (ACTORS=100000 by default), release build.
+bench-actors: up-pg
+	source .dev/env && $(CARGO) bench --bench resident_actors

@@ -31,6 +31,8 @@ pub enum StartupError {
     Serve(#[source] std::io::Error),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error("{0}")]
+    Command(String),
 }
 
 /// A built, bound, not yet running `serve` process.

@@ -3,8 +3,9 @@
 
 use crate::app::{self, StartupError};
 use crate::config::{DatabaseSettings, LogFormat, ServeSettings};
+use crate::crm::{self, MergePolicy, NewTenant};
 use crate::db;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(name = "fte", version, about = "Customer-success agent runtime")]
@@ -24,6 +25,35 @@ pub enum Command {
     Serve(ServeSettings),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseSettings),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints it as one JSON line (with its id).
+    Create {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        /// Short name: lowercase letters, digits and dashes.
+        #[arg(long)]
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// What to do when a message's identifiers match two customers.
+        #[arg(long, value_enum, default_value_t = MergePolicyArg::Manual)]
+        merge_policy: MergePolicyArg,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MergePolicyArg {
+    /// Record a merge candidate for a human.
+    Manual,
+    /// Merge at once (still recorded).
+    Auto,
 }
 
 pub async fn run(cli: Cli) -> Result<(), StartupError> {
@@ -33,6 +63,21 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             let pool = db::connect(&settings).await?;
             db::migrate(&pool).await?;
             tracing::info!(applied = db::MIGRATOR.iter().count(), "migrations up to date");
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Create { database, slug, name, merge_policy }) => {
+            let pool = db::connect(&database).await?;
+            let merge_policy = match merge_policy {
+                MergePolicyArg::Manual => MergePolicy::Manual,
+                MergePolicyArg::Auto => MergePolicy::Auto,
+            };
+            let tenant = crm::create_tenant(&pool, &NewTenant { slug, name, merge_policy })
+                .await
+                .map_err(|e| StartupError::Command(e.to_string()))?;
+            println!(
+                "{}",
+                serde_json::json!({ "id": tenant.id, "slug": tenant.slug, "name": tenant.name, "merge_policy": tenant.merge_policy.as_str() })
+            );
             Ok(())
         }
     }

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
-use uuid::Uuid;
 
 async fn count(db: &TestDb, tenant: TenantId, sql: &str) -> i64 {
     let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
@@ -112,23 +111,7 @@ async fn a_thousand_customers_times_five_messages_get_exactly_one_ordered_reply_
     );
     assert_eq!(count(&db, tenant, "SELECT count(*) FROM conversations").await, CUSTOMERS as i64);
     // Replies are in the order of the messages they answer, per customer.
-    let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT o.customer_id, i.external_id FROM messages o JOIN messages i ON i.id = o.in_reply_to
-          WHERE o.direction = 'outbound' ORDER BY o.customer_id, o.id",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    let mut per_customer: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
-    for (c, ext) in rows {
-        per_customer.entry(c).or_default().push(ext);
-    }
-    for exts in per_customer.values() {
-        let ms: Vec<usize> = exts.iter().map(|e| e.rsplit_once("-m").unwrap().1.parse().unwrap()).collect();
-        assert_eq!(ms, (0..MESSAGES).collect::<Vec<_>>());
-    }
+    common::assert_replies_in_order(&db.pool, tenant, CUSTOMERS, MESSAGES).await;
 
     // The outbound topic carries every reply once, per customer in order.
     let records = outbound.await.unwrap();

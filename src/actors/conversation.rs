@@ -119,7 +119,7 @@ impl Actor for ConversationActor {
                     "turn", tenant_id = %state.tenant, customer_id = %state.customer,
                     channel = %msg.message.channel, conversation_id = tracing::field::Empty,
                 );
-                let result = tracing::Instrument::instrument(state.handle_inbound(&msg), span).await;
+                let result = Box::pin(tracing::Instrument::instrument(state.handle_inbound(&msg), span)).await;
                 match result {
                     Ok(receipt) => {
                         let _ = reply.send(Ok(receipt));
@@ -134,7 +134,7 @@ impl Actor for ConversationActor {
                     }
                 }
             }
-            ConversationActorMessage::Apply(event, reply) => match state.apply(event).await {
+            ConversationActorMessage::Apply(event, reply) => match Box::pin(state.apply(event)).await {
                 Ok(version) => {
                     let _ = reply.send(Ok(version));
                     Ok(())

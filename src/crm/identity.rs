@@ -242,7 +242,7 @@ async fn record_candidate(
     b: CustomerId,
     evidence: &serde_json::Value,
 ) -> Result<(), CrmError> {
-    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+    let (lo, hi) = ordered(a, b);
     sqlx::query(
         "INSERT INTO customer_merge_candidates (id, tenant_id, customer_a, customer_b, evidence)
          VALUES ($1, $2, $3, $4, $5)
@@ -284,7 +284,7 @@ async fn merge_in(
         return Err(CrmError::SelfMerge(kept));
     }
     // Lock both rows in a fixed order so two merges cannot deadlock.
-    let (lo, hi) = if kept < absorbed { (kept, absorbed) } else { (absorbed, kept) };
+    let (lo, hi) = ordered(kept, absorbed);
     let found: Vec<Uuid> = sqlx::query_scalar(
         "SELECT id FROM customers WHERE id = ANY($1) AND merged_into IS NULL ORDER BY id FOR UPDATE",
     )
@@ -314,7 +314,6 @@ async fn merge_in(
         .bind(absorbed)
         .execute(&mut *conn)
         .await?;
-    let (lo, hi) = if kept < absorbed { (kept, absorbed) } else { (absorbed, kept) };
     sqlx::query(
         "UPDATE customer_merge_candidates SET status = 'merged', resolved_at = now()
           WHERE tenant_id = $1 AND customer_a = $2 AND customer_b = $3",
@@ -325,4 +324,10 @@ async fn merge_in(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// A pair in a fixed order: merge candidates are stored that way, and rows
+/// are locked that way (so two merges cannot deadlock).
+fn ordered(a: CustomerId, b: CustomerId) -> (CustomerId, CustomerId) {
+    if a < b { (a, b) } else { (b, a) }
 }

@@ -106,7 +106,7 @@ pub async fn inject(
     if !authorized(&state, &headers) {
         return Err(Problem::unauthorized("a valid bearer token is required"));
     }
-    let Json(req) = body.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let Json(req) = body.map_err(|e| Problem::new(e.status(), "bad-request", e.body_text()))?;
     let message = parse(req)?;
     let runtime =
         state.runtime.as_ref().ok_or_else(|| Problem::unavailable("the conversation runtime is not running"))?;

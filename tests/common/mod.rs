@@ -168,14 +168,14 @@ pub fn spawn_serve(db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, 
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
         .env_remove("KAFKA_BROKERS")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit());
+        .stdout(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("start fte serve");
-    let stdout = child.stdout.take().expect("stdout piped");
-    let mut lines = BufReader::new(stdout).lines();
+    let logs = child.stderr.take().expect("stderr piped");
+    let mut lines = BufReader::new(logs).lines();
     let addr = loop {
         let line = lines.next().expect("serve exited before listening").expect("read serve's log");
         let v: serde_json::Value =
@@ -184,7 +184,7 @@ pub fn spawn_serve(db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, 
             break v["fields"]["addr"].as_str().expect("addr logged").parse().expect("addr parses");
         }
     };
-    // Keep draining stdout so the child never blocks on a full pipe.
+    // Keep draining the logs so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, addr)
 }
@@ -198,5 +198,29 @@ pub fn wait_exit(child: &mut std::process::Child, within: std::time::Duration) -
         }
         assert!(std::time::Instant::now() < deadline, "process did not exit in {within:?}");
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Asserts that every customer's replies (outbound messages, in creation
+/// order) answer their messages `c<i>-m0`, `c<i>-m1`, … in order, and that
+/// there are `customers` of them with `messages` each.
+pub async fn assert_replies_in_order(pool: &PgPool, tenant: fte::domain::TenantId, customers: usize, messages: usize) {
+    let mut tx = fte::db::begin_tenant(pool, tenant).await.expect("begin");
+    let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(
+        "SELECT o.customer_id, i.external_id FROM messages o JOIN messages i ON i.id = o.in_reply_to
+          WHERE o.direction = 'outbound' ORDER BY o.customer_id, o.id",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .expect("replies");
+    tx.commit().await.expect("commit");
+    let mut per_customer: std::collections::BTreeMap<uuid::Uuid, Vec<usize>> = Default::default();
+    for (customer, ext) in rows {
+        let index = ext.rsplit_once("-m").and_then(|(_, m)| m.parse().ok()).expect("external id c<i>-m<j>");
+        per_customer.entry(customer).or_default().push(index);
+    }
+    assert_eq!(per_customer.len(), customers, "customers with replies");
+    for indexes in per_customer.values() {
+        assert_eq!(indexes, &(0..messages).collect::<Vec<_>>(), "replies out of order");
     }
 }
