@@ -1,9 +1,31 @@
 //! Kafka: everything that talks to the broker. Code here uses only the
 //! Kafka protocol (no broker-specific API), so the local tansu broker and a
-//! production Apache Kafka cluster are interchangeable. For now: the broker
-//! probe used by `/health`; topics, producers and consumers arrive with the
-//! pipeline (#4).
+//! production Apache Kafka cluster are interchangeable: the broker probe
+//! used by `/health`, CloudEvents envelopes, topic creation, the producer.
 
+pub mod envelope;
 mod probe;
+mod producer;
+mod topics;
 
-pub use probe::{BrokerProbe, BrokerStatus, KafkaError};
+pub use envelope::{DeadLetter, Envelope, EnvelopeError, EventType};
+pub use probe::{BrokerProbe, BrokerStatus};
+pub use producer::{Delivered, KafkaProducer};
+pub use topics::{Topics, ensure_topics};
+
+/// Errors at the Kafka boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaError {
+    #[error("invalid Kafka client configuration: {0}")]
+    Config(#[source] rdkafka::error::KafkaError),
+    #[error("broker metadata request failed: {0}")]
+    Metadata(#[source] rdkafka::error::KafkaError),
+    #[error("broker probe task failed: {0}")]
+    Task(String),
+    #[error("admin request failed: {0}")]
+    Admin(#[source] rdkafka::error::KafkaError),
+    #[error("cannot create topic {name}: {code}")]
+    CreateTopic { name: String, code: String },
+    #[error("producing to {topic} failed: {error}")]
+    Produce { topic: String, error: rdkafka::error::KafkaError },
+}

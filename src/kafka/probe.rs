@@ -1,21 +1,12 @@
 //! `BrokerProbe`: asks the cluster for its metadata, which proves that the
 //! bootstrap servers answer and tells how many brokers and topics it has.
 
+use super::KafkaError;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
-
-#[derive(Debug, thiserror::Error)]
-pub enum KafkaError {
-    #[error("invalid Kafka client configuration: {0}")]
-    Config(#[source] rdkafka::error::KafkaError),
-    #[error("broker metadata request failed: {0}")]
-    Metadata(#[source] rdkafka::error::KafkaError),
-    #[error("broker probe task failed: {0}")]
-    Task(String),
-}
 
 /// What the broker said.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]

@@ -1,0 +1,58 @@
+//! The producer every role uses: idempotent, `acks=all` set explicitly
+//! (librdkafka's default differs), keyed; `send` waits for the broker's
+//! acknowledgement and surfaces every failure to the caller, who decides
+//! whether to retry (librdkafka already retries transient errors within
+//! `delivery.timeout.ms`).
+
+use super::KafkaError;
+use super::envelope::Envelope;
+use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct KafkaProducer {
+    inner: FutureProducer,
+}
+
+/// Where a record landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivered {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+impl KafkaProducer {
+    pub fn new(bootstrap: &str) -> Result<Self, KafkaError> {
+        let inner: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("max.in.flight.requests.per.connection", "5")
+            .set("delivery.timeout.ms", "30000")
+            .set("linger.ms", "2")
+            .set("compression.type", "none")
+            .set("client.id", "fte")
+            .create()
+            .map_err(KafkaError::Config)?;
+        Ok(Self { inner })
+    }
+
+    /// Sends one record and waits until the broker has it.
+    pub async fn send_bytes(&self, topic: &str, key: &str, payload: &[u8]) -> Result<Delivered, KafkaError> {
+        let record = FutureRecord::to(topic).key(key).payload(payload);
+        match self.inner.send(record, Duration::from_secs(30)).await {
+            Ok(delivery) => Ok(Delivered { partition: delivery.partition, offset: delivery.offset }),
+            Err((error, _)) => Err(KafkaError::Produce { topic: topic.into(), error }),
+        }
+    }
+
+    pub async fn send(&self, topic: &str, key: &str, envelope: &Envelope) -> Result<Delivered, KafkaError> {
+        self.send_bytes(topic, key, &envelope.to_bytes()).await
+    }
+
+    /// Waits for buffered records (shutdown).
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        self.inner.flush(timeout).map_err(|error| KafkaError::Produce { topic: "*".into(), error })
+    }
+}

@@ -1,0 +1,103 @@
+//! The topics (DESIGN.md §2), their partition counts, and their idempotent
+//! creation at start-up through the admin API. A name prefix
+//! (`KAFKA_TOPIC_PREFIX`) lets several deployments or test runs share a
+//! cluster without seeing each other's records.
+
+use super::KafkaError;
+use crate::domain::Channel;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+use std::time::Duration;
+
+/// Topic names and sizes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Topics {
+    pub prefix: String,
+    /// Partitions of every topic but `fte.tickets.incoming`.
+    pub partitions: i32,
+    /// Partitions of `fte.tickets.incoming`: the most workers that can share
+    /// the actors.
+    pub tickets_partitions: i32,
+    /// -1: the broker's default.
+    pub replication_factor: i32,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Self { prefix: String::new(), partitions: 3, tickets_partitions: 12, replication_factor: -1 }
+    }
+}
+
+impl Topics {
+    fn named(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    pub fn tickets(&self) -> String {
+        self.named("fte.tickets.incoming")
+    }
+
+    pub fn inbound(&self, channel: Channel) -> String {
+        self.named(&format!("fte.channels.{channel}.inbound"))
+    }
+
+    pub fn outbound(&self, channel: Channel) -> String {
+        self.named(&format!("fte.channels.{channel}.outbound"))
+    }
+
+    pub fn escalations(&self) -> String {
+        self.named("fte.escalations")
+    }
+
+    pub fn metrics(&self) -> String {
+        self.named("fte.metrics")
+    }
+
+    pub fn dlq(&self) -> String {
+        self.named("fte.dlq")
+    }
+
+    /// The unprefixed outbound topic name as stored in the outbox, mapped
+    /// to this deployment's name.
+    pub fn resolve(&self, unprefixed: &str) -> String {
+        self.named(unprefixed)
+    }
+
+    /// Every topic with its partition count.
+    pub fn all(&self) -> Vec<(String, i32)> {
+        let mut all = vec![(self.tickets(), self.tickets_partitions)];
+        for channel in Channel::ALL {
+            all.push((self.inbound(channel), self.partitions));
+            all.push((self.outbound(channel), self.partitions));
+        }
+        for name in [self.escalations(), self.metrics(), self.dlq()] {
+            all.push((name, self.partitions));
+        }
+        all
+    }
+}
+
+/// Creates every topic that does not exist yet; existing ones are left as
+/// they are.
+pub async fn ensure_topics(bootstrap: &str, topics: &Topics, timeout: Duration) -> Result<Vec<String>, KafkaError> {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create().map_err(KafkaError::Config)?;
+    let wanted = topics.all();
+    let new: Vec<NewTopic<'_>> = wanted
+        .iter()
+        .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(topics.replication_factor)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(timeout)).request_timeout(Some(timeout));
+    let results = admin.create_topics(&new, &options).await.map_err(KafkaError::Admin)?;
+    let mut created = Vec::new();
+    for result in results {
+        match result {
+            Ok(name) => created.push(name),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => return Err(KafkaError::CreateTopic { name, code: format!("{code:?}") }),
+        }
+    }
+    Ok(created)
+}
