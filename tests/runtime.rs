@@ -438,3 +438,61 @@ async fn a_quiet_customer_is_resolved_after_the_inactivity_timeout() {
     );
     runtime.shutdown().await;
 }
+
+/// Fails every turn whose message contains "poison".
+struct FailsOnPoison;
+
+impl Brain for FailsOnPoison {
+    fn name(&self) -> &'static str {
+        "fails-on-poison"
+    }
+
+    fn turn<'a>(&'a self, input: TurnInput<'a>) -> BrainFuture<'a> {
+        Box::pin(async move {
+            if input.message.contains("poison") {
+                return Err(fte::brain::BrainError::Failed("cannot handle this".into()));
+            }
+            Ok(EchoBrain::decide(&input))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_is_handed_to_humans_with_an_apology_and_the_customer_flows_on() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("poison", MergePolicy::Manual).await.id;
+    let config = RuntimeConfig {
+        router: fte::actors::RouterConfig {
+            max_attempts: 3,
+            retry_backoff: Duration::from_millis(5),
+            ..Default::default()
+        },
+        ..RuntimeConfig::default()
+    };
+    let runtime = runtime_with(&db, Arc::new(FailsOnPoison), config).await;
+    let err = runtime.submit(email(tenant, "p@example.com", "p-1", "this is poison")).await.unwrap_err();
+    match err {
+        fte::runtime::SubmitError::Failed(failed) => assert_eq!(failed.attempts, 3),
+        other => panic!("expected a final failure, got {other}"),
+    }
+    assert_eq!(runtime.stats().failed, 3, "each attempt's actor failed and was replaced");
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM messages WHERE external_id = 'p-1'").await, 1, "stored once");
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM escalations WHERE reason = 'processing_failure'").await, 1);
+    assert_eq!(
+        count(
+            &db,
+            tenant,
+            "SELECT count(*) FROM messages WHERE author = 'system' AND body LIKE 'Sorry, something went wrong%'"
+        )
+        .await,
+        1,
+        "the customer got one apology"
+    );
+    // The customer's next message flows (to the humans, who now own it).
+    let next = runtime.submit(email(tenant, "p@example.com", "p-2", "hello?")).await.unwrap();
+    assert!(next.replies.is_empty());
+    let customer_id = customer(&db, tenant, "p@example.com").await;
+    let (_, state) = runtime.inspect(tenant, customer_id).await.unwrap();
+    assert_eq!(state.status, Status::Escalated);
+    runtime.shutdown().await;
+}

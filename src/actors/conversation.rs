@@ -6,12 +6,15 @@
 //! one that rehydrates from the database on the next message): it never
 //! carries on with in-memory state the database may not have.
 
-use crate::brain::{Brain, Decision, TurnInput};
+use crate::brain::{Brain, Decision, TurnInput, TurnOutcome};
 use crate::conversation::store::{
     self, AlreadyStored, CommitOutcome, NewApproval, NewEscalation, NewInbound, NewReply, StoreError, TurnRecord,
 };
 use crate::conversation::{Author, ConversationState, Effect, Event, Rejected, transition};
-use crate::domain::{ApprovalId, ConversationId, CustomerId, MessageId, TenantId, TicketMessage};
+use crate::domain::{ApprovalId, ConversationId, CustomerId, EscalationReason, MessageId, TenantId, TicketMessage};
+
+/// What a customer is told when their message could not be processed.
+pub const APOLOGY: &str = "Sorry, something went wrong on our side while handling your message. A member of our team has it and will follow up here.";
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -75,6 +78,10 @@ pub enum TurnError {
 pub enum ConversationActorMessage {
     /// A customer message, answered with the receipt once committed.
     Inbound(Box<TicketMessage>, RpcReplyPort<Result<TurnReceipt, String>>),
+    /// A customer message that failed every attempt: store it, hand the
+    /// conversation to humans (`processing_failure`) and send the customer
+    /// a short apology, without asking the brain again.
+    GiveUp(Box<TicketMessage>, RpcReplyPort<Result<TurnReceipt, String>>),
     /// A lifecycle event that is not a customer message (inactivity
     /// timeout; human actions arrive here too).
     Apply(Event, RpcReplyPort<Result<u64, String>>),
@@ -92,7 +99,10 @@ impl Actor for ConversationActor {
         _myself: ActorRef<Self::Msg>,
         args: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let loaded = store::load(&args.deps.pool, args.tenant, args.customer).await?;
+        // Boxed: an idle actor's task keeps room for the largest future its
+        // loop awaits inline, so the database futures live on the heap
+        // only while they run.
+        let loaded = Box::pin(store::load(&args.deps.pool, args.tenant, args.customer)).await?;
         tracing::debug!(
             tenant_id = %args.tenant, customer_id = %args.customer,
             conversation_id = ?loaded.conversation_id, events_replayed = loaded.events_replayed,
@@ -134,6 +144,16 @@ impl Actor for ConversationActor {
                     }
                 }
             }
+            ConversationActorMessage::GiveUp(msg, reply) => {
+                let forced = Decision::Escalate {
+                    reason: EscalationReason::ProcessingFailure,
+                    holding_reply: Some(APOLOGY.to_string()),
+                };
+                let result = Box::pin(state.handle_inbound_with(&msg, Some(forced))).await;
+                let failed = result.is_err();
+                let _ = reply.send(result.map_err(|e| e.to_string()));
+                if failed { Err("giving up on a message failed too".into()) } else { Ok(()) }
+            }
             ConversationActorMessage::Apply(event, reply) => match Box::pin(state.apply(event)).await {
                 Ok(version) => {
                     let _ = reply.send(Ok(version));
@@ -166,6 +186,16 @@ impl ConversationActorState {
     }
 
     async fn handle_inbound(&mut self, msg: &TicketMessage) -> Result<TurnReceipt, TurnError> {
+        self.handle_inbound_with(msg, None).await
+    }
+
+    /// Handles a customer message; with `forced`, that decision is taken
+    /// instead of asking the brain.
+    async fn handle_inbound_with(
+        &mut self,
+        msg: &TicketMessage,
+        forced: Option<Decision>,
+    ) -> Result<TurnReceipt, TurnError> {
         let inbound = &msg.message;
         if inbound.tenant_id != self.tenant {
             return Err(TurnError::WrongTenant { expected: self.tenant, got: inbound.tenant_id });
@@ -180,7 +210,7 @@ impl ConversationActorState {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_turn(msg).await {
+            match self.try_turn(msg, forced.clone()).await {
                 Err(TurnError::Store(StoreError::VersionConflict { expected }))
                     if attempt <= self.deps.max_conflict_retries =>
                 {
@@ -202,7 +232,7 @@ impl ConversationActorState {
         }
     }
 
-    async fn try_turn(&mut self, msg: &TicketMessage) -> Result<TurnReceipt, TurnError> {
+    async fn try_turn(&mut self, msg: &TicketMessage, forced: Option<Decision>) -> Result<TurnReceipt, TurnError> {
         let started = Instant::now();
         let inbound = &msg.message;
         let (conversation, new_conversation) = match self.conversation {
@@ -220,19 +250,23 @@ impl ConversationActorState {
         let mut approval = None;
 
         if effects.iter().any(|e| matches!(e, Effect::RunAgentTurn { .. })) {
-            let outcome = self
-                .deps
-                .brain
-                .turn(TurnInput {
-                    tenant: self.tenant,
-                    customer: self.customer,
-                    conversation,
-                    channel: inbound.channel,
-                    subject: inbound.subject.as_deref(),
-                    message: &inbound.body,
-                    state: &after,
-                })
-                .await?;
+            let outcome = match forced {
+                Some(decision) => TurnOutcome { decision, confidence: 1.0, tokens_used: 0, brain: "runtime" },
+                None => {
+                    self.deps
+                        .brain
+                        .turn(TurnInput {
+                            tenant: self.tenant,
+                            customer: self.customer,
+                            conversation,
+                            channel: inbound.channel,
+                            subject: inbound.subject.as_deref(),
+                            message: &inbound.body,
+                            state: &after,
+                        })
+                        .await?
+                }
+            };
             let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
             let reply_to = |id: MessageId, author: Author, body: String| NewReply {
                 id,

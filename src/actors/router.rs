@@ -8,6 +8,11 @@
 //!   `max_in_flight` messages of the partition are dispatched at once
 //!   (beyond that the router stops reading, which backs up to producers).
 //!
+//! - failure: a message that fails `max_attempts` times is stored, its
+//!   conversation is flagged for humans (`processing_failure`) and the
+//!   customer gets a short apology; the caller is told it failed (Kafka:
+//!   it goes to `fte.dlq`), and the customer's next message flows.
+//!
 //! The loop ends when its input closes, after every in-flight message is
 //! settled: that is the drain on shutdown or partition revoke.
 
@@ -54,11 +59,13 @@ pub struct Delivery {
     /// Told the final outcome (in-process callers wait on it).
     pub receipt: Option<oneshot::Sender<DeliveryResult>>,
     attempts: u32,
+    /// The customer has been told we failed (after the last attempt).
+    gave_up: bool,
 }
 
 impl Delivery {
     pub fn new(offset: u64, message: TicketMessage, receipt: Option<oneshot::Sender<DeliveryResult>>) -> Self {
-        Self { offset, message, receipt, attempts: 0 }
+        Self { offset, message, receipt, attempts: 0, gave_up: false }
     }
 
     fn customer(&self) -> CustomerId {
@@ -111,14 +118,21 @@ pub async fn run_router(
                             let _ = tx.send(Ok(receipt));
                         }
                     }
-                    Err(error) if delivery.attempts < config.max_attempts => {
+                    Err(error) if delivery.attempts < config.max_attempts && !delivery.gave_up => {
                         let delay = backoff(&config, delivery.attempts);
                         tracing::warn!(customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts, %error, "turn failed; redelivering");
                         dispatch(&mut in_flight, &supervisor, delivery, delay);
                         continue;
                     }
+                    Err(error) if !delivery.gave_up => {
+                        // Out of attempts: store the message, flag the
+                        // conversation for humans and apologise to the
+                        // customer, then report the failure.
+                        tracing::error!(customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts, %error, "turn failed for good; handing it to humans");
+                        give_up(&mut in_flight, &supervisor, delivery, error);
+                        continue;
+                    }
                     Err(error) => {
-                        tracing::error!(customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts, %error, "turn failed for good");
                         if let Some(tx) = delivery.receipt.take() {
                             let _ = tx.send(Err(DeliveryFailed { attempts: delivery.attempts, last_error: error }));
                         }
@@ -138,6 +152,32 @@ pub async fn run_router(
             else => break,
         }
     }
+}
+
+fn give_up(
+    in_flight: &mut JoinSet<Settled>,
+    supervisor: &ActorRef<SupervisorMessage>,
+    mut delivery: Delivery,
+    error: String,
+) {
+    delivery.gave_up = true;
+    let supervisor = supervisor.clone();
+    in_flight.spawn(async move {
+        let (tx, rx) = oneshot::channel();
+        let route = SupervisorMessage::Route {
+            tenant: delivery.message.message.tenant_id,
+            customer: delivery.customer(),
+            message: ConversationActorMessage::GiveUp(Box::new(delivery.message.clone()), RpcReplyPort::from(tx)),
+        };
+        let flagged = match supervisor.cast(route) {
+            Ok(()) => rx.await.ok().and_then(Result::ok).is_some(),
+            Err(_) => false,
+        };
+        if !flagged {
+            tracing::error!(customer_id = %delivery.customer(), offset = delivery.offset, "could not flag the failed message for humans either");
+        }
+        (delivery, Err(error))
+    });
 }
 
 fn backoff(config: &RouterConfig, attempts: u32) -> Duration {

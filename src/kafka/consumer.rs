@@ -1,0 +1,28 @@
+//! Consumer set-up shared by the worker's consumers: a consumer group with
+//! automatic commits of *stored* offsets only (`enable.auto.offset.store`
+//! off): an offset is stored by the code once the record is fully handled,
+//! so a crash redelivers whatever was not.
+
+use super::KafkaError;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{ConsumerContext, StreamConsumer};
+
+pub fn group_consumer<C: ConsumerContext + 'static>(
+    bootstrap: &str,
+    group: &str,
+    session_timeout_ms: u32,
+    context: C,
+) -> Result<StreamConsumer<C>, KafkaError> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("client.id", "fte")
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", session_timeout_ms.to_string())
+        .set("heartbeat.interval.ms", (session_timeout_ms / 4).max(100).to_string())
+        .create_with_context(context)
+        .map_err(KafkaError::Config)
+}
