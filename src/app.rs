@@ -10,7 +10,7 @@ use crate::db::{self, DbError};
 use crate::domain::Channel;
 use crate::http::{self, AppState, Readiness};
 use crate::kafka::{BrokerProbe, KafkaError};
-use crate::runtime::{Runtime, RuntimeError};
+use crate::runtime::{KafkaTransport, Runtime, RuntimeError, Transport};
 use crate::shutdown;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -56,10 +56,19 @@ impl App {
             .await
             .map_err(|source| StartupError::Bind { addr: settings.http_addr, source })?;
         // Until the agent (#5) arrives, the deterministic brain answers.
-        let runtime = Runtime::start(
+        let transport = match settings.kafka_brokers() {
+            None => Transport::Embedded,
+            Some(bootstrap) => Transport::Kafka(KafkaTransport {
+                bootstrap: bootstrap.to_string(),
+                topics: settings.kafka.topics(),
+                session_timeout_ms: settings.kafka.kafka_session_timeout_ms,
+            }),
+        };
+        let runtime = Runtime::start_with(
             pool.clone(),
             Arc::new(EchoBrain),
             settings.runtime.runtime_config(settings.shutdown_timeout()),
+            transport,
         )
         .await?;
         for channel in Channel::ALL {

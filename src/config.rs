@@ -74,6 +74,47 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub runtime: RuntimeSettings,
+
+    #[command(flatten)]
+    pub kafka: KafkaSettings,
+}
+
+/// Topic layout and consumer settings (used when `KAFKA_BROKERS` is set).
+#[derive(Clone, Debug, Args)]
+pub struct KafkaSettings {
+    /// Prefix of every topic and consumer-group name (isolates deployments
+    /// or test runs sharing a cluster).
+    #[arg(long, env = "KAFKA_TOPIC_PREFIX", default_value = "")]
+    pub kafka_topic_prefix: String,
+
+    /// Partitions of every topic except `fte.tickets.incoming`.
+    #[arg(long, env = "KAFKA_PARTITIONS", default_value_t = 3)]
+    pub kafka_partitions: i32,
+
+    /// Partitions of `fte.tickets.incoming` (the most workers that share
+    /// the actors).
+    #[arg(long, env = "KAFKA_TICKETS_PARTITIONS", default_value_t = 12)]
+    pub kafka_tickets_partitions: i32,
+
+    /// Replication factor of created topics; -1 takes the broker's default.
+    #[arg(long, env = "KAFKA_REPLICATION_FACTOR", default_value_t = -1, allow_negative_numbers = true)]
+    pub kafka_replication_factor: i32,
+
+    /// Consumer-group session timeout: how soon a dead worker's partitions
+    /// move to the others.
+    #[arg(long, env = "KAFKA_SESSION_TIMEOUT_MS", default_value_t = 10_000)]
+    pub kafka_session_timeout_ms: u32,
+}
+
+impl KafkaSettings {
+    pub fn topics(&self) -> crate::kafka::Topics {
+        crate::kafka::Topics {
+            prefix: self.kafka_topic_prefix.clone(),
+            partitions: self.kafka_partitions.max(1),
+            tickets_partitions: self.kafka_tickets_partitions.max(1),
+            replication_factor: self.kafka_replication_factor,
+        }
+    }
 }
 
 /// The conversation runtime's knobs.

@@ -336,6 +336,7 @@ async fn a_stale_commit_is_a_version_conflict_and_never_overwrites() {
         replies: vec![],
         escalation: None,
         approval: None,
+        close_escalations: false,
         snapshot_every: 100,
     };
     let err = store::commit_turn(&db.pool, &record).await.unwrap_err();
@@ -378,7 +379,13 @@ async fn escalated_conversations_get_no_ai_reply_and_humans_see_the_messages() {
     assert_eq!(count(&db, tenant, "SELECT count(*) FROM messages WHERE author = 'ai'").await, 0);
     // A human claims and resolves it; a new message reopens it for the AI.
     runtime.apply(tenant, customer_id, fte::conversation::Event::HumanClaimed { by: "sam".into() }).await.unwrap();
+    // A human reply needs its message written too: not on this path (yet),
+    // so it is refused rather than recorded without effect.
+    let reply = fte::conversation::Event::HumanReplied { reply_id: fte::domain::MessageId::new(), by: "sam".into() };
+    let refused = runtime.apply(tenant, customer_id, reply).await.unwrap_err();
+    assert!(refused.to_string().contains("not supported"), "{refused}");
     runtime.apply(tenant, customer_id, fte::conversation::Event::Resolved { by: "sam".into() }).await.unwrap();
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM escalations WHERE status = 'resolved'").await, 1);
     let refused = runtime.apply(tenant, customer_id, fte::conversation::Event::InactivityTimeout).await;
     assert!(refused.is_err(), "a resolved conversation cannot time out");
     let r = runtime.submit(email(tenant, "e@example.com", "x-3", "new question")).await.unwrap();

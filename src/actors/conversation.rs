@@ -71,6 +71,8 @@ pub enum TurnError {
     Rejected(#[from] Rejected),
     #[error("brain failed: {0}")]
     Brain(#[from] crate::brain::BrainError),
+    #[error("not supported on this path yet: {0}")]
+    Unsupported(String),
     #[error("message belongs to tenant {got}, actor serves {expected}")]
     WrongTenant { expected: TenantId, got: TenantId },
 }
@@ -82,6 +84,10 @@ pub enum ConversationActorMessage {
     /// conversation to humans (`processing_failure`) and send the customer
     /// a short apology, without asking the brain again.
     GiveUp(Box<TicketMessage>, RpcReplyPort<Result<TurnReceipt, String>>),
+    /// The inactivity timeout, applied only if the conversation is still
+    /// at `version` (the one the sweeper saw): a customer who wrote in the
+    /// meantime keeps their conversation open.
+    Expire { version: u64, reply: RpcReplyPort<Result<u64, String>> },
     /// A lifecycle event that is not a customer message (inactivity
     /// timeout; human actions arrive here too).
     Apply(Event, RpcReplyPort<Result<u64, String>>),
@@ -154,14 +160,34 @@ impl Actor for ConversationActor {
                 let _ = reply.send(result.map_err(|e| e.to_string()));
                 if failed { Err("giving up on a message failed too".into()) } else { Ok(()) }
             }
+            ConversationActorMessage::Expire { version, reply } => {
+                if state.state.version != version {
+                    let _ = reply.send(Err(format!("conversation moved on (v{} ≠ v{version})", state.state.version)));
+                    return Ok(());
+                }
+                match Box::pin(state.apply(Event::InactivityTimeout)).await {
+                    Ok(v) => {
+                        let _ = reply.send(Ok(v));
+                        Ok(())
+                    }
+                    Err(TurnError::Rejected(r)) => {
+                        let _ = reply.send(Err(r.to_string()));
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e.to_string()));
+                        Err(Box::new(e))
+                    }
+                }
+            }
             ConversationActorMessage::Apply(event, reply) => match Box::pin(state.apply(event)).await {
                 Ok(version) => {
                     let _ = reply.send(Ok(version));
                     Ok(())
                 }
-                Err(TurnError::Rejected(r)) => {
-                    // Refused by the state machine: nothing was written.
-                    let _ = reply.send(Err(r.to_string()));
+                Err(e @ (TurnError::Rejected(_) | TurnError::Unsupported(_))) => {
+                    // Refused: nothing was written.
+                    let _ = reply.send(Err(e.to_string()));
                     Ok(())
                 }
                 Err(e) => {
@@ -330,6 +356,7 @@ impl ConversationActorState {
             replies,
             escalation,
             approval,
+            close_escalations: false,
             snapshot_every: self.deps.snapshot_every,
         };
         match store::commit_turn(&self.deps.pool, &record).await? {
@@ -361,6 +388,13 @@ impl ConversationActorState {
             }));
         };
         let (after, effects) = transition(&self.state, event.clone())?;
+        // Replies and approvals need rows this path does not write yet (the human workflow, #7): refuse rather than
+        // record an event whose effect never happens.
+        if let Some(effect) =
+            effects.iter().find(|e| matches!(e, Effect::SendReply { .. } | Effect::QueueApproval { .. }))
+        {
+            return Err(TurnError::Unsupported(format!("{} (effect {effect:?})", event.kind())));
+        }
         let escalation = effects.iter().find_map(|e| match e {
             Effect::OpenEscalation { reason } => Some(NewEscalation { reason: *reason, summary: String::new() }),
             _ => None,
@@ -377,6 +411,7 @@ impl ConversationActorState {
             replies: vec![],
             escalation,
             approval: None,
+            close_escalations: effects.contains(&Effect::CloseEscalation),
             snapshot_every: self.deps.snapshot_every,
         };
         store::commit_turn(&self.deps.pool, &record).await?;

@@ -87,6 +87,8 @@ pub async fn run_router(
     let mut busy: HashMap<CustomerId, VecDeque<Delivery>> = HashMap::new();
     let mut queued = 0usize;
     let mut open = true;
+    // Which customer each in-flight task serves, to move on if one dies.
+    let mut task_customer: HashMap<tokio::task::Id, CustomerId> = HashMap::new();
     loop {
         let has_room = in_flight.len() + queued < config.max_in_flight;
         tokio::select! {
@@ -98,16 +100,33 @@ pub async fn run_router(
                         queued += 1;
                     } else {
                         busy.insert(customer, VecDeque::new());
-                        dispatch(&mut in_flight, &supervisor, delivery, Duration::ZERO);
+                        dispatch(&mut in_flight, &mut task_customer, &supervisor, delivery, Duration::ZERO);
                     }
                 }
                 None => open = false,
             },
-            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+            Some(done) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
                 let (mut delivery, outcome) = match done {
-                    Ok(settled) => settled,
+                    Ok((id, settled)) => {
+                        task_customer.remove(&id);
+                        settled
+                    }
                     Err(e) => {
+                        // Our own task died (it never should): its delivery
+                        // is lost to this router, but the customer's queue
+                        // must not stall behind it.
                         tracing::error!(error = %e, "router task failed");
+                        if let Some(customer) = task_customer.remove(&e.id()) {
+                            match busy.get_mut(&customer).and_then(VecDeque::pop_front) {
+                                Some(next) => {
+                                    queued -= 1;
+                                    dispatch(&mut in_flight, &mut task_customer, &supervisor, next, Duration::ZERO);
+                                }
+                                None => {
+                                    busy.remove(&customer);
+                                }
+                            }
+                        }
                         continue;
                     }
                 };
@@ -121,7 +140,7 @@ pub async fn run_router(
                     Err(error) if delivery.attempts < config.max_attempts && !delivery.gave_up => {
                         let delay = backoff(&config, delivery.attempts);
                         tracing::warn!(customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts, %error, "turn failed; redelivering");
-                        dispatch(&mut in_flight, &supervisor, delivery, delay);
+                        dispatch(&mut in_flight, &mut task_customer, &supervisor, delivery, delay);
                         continue;
                     }
                     Err(error) if !delivery.gave_up => {
@@ -129,7 +148,7 @@ pub async fn run_router(
                         // conversation for humans and apologise to the
                         // customer, then report the failure.
                         tracing::error!(customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts, %error, "turn failed for good; handing it to humans");
-                        give_up(&mut in_flight, &supervisor, delivery, error);
+                        give_up(&mut in_flight, &mut task_customer, &supervisor, delivery, error);
                         continue;
                     }
                     Err(error) => {
@@ -142,7 +161,7 @@ pub async fn run_router(
                 match busy.get_mut(&customer).and_then(VecDeque::pop_front) {
                     Some(next) => {
                         queued -= 1;
-                        dispatch(&mut in_flight, &supervisor, next, Duration::ZERO);
+                        dispatch(&mut in_flight, &mut task_customer, &supervisor, next, Duration::ZERO);
                     }
                     None => {
                         busy.remove(&customer);
@@ -156,13 +175,15 @@ pub async fn run_router(
 
 fn give_up(
     in_flight: &mut JoinSet<Settled>,
+    task_customer: &mut HashMap<tokio::task::Id, CustomerId>,
     supervisor: &ActorRef<SupervisorMessage>,
     mut delivery: Delivery,
     error: String,
 ) {
     delivery.gave_up = true;
     let supervisor = supervisor.clone();
-    in_flight.spawn(async move {
+    let customer = delivery.customer();
+    let handle = in_flight.spawn(async move {
         let (tx, rx) = oneshot::channel();
         let route = SupervisorMessage::Route {
             tenant: delivery.message.message.tenant_id,
@@ -178,6 +199,7 @@ fn give_up(
         }
         (delivery, Err(error))
     });
+    task_customer.insert(handle.id(), customer);
 }
 
 fn backoff(config: &RouterConfig, attempts: u32) -> Duration {
@@ -187,12 +209,14 @@ fn backoff(config: &RouterConfig, attempts: u32) -> Duration {
 
 fn dispatch(
     in_flight: &mut JoinSet<Settled>,
+    task_customer: &mut HashMap<tokio::task::Id, CustomerId>,
     supervisor: &ActorRef<SupervisorMessage>,
     mut delivery: Delivery,
     delay: Duration,
 ) {
     delivery.attempts += 1;
     let supervisor = supervisor.clone();
+    let customer = delivery.customer();
     let fut: Pin<Box<dyn Future<Output = Settled> + Send>> = Box::pin(async move {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -212,5 +236,6 @@ fn dispatch(
         };
         (delivery, outcome)
     });
-    in_flight.spawn(fut);
+    let handle = in_flight.spawn(fut);
+    task_customer.insert(handle.id(), customer);
 }

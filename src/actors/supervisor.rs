@@ -228,6 +228,13 @@ impl Actor for ConversationSupervisor {
         Ok(())
     }
 
+    async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
+        // Messages still waiting in Starting or Draining slots would never
+        // be delivered: drop them, so their senders hear about it.
+        state.registry.clear();
+        Ok(())
+    }
+
     async fn handle_supervisor_evt(
         &self,
         myself: ActorRef<Self::Msg>,
@@ -423,6 +430,12 @@ impl SupervisorState {
         if self.registry.len() <= self.config.max_active {
             return;
         }
+        // Slots already draining are on their way out: do not count them,
+        // or every spawn during a batch would evict another batch.
+        let staying = self.registry.iter().filter(|e| !matches!(e.value(), Slot::Draining { .. })).count();
+        if staying <= self.config.max_active {
+            return;
+        }
         let target = self.config.max_active - self.config.max_active / 20;
         let mut running: Vec<(Instant, CustomerId)> = self
             .registry
@@ -432,7 +445,7 @@ impl SupervisorState {
                 _ => None,
             })
             .collect();
-        let excess = self.registry.len().saturating_sub(target).min(running.len());
+        let excess = staying.saturating_sub(target).min(running.len());
         if excess == 0 {
             return;
         }

@@ -54,9 +54,10 @@ pub async fn load(pool: &PgPool, tenant: TenantId, customer: CustomerId) -> Resu
     let conversation = ConversationId::from_uuid(id);
     let corrupt = |detail: String| StoreError::Corrupt { conversation, detail };
     let snapshot: Option<(i64, serde_json::Value)> = sqlx::query_as(
-        "SELECT seq, state FROM conversation_snapshots WHERE conversation_id = $1 ORDER BY seq DESC LIMIT 1",
+        "SELECT seq, state FROM conversation_snapshots WHERE conversation_id = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1",
     )
     .bind(id)
+    .bind(version)
     .fetch_optional(&mut *tx)
     .await?;
     let (from_seq, base) = match snapshot {
@@ -67,11 +68,14 @@ pub async fn load(pool: &PgPool, tenant: TenantId, customer: CustomerId) -> Resu
         }
         None => (0, ConversationState::new()),
     };
+    // Only up to the row's version: a writer that commits between these
+    // statements (READ COMMITTED) must not make the log look ahead.
     let rows: Vec<(i64, serde_json::Value)> = sqlx::query_as(
-        "SELECT seq, payload FROM conversation_events WHERE conversation_id = $1 AND seq > $2 ORDER BY seq",
+        "SELECT seq, payload FROM conversation_events WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
     )
     .bind(id)
     .bind(from_seq)
+    .bind(version)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -195,6 +199,8 @@ pub struct TurnRecord {
     pub replies: Vec<NewReply>,
     pub escalation: Option<NewEscalation>,
     pub approval: Option<NewApproval>,
+    /// Mark the conversation's open escalations resolved.
+    pub close_escalations: bool,
     /// Write a snapshot when the version crosses a multiple of this.
     pub snapshot_every: u64,
 }
@@ -253,7 +259,8 @@ pub async fn commit_turn(pool: &PgPool, rec: &TurnRecord) -> Result<CommitOutcom
         "UPDATE conversations
             SET state = $3, state_version = $4, current_channel = COALESCE($5, current_channel),
                 updated_at = now(),
-                last_message_at = CASE WHEN $6 THEN now() ELSE last_message_at END,
+                last_message_at = CASE WHEN $6 OR ($3 = 'awaiting_customer' AND state <> 'awaiting_customer')
+                                       THEN now() ELSE last_message_at END,
                 resolved_at = CASE WHEN $3 = 'resolved' THEN now() ELSE NULL END
           WHERE id = $1 AND state_version = $2",
     )
@@ -396,6 +403,16 @@ pub async fn commit_turn(pool: &PgPool, rec: &TurnRecord) -> Result<CommitOutcom
         .bind(approval.inbound)
         .bind(&approval.draft)
         .bind(approval.confidence)
+        .execute(&mut *tx)
+        .await?;
+    }
+
+    if rec.close_escalations {
+        sqlx::query(
+            "UPDATE escalations SET status = 'resolved', resolved_at = now()
+              WHERE conversation_id = $1 AND status <> 'resolved'",
+        )
+        .bind(conversation)
         .execute(&mut *tx)
         .await?;
     }

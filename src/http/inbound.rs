@@ -11,11 +11,13 @@ use crate::crm::{CrmError, get_tenant};
 use crate::domain::{
     Channel, EmailAddress, Identifier, InboundMessage, MAX_BODY_CHARS, PhoneNumber, SlackUserId, TenantId,
 };
-use crate::runtime::SubmitError;
+use crate::runtime::{Accepted, SubmitError};
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::HeaderMap;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]
@@ -32,6 +34,15 @@ pub struct InjectRequest {
     #[serde(default)]
     pub subject: Option<String>,
     pub body: String,
+}
+
+/// Kafka mode: the message is on its inbound topic; a worker takes it
+/// from there (202 Accepted).
+#[derive(Debug, Serialize)]
+pub struct QueuedResponse {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,7 +113,7 @@ pub async fn inject(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Json<InjectRequest>, JsonRejection>,
-) -> Result<Json<InjectResponse>, Problem> {
+) -> Result<Response, Problem> {
     if !authorized(&state, &headers) {
         return Err(Problem::unauthorized("a valid bearer token is required"));
     }
@@ -117,15 +128,22 @@ pub async fn inject(
         }
         Err(e) => return Err(Problem::unavailable(e.to_string())),
     }
-    let receipt = runtime.submit(message).await.map_err(|e| match e {
+    let accepted = runtime.accept(message).await.map_err(|e| match e {
         SubmitError::Closed => Problem::unavailable("shutting down; retry"),
         other => Problem::internal(other.to_string()),
     })?;
+    let receipt = match accepted {
+        Accepted::Committed(receipt) => receipt,
+        Accepted::Queued { topic, partition, offset } => {
+            return Ok((StatusCode::ACCEPTED, Json(QueuedResponse { topic, partition, offset })).into_response());
+        }
+    };
     Ok(Json(InjectResponse {
         message_id: receipt.message_id.to_string(),
         conversation_id: receipt.conversation_id.to_string(),
         replies: receipt.replies.iter().map(ToString::to_string).collect(),
         duplicate: receipt.duplicate,
         state_version: receipt.state_version,
-    }))
+    })
+    .into_response())
 }

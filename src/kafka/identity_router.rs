@@ -83,8 +83,14 @@ async fn route(
                 .await
                 .map_err(|e| e.to_string())?;
             let ticket = TicketMessage { customer_id: resolution.customer_id, message: inbound.clone() };
-            let env = Envelope::new(EventType::Ticket, SOURCE, inbound.tenant_id, Some(ticket.customer_id.to_string()), &ticket)
-                .map_err(|e| e.to_string())?;
+            let env = Envelope::new(
+                EventType::Ticket,
+                SOURCE,
+                inbound.tenant_id,
+                Some(ticket.customer_id.to_string()),
+                &ticket,
+            )
+            .map_err(|e| e.to_string())?;
             producer.send(&topics.tickets(), &ticket.customer_id.to_string(), &env).await.map_err(|e| e.to_string())
         };
         match attempt.await {

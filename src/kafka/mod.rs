@@ -3,12 +3,20 @@
 //! production Apache Kafka cluster are interchangeable: the broker probe
 //! used by `/health`, CloudEvents envelopes, topic creation, the producer.
 
+mod consumer;
+mod conversation_consumer;
 pub mod envelope;
+mod identity_router;
+mod outbound_sink;
 mod probe;
 mod producer;
 mod topics;
 
+pub use consumer::group_consumer;
+pub use conversation_consumer::{ConversationConsumer, RebalanceContext, TicketConsumer};
 pub use envelope::{DeadLetter, Envelope, EnvelopeError, EventType};
+pub use identity_router::run_identity_router;
+pub use outbound_sink::KafkaOutbound;
 pub use probe::{BrokerProbe, BrokerStatus};
 pub use producer::{Delivered, KafkaProducer};
 pub use topics::{Topics, ensure_topics};

@@ -5,7 +5,28 @@
 //! resolves the customer, publishes the message keyed by customer, and
 //! returns once the turn is committed.
 
+mod kafka_mode;
 mod sweeper;
+
+pub use kafka_mode::{KafkaParts, KafkaTransport};
+
+/// How messages reach the actors.
+#[derive(Clone, Debug)]
+pub enum Transport {
+    /// One process, in-process bus.
+    Embedded,
+    /// Kafka: this process is a worker in a consumer group.
+    Kafka(KafkaTransport),
+}
+
+/// What `Runtime::accept` did with a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Accepted {
+    /// Embedded: the turn is committed.
+    Committed(TurnReceipt),
+    /// Kafka: the inbound topic has it.
+    Queued { topic: String, partition: i32, offset: i64 },
+}
 
 use crate::actors::router::{DeliveryFailed, DeliveryResult};
 use crate::actors::supervisor::{self, SupervisorArgs};
@@ -19,7 +40,8 @@ use crate::conversation::store::outbound_topic;
 use crate::conversation::{ConversationState, Event};
 use crate::crm::{CrmError, resolve_customer};
 use crate::domain::{Channel, ConversationId, CustomerId, InboundMessage, TenantId, TicketMessage};
-use crate::outbox::{MemoryOutbound, run_relay};
+use crate::kafka::KafkaOutbound;
+use crate::outbox::{MemoryOutbound, OutboundSink, run_relay};
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
@@ -69,6 +91,8 @@ pub enum RuntimeError {
     Spawn(String),
     #[error("invalid runtime configuration: {0}")]
     Config(String),
+    #[error(transparent)]
+    Kafka(#[from] crate::kafka::KafkaError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +114,13 @@ pub struct Runtime {
     supervisor_task: JoinHandle<()>,
     registry: Registry,
     stats: Arc<SupervisorStats>,
-    tickets: Arc<MemoryTopic<Delivery>>,
-    routers: Mutex<Vec<JoinHandle<()>>>,
+    /// Embedded mode: the in-process `fte.tickets.incoming`.
+    tickets: Option<Arc<MemoryTopic<Delivery>>>,
+    /// Kafka mode: the producer and topic names.
+    kafka: Option<kafka_mode::KafkaParts>,
+    /// What feeds the actors: routers (embedded) or consumers (Kafka).
+    intake: Mutex<Vec<JoinHandle<()>>>,
+    intake_stop: watch::Sender<bool>,
     outbound: Arc<MemoryOutbound>,
     background: Mutex<Vec<JoinHandle<()>>>,
     shutdown: watch::Sender<bool>,
@@ -100,7 +129,20 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// Starts the embedded runtime (in-process bus).
     pub async fn start(pool: PgPool, brain: Arc<dyn Brain>, config: RuntimeConfig) -> Result<Arc<Self>, RuntimeError> {
+        Self::start_with(pool, brain, config, Transport::Embedded).await
+    }
+
+    /// Starts the runtime on the given transport. With Kafka, this process
+    /// is a worker: it routes identities, consumes its share of
+    /// `fte.tickets.incoming` and relays the outbox to Kafka.
+    pub async fn start_with(
+        pool: PgPool,
+        brain: Arc<dyn Brain>,
+        config: RuntimeConfig,
+        transport: Transport,
+    ) -> Result<Arc<Self>, RuntimeError> {
         if !(0.0..=1.0).contains(&config.approval_threshold) {
             return Err(RuntimeError::Config(format!(
                 "approval threshold {} is not within 0..1",
@@ -134,11 +176,25 @@ impl Runtime {
             let _ = supervisor_task.await;
         });
 
-        let tickets = Arc::new(MemoryTopic::new(TICKETS_TOPIC, config.partitions, config.partition_capacity));
-        let routers = (0..tickets.partitions())
-            .filter_map(|p| tickets.take_partition(p))
-            .map(|rx| tokio::spawn(run_router(rx, supervisor.clone(), config.router.clone())))
-            .collect();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (intake_stop, intake_rx) = watch::channel(false);
+        let (tickets, kafka, sink, intake): (_, _, Option<Arc<dyn OutboundSink>>, Vec<JoinHandle<()>>) = match transport
+        {
+            Transport::Embedded => {
+                let tickets = Arc::new(MemoryTopic::new(TICKETS_TOPIC, config.partitions, config.partition_capacity));
+                let routers = (0..tickets.partitions())
+                    .filter_map(|p| tickets.take_partition(p))
+                    .map(|rx| tokio::spawn(run_router(rx, supervisor.clone(), config.router.clone())))
+                    .collect();
+                (Some(tickets), None, None, routers)
+            }
+            Transport::Kafka(k) => {
+                let (parts, consumers) = kafka_mode::start(&k, &pool, &supervisor, &config, intake_rx).await?;
+                let sink: Arc<dyn OutboundSink> =
+                    Arc::new(KafkaOutbound { producer: parts.producer.clone(), topics: parts.topics.clone() });
+                (None, Some(parts), Some(sink), consumers)
+            }
+        };
 
         let outbound = Arc::new(MemoryOutbound {
             topics: Channel::ALL
@@ -150,10 +206,9 @@ impl Runtime {
                 })
                 .collect(),
         });
-        let (shutdown, shutdown_rx) = watch::channel(false);
         let relay = tokio::spawn(run_relay(
             pool.clone(),
-            Arc::clone(&outbound) as Arc<_>,
+            sink.unwrap_or_else(|| Arc::clone(&outbound) as Arc<_>),
             outbox_notify,
             config.relay_interval,
             shutdown_rx.clone(),
@@ -171,7 +226,9 @@ impl Runtime {
             registry,
             stats,
             tickets,
-            routers: Mutex::new(routers),
+            kafka,
+            intake: Mutex::new(intake),
+            intake_stop,
             outbound,
             background: Mutex::new(vec![relay, sweeper]),
             shutdown,
@@ -182,6 +239,20 @@ impl Runtime {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Takes a customer message in. Embedded: returns once its turn is
+    /// committed. Kafka: returns once the inbound topic has it (durable);
+    /// a worker takes it from there.
+    pub async fn accept(&self, message: InboundMessage) -> Result<Accepted, SubmitError> {
+        match &self.kafka {
+            None => self.submit(message).await.map(Accepted::Committed),
+            Some(kafka) => kafka.publish_inbound(&message).await.map(|(topic, partition, offset)| Accepted::Queued {
+                topic,
+                partition,
+                offset,
+            }),
+        }
     }
 
     /// Resolves the sender, then routes the message to their actor; returns
@@ -207,7 +278,10 @@ impl Runtime {
     ) -> Result<impl std::future::Future<Output = Result<TurnReceipt, SubmitError>> + use<>, SubmitError> {
         let (tx, rx) = oneshot::channel::<DeliveryResult>();
         let key = ticket.customer_id.to_string();
-        self.tickets
+        let tickets = self.tickets.as_ref().ok_or_else(|| {
+            SubmitError::Refused("with Kafka, messages enter through the inbound topics (Runtime::accept)".into())
+        })?;
+        tickets
             .publish(key.as_bytes(), |offset| Delivery::new(offset, ticket, Some(tx)))
             .await
             .map_err(|_| SubmitError::Closed)?;
@@ -275,11 +349,14 @@ impl Runtime {
     /// drain timeout), drains the actors, publishes the outbox once more,
     /// and stops.
     pub async fn shutdown(&self) {
-        self.tickets.close();
-        let routers: Vec<_> = self.routers.lock().map(|mut r| r.drain(..).collect()).unwrap_or_default();
+        if let Some(tickets) = &self.tickets {
+            tickets.close();
+        }
+        let _ = self.intake_stop.send(true);
+        let intake: Vec<_> = self.intake.lock().map(|mut r| r.drain(..).collect()).unwrap_or_default();
         let deadline = self.config.drain_timeout;
         if tokio::time::timeout(deadline, async {
-            for r in routers {
+            for r in intake {
                 let _ = r.await;
             }
         })
@@ -294,12 +371,14 @@ impl Runtime {
         }
         self.supervisor.stop(Some("shutdown".into()));
         let _ = self.shutdown.send(true);
+        // Closed first, so a relay waiting on a full in-process topic with no
+        // reader gives up (its rows stay unpublished for the next start).
+        for topic in self.outbound.topics.values() {
+            topic.close();
+        }
         let background: Vec<_> = self.background.lock().map(|mut b| b.drain(..).collect()).unwrap_or_default();
         for task in background {
             let _ = task.await;
-        }
-        for topic in self.outbound.topics.values() {
-            topic.close();
         }
         tracing::info!("conversation runtime stopped");
     }

@@ -1,10 +1,10 @@
 //! The inactivity sweeper: finds conversations whose customer has not
 //! written for the configured time while the agent waits on them, and sends
-//! each actor an `InactivityTimeout`. The actor applies it under its tenant
-//! (and refuses it if the customer wrote in the meantime).
+//! each actor an expiry for the version it saw. The actor applies it under
+//! its tenant, and refuses it if the conversation moved on since (the
+//! customer wrote in the meantime).
 
 use crate::actors::{ConversationActorMessage, SupervisorMessage};
-use crate::conversation::Event;
 use crate::db::{SystemJob, begin_system_job};
 use crate::domain::{CustomerId, TenantId};
 use ractor::{ActorRef, RpcReplyPort};
@@ -19,8 +19,8 @@ pub async fn sweep(
     inactivity: Duration,
 ) -> Result<usize, sqlx::Error> {
     let mut tx = begin_system_job(pool, SystemJob::InactivitySweeper).await?;
-    let quiet: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT tenant_id, customer_id FROM conversations
+    let quiet: Vec<(Uuid, Uuid, i64)> = sqlx::query_as(
+        "SELECT tenant_id, customer_id, state_version FROM conversations
           WHERE state = 'awaiting_customer' AND last_message_at < now() - make_interval(secs => $1)
           ORDER BY last_message_at LIMIT 1000",
     )
@@ -29,12 +29,15 @@ pub async fn sweep(
     .await?;
     tx.commit().await?;
     let mut resolved = 0;
-    for (tenant, customer) in quiet {
+    for (tenant, customer, version) in quiet {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let route = SupervisorMessage::Route {
             tenant: TenantId::from_uuid(tenant),
             customer: CustomerId::from_uuid(customer),
-            message: ConversationActorMessage::Apply(Event::InactivityTimeout, RpcReplyPort::from(tx)),
+            message: ConversationActorMessage::Expire {
+                version: u64::try_from(version).unwrap_or_default(),
+                reply: RpcReplyPort::from(tx),
+            },
         };
         if supervisor.cast(route).is_err() {
             break;

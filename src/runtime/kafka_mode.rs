@@ -1,0 +1,90 @@
+//! The runtime's Kafka mode: topics ensured at start-up, the identity
+//! router and the conversation consumer (each a consumer-group member),
+//! and the producer the API side uses to publish inbound messages.
+
+use super::RuntimeConfig;
+use crate::actors::SupervisorMessage;
+use crate::domain::InboundMessage;
+use crate::kafka::{
+    ConversationConsumer, Envelope, EventType, KafkaError, KafkaProducer, RebalanceContext, Topics, ensure_topics,
+    group_consumer, run_identity_router,
+};
+use crate::runtime::SubmitError;
+use ractor::ActorRef;
+use rdkafka::consumer::{Consumer, DefaultConsumerContext};
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+#[derive(Clone, Debug)]
+pub struct KafkaTransport {
+    pub bootstrap: String,
+    pub topics: Topics,
+    pub session_timeout_ms: u32,
+}
+
+/// What the runtime keeps of Kafka mode.
+pub struct KafkaParts {
+    pub producer: KafkaProducer,
+    pub topics: Topics,
+}
+
+impl KafkaParts {
+    /// Publishes an inbound message to its channel's topic, keyed by the
+    /// sender's address.
+    pub async fn publish_inbound(&self, message: &InboundMessage) -> Result<(String, i32, i64), SubmitError> {
+        let topic = self.topics.inbound(message.channel);
+        let key = message.sender.value().to_string();
+        let env = Envelope::new(EventType::Inbound, "/fte/api", message.tenant_id, Some(key.clone()), message)
+            .map_err(|e| SubmitError::Refused(e.to_string()))?;
+        let delivered =
+            self.producer.send(&topic, &key, &env).await.map_err(|e| SubmitError::Refused(e.to_string()))?;
+        Ok((topic, delivered.partition, delivered.offset))
+    }
+}
+
+pub(super) async fn start(
+    k: &KafkaTransport,
+    pool: &PgPool,
+    supervisor: &ActorRef<SupervisorMessage>,
+    config: &RuntimeConfig,
+    stop: watch::Receiver<bool>,
+) -> Result<(KafkaParts, Vec<JoinHandle<()>>), KafkaError> {
+    let created = ensure_topics(&k.bootstrap, &k.topics, Duration::from_secs(15)).await?;
+    if !created.is_empty() {
+        tracing::info!(?created, "topics created");
+    }
+    let producer = KafkaProducer::new(&k.bootstrap)?;
+
+    let identity = group_consumer(
+        &k.bootstrap,
+        &format!("{}fte-identity", k.topics.prefix),
+        k.session_timeout_ms,
+        DefaultConsumerContext,
+    )?;
+    let inbound: Vec<String> = crate::domain::Channel::ALL.iter().map(|c| k.topics.inbound(*c)).collect();
+    let inbound_refs: Vec<&str> = inbound.iter().map(String::as_str).collect();
+    identity.subscribe(&inbound_refs).map_err(KafkaError::Config)?;
+    let identity_task =
+        tokio::spawn(run_identity_router(identity, producer.clone(), k.topics.clone(), pool.clone(), stop.clone()));
+
+    let tickets = group_consumer(
+        &k.bootstrap,
+        &format!("{}fte-conversations", k.topics.prefix),
+        k.session_timeout_ms,
+        RebalanceContext::default(),
+    )?;
+    tickets.subscribe(&[&k.topics.tickets()]).map_err(KafkaError::Config)?;
+    let consumer = ConversationConsumer {
+        consumer: Arc::new(tickets),
+        supervisor: supervisor.clone(),
+        producer: producer.clone(),
+        topics: k.topics.clone(),
+        router: config.router.clone(),
+        drain_timeout: config.drain_timeout,
+    };
+    let conversation_task = tokio::spawn(consumer.run(stop));
+    Ok((KafkaParts { producer, topics: k.topics.clone() }, vec![identity_task, conversation_task]))
+}
