@@ -7,7 +7,7 @@
 //! router carries on.
 
 use super::{DeadLetter, Envelope, EventType, KafkaProducer, Topics};
-use crate::crm::resolve_customer;
+use crate::crm::{CrmError, resolve_customer};
 use crate::domain::{InboundMessage, TicketMessage};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -52,7 +52,14 @@ pub async fn run_identity_router(
                 let dead = DeadLetter::new(&topic, partition, offset, msg.key(), payload, reason.to_string());
                 dead_letter(&producer, &topics, &dead, &mut shutdown).await
             }
-            Ok(inbound) => route(&producer, &topics, &pool, inbound, &mut shutdown).await,
+            Ok(inbound) => match route(&producer, &topics, &pool, inbound, &mut shutdown).await {
+                Routed::Done => true,
+                Routed::ShuttingDown => false,
+                Routed::Refused(reason) => {
+                    let dead = DeadLetter::new(&topic, partition, offset, msg.key(), payload, reason);
+                    dead_letter(&producer, &topics, &dead, &mut shutdown).await
+                }
+            },
         };
         if !outcome {
             break; // shutting down before the record was handled: it is redelivered
@@ -66,22 +73,46 @@ pub async fn run_identity_router(
     }
 }
 
-/// Resolves and forwards one message, retrying until it succeeds or the
-/// process shuts down (returns false then).
+enum Routed {
+    Done,
+    ShuttingDown,
+    /// A permanent error (unknown tenant, invalid data): dead-letter it.
+    Refused(String),
+}
+
+/// Errors worth retrying: the database or the broker is away for a while.
+fn transient(e: &CrmError) -> bool {
+    match e {
+        CrmError::Database(db) => {
+            matches!(
+                db,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Protocol(_)
+            ) || matches!(db, sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("40") || c.starts_with("08") || c.starts_with("57")))
+        }
+        CrmError::Contention(_) => true,
+        _ => false,
+    }
+}
+
+/// Resolves and forwards one message, retrying transient failures until
+/// it succeeds or the process shuts down.
 async fn route(
     producer: &KafkaProducer,
     topics: &Topics,
     pool: &PgPool,
     inbound: InboundMessage,
     shutdown: &mut watch::Receiver<bool>,
-) -> bool {
+) -> Routed {
     let mut delay = Duration::from_millis(100);
     loop {
         let attempt = async {
             let identifiers = inbound.all_identifiers();
-            let resolution = resolve_customer(pool, inbound.tenant_id, &identifiers, inbound.display_name.as_deref())
-                .await
-                .map_err(|e| e.to_string())?;
+            let resolution =
+                match resolve_customer(pool, inbound.tenant_id, &identifiers, inbound.display_name.as_deref()).await {
+                    Ok(r) => r,
+                    Err(e) if transient(&e) => return Err(e.to_string()),
+                    Err(e) => return Ok(Err(format!("identity resolution refused the message: {e}"))),
+                };
             let ticket = TicketMessage { customer_id: resolution.customer_id, message: inbound.clone() };
             let env = Envelope::new(
                 EventType::Ticket,
@@ -91,15 +122,20 @@ async fn route(
                 &ticket,
             )
             .map_err(|e| e.to_string())?;
-            producer.send(&topics.tickets(), &ticket.customer_id.to_string(), &env).await.map_err(|e| e.to_string())
+            producer
+                .send(&topics.tickets(), &ticket.customer_id.to_string(), &env)
+                .await
+                .map(|_| Ok(()))
+                .map_err(|e| e.to_string())
         };
         match attempt.await {
-            Ok(_) => return true,
+            Ok(Ok(())) => return Routed::Done,
+            Ok(Err(reason)) => return Routed::Refused(reason),
             Err(error) => {
                 tracing::warn!(%error, external_id = %inbound.external_id, "identity routing failed; retrying");
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
-                    _ = shutdown.changed() => return false,
+                    _ = shutdown.changed() => return Routed::ShuttingDown,
                 }
                 delay = (delay * 2).min(Duration::from_secs(5));
             }

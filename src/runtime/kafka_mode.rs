@@ -45,6 +45,11 @@ impl KafkaParts {
     }
 }
 
+/// Creates the producer now and starts the consumers in the background:
+/// once the topics exist (created here, retried until the broker answers),
+/// the identity router and the conversation consumer join their groups. A
+/// broker that is down at start-up therefore shows in `/health` instead of
+/// keeping the process from starting.
 pub(super) async fn start(
     k: &KafkaTransport,
     pool: &PgPool,
@@ -52,12 +57,55 @@ pub(super) async fn start(
     config: &RuntimeConfig,
     stop: watch::Receiver<bool>,
 ) -> Result<(KafkaParts, Vec<JoinHandle<()>>), KafkaError> {
-    let created = ensure_topics(&k.bootstrap, &k.topics, Duration::from_secs(15)).await?;
-    if !created.is_empty() {
-        tracing::info!(?created, "topics created");
-    }
     let producer = KafkaProducer::new(&k.bootstrap)?;
+    let intake =
+        tokio::spawn(run_intake(k.clone(), pool.clone(), supervisor.clone(), config.clone(), producer.clone(), stop));
+    Ok((KafkaParts { producer, topics: k.topics.clone() }, vec![intake]))
+}
 
+async fn run_intake(
+    k: KafkaTransport,
+    pool: PgPool,
+    supervisor: ActorRef<SupervisorMessage>,
+    config: RuntimeConfig,
+    producer: KafkaProducer,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match ensure_topics(&k.bootstrap, &k.topics, Duration::from_secs(10)).await {
+            Ok(created) => {
+                if !created.is_empty() {
+                    tracing::info!(?created, "topics created");
+                }
+                break;
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "cannot ensure Kafka topics; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => return,
+                }
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+    match consumers(&k, &pool, &supervisor, &config, &producer, stop) {
+        Ok((identity, conversations)) => {
+            let _ = tokio::join!(identity, conversations);
+        }
+        Err(error) => tracing::error!(%error, "cannot start the Kafka consumers"),
+    }
+}
+
+fn consumers(
+    k: &KafkaTransport,
+    pool: &PgPool,
+    supervisor: &ActorRef<SupervisorMessage>,
+    config: &RuntimeConfig,
+    producer: &KafkaProducer,
+    stop: watch::Receiver<bool>,
+) -> Result<(JoinHandle<()>, JoinHandle<()>), KafkaError> {
     let identity = group_consumer(
         &k.bootstrap,
         &format!("{}fte-identity", k.topics.prefix),
@@ -86,5 +134,5 @@ pub(super) async fn start(
         drain_timeout: config.drain_timeout,
     };
     let conversation_task = tokio::spawn(consumer.run(stop));
-    Ok((KafkaParts { producer, topics: k.topics.clone() }, vec![identity_task, conversation_task]))
+    Ok((identity_task, conversation_task))
 }

@@ -1,0 +1,217 @@
+//! The runtime over Kafka (the real broker `make test` starts): a message
+//! enters on its channel's inbound topic, the identity router keys it by
+//! customer onto `fte.tickets.incoming`, a worker's actor answers, and the
+//! reply leaves on the channel's outbound topic as a CloudEvent. Poison
+//! records go to `fte.dlq` and the pipeline keeps flowing; a customer who
+//! writes on two channels is one conversation.
+
+mod common;
+
+use common::{TestDb, kafka_brokers};
+use fte::app::App;
+use fte::config::ServeSettings;
+use fte::crm::MergePolicy;
+use fte::db::begin_tenant;
+use fte::domain::{Channel, EmailAddress, Identifier, InboundMessage, PhoneNumber, TenantId};
+use fte::kafka::{Envelope, EventType, KafkaProducer, Topics};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const TOKEN: &str = "kafka-inject";
+
+struct Deployment {
+    addr: SocketAddr,
+    topics: Topics,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn deploy(db: &TestDb) -> Deployment {
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        serve: ServeSettings,
+    }
+    let brokers = kafka_brokers();
+    let prefix = format!("p{}.", uuid::Uuid::new_v4().simple());
+    let args = [
+        "fte",
+        "--database-url",
+        &db.url,
+        "--http-addr",
+        "127.0.0.1:0",
+        "--kafka-brokers",
+        &brokers,
+        "--kafka-topic-prefix",
+        &prefix,
+        "--kafka-session-timeout-ms",
+        "6000",
+        "--inject-api-token",
+        TOKEN,
+    ];
+    let settings = <Wrapper as clap::Parser>::parse_from(args).serve;
+    let topics = settings.kafka.topics();
+    let app = App::build(&settings).await.unwrap();
+    let addr = app.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    Deployment { addr, topics, _stop: stop }
+}
+
+async fn wait_for(db: &TestDb, tenant: TenantId, sql: &str, expected: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        if n == expected {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{sql}: {n}, expected {expected}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Reads `topic` from the start until `want` records arrived.
+async fn read_topic(topic: &str, want: usize) -> Vec<(Option<String>, Vec<u8>)> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_brokers())
+        .set("group.id", format!("reader-{}", uuid::Uuid::new_v4().simple()))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while out.len() < want {
+        let msg = tokio::time::timeout_at(deadline, consumer.recv()).await.expect("records in time").unwrap();
+        out.push((
+            msg.key().map(|k| String::from_utf8_lossy(k).to_string()),
+            msg.payload().unwrap_or_default().to_vec(),
+        ));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_flows_through_kafka_and_its_reply_leaves_on_the_outbound_topic() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("kafka", MergePolicy::Manual).await.id;
+    let d = deploy(&db).await;
+    let body = json!({
+        "tenant_id": tenant.to_string(), "channel": "email", "external_id": "k-1",
+        "from": "kim@example.com", "body": "How do I export a report?"
+    });
+    let resp = reqwest::Client::new()
+        .post(format!("http://{}/api/v1/inbound", d.addr))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202, "queued on the inbound topic");
+    let queued: Value = resp.json().await.unwrap();
+    assert_eq!(queued["topic"], d.topics.inbound(Channel::Email));
+
+    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'outbound'", 1).await;
+    let records = read_topic(&d.topics.outbound(Channel::Email), 1).await;
+    let env = Envelope::parse(&records[0].1).unwrap();
+    assert_eq!(env.kind, EventType::Outbound.as_str());
+    assert_eq!(env.tenant().unwrap(), tenant);
+    assert_eq!(env.data["recipient"]["value"], "kim@example.com");
+    let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
+    let reply_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM messages WHERE direction = 'outbound'").fetch_one(&mut *tx).await.unwrap();
+    assert_eq!(env.data["message_id"], reply_id.to_string());
+    // The ticket on fte.tickets.incoming was keyed by the customer.
+    let customer: uuid::Uuid = sqlx::query_scalar("SELECT id FROM customers").fetch_one(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let tickets = read_topic(&d.topics.tickets(), 1).await;
+    assert_eq!(tickets[0].0.as_deref(), Some(customer.to_string().as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_goes_to_the_dlq_and_the_pipeline_keeps_flowing_and_two_channels_are_one_conversation() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("kafka", MergePolicy::Manual).await.id;
+    let d = deploy(&db).await;
+    let producer = KafkaProducer::new(&kafka_brokers()).unwrap();
+    // Garbage, then an event of the wrong type, on the email inbound topic.
+    producer.send_bytes(&d.topics.inbound(Channel::Email), "x", b"\xff not json").await.unwrap();
+    let wrong = Envelope::new(EventType::Metrics, "/test", tenant, None, &json!({"latency_ms": 1})).unwrap();
+    producer.send(&d.topics.inbound(Channel::Email), "x", &wrong).await.unwrap();
+
+    // A well-formed message for a tenant that does not exist.
+    let ghost_tenant = TenantId::new();
+    let ghost = InboundMessage {
+        tenant_id: ghost_tenant,
+        channel: Channel::Email,
+        external_id: "ghost-1".into(),
+        sender: Identifier::Email(EmailAddress::parse("nobody@example.com").unwrap()),
+        identifiers: vec![],
+        display_name: None,
+        subject: None,
+        body: "hello".into(),
+        received_at: chrono::Utc::now(),
+        metadata: Value::Null,
+    };
+    let env = Envelope::new(EventType::Inbound, "/test", ghost_tenant, None, &ghost).unwrap();
+    producer.send(&d.topics.inbound(Channel::Email), "x", &env).await.unwrap();
+
+    // Then a customer writes by email (with their phone in the signature)…
+    let email = InboundMessage {
+        tenant_id: tenant,
+        channel: Channel::Email,
+        external_id: "gmail-1".into(),
+        sender: Identifier::Email(EmailAddress::parse("marisol@vientoapps.io").unwrap()),
+        identifiers: vec![Identifier::Phone(PhoneNumber::parse("+1 202 555 0147").unwrap())],
+        display_name: Some("Marisol Ortega".into()),
+        subject: Some("Webhook signature".into()),
+        body: "What is the signature computed over?".into(),
+        received_at: chrono::Utc::now(),
+        metadata: Value::Null,
+    };
+    let env = Envelope::new(EventType::Inbound, "/test", tenant, None, &email).unwrap();
+    producer.send(&d.topics.inbound(Channel::Email), "marisol@vientoapps.io", &env).await.unwrap();
+    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'outbound'", 1).await;
+    // …and later on WhatsApp.
+    let whatsapp = InboundMessage {
+        channel: Channel::Whatsapp,
+        external_id: "SM-2".into(),
+        sender: Identifier::Whatsapp(PhoneNumber::parse("whatsapp:+12025550147").unwrap()),
+        identifiers: vec![],
+        subject: None,
+        body: "Do we lose events while our server is down?".into(),
+        ..email.clone()
+    };
+    let env = Envelope::new(EventType::Inbound, "/test", tenant, None, &whatsapp).unwrap();
+    producer.send(&d.topics.inbound(Channel::Whatsapp), "+12025550147", &env).await.unwrap();
+    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'outbound'", 2).await;
+
+    wait_for(&db, tenant, "SELECT count(*) FROM customers", 1).await;
+    wait_for(&db, tenant, "SELECT count(*) FROM conversations", 1).await;
+    wait_for(&db, tenant, "SELECT state_version FROM conversations", 4).await;
+    let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
+    let channels: Vec<String> =
+        sqlx::query_scalar("SELECT channel FROM messages WHERE direction = 'inbound' ORDER BY created_at")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(channels, ["email", "whatsapp"]);
+
+    // The three poison records are in the DLQ with their reasons.
+    let dead = read_topic(&d.topics.dlq(), 3).await;
+    let reasons: Vec<String> = dead
+        .iter()
+        .map(|(_, payload)| serde_json::from_slice::<Value>(payload).unwrap()["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert!(reasons[0].contains("not a JSON CloudEvent"), "{reasons:?}");
+    assert!(reasons[1].contains("expected event type fte.inbound.v1"), "{reasons:?}");
+    assert!(reasons[2].contains("identity resolution refused"), "{reasons:?}");
+}
