@@ -100,6 +100,7 @@ fi
   echo "# Written by scripts/up.sh; source it: . .dev/env"
   echo "export DATABASE_URL='postgres://fte:$DB_PASSWORD@127.0.0.1:$PG_PORT/fte'"
   echo "export FTE_PG_BIN='$PG_BIN'"
+  echo "export FTE_PYTHON='$VENV/bin/python'"
   # Local superuser over the Unix socket (trust): for tests that need to
   # create privileged roles. Never used by the service.
   echo "export FTE_PG_SUPERUSER_URL='postgres://postgres@localhost/postgres?host=$PG_SOCK&port=$PG_PORT'"

@@ -62,6 +62,7 @@ impl App {
                 bootstrap: bootstrap.to_string(),
                 topics: settings.kafka.topics(),
                 session_timeout_ms: settings.kafka.kafka_session_timeout_ms,
+                max_poll_interval_ms: settings.kafka.kafka_max_poll_interval_ms,
             }),
         };
         let runtime = Runtime::start_with(

@@ -104,6 +104,11 @@ pub struct KafkaSettings {
     /// move to the others.
     #[arg(long, env = "KAFKA_SESSION_TIMEOUT_MS", default_value_t = 10_000)]
     pub kafka_session_timeout_ms: u32,
+
+    /// Longest pause between two polls of a consumer before the group
+    /// considers it stuck (librdkafka's `max.poll.interval.ms`).
+    #[arg(long, env = "KAFKA_MAX_POLL_INTERVAL_MS", default_value_t = 300_000)]
+    pub kafka_max_poll_interval_ms: u32,
 }
 
 impl KafkaSettings {

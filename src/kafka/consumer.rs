@@ -11,6 +11,7 @@ pub fn group_consumer<C: ConsumerContext + 'static>(
     bootstrap: &str,
     group: &str,
     session_timeout_ms: u32,
+    max_poll_interval_ms: u32,
     context: C,
 ) -> Result<StreamConsumer<C>, KafkaError> {
     ClientConfig::new()
@@ -23,6 +24,7 @@ pub fn group_consumer<C: ConsumerContext + 'static>(
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", session_timeout_ms.to_string())
         .set("heartbeat.interval.ms", (session_timeout_ms / 4).max(100).to_string())
+        .set("max.poll.interval.ms", max_poll_interval_ms.max(session_timeout_ms).to_string())
         .create_with_context(context)
         .map_err(KafkaError::Config)
 }

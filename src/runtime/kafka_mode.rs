@@ -23,6 +23,9 @@ pub struct KafkaTransport {
     pub bootstrap: String,
     pub topics: Topics,
     pub session_timeout_ms: u32,
+    /// Longest pause between polls before a member is considered stuck
+    /// (also the rebalance timeout some brokers use to expire members).
+    pub max_poll_interval_ms: u32,
 }
 
 /// What the runtime keeps of Kafka mode.
@@ -110,6 +113,7 @@ fn consumers(
         &k.bootstrap,
         &format!("{}fte-identity", k.topics.prefix),
         k.session_timeout_ms,
+        k.max_poll_interval_ms,
         DefaultConsumerContext,
     )?;
     let inbound: Vec<String> = crate::domain::Channel::ALL.iter().map(|c| k.topics.inbound(*c)).collect();
@@ -122,6 +126,7 @@ fn consumers(
         &k.bootstrap,
         &format!("{}fte-conversations", k.topics.prefix),
         k.session_timeout_ms,
+        k.max_poll_interval_ms,
         RebalanceContext::default(),
     )?;
     tickets.subscribe(&[&k.topics.tickets()]).map_err(KafkaError::Config)?;

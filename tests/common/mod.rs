@@ -159,6 +159,7 @@ pub async fn wide_pool(db: &TestDb, size: u32) -> sqlx::PgPool {
 
 /// Starts `fte serve` on a free port against `db_url` (no broker), with
 /// extra environment; returns the child and the address it logged.
+/// (`KAFKA_BROKERS` in `env` switches it to Kafka mode.)
 pub fn spawn_serve(db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, std::net::SocketAddr) {
     use std::io::{BufRead, BufReader};
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fte"));
@@ -184,8 +185,16 @@ pub fn spawn_serve(db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, 
             break v["fields"]["addr"].as_str().expect("addr logged").parse().expect("addr parses");
         }
     };
-    // Keep draining the logs so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    // Keep draining the logs so the child never blocks on a full pipe;
+    // warnings and errors go to the test's output (shown when it fails).
+    let pid = child.id();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if line.contains("\"WARN\"") || line.contains("\"ERROR\"") || line.contains("partitions") {
+                eprintln!("[serve {pid}] {line}");
+            }
+        }
+    });
     (child, addr)
 }
 
