@@ -6,6 +6,7 @@
 use crate::brain::EchoBrain;
 use crate::bus::OutboundRecord;
 use crate::config::ServeSettings;
+use crate::conversation::store::{ESCALATIONS_TOPIC, METRICS_TOPIC};
 use crate::db::{self, DbError};
 use crate::domain::Channel;
 use crate::http::{self, AppState, Readiness};
@@ -77,6 +78,11 @@ impl App {
                 tokio::spawn(hold_outbound(channel, partition));
             }
         }
+        for topic in [METRICS_TOPIC, ESCALATIONS_TOPIC] {
+            for partition in runtime.take_topic(topic) {
+                tokio::spawn(log_events(topic, partition));
+            }
+        }
         let state = AppState {
             pool,
             broker,
@@ -143,6 +149,14 @@ async fn hold_outbound(channel: Channel, mut partition: tokio::sync::mpsc::Recei
             %channel, outbox_id = record.outbox_id, message_id = %record.payload["message_id"],
             "reply ready; no channel adapter configured yet, left pending"
         );
+    }
+}
+
+/// Embedded mode's consumer of `fte.metrics` and `fte.escalations`: the
+/// events are logged (Kafka mode publishes them for other consumers).
+async fn log_events(topic: &'static str, mut partition: tokio::sync::mpsc::Receiver<OutboundRecord>) {
+    while let Some(record) = partition.recv().await {
+        tracing::debug!(topic, outbox_id = record.outbox_id, event = %record.payload, "event");
     }
 }
 

@@ -128,6 +128,12 @@ async fn a_message_flows_through_kafka_and_its_reply_leaves_on_the_outbound_topi
     let reply_id: uuid::Uuid =
         sqlx::query_scalar("SELECT id FROM messages WHERE direction = 'outbound'").fetch_one(&mut *tx).await.unwrap();
     assert_eq!(env.data["message_id"], reply_id.to_string());
+    // The turn was measured on fte.metrics.
+    let metrics = read_topic(&d.topics.metrics(), 1).await;
+    let m = Envelope::parse(&metrics[0].1).unwrap();
+    assert_eq!(m.kind, EventType::Metrics.as_str());
+    assert_eq!((m.data["channel"].as_str(), m.data["escalated"].as_bool()), (Some("email"), Some(false)));
+    assert!(m.data["latency_ms"].as_u64().is_some(), "{}", m.data);
     // The ticket on fte.tickets.incoming was keyed by the customer.
     let customer: uuid::Uuid = sqlx::query_scalar("SELECT id FROM customers").fetch_one(&mut *tx).await.unwrap();
     tx.commit().await.unwrap();

@@ -145,7 +145,12 @@ async fn a_redelivered_message_changes_nothing_and_gets_no_second_reply() {
     assert_eq!(again.replies, first.replies);
     assert_eq!(count(&db, tenant, "SELECT count(*) FROM conversation_events").await, events, "no new events");
     assert_eq!(count(&db, tenant, "SELECT count(*) FROM messages").await, 2, "one inbound, one reply");
-    assert_eq!(count(&db, tenant, "SELECT count(*) FROM outbox").await, 1);
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM outbox WHERE topic = 'fte.channels.email.outbound'").await, 1);
+    assert_eq!(
+        count(&db, tenant, "SELECT count(*) FROM outbox WHERE topic = 'fte.metrics'").await,
+        1,
+        "one turn measured"
+    );
     runtime.shutdown().await;
 }
 
@@ -376,6 +381,15 @@ async fn escalated_conversations_get_no_ai_reply_and_humans_see_the_messages() {
     let (_, state) = runtime.inspect(tenant, customer_id).await.unwrap();
     assert_eq!((state.status, state.customer_messages), (Status::Escalated, 2));
     assert_eq!(count(&db, tenant, "SELECT count(*) FROM escalations WHERE reason = 'human_requested'").await, 1);
+    assert_eq!(
+        count(
+            &db,
+            tenant,
+            "SELECT count(*) FROM outbox WHERE topic = 'fte.escalations' AND payload->>'reason' = 'human_requested'"
+        )
+        .await,
+        1
+    );
     assert_eq!(count(&db, tenant, "SELECT count(*) FROM messages WHERE author = 'ai'").await, 0);
     // A human claims and resolves it; a new message reopens it for the AI.
     runtime.apply(tenant, customer_id, fte::conversation::Event::HumanClaimed { by: "sam".into() }).await.unwrap();

@@ -213,6 +213,30 @@ pub enum CommitOutcome {
     Duplicate(AlreadyStored),
 }
 
+/// Where each turn's measurements go.
+pub const METRICS_TOPIC: &str = "fte.metrics";
+/// Where hand-overs to humans go.
+pub const ESCALATIONS_TOPIC: &str = "fte.escalations";
+
+async fn insert_outbox(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    topic: &str,
+    key: &str,
+    payload: &serde_json::Value,
+    message: Option<MessageId>,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO outbox (tenant_id, topic, key, payload, message_id) VALUES ($1, $2, $3, $4, $5)")
+        .bind(tenant)
+        .bind(topic)
+        .bind(key)
+        .bind(payload)
+        .bind(message)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// The outbound topic of a channel.
 pub fn outbound_topic(channel: Channel) -> String {
     format!("fte.channels.{channel}.outbound")
@@ -368,16 +392,42 @@ pub async fn commit_turn(pool: &PgPool, rec: &TurnRecord) -> Result<CommitOutcom
             conversation: rec.conversation,
             detail: format!("outbound message does not serialize: {e}"),
         })?;
-        sqlx::query("INSERT INTO outbox (tenant_id, topic, key, payload, message_id) VALUES ($1, $2, $3, $4, $5)")
-            .bind(rec.tenant)
-            .bind(outbound_topic(reply.channel))
-            .bind(rec.customer.to_string())
-            .bind(payload)
-            .bind(reply.id)
-            .execute(&mut *tx)
-            .await?;
+        insert_outbox(
+            &mut tx,
+            rec.tenant,
+            &outbound_topic(reply.channel),
+            &rec.customer.to_string(),
+            &payload,
+            Some(reply.id),
+        )
+        .await?;
     }
 
+    // One measurement per turn (fte.metrics), and the hand-over itself
+    // (fte.escalations), through the same outbox as the replies.
+    if let Some(m) = &rec.inbound {
+        let metrics = serde_json::json!({
+            "tenant_id": rec.tenant,
+            "conversation_id": rec.conversation,
+            "customer_id": rec.customer,
+            "channel": m.channel,
+            "latency_ms": rec.replies.iter().find_map(|r| r.latency_ms),
+            "escalated": rec.escalation.is_some(),
+            "tool_calls_count": 0,
+            "state": rec.after.status,
+        });
+        insert_outbox(&mut tx, rec.tenant, METRICS_TOPIC, &rec.conversation.to_string(), &metrics, None).await?;
+    }
+    if let Some(esc) = &rec.escalation {
+        let event = serde_json::json!({
+            "tenant_id": rec.tenant,
+            "conversation_id": rec.conversation,
+            "customer_id": rec.customer,
+            "reason": esc.reason,
+            "summary": esc.summary,
+        });
+        insert_outbox(&mut tx, rec.tenant, ESCALATIONS_TOPIC, &rec.conversation.to_string(), &event, None).await?;
+    }
     if let Some(esc) = &rec.escalation {
         sqlx::query(
             "INSERT INTO escalations (id, tenant_id, conversation_id, customer_id, reason, summary)

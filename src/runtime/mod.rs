@@ -36,7 +36,7 @@ use crate::actors::{
 };
 use crate::brain::Brain;
 use crate::bus::{MemoryTopic, OutboundRecord, PartitionReceiver};
-use crate::conversation::store::outbound_topic;
+use crate::conversation::store::{ESCALATIONS_TOPIC, METRICS_TOPIC, outbound_topic};
 use crate::conversation::{ConversationState, Event};
 use crate::crm::{CrmError, resolve_customer};
 use crate::domain::{Channel, ConversationId, CustomerId, InboundMessage, TenantId, TicketMessage};
@@ -196,11 +196,13 @@ impl Runtime {
             }
         };
 
+        let names = Channel::ALL
+            .iter()
+            .map(|c| outbound_topic(*c))
+            .chain([METRICS_TOPIC.to_string(), ESCALATIONS_TOPIC.to_string()]);
         let outbound = Arc::new(MemoryOutbound {
-            topics: Channel::ALL
-                .iter()
-                .map(|c| {
-                    let name = outbound_topic(*c);
+            topics: names
+                .map(|name| {
                     let topic = Arc::new(MemoryTopic::new(name.clone(), 3, config.outbound_capacity));
                     (name, topic)
                 })
@@ -329,7 +331,13 @@ impl Runtime {
     /// Takes the consumer ends of a channel's outbound topic (once): the
     /// dispatcher's input.
     pub fn take_outbound(&self, channel: Channel) -> Vec<PartitionReceiver<OutboundRecord>> {
-        let Some(topic) = self.outbound.topics.get(&outbound_topic(channel)) else { return vec![] };
+        self.take_topic(&outbound_topic(channel))
+    }
+
+    /// Takes the consumer ends of an in-process relay topic (the outbound
+    /// topics, `fte.metrics`, `fte.escalations`); empty in Kafka mode.
+    pub fn take_topic(&self, name: &str) -> Vec<PartitionReceiver<OutboundRecord>> {
+        let Some(topic) = self.outbound.topics.get(name) else { return vec![] };
         (0..topic.partitions()).filter_map(|p| topic.take_partition(p)).collect()
     }
 
