@@ -10,14 +10,16 @@ use crate::conversation::store::{ESCALATIONS_TOPIC, METRICS_TOPIC};
 use crate::db::{self, DbError};
 use crate::domain::Channel;
 use crate::http::{self, AppState, Readiness};
-use crate::kafka::{BrokerProbe, KafkaError};
-use crate::runtime::{KafkaTransport, Runtime, RuntimeError, Transport};
+use crate::kafka::{BrokerProbe, KafkaError, KafkaProducer, group_consumer, run_dispatcher};
+use crate::runtime::{KafkaParts, KafkaTransport, Runtime, RuntimeError, Transport};
 use crate::shutdown;
+use rdkafka::consumer::DefaultConsumerContext;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 /// Why the process could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -41,12 +43,52 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     shutdown_timeout: Duration,
+    /// Role tasks outside the runtime (the dispatcher's consumer).
+    background: Vec<tokio::task::JoinHandle<()>>,
+    background_stop: watch::Sender<bool>,
+}
+
+/// Which part of the system this process runs (DESIGN.md §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Everything in one process (`serve`).
+    All,
+    /// HTTP ingress: webhooks and the inject route, publishing to Kafka.
+    Api,
+    /// Identity routing, the conversation actors, the outbox relay.
+    Worker,
+    /// Outbound topics to the providers.
+    Dispatcher,
+}
+
+impl Role {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::All => "serve",
+            Role::Api => "api",
+            Role::Worker => "worker",
+            Role::Dispatcher => "dispatcher",
+        }
+    }
 }
 
 impl App {
     /// Connects to the database (and checks the role), applies migrations
     /// if asked, prepares the broker probe and binds the HTTP listener.
+    /// Builds the `serve` role: everything in one process.
     pub async fn build(settings: &ServeSettings) -> Result<Self, StartupError> {
+        Self::build_role(settings, Role::All).await
+    }
+
+    /// Builds one role. `api`, `worker` and `dispatcher` need Kafka (they
+    /// talk to each other only through it).
+    pub async fn build_role(settings: &ServeSettings, role: Role) -> Result<Self, StartupError> {
+        if role != Role::All && settings.kafka_brokers().is_none() {
+            return Err(StartupError::Command(format!(
+                "the {} role needs KAFKA_BROKERS (without a broker, run `serve`)",
+                role.as_str()
+            )));
+        }
         let pool = db::connect(&settings.database).await?;
         db::ensure_unprivileged_role(&pool).await?;
         if settings.migrate_on_start {
@@ -56,42 +98,64 @@ impl App {
         let listener = TcpListener::bind(settings.http_addr)
             .await
             .map_err(|source| StartupError::Bind { addr: settings.http_addr, source })?;
-        // Until the agent (#5) arrives, the deterministic brain answers.
-        let transport = match settings.kafka_brokers() {
-            None => Transport::Embedded,
-            Some(bootstrap) => Transport::Kafka(KafkaTransport {
-                bootstrap: bootstrap.to_string(),
-                topics: settings.kafka.topics(),
-                session_timeout_ms: settings.kafka.kafka_session_timeout_ms,
-                max_poll_interval_ms: settings.kafka.kafka_max_poll_interval_ms,
-            }),
+        let kafka = settings.kafka_brokers().map(|bootstrap| KafkaTransport {
+            bootstrap: bootstrap.to_string(),
+            topics: settings.kafka.topics(),
+            session_timeout_ms: settings.kafka.kafka_session_timeout_ms,
+            max_poll_interval_ms: settings.kafka.kafka_max_poll_interval_ms,
+        });
+        let (background_stop, background_rx) = watch::channel(false);
+        let runtime = if matches!(role, Role::All | Role::Worker) {
+            let transport = kafka.clone().map_or(Transport::Embedded, Transport::Kafka);
+            // Until the agent (#5) arrives, the deterministic brain answers.
+            let runtime = Runtime::start_with(
+                pool.clone(),
+                Arc::new(EchoBrain),
+                settings.runtime.runtime_config(settings.shutdown_timeout()),
+                transport,
+            )
+            .await?;
+            for channel in Channel::ALL {
+                for partition in runtime.take_outbound(channel) {
+                    tokio::spawn(hold_outbound(channel, partition));
+                }
+            }
+            for topic in [METRICS_TOPIC, ESCALATIONS_TOPIC] {
+                for partition in runtime.take_topic(topic) {
+                    tokio::spawn(log_events(topic, partition));
+                }
+            }
+            Some(runtime)
+        } else {
+            None
         };
-        let runtime = Runtime::start_with(
-            pool.clone(),
-            Arc::new(EchoBrain),
-            settings.runtime.runtime_config(settings.shutdown_timeout()),
-            transport,
-        )
-        .await?;
-        for channel in Channel::ALL {
-            for partition in runtime.take_outbound(channel) {
-                tokio::spawn(hold_outbound(channel, partition));
-            }
+        let mut background = Vec::new();
+        if let Some(k) = kafka.as_ref().filter(|_| matches!(role, Role::All | Role::Dispatcher)) {
+            let consumer = group_consumer(
+                &k.bootstrap,
+                &format!("{}fte-dispatcher", k.topics.prefix),
+                k.session_timeout_ms,
+                k.max_poll_interval_ms,
+                DefaultConsumerContext,
+            )?;
+            background.push(tokio::spawn(run_dispatcher(consumer, k.topics.clone(), background_rx)));
         }
-        for topic in [METRICS_TOPIC, ESCALATIONS_TOPIC] {
-            for partition in runtime.take_topic(topic) {
-                tokio::spawn(log_events(topic, partition));
+        let publisher = match (&kafka, role) {
+            (Some(k), Role::Api) => {
+                Some(Arc::new(KafkaParts { producer: KafkaProducer::new(&k.bootstrap)?, topics: k.topics.clone() }))
             }
-        }
+            _ => None,
+        };
         let state = AppState {
             pool,
             broker,
             health_timeout: settings.health_check_timeout(),
             ready: Readiness::default(),
-            runtime: Some(runtime),
-            inject_token: settings.inject_api_token.clone(),
+            runtime,
+            publisher,
+            inject_token: settings.inject_api_token.clone().filter(|_| matches!(role, Role::All | Role::Api)),
         };
-        Ok(Self { listener, state, shutdown_timeout: settings.shutdown_timeout() })
+        Ok(Self { listener, state, shutdown_timeout: settings.shutdown_timeout(), background, background_stop })
     }
 
     /// The address actually bound (useful with port 0).
@@ -131,8 +195,12 @@ impl App {
             }
             Err(_) => tracing::warn!("shutdown deadline passed with requests still in flight"),
         }
+        let _ = self.background_stop.send(true);
         if let Some(runtime) = &self.state.runtime {
             runtime.shutdown().await;
+        }
+        for task in self.background {
+            let _ = task.await;
         }
         self.state.pool.close().await;
         tracing::info!("stopped");
@@ -160,8 +228,9 @@ async fn log_events(topic: &'static str, mut partition: tokio::sync::mpsc::Recei
     }
 }
 
-/// The `serve` subcommand: build, then run until SIGTERM or Ctrl-C.
-pub async fn serve(settings: ServeSettings) -> Result<(), StartupError> {
-    let app = App::build(&settings).await?;
+/// Runs a role until SIGTERM or Ctrl-C.
+pub async fn serve(settings: ServeSettings, role: Role) -> Result<(), StartupError> {
+    let app = App::build_role(&settings, role).await?;
+    tracing::info!(role = role.as_str(), "starting");
     app.run_until(shutdown::signal()).await
 }

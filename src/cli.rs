@@ -1,7 +1,7 @@
 //! The command line: one binary, a subcommand per role. Every flag can also
 //! be given through the environment variable named in `--help`.
 
-use crate::app::{self, StartupError};
+use crate::app::{self, Role, StartupError};
 use crate::config::{DatabaseSettings, LogFormat, ServeSettings};
 use crate::crm::{self, MergePolicy, NewTenant};
 use crate::db;
@@ -23,6 +23,14 @@ pub enum Command {
     /// Run every role in one process: HTTP API and health endpoints (more
     /// roles arrive with the actor runtime and the Kafka pipeline).
     Serve(ServeSettings),
+    /// HTTP ingress only (needs Kafka): webhooks and the inject route
+    /// publish to the inbound topics.
+    Api(ServeSettings),
+    /// Identity router, conversation actors and outbox relay (needs Kafka);
+    /// any number of workers share the actors through one consumer group.
+    Worker(ServeSettings),
+    /// Outbound topics to the channel providers (needs Kafka).
+    Dispatcher(ServeSettings),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseSettings),
     /// Manage tenants.
@@ -58,7 +66,10 @@ pub enum MergePolicyArg {
 
 pub async fn run(cli: Cli) -> Result<(), StartupError> {
     match cli.command {
-        Command::Serve(settings) => app::serve(settings).await,
+        Command::Serve(settings) => app::serve(settings, Role::All).await,
+        Command::Api(settings) => app::serve(settings, Role::Api).await,
+        Command::Worker(settings) => app::serve(settings, Role::Worker).await,
+        Command::Dispatcher(settings) => app::serve(settings, Role::Dispatcher).await,
         Command::Migrate(settings) => {
             let pool = db::connect(&settings).await?;
             db::migrate(&pool).await?;

@@ -221,3 +221,68 @@ async fn poison_goes_to_the_dlq_and_the_pipeline_keeps_flowing_and_two_channels_
     assert!(reasons[1].contains("expected event type fte.inbound.v1"), "{reasons:?}");
     assert!(reasons[2].contains("identity resolution refused"), "{reasons:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_worker_and_dispatcher_run_as_separate_processes() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("roles", MergePolicy::Manual).await.id;
+    let brokers = kafka_brokers();
+    let prefix = format!("r{}.", uuid::Uuid::new_v4().simple());
+    let env = [
+        ("KAFKA_BROKERS", brokers.as_str()),
+        ("KAFKA_TOPIC_PREFIX", prefix.as_str()),
+        ("KAFKA_SESSION_TIMEOUT_MS", "6000"),
+        ("INJECT_API_TOKEN", TOKEN),
+    ];
+    let (mut worker, worker_addr) = common::spawn_role("worker", &db.url, &env);
+    let (mut dispatcher, _) = common::spawn_role("dispatcher", &db.url, &env);
+    let (mut api, api_addr) = common::spawn_role("api", &db.url, &env);
+
+    let body = json!({
+        "tenant_id": tenant.to_string(), "channel": "email", "external_id": "r-1",
+        "from": "ro@example.com", "body": "Hello from the api role"
+    });
+    let client = reqwest::Client::new();
+    let resp =
+        client.post(format!("http://{api_addr}/api/v1/inbound")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
+    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'outbound'", 1).await;
+    // The worker takes no messages over HTTP: only the api role does.
+    let resp = client
+        .post(format!("http://{worker_addr}/api/v1/inbound"))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    let health: Value = client.get(format!("http://{worker_addr}/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["checks"]["kafka"]["status"], "ok", "{health}");
+
+    for child in [&mut api, &mut worker, &mut dispatcher] {
+        assert!(
+            std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success()
+        );
+        assert!(common::wait_exit(child, Duration::from_secs(30)).success());
+    }
+}
+
+#[tokio::test]
+async fn the_split_roles_refuse_to_start_without_a_broker() {
+    let db = TestDb::new().await;
+    for role in ["api", "worker", "dispatcher"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fte"))
+            .arg(role)
+            .env("DATABASE_URL", &db.url)
+            .env("HTTP_ADDR", "127.0.0.1:0")
+            .env_remove("KAFKA_BROKERS")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{role} started without a broker");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("needs KAFKA_BROKERS"),
+            "{role}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -119,8 +119,6 @@ pub async fn inject(
     }
     let Json(req) = body.map_err(|e| Problem::new(e.status(), "bad-request", e.body_text()))?;
     let message = parse(req)?;
-    let runtime =
-        state.runtime.as_ref().ok_or_else(|| Problem::unavailable("the conversation runtime is not running"))?;
     match get_tenant(&state.pool, message.tenant_id).await {
         Ok(_) => {}
         Err(CrmError::TenantNotFound) => {
@@ -128,7 +126,15 @@ pub async fn inject(
         }
         Err(e) => return Err(Problem::unavailable(e.to_string())),
     }
-    let accepted = runtime.accept(message).await.map_err(|e| match e {
+    let accepted = match (&state.runtime, &state.publisher) {
+        (Some(runtime), _) => runtime.accept(message).await,
+        (None, Some(kafka)) => kafka
+            .publish_inbound(&message)
+            .await
+            .map(|(topic, partition, offset)| Accepted::Queued { topic, partition, offset }),
+        (None, None) => return Err(Problem::unavailable("this process takes no messages")),
+    }
+    .map_err(|e| match e {
         SubmitError::Closed => Problem::unavailable("shutting down; retry"),
         other => Problem::internal(other.to_string()),
     })?;

@@ -26,6 +26,8 @@ pub struct AppState {
     pub ready: Readiness,
     /// The conversation runtime (absent only in tests of the bare server).
     pub runtime: Option<Arc<Runtime>>,
+    /// The `api` role's way into Kafka (no runtime in that process).
+    pub publisher: Option<Arc<crate::runtime::KafkaParts>>,
     pub inject_token: Option<Secret<String>>,
 }
 

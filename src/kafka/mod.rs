@@ -5,6 +5,7 @@
 
 mod consumer;
 mod conversation_consumer;
+mod dispatcher;
 pub mod envelope;
 mod identity_router;
 mod outbound_sink;
@@ -14,6 +15,7 @@ mod topics;
 
 pub use consumer::group_consumer;
 pub use conversation_consumer::{ConversationConsumer, RebalanceContext, TicketConsumer};
+pub use dispatcher::run_dispatcher;
 pub use envelope::{DeadLetter, Envelope, EnvelopeError, EventType};
 pub use identity_router::run_identity_router;
 pub use outbound_sink::KafkaOutbound;

@@ -161,9 +161,14 @@ pub async fn wide_pool(db: &TestDb, size: u32) -> sqlx::PgPool {
 /// extra environment; returns the child and the address it logged.
 /// (`KAFKA_BROKERS` in `env` switches it to Kafka mode.)
 pub fn spawn_serve(db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, std::net::SocketAddr) {
+    spawn_role("serve", db_url, env)
+}
+
+/// Starts `fte <role>` (serve, api, worker, dispatcher) like `spawn_serve`.
+pub fn spawn_role(role: &str, db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, std::net::SocketAddr) {
     use std::io::{BufRead, BufReader};
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fte"));
-    cmd.arg("serve")
+    cmd.arg(role)
         .env("DATABASE_URL", db_url)
         .env("HTTP_ADDR", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")
