@@ -94,7 +94,22 @@ impl App {
         if settings.migrate_on_start {
             db::migrate(&pool).await?;
         }
-        let broker = settings.kafka_brokers().map(BrokerProbe::new).transpose()?;
+        // The worker reports its groups' lag; other roles only connectivity.
+        let broker = match settings.kafka_brokers() {
+            None => None,
+            Some(bootstrap) if matches!(role, Role::All | Role::Worker) => {
+                let topics = settings.kafka.topics();
+                let inbound = Channel::ALL.iter().map(|c| topics.inbound(*c)).collect();
+                Some(BrokerProbe::with_groups(
+                    bootstrap,
+                    vec![
+                        (format!("{}fte-identity", topics.prefix), inbound),
+                        (format!("{}fte-conversations", topics.prefix), vec![topics.tickets()]),
+                    ],
+                )?)
+            }
+            Some(bootstrap) => Some(BrokerProbe::new(bootstrap)?),
+        };
         let listener = TcpListener::bind(settings.http_addr)
             .await
             .map_err(|source| StartupError::Bind { addr: settings.http_addr, source })?;

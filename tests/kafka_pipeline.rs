@@ -256,8 +256,21 @@ async fn api_worker_and_dispatcher_run_as_separate_processes() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 404);
-    let health: Value = client.get(format!("http://{worker_addr}/health")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(health["checks"]["kafka"]["status"], "ok", "{health}");
+    // The worker's health reports its consumer groups' lag, which drains to 0.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let health: Value =
+            client.get(format!("http://{worker_addr}/health")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(health["checks"]["kafka"]["status"], "ok", "{health}");
+        let lag = &health["checks"]["kafka"]["detail"]["consumer_lag"];
+        let conversations = lag[format!("{prefix}fte-conversations")].as_i64().expect("conversation group lag");
+        let identity = lag[format!("{prefix}fte-identity")].as_i64().expect("identity group lag");
+        if conversations == 0 && identity == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "lag stays at {lag}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     for child in [&mut api, &mut worker, &mut dispatcher] {
         assert!(

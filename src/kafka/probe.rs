@@ -1,10 +1,13 @@
 //! `BrokerProbe`: asks the cluster for its metadata, which proves that the
-//! bootstrap servers answer and tells how many brokers and topics it has.
+//! bootstrap servers answer and tells how many brokers and topics it has,
+//! and (for the consumer groups this process belongs to) the consumer lag:
+//! per group, the records on its topics that it has not committed yet.
 
 use super::KafkaError;
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,30 +16,85 @@ use std::time::Duration;
 pub struct BrokerStatus {
     pub brokers: usize,
     pub topics: usize,
+    /// Per consumer group: uncommitted records across its topics.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub consumer_lag: BTreeMap<String, i64>,
+}
+
+/// A consumer group whose lag is reported, with its topics.
+struct WatchedGroup {
+    name: String,
+    topics: Vec<String>,
+    /// A client with the group's id that never joins it (offset fetches
+    /// only), so asking does not trigger a rebalance.
+    client: BaseConsumer,
 }
 
 #[derive(Clone)]
 pub struct BrokerProbe {
     client: Arc<BaseConsumer>,
+    groups: Arc<Vec<WatchedGroup>>,
 }
 
 impl BrokerProbe {
     pub fn new(bootstrap_servers: &str) -> Result<Self, KafkaError> {
-        let client: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap_servers)
-            .set("client.id", "fte-health")
-            .create()
-            .map_err(KafkaError::Config)?;
-        Ok(Self { client: Arc::new(client) })
+        Self::with_groups(bootstrap_servers, Vec::new())
     }
 
-    /// Fetches cluster metadata within `timeout` (on a blocking thread:
-    /// librdkafka's metadata call blocks).
+    /// A probe that also reports the lag of `groups` (name, topics).
+    pub fn with_groups(bootstrap_servers: &str, groups: Vec<(String, Vec<String>)>) -> Result<Self, KafkaError> {
+        let config = |group: Option<&str>| {
+            let mut c = ClientConfig::new();
+            c.set("bootstrap.servers", bootstrap_servers).set("client.id", "fte-health");
+            if let Some(g) = group {
+                c.set("group.id", g).set("enable.auto.commit", "false");
+            }
+            c
+        };
+        let client: BaseConsumer = config(None).create().map_err(KafkaError::Config)?;
+        let groups = groups
+            .into_iter()
+            .map(|(name, topics)| {
+                let client = config(Some(&name)).create().map_err(KafkaError::Config)?;
+                Ok(WatchedGroup { name, topics, client })
+            })
+            .collect::<Result<Vec<_>, KafkaError>>()?;
+        Ok(Self { client: Arc::new(client), groups: Arc::new(groups) })
+    }
+
+    /// Fetches cluster metadata (and lag) within `timeout` per request, on a
+    /// blocking thread: librdkafka's calls block.
     pub async fn check(&self, timeout: Duration) -> Result<BrokerStatus, KafkaError> {
         let client = Arc::clone(&self.client);
+        let groups = Arc::clone(&self.groups);
         tokio::task::spawn_blocking(move || {
             let md = client.fetch_metadata(None, timeout).map_err(KafkaError::Metadata)?;
-            Ok(BrokerStatus { brokers: md.brokers().len(), topics: md.topics().len() })
+            let mut consumer_lag = BTreeMap::new();
+            for group in groups.iter() {
+                let mut tpl = TopicPartitionList::new();
+                for topic in &group.topics {
+                    if let Some(t) = md.topics().iter().find(|t| t.name() == topic) {
+                        for p in t.partitions() {
+                            tpl.add_partition(topic, p.id());
+                        }
+                    }
+                }
+                let committed = group.client.committed_offsets(tpl, timeout).map_err(KafkaError::Metadata)?;
+                let mut lag = 0;
+                for e in committed.elements() {
+                    let (low, high) = group
+                        .client
+                        .fetch_watermarks(e.topic(), e.partition(), timeout)
+                        .map_err(KafkaError::Metadata)?;
+                    let done = match e.offset() {
+                        Offset::Offset(o) => o,
+                        _ => low,
+                    };
+                    lag += (high - done).max(0);
+                }
+                consumer_lag.insert(group.name.clone(), lag);
+            }
+            Ok(BrokerStatus { brokers: md.brokers().len(), topics: md.topics().len(), consumer_lag })
         })
         .await
         .map_err(|e| KafkaError::Task(e.to_string()))?
