@@ -299,3 +299,52 @@ async fn the_split_roles_refuse_to_start_without_a_broker() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_ticket_record_causes_no_second_reply() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("redeliver", MergePolicy::Manual).await.id;
+    let d = deploy(&db).await;
+    let customer = fte::crm::resolve_customer(
+        &db.pool,
+        tenant,
+        &[Identifier::Email(EmailAddress::parse("twice@example.com").unwrap())],
+        None,
+    )
+    .await
+    .unwrap()
+    .customer_id;
+    let ticket = fte::domain::TicketMessage {
+        customer_id: customer,
+        message: InboundMessage {
+            tenant_id: tenant,
+            channel: Channel::Email,
+            external_id: "dup-1".into(),
+            sender: Identifier::Email(EmailAddress::parse("twice@example.com").unwrap()),
+            identifiers: vec![],
+            display_name: None,
+            subject: None,
+            body: "once".into(),
+            received_at: chrono::Utc::now(),
+            metadata: Value::Null,
+        },
+    };
+    // The same record twice on fte.tickets.incoming, as a broker may hand
+    // out an offset again after a rebalance.
+    let producer = KafkaProducer::new(&kafka_brokers()).unwrap();
+    let env = Envelope::new(EventType::Ticket, "/test", tenant, None, &ticket).unwrap();
+    for _ in 0..2 {
+        producer.send(&d.topics.tickets(), &customer.to_string(), &env).await.unwrap();
+    }
+    // A later message proves both copies were consumed before we count.
+    let later = fte::domain::TicketMessage {
+        message: InboundMessage { external_id: "dup-2".into(), body: "after".into(), ..ticket.message.clone() },
+        ..ticket.clone()
+    };
+    let env = Envelope::new(EventType::Ticket, "/test", tenant, None, &later).unwrap();
+    producer.send(&d.topics.tickets(), &customer.to_string(), &env).await.unwrap();
+    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE external_id = 'dup-2'", 1).await;
+    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'outbound'", 2).await;
+    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE external_id = 'dup-1'", 1).await;
+    wait_for(&db, tenant, "SELECT state_version FROM conversations", 4).await;
+}
