@@ -13,16 +13,11 @@ use std::net::SocketAddr;
 const TOKEN: &str = "s3cret-inject";
 
 fn settings(db: &TestDb, token: Option<&str>) -> ServeSettings {
-    #[derive(clap::Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        serve: ServeSettings,
-    }
-    let mut args = vec!["fte", "--database-url", &db.url, "--http-addr", "127.0.0.1:0", "--kafka-brokers", ""];
+    let mut args = vec!["--database-url", &db.url, "--http-addr", "127.0.0.1:0", "--kafka-brokers", ""];
     if let Some(t) = token {
         args.extend(["--inject-api-token", t]);
     }
-    <Wrapper as clap::Parser>::parse_from(args).serve
+    common::serve_settings(&args)
 }
 
 async fn start(db: &TestDb, token: Option<&str>) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {

@@ -9,7 +9,6 @@ mod common;
 
 use common::{TestDb, kafka_brokers};
 use fte::app::App;
-use fte::config::ServeSettings;
 use fte::crm::MergePolicy;
 use fte::db::begin_tenant;
 use fte::domain::{Channel, EmailAddress, Identifier, InboundMessage, PhoneNumber, TenantId};
@@ -30,15 +29,9 @@ struct Deployment {
 }
 
 async fn deploy(db: &TestDb) -> Deployment {
-    #[derive(clap::Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        serve: ServeSettings,
-    }
     let brokers = kafka_brokers();
     let prefix = format!("p{}.", uuid::Uuid::new_v4().simple());
     let args = [
-        "fte",
         "--database-url",
         &db.url,
         "--http-addr",
@@ -52,7 +45,7 @@ async fn deploy(db: &TestDb) -> Deployment {
         "--inject-api-token",
         TOKEN,
     ];
-    let settings = <Wrapper as clap::Parser>::parse_from(args).serve;
+    let settings = common::serve_settings(&args);
     let topics = settings.kafka.topics();
     let app = App::build(&settings).await.unwrap();
     let addr = app.local_addr().unwrap();

@@ -17,15 +17,9 @@ use std::time::Duration;
 /// everything not named here; flags win over the environment). Topics get a
 /// prefix of their own.
 fn settings(db: &TestDb, kafka: Option<String>) -> ServeSettings {
-    #[derive(clap::Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        serve: ServeSettings,
-    }
     let kafka = kafka.unwrap_or_default();
     let prefix = format!("s{}.", uuid::Uuid::new_v4().simple());
     let args = [
-        "fte",
         "--database-url",
         &db.url,
         "--http-addr",
@@ -39,7 +33,7 @@ fn settings(db: &TestDb, kafka: Option<String>) -> ServeSettings {
         "--shutdown-timeout-secs",
         "5",
     ];
-    <Wrapper as clap::Parser>::parse_from(args).serve
+    common::serve_settings(&args)
 }
 
 async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {

@@ -117,15 +117,7 @@ pub async fn run_router(
                         // must not stall behind it.
                         tracing::error!(error = %e, "router task failed");
                         if let Some(customer) = task_customer.remove(&e.id()) {
-                            match busy.get_mut(&customer).and_then(VecDeque::pop_front) {
-                                Some(next) => {
-                                    queued -= 1;
-                                    dispatch(&mut in_flight, &mut task_customer, &supervisor, next, Duration::ZERO);
-                                }
-                                None => {
-                                    busy.remove(&customer);
-                                }
-                            }
+                            advance(customer, &mut busy, &mut queued, &mut in_flight, &mut task_customer, &supervisor);
                         }
                         continue;
                     }
@@ -157,18 +149,29 @@ pub async fn run_router(
                         }
                     }
                 }
-                // The customer's next message, if one waits.
-                match busy.get_mut(&customer).and_then(VecDeque::pop_front) {
-                    Some(next) => {
-                        queued -= 1;
-                        dispatch(&mut in_flight, &mut task_customer, &supervisor, next, Duration::ZERO);
-                    }
-                    None => {
-                        busy.remove(&customer);
-                    }
-                }
+                advance(customer, &mut busy, &mut queued, &mut in_flight, &mut task_customer, &supervisor);
             },
             else => break,
+        }
+    }
+}
+
+/// Dispatches the customer's next waiting message, or marks them idle.
+fn advance(
+    customer: CustomerId,
+    busy: &mut HashMap<CustomerId, VecDeque<Delivery>>,
+    queued: &mut usize,
+    in_flight: &mut JoinSet<Settled>,
+    task_customer: &mut HashMap<tokio::task::Id, CustomerId>,
+    supervisor: &ActorRef<SupervisorMessage>,
+) {
+    match busy.get_mut(&customer).and_then(VecDeque::pop_front) {
+        Some(next) => {
+            *queued -= 1;
+            dispatch(in_flight, task_customer, supervisor, next, Duration::ZERO);
+        }
+        None => {
+            busy.remove(&customer);
         }
     }
 }

@@ -6,6 +6,9 @@
 use super::KafkaError;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{ConsumerContext, StreamConsumer};
+use rdkafka::message::BorrowedMessage;
+use std::time::Duration;
+use tokio::sync::watch;
 
 pub fn group_consumer<C: ConsumerContext + 'static>(
     bootstrap: &str,
@@ -27,4 +30,25 @@ pub fn group_consumer<C: ConsumerContext + 'static>(
         .set("max.poll.interval.ms", max_poll_interval_ms.max(session_timeout_ms).to_string())
         .create_with_context(context)
         .map_err(KafkaError::Config)
+}
+
+/// The next record, or `None` once `shutdown` changes. Consume errors
+/// (a broker away for a while) are logged and waited out, never fatal.
+pub async fn next_record<'a, C: ConsumerContext + 'static>(
+    consumer: &'a StreamConsumer<C>,
+    shutdown: &mut watch::Receiver<bool>,
+    who: &'static str,
+) -> Option<BorrowedMessage<'a>> {
+    loop {
+        tokio::select! {
+            r = consumer.recv() => match r {
+                Ok(m) => return Some(m),
+                Err(e) => {
+                    tracing::warn!(consumer = who, error = %e, "consume error; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            },
+            _ = shutdown.changed() => return None,
+        }
+    }
 }

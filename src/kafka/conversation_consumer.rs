@@ -97,19 +97,10 @@ impl ConversationConsumer {
         let topic = self.topics.tickets();
         let mut pipelines: HashMap<i32, Pipeline> = HashMap::new();
         loop {
-            let record = tokio::select! {
-                r = self.consumer.recv() => r,
-                _ = shutdown.changed() => break,
+            let Some(msg) = super::consumer::next_record(&self.consumer, &mut shutdown, "conversations").await else {
+                break;
             };
             self.drop_revoked(&mut pipelines);
-            let msg = match record {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(error = %e, "conversation consumer: consume error");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                }
-            };
             let (partition, offset) = (msg.partition(), msg.offset());
             let payload = msg.payload().unwrap_or_default().to_vec();
             let key = msg.key().map(<[u8]>::to_vec);

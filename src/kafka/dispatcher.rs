@@ -8,7 +8,6 @@ use super::{Envelope, EventType, Topics};
 use crate::domain::{Channel, OutboundMessage};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
-use std::time::Duration;
 use tokio::sync::watch;
 
 pub async fn run_dispatcher(consumer: StreamConsumer, topics: Topics, mut shutdown: watch::Receiver<bool>) {
@@ -19,18 +18,7 @@ pub async fn run_dispatcher(consumer: StreamConsumer, topics: Topics, mut shutdo
         return;
     }
     loop {
-        let record = tokio::select! {
-            r = consumer.recv() => r,
-            _ = shutdown.changed() => break,
-        };
-        let msg = match record {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "dispatcher: consume error");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        };
+        let Some(msg) = super::consumer::next_record(&consumer, &mut shutdown, "dispatcher").await else { break };
         match Envelope::parse(msg.payload().unwrap_or_default())
             .and_then(|e| e.data_as::<OutboundMessage>(EventType::Outbound))
         {

@@ -26,18 +26,7 @@ pub async fn run_identity_router(
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
-        let record = tokio::select! {
-            r = consumer.recv() => r,
-            _ = shutdown.changed() => break,
-        };
-        let msg = match record {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "identity router: consume error");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        };
+        let Some(msg) = super::consumer::next_record(&consumer, &mut shutdown, "identity-router").await else { break };
         let (topic, partition, offset) = (msg.topic().to_string(), msg.partition(), msg.offset());
         let payload = msg.payload().unwrap_or_default();
         let parsed = Envelope::parse(payload).and_then(|env| {

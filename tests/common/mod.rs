@@ -238,3 +238,15 @@ pub async fn assert_replies_in_order(pool: &PgPool, tenant: fte::domain::TenantI
         assert_eq!(indexes, &(0..messages).collect::<Vec<_>>(), "replies out of order");
     }
 }
+
+/// `serve`'s settings as these command-line flags give them (defaults for
+/// everything else; flags win over the environment).
+pub fn serve_settings(flags: &[&str]) -> fte::config::ServeSettings {
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        serve: fte::config::ServeSettings,
+    }
+    let args = std::iter::once("fte").chain(flags.iter().copied());
+    <Wrapper as clap::Parser>::parse_from(args).serve
+}
