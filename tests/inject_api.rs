@@ -4,7 +4,6 @@
 mod common;
 
 use common::TestDb;
-use fte::app::App;
 use fte::config::ServeSettings;
 use fte::crm::MergePolicy;
 use serde_json::{Value, json};
@@ -21,13 +20,8 @@ fn settings(db: &TestDb, token: Option<&str>) -> ServeSettings {
 }
 
 async fn start(db: &TestDb, token: Option<&str>) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let app = App::build(&settings(db, token)).await.unwrap();
-    let addr = app.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
-    (addr, stop)
+    let running = common::start_app(&settings(db, token)).await;
+    (running.addr, running.stop)
 }
 
 async fn post(addr: SocketAddr, token: Option<&str>, body: reqwest::Body, content_type: &str) -> (u16, String, Value) {

@@ -8,7 +8,6 @@
 mod common;
 
 use common::{TestDb, kafka_brokers};
-use fte::app::App;
 use fte::crm::MergePolicy;
 use fte::db::begin_tenant;
 use fte::domain::{Channel, EmailAddress, Identifier, InboundMessage, PhoneNumber, TenantId};
@@ -47,13 +46,8 @@ async fn deploy(db: &TestDb) -> Deployment {
     ];
     let settings = common::serve_settings(&args);
     let topics = settings.kafka.topics();
-    let app = App::build(&settings).await.unwrap();
-    let addr = app.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
-    Deployment { addr, topics, _stop: stop }
+    let running = common::start_app(&settings).await;
+    Deployment { addr: running.addr, topics, _stop: running.stop }
 }
 
 async fn wait_for(db: &TestDb, tenant: TenantId, sql: &str, expected: i64) {

@@ -45,12 +45,8 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
 #[tokio::test]
 async fn health_reports_postgres_and_the_broker() {
     let db = TestDb::new().await;
-    let app = App::build(&settings(&db, Some(kafka_brokers()))).await.unwrap();
-    let addr = app.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
+    let common::RunningApp { addr, stop, task: server } =
+        common::start_app(&settings(&db, Some(kafka_brokers()))).await;
 
     let (status, body) = get(addr, "/health").await;
     assert_eq!(status, 200, "{body}");
@@ -71,12 +67,8 @@ async fn health_reports_postgres_and_the_broker() {
 #[tokio::test]
 async fn health_without_a_broker_says_not_configured() {
     let db = TestDb::new().await;
-    let app = App::build(&settings(&db, None)).await.unwrap();
-    let addr = app.local_addr().unwrap();
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
+    let running = common::start_app(&settings(&db, None)).await;
+    let addr = running.addr;
     let (status, body) = get(addr, "/health").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["checks"]["kafka"]["status"], "not_configured");
@@ -87,12 +79,8 @@ async fn health_is_503_when_the_broker_is_unreachable() {
     let db = TestDb::new().await;
     // A port nobody listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let app = App::build(&settings(&db, Some(closed.to_string()))).await.unwrap();
-    let addr = app.local_addr().unwrap();
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
+    let running = common::start_app(&settings(&db, Some(closed.to_string()))).await;
+    let addr = running.addr;
     let (status, body) = get(addr, "/health").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "degraded");
@@ -104,12 +92,8 @@ async fn health_is_503_when_the_broker_is_unreachable() {
 #[tokio::test]
 async fn health_is_503_when_postgres_goes_away() {
     let db = TestDb::new().await;
-    let app = App::build(&settings(&db, None)).await.unwrap();
-    let addr = app.local_addr().unwrap();
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
+    let running = common::start_app(&settings(&db, None)).await;
+    let addr = running.addr;
     assert_eq!(get(addr, "/health").await.0, 200);
     // The database disappears under the running service.
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&common::database_url()).await.unwrap();

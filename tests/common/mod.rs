@@ -250,3 +250,22 @@ pub fn serve_settings(flags: &[&str]) -> fte::config::ServeSettings {
     let args = std::iter::once("fte").chain(flags.iter().copied());
     <Wrapper as clap::Parser>::parse_from(args).serve
 }
+
+/// A running in-process `serve`: its address, a switch that stops it, and
+/// the task that ends when it has stopped.
+pub struct RunningApp {
+    pub addr: std::net::SocketAddr,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    pub task: tokio::task::JoinHandle<Result<(), fte::app::StartupError>>,
+}
+
+/// Builds and starts `serve` in this process.
+pub async fn start_app(settings: &fte::config::ServeSettings) -> RunningApp {
+    let app = fte::app::App::build(settings).await.expect("app builds");
+    let addr = app.local_addr().expect("bound");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    RunningApp { addr, stop, task }
+}
