@@ -517,3 +517,28 @@ async fn a_message_that_keeps_failing_is_handed_to_humans_with_an_apology_and_th
     assert_eq!(state.status, Status::Escalated);
     runtime.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_expiry_for_an_older_version_is_refused_so_a_customer_who_just_wrote_keeps_the_conversation() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("expiry", MergePolicy::Manual).await.id;
+    let customer_id = customer(&db, tenant, "late@example.com").await;
+    let args = fte::actors::conversation::ConversationActorArgs { tenant, customer: customer_id, deps: deps(&db) };
+    let (actor, _) = Actor::spawn(None, ConversationActor, args).await.unwrap();
+    send(&actor, customer_id, email(tenant, "late@example.com", "l-1", "first")).await;
+    // The sweeper saw version 2; the customer writes again (version 4)
+    // before the expiry arrives.
+    send(&actor, customer_id, email(tenant, "late@example.com", "l-2", "still here")).await;
+    let expire = |version: u64| {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        actor.cast(ConversationActorMessage::Expire { version, reply: RpcReplyPort::from(tx) }).unwrap();
+        rx
+    };
+    let refused = expire(2).await.unwrap();
+    assert!(refused.is_err(), "a stale expiry must be refused");
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM conversations WHERE state = 'awaiting_customer'").await, 1);
+    // An expiry for the current version goes through.
+    assert_eq!(expire(4).await.unwrap(), Ok(5));
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM conversations WHERE state = 'resolved'").await, 1);
+    actor.stop(None);
+}
