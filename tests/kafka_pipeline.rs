@@ -335,3 +335,102 @@ async fn a_redelivered_ticket_record_causes_no_second_reply() {
     wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE external_id = 'dup-1'", 1).await;
     wait_for(&db, tenant, "SELECT state_version FROM conversations", 4).await;
 }
+
+/// Slow (100 ms a turn) for messages containing "slow".
+struct SlowBrain;
+
+impl fte::brain::Brain for SlowBrain {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+
+    fn turn<'a>(&'a self, input: fte::brain::TurnInput<'a>) -> fte::brain::BrainFuture<'a> {
+        Box::pin(async move {
+            if input.message.contains("slow") {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(fte::brain::EchoBrain::decide(&input))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backed_up_partition_is_paused_and_does_not_stall_the_others() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let db = TestDb::new().await;
+    let tenant = db.tenant("pause", MergePolicy::Manual).await.id;
+    let topics = Topics { prefix: format!("b{}.", uuid::Uuid::new_v4().simple()), ..Topics::default() };
+    let config = fte::runtime::RuntimeConfig {
+        router: fte::actors::RouterConfig { max_in_flight: 2, ..Default::default() },
+        ..Default::default()
+    };
+    let transport = fte::runtime::Transport::Kafka(fte::runtime::KafkaTransport {
+        bootstrap: kafka_brokers(),
+        topics: topics.clone(),
+        session_timeout_ms: 6000,
+        max_poll_interval_ms: 15000,
+    });
+    let runtime = fte::runtime::Runtime::start_with(db.pool.clone(), std::sync::Arc::new(SlowBrain), config, transport)
+        .await
+        .unwrap();
+    let resolve = |address: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            let id = Identifier::Email(EmailAddress::parse(address).unwrap());
+            fte::crm::resolve_customer(&pool, tenant, &[id], None).await.unwrap().customer_id
+        }
+    };
+    let (busy, quick) = (resolve("busy@example.com").await, resolve("quick@example.com").await);
+    let ticket = |customer, address: &str, ext: String, body: &str| {
+        let t = fte::domain::TicketMessage {
+            customer_id: customer,
+            message: InboundMessage {
+                tenant_id: tenant,
+                channel: Channel::Email,
+                external_id: ext,
+                sender: Identifier::Email(EmailAddress::parse(address).unwrap()),
+                identifiers: vec![],
+                display_name: None,
+                subject: None,
+                body: body.into(),
+                received_at: chrono::Utc::now(),
+                metadata: Value::Null,
+            },
+        };
+        Envelope::new(EventType::Ticket, "/test", tenant, None, &t).unwrap().to_bytes()
+    };
+    // Wait until the worker has its partitions, then fill partition 0 with
+    // 20 slow turns of one customer and put one quick message on partition 1.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", kafka_brokers()).create().unwrap();
+    let send = |partition: i32, key: String, payload: Vec<u8>| {
+        let producer = producer.clone();
+        let topic = topics.tickets();
+        async move {
+            let record = FutureRecord::to(&topic).partition(partition).key(&key).payload(&payload);
+            producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
+        }
+    };
+    for i in 0..20 {
+        send(0, busy.to_string(), ticket(busy, "busy@example.com", format!("busy-{i}"), "slow please")).await;
+    }
+    // Once the backlog is being worked on (and the router's queue is full),
+    // the quick customer writes.
+    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE external_id = 'busy-0'", 1).await;
+    send(1, quick.to_string(), ticket(quick, "quick@example.com", "quick-1".into(), "quick")).await;
+
+    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE external_id = 'quick-1'", 1).await;
+    let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
+    let busy_done: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE external_id LIKE 'busy-%'")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // Without pausing, the consume loop would sit blocked behind the
+    // backlog and read the quick message only when ~16 of 20 were done.
+    assert!(busy_done <= 8, "the quick customer waited behind the backlog ({busy_done} of 20 done first)");
+    // And the backlog still completes, in order.
+    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE external_id LIKE 'busy-%'", 20).await;
+    wait_for(&db, tenant, "SELECT state_version FROM conversations WHERE customer_id = (SELECT customer_id FROM customer_identifiers WHERE value = 'busy@example.com')", 40).await;
+    runtime.shutdown().await;
+}

@@ -9,6 +9,11 @@
 //! go to `fte.dlq`; so do messages that failed every attempt (after their
 //! customer got an apology and a human the conversation).
 //!
+//! Backpressure: when a partition's router has `max_in_flight` records
+//! queued, the partition is paused (its further records wait in a small
+//! overflow, in order) and resumed once the router has room, so one busy
+//! partition never stalls the others.
+//!
 //! On revoke, stored offsets are committed synchronously, routing to the
 //! revoked partitions stops, and their in-flight turns finish; a write from
 //! a worker that lost a partition cannot overwrite its new owner's state
@@ -20,10 +25,11 @@ use crate::actors::router::DeliveryResult;
 use crate::actors::{Delivery, RouterConfig, SupervisorMessage, run_router};
 use crate::domain::TicketMessage;
 use ractor::ActorRef;
+use rdkafka::TopicPartitionList;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::Message;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -78,6 +84,9 @@ enum Pending {
 
 struct Pipeline {
     deliveries: mpsc::Sender<Delivery>,
+    /// Records that did not fit the router's queue, in order; while any
+    /// wait here the partition is paused (other partitions keep flowing).
+    overflow: VecDeque<Delivery>,
     pending: mpsc::UnboundedSender<Pending>,
     tasks: [JoinHandle<()>; 2],
 }
@@ -96,10 +105,17 @@ impl ConversationConsumer {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let topic = self.topics.tickets();
         let mut pipelines: HashMap<i32, Pipeline> = HashMap::new();
+        let mut flush = tokio::time::interval(Duration::from_millis(20));
         loop {
-            let Some(msg) = super::consumer::next_record(&self.consumer, &mut shutdown, "conversations").await else {
-                break;
+            let overflowing = pipelines.values().any(|p| !p.overflow.is_empty());
+            let msg = tokio::select! {
+                msg = super::consumer::next_record(&self.consumer, &mut shutdown, "conversations") => msg,
+                _ = flush.tick(), if overflowing => {
+                    self.flush_overflow(&topic, &mut pipelines);
+                    continue;
+                }
             };
+            let Some(msg) = msg else { break };
             self.drop_revoked(&mut pipelines);
             let (partition, offset) = (msg.partition(), msg.offset());
             let payload = msg.payload().unwrap_or_default().to_vec();
@@ -124,10 +140,22 @@ impl ConversationConsumer {
                 Ok(ticket) => {
                     let (tx, rx) = oneshot::channel();
                     let _ = pipeline.pending.send(Pending::Turn { offset, outcome: rx, key, payload });
-                    // Waits while the partition has too much in flight:
-                    // backpressure reaches the broker as a slower poll.
-                    if pipeline.deliveries.send(Delivery::new(offset as u64, ticket, Some(tx))).await.is_err() {
-                        tracing::error!(partition, "router for partition stopped");
+                    let delivery = Delivery::new(offset as u64, ticket, Some(tx));
+                    // Too much in flight on this partition: park the record
+                    // and pause the partition until its router catches up.
+                    if !pipeline.overflow.is_empty() {
+                        pipeline.overflow.push_back(delivery);
+                    } else {
+                        match pipeline.deliveries.try_send(delivery) {
+                            Ok(()) => {}
+                            Err(mpsc::error::TrySendError::Full(delivery)) => {
+                                pipeline.overflow.push_back(delivery);
+                                self.set_paused(&topic, partition, true);
+                            }
+                            Err(mpsc::error::TrySendError::Closed(_)) => {
+                                tracing::error!(partition, "router for partition stopped");
+                            }
+                        }
                     }
                 }
             }
@@ -146,6 +174,39 @@ impl ConversationConsumer {
         }
         if let Err(e) = self.consumer.commit_consumer_state(CommitMode::Sync) {
             tracing::debug!(error = %e, "final commit");
+        }
+    }
+
+    /// Moves parked records into routers that have room again, and resumes
+    /// the partitions whose backlog is gone.
+    fn flush_overflow(&self, topic: &str, pipelines: &mut HashMap<i32, Pipeline>) {
+        for (partition, pipeline) in pipelines.iter_mut().filter(|(_, p)| !p.overflow.is_empty()) {
+            while let Some(delivery) = pipeline.overflow.pop_front() {
+                match pipeline.deliveries.try_send(delivery) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(delivery)) => {
+                        pipeline.overflow.push_front(delivery);
+                        break;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        pipeline.overflow.clear();
+                        break;
+                    }
+                }
+            }
+            if pipeline.overflow.is_empty() {
+                self.set_paused(topic, *partition, false);
+            }
+        }
+    }
+
+    fn set_paused(&self, topic: &str, partition: i32, paused: bool) {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, partition);
+        let result = if paused { self.consumer.pause(&tpl) } else { self.consumer.resume(&tpl) };
+        match result {
+            Ok(()) => tracing::debug!(partition, paused, "partition flow changed"),
+            Err(e) => tracing::warn!(partition, paused, error = %e, "cannot pause or resume partition"),
         }
     }
 
@@ -171,7 +232,7 @@ impl ConversationConsumer {
             self.producer.clone(),
             self.topics.clone(),
         ));
-        Pipeline { deliveries, pending, tasks: [router, tracker] }
+        Pipeline { deliveries, overflow: VecDeque::new(), pending, tasks: [router, tracker] }
     }
 }
 
