@@ -165,40 +165,37 @@ impl Actor for ConversationActor {
                     let _ = reply.send(Err(format!("conversation moved on (v{} ≠ v{version})", state.state.version)));
                     return Ok(());
                 }
-                match Box::pin(state.apply(Event::InactivityTimeout)).await {
-                    Ok(v) => {
-                        let _ = reply.send(Ok(v));
-                        Ok(())
-                    }
-                    Err(TurnError::Rejected(r)) => {
-                        let _ = reply.send(Err(r.to_string()));
-                        Ok(())
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e.to_string()));
-                        Err(Box::new(e))
-                    }
-                }
+                answer_apply(Box::pin(state.apply(Event::InactivityTimeout)).await, reply)
             }
-            ConversationActorMessage::Apply(event, reply) => match Box::pin(state.apply(event)).await {
-                Ok(version) => {
-                    let _ = reply.send(Ok(version));
-                    Ok(())
-                }
-                Err(e @ (TurnError::Rejected(_) | TurnError::Unsupported(_))) => {
-                    // Refused: nothing was written.
-                    let _ = reply.send(Err(e.to_string()));
-                    Ok(())
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e.to_string()));
-                    Err(Box::new(e))
-                }
-            },
+            ConversationActorMessage::Apply(event, reply) => answer_apply(Box::pin(state.apply(event)).await, reply),
             ConversationActorMessage::Inspect(reply) => {
                 let _ = reply.send((state.conversation, state.state.clone()));
                 Ok(())
             }
+        }
+    }
+}
+
+/// Answers an applied event. A refusal (by the state machine, or an
+/// effect this path cannot carry out) wrote nothing and leaves the actor
+/// running; any other error means the database outcome is unknown, so the
+/// actor stops and its successor rehydrates.
+fn answer_apply(
+    result: Result<u64, TurnError>,
+    reply: RpcReplyPort<Result<u64, String>>,
+) -> Result<(), ActorProcessingErr> {
+    match result {
+        Ok(version) => {
+            let _ = reply.send(Ok(version));
+            Ok(())
+        }
+        Err(e @ (TurnError::Rejected(_) | TurnError::Unsupported(_))) => {
+            let _ = reply.send(Err(e.to_string()));
+            Ok(())
+        }
+        Err(e) => {
+            let _ = reply.send(Err(e.to_string()));
+            Err(Box::new(e))
         }
     }
 }

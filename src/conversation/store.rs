@@ -419,16 +419,6 @@ pub async fn commit_turn(pool: &PgPool, rec: &TurnRecord) -> Result<CommitOutcom
         insert_outbox(&mut tx, rec.tenant, METRICS_TOPIC, &rec.conversation.to_string(), &metrics, None).await?;
     }
     if let Some(esc) = &rec.escalation {
-        let event = serde_json::json!({
-            "tenant_id": rec.tenant,
-            "conversation_id": rec.conversation,
-            "customer_id": rec.customer,
-            "reason": esc.reason,
-            "summary": esc.summary,
-        });
-        insert_outbox(&mut tx, rec.tenant, ESCALATIONS_TOPIC, &rec.conversation.to_string(), &event, None).await?;
-    }
-    if let Some(esc) = &rec.escalation {
         sqlx::query(
             "INSERT INTO escalations (id, tenant_id, conversation_id, customer_id, reason, summary)
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -441,6 +431,14 @@ pub async fn commit_turn(pool: &PgPool, rec: &TurnRecord) -> Result<CommitOutcom
         .bind(&esc.summary)
         .execute(&mut *tx)
         .await?;
+        let event = serde_json::json!({
+            "tenant_id": rec.tenant,
+            "conversation_id": rec.conversation,
+            "customer_id": rec.customer,
+            "reason": esc.reason,
+            "summary": esc.summary,
+        });
+        insert_outbox(&mut tx, rec.tenant, ESCALATIONS_TOPIC, &rec.conversation.to_string(), &event, None).await?;
     }
     if let Some(approval) = &rec.approval {
         sqlx::query(
