@@ -36,6 +36,27 @@ pub enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Manage the knowledge base.
+    #[command(subcommand)]
+    Kb(KbCommand),
+    /// Run a tickets file through the live path against a fresh database
+    /// and score the agent.
+    Eval(crate::eval::EvalArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KbCommand {
+    /// Ingest a directory of markdown articles for a tenant (idempotent:
+    /// unchanged sections are kept, removed ones deleted).
+    Ingest {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        /// The tenant's id (as printed by `tenant create`).
+        #[arg(long, env = "FTE_TENANT_ID")]
+        tenant: uuid::Uuid,
+        /// Directory of `.md` articles.
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +95,24 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             let pool = db::connect(&settings).await?;
             db::migrate(&pool).await?;
             tracing::info!(applied = db::MIGRATOR.iter().count(), "migrations up to date");
+            Ok(())
+        }
+        Command::Kb(KbCommand::Ingest { database, tenant, dir }) => {
+            let pool = db::connect(&database).await?;
+            let articles = crate::kb::read_articles(&dir).map_err(|e| StartupError::Command(e.to_string()))?;
+            let embedder = crate::kb::HashingEmbedder::default();
+            let report = crate::kb::ingest(&pool, crate::domain::TenantId::from_uuid(tenant), &embedder, &articles)
+                .await
+                .map_err(|e| StartupError::Command(e.to_string()))?;
+            println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            Ok(())
+        }
+        Command::Eval(args) => {
+            let report = crate::eval::run(&args).await.map_err(|e| StartupError::Command(e.to_string()))?;
+            report.print_lines();
+            if args.json {
+                println!("{}", serde_json::to_string(&report.summary).unwrap_or_default());
+            }
             Ok(())
         }
         Command::Tenant(TenantCommand::Create { database, slug, name, merge_policy }) => {

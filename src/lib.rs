@@ -6,6 +6,8 @@
 //! - [`bus`]: the in-process bus (keyed, bounded partitions).
 //! - [`outbox`]: the outbox relay; [`runtime`]: the conversation runtime
 //!   wired together (supervisor, routers, relay, sweeper).
+//! - [`agent`]: the agent: tools, guardrails, the local and OpenAI-compatible
+//!   brains, `format_for_channel`, per-tenant configuration.
 //! - [`brain`]: the `Brain` trait the actors call for an agent turn.
 //! - [`domain`]: newtypes parsed at the edge (ids, channels, email
 //!   addresses, phone numbers, identifiers).
@@ -15,12 +17,15 @@
 //!   persistence.
 //! - [`db`]: the pool, migrations, tenant-scoped transactions (RLS).
 //! - [`kafka`]: broker connectivity (health now; the pipeline in #4).
+//! - [`kb`]: the knowledge base: chunking, embedders, hybrid search.
+//! - [`eval`]: the `eval` command: tickets through the live path, scored.
 //! - [`http`]: the axum router: `/health`, `/ready`.
 //! - [`app`]: wiring for the `serve` role and graceful shutdown.
 //! - [`cli`]: subcommands and flags; [`config`]: settings; [`secret`]:
 //!   values that never print; [`telemetry`]: logging.
 
 pub mod actors;
+pub mod agent;
 pub mod app;
 pub mod brain;
 pub mod bus;
@@ -30,7 +35,9 @@ pub mod conversation;
 pub mod crm;
 pub mod db;
 pub mod domain;
+pub mod eval;
 pub mod http;
+pub mod kb;
 pub mod kafka;
 pub mod outbox;
 pub mod runtime;

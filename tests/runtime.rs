@@ -341,6 +341,7 @@ async fn a_stale_commit_is_a_version_conflict_and_never_overwrites() {
         replies: vec![],
         escalation: None,
         approval: None,
+        agent: None,
         close_escalations: false,
         snapshot_every: 100,
     };

@@ -26,6 +26,7 @@ const TENANT_TABLES: &[&str] = &[
     "outbox",
     "audit_log",
     "api_keys",
+    "agent_turns",
 ];
 
 #[tokio::test]

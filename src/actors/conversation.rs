@@ -7,8 +7,10 @@
 //! carries on with in-memory state the database may not have.
 
 use crate::brain::{Brain, Decision, TurnInput, TurnOutcome};
+use crate::agent::tools::Urgency;
 use crate::conversation::store::{
-    self, AlreadyStored, CommitOutcome, NewApproval, NewEscalation, NewInbound, NewReply, StoreError, TurnRecord,
+    self, AgentTurn, AlreadyStored, CommitOutcome, NewApproval, NewEscalation, NewInbound, NewReply, StoreError,
+    TurnRecord,
 };
 use crate::conversation::{Author, ConversationState, Effect, Event, Rejected, transition};
 use crate::domain::{ApprovalId, ConversationId, CustomerId, EscalationReason, MessageId, TenantId, TicketMessage};
@@ -271,10 +273,11 @@ impl ConversationActorState {
         let mut replies = Vec::new();
         let mut escalation = None;
         let mut approval = None;
+        let mut agent_turn = None;
 
         if effects.iter().any(|e| matches!(e, Effect::RunAgentTurn { .. })) {
             let outcome = match forced {
-                Some(decision) => TurnOutcome { decision, confidence: 1.0, tokens_used: 0, brain: "runtime" },
+                Some(decision) => TurnOutcome { decision, confidence: 1.0, tokens_used: 0, brain: "runtime", agent: None },
                 None => {
                     self.deps
                         .brain
@@ -285,6 +288,8 @@ impl ConversationActorState {
                             channel: inbound.channel,
                             subject: inbound.subject.as_deref(),
                             message: &inbound.body,
+                            display_name: inbound.display_name.as_deref(),
+                            new_conversation,
                             state: &after,
                         })
                         .await?
@@ -301,11 +306,14 @@ impl ConversationActorState {
                 latency_ms: Some(latency_ms),
                 tokens_used: Some(outcome.tokens_used),
             };
-            let event = match outcome.decision {
-                Decision::Reply { text } if outcome.confidence >= self.deps.approval_threshold => {
+            let agent = outcome.agent.map(|a| *a).unwrap_or_default();
+            let ticket_id = agent.ticket.as_ref().map(|t| t.id);
+            let threshold = agent.approval_threshold.unwrap_or(self.deps.approval_threshold);
+            let (event, kind, reason) = match outcome.decision {
+                Decision::Reply { text } if outcome.confidence >= threshold => {
                     let reply_id = MessageId::new();
                     replies.push(reply_to(reply_id, Author::Ai, text));
-                    Event::AgentReplied { reply_id, in_reply_to: message_id }
+                    (Event::AgentReplied { reply_id, in_reply_to: message_id }, "reply", None)
                 }
                 Decision::Reply { text } => {
                     let approval_id = ApprovalId::new();
@@ -315,7 +323,7 @@ impl ConversationActorState {
                         draft: text,
                         confidence: outcome.confidence,
                     });
-                    Event::DraftNeedsApproval { approval_id, in_reply_to: message_id }
+                    (Event::DraftNeedsApproval { approval_id, in_reply_to: message_id }, "draft", None)
                 }
                 Decision::Escalate { reason, holding_reply } => {
                     let holding_id = holding_reply.map(|text| {
@@ -323,10 +331,27 @@ impl ConversationActorState {
                         replies.push(reply_to(id, Author::System, text));
                         id
                     });
-                    escalation = Some(NewEscalation { reason, summary: inbound.body.chars().take(500).collect() });
-                    Event::AgentEscalated { reason, in_reply_to: message_id, holding_reply: holding_id }
+                    escalation = Some(NewEscalation {
+                        reason,
+                        summary: agent.handover.clone().unwrap_or_else(|| inbound.body.chars().take(500).collect()),
+                        urgency: agent.urgency.unwrap_or_else(|| Urgency::for_reason(reason)),
+                        ticket: ticket_id,
+                    });
+                    (
+                        Event::AgentEscalated { reason, in_reply_to: message_id, holding_reply: holding_id },
+                        "escalate",
+                        Some(reason),
+                    )
                 }
             };
+            agent_turn = Some(AgentTurn {
+                brain: outcome.brain,
+                decision: kind,
+                reason,
+                confidence: outcome.confidence,
+                latency_ms,
+                record: agent,
+            });
             let (next, _effects) = transition(&after, event.clone())?;
             after = next;
             events.push(event);
@@ -353,6 +378,7 @@ impl ConversationActorState {
             replies,
             escalation,
             approval,
+            agent: agent_turn,
             close_escalations: false,
             snapshot_every: self.deps.snapshot_every,
         };
@@ -393,7 +419,12 @@ impl ConversationActorState {
             return Err(TurnError::Unsupported(format!("{} (effect {effect:?})", event.kind())));
         }
         let escalation = effects.iter().find_map(|e| match e {
-            Effect::OpenEscalation { reason } => Some(NewEscalation { reason: *reason, summary: String::new() }),
+            Effect::OpenEscalation { reason } => Some(NewEscalation {
+                reason: *reason,
+                summary: String::new(),
+                urgency: Urgency::for_reason(*reason),
+                ticket: None,
+            }),
             _ => None,
         });
         let record = TurnRecord {
@@ -408,6 +439,7 @@ impl ConversationActorState {
             replies: vec![],
             escalation,
             approval: None,
+            agent: None,
             close_escalations: effects.contains(&Effect::CloseEscalation),
             snapshot_every: self.deps.snapshot_every,
         };

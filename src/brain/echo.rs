@@ -32,7 +32,7 @@ impl EchoBrain {
                 ),
             }
         };
-        TurnOutcome { decision, confidence: 1.0, tokens_used: 0, brain: "echo" }
+        TurnOutcome { decision, confidence: 1.0, tokens_used: 0, brain: "echo", agent: None }
     }
 }
 

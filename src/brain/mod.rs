@@ -22,6 +22,10 @@ pub struct TurnInput<'a> {
     pub channel: Channel,
     pub subject: Option<&'a str>,
     pub message: &'a str,
+    /// The name the customer gave on this channel, if any.
+    pub display_name: Option<&'a str>,
+    /// The conversation row does not exist yet (its first turn).
+    pub new_conversation: bool,
     pub state: &'a ConversationState,
 }
 
@@ -42,6 +46,36 @@ pub struct TurnOutcome {
     pub tokens_used: u32,
     /// Name of the brain that produced the outcome (after any fallback).
     pub brain: &'static str,
+    /// The agent's record of the turn (tools, ticket, usage); none for
+    /// brains without tools.
+    pub agent: Option<Box<AgentRecord>>,
+}
+
+/// What an agent turn did besides deciding: persisted with the turn.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AgentRecord {
+    pub ticket: Option<crate::agent::tools::TicketIntent>,
+    pub tool_calls: Vec<crate::agent::tools::ToolCallRecord>,
+    /// Brains tried before the one that answered, and why each failed.
+    pub fallbacks: Vec<Fallback>,
+    /// Knowledge-base articles the reply was composed from.
+    pub sources: Vec<String>,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub cost_usd: f64,
+    /// Escalation urgency and the hand-over for the humans.
+    pub urgency: Option<crate::agent::tools::Urgency>,
+    pub handover: Option<String>,
+    /// Set when this turn found the tenant's budget exhausted.
+    pub budget_alert: bool,
+    /// The tenant's own approval threshold (else the runtime's).
+    pub approval_threshold: Option<f32>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Fallback {
+    pub brain: String,
+    pub error: String,
 }
 
 #[derive(Debug, thiserror::Error)]

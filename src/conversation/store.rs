@@ -172,7 +172,22 @@ pub struct NewReply {
 #[derive(Clone, Debug)]
 pub struct NewEscalation {
     pub reason: EscalationReason,
+    /// The hand-over: what the humans need to pick the conversation up.
     pub summary: String,
+    pub urgency: crate::agent::tools::Urgency,
+    pub ticket: Option<crate::domain::TicketId>,
+}
+
+/// The agent's record of a turn (`agent_turns`), and the ticket it opened.
+#[derive(Clone, Debug)]
+pub struct AgentTurn {
+    pub brain: &'static str,
+    /// `reply`, `draft` or `escalate`.
+    pub decision: &'static str,
+    pub reason: Option<EscalationReason>,
+    pub confidence: f32,
+    pub latency_ms: u32,
+    pub record: crate::brain::AgentRecord,
 }
 
 #[derive(Clone, Debug)]
@@ -199,6 +214,7 @@ pub struct TurnRecord {
     pub replies: Vec<NewReply>,
     pub escalation: Option<NewEscalation>,
     pub approval: Option<NewApproval>,
+    pub agent: Option<AgentTurn>,
     /// Mark the conversation's open escalations resolved.
     pub close_escalations: bool,
     /// Write a snapshot when the version crosses a multiple of this.
@@ -413,15 +429,21 @@ pub async fn commit_turn(pool: &PgPool, rec: &TurnRecord) -> Result<CommitOutcom
             "channel": m.channel,
             "latency_ms": rec.replies.iter().find_map(|r| r.latency_ms),
             "escalated": rec.escalation.is_some(),
-            "tool_calls_count": 0,
+            "tool_calls_count": rec.agent.as_ref().map_or(0, |a| a.record.tool_calls.len()),
+            "brain": rec.agent.as_ref().map(|a| a.brain),
+            "tokens_used": rec.agent.as_ref().map_or(0, |a| a.record.prompt_tokens + a.record.completion_tokens),
+            "cost_usd": rec.agent.as_ref().map_or(0.0, |a| a.record.cost_usd),
             "state": rec.after.status,
         });
         insert_outbox(&mut tx, rec.tenant, METRICS_TOPIC, &rec.conversation.to_string(), &metrics, None).await?;
     }
+    if let Some(agent) = &rec.agent {
+        insert_agent_turn(&mut tx, rec, agent).await?;
+    }
     if let Some(esc) = &rec.escalation {
         sqlx::query(
-            "INSERT INTO escalations (id, tenant_id, conversation_id, customer_id, reason, summary)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO escalations (id, tenant_id, conversation_id, customer_id, reason, summary, urgency, ticket_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(Uuid::now_v7())
         .bind(rec.tenant)
@@ -429,13 +451,22 @@ pub async fn commit_turn(pool: &PgPool, rec: &TurnRecord) -> Result<CommitOutcom
         .bind(rec.customer)
         .bind(esc.reason.as_str())
         .bind(&esc.summary)
+        .bind(esc.urgency.as_str())
+        .bind(esc.ticket)
         .execute(&mut *tx)
         .await?;
+        if let Some(ticket) = esc.ticket {
+            sqlx::query("UPDATE tickets SET status = 'escalated', updated_at = now() WHERE id = $1")
+                .bind(ticket)
+                .execute(&mut *tx)
+                .await?;
+        }
         let event = serde_json::json!({
             "tenant_id": rec.tenant,
             "conversation_id": rec.conversation,
             "customer_id": rec.customer,
             "reason": esc.reason,
+            "urgency": esc.urgency,
             "summary": esc.summary,
         });
         insert_outbox(&mut tx, rec.tenant, ESCALATIONS_TOPIC, &rec.conversation.to_string(), &event, None).await?;
@@ -483,4 +514,66 @@ pub async fn commit_turn(pool: &PgPool, rec: &TurnRecord) -> Result<CommitOutcom
     }
     tx.commit().await?;
     Ok(CommitOutcome::Committed)
+}
+
+/// Inserts the turn's new ticket (if it opened one) and its `agent_turns`
+/// row; a budget alert goes to `fte.metrics` through the outbox.
+async fn insert_agent_turn(conn: &mut PgConnection, rec: &TurnRecord, agent: &AgentTurn) -> Result<(), StoreError> {
+    let a = &agent.record;
+    if let Some(t) = a.ticket.as_ref().filter(|t| !t.existing) {
+        sqlx::query(
+            "INSERT INTO tickets (id, tenant_id, number, customer_id, conversation_id, source_channel, subject, category, priority)
+             OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(t.id)
+        .bind(rec.tenant)
+        .bind(t.number)
+        .bind(rec.customer)
+        .bind(rec.conversation)
+        .bind(t.channel.as_str())
+        .bind(&t.subject)
+        .bind(&t.category)
+        .bind(t.priority.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+        conversation: rec.conversation,
+        detail: format!("agent record does not serialize: {e}"),
+    };
+    let inbound = rec.inbound.as_ref().map(|m| m.id);
+    sqlx::query(
+        "INSERT INTO agent_turns (id, tenant_id, conversation_id, inbound_message, ticket_id, brain, decision, reason,
+                                  confidence, tool_calls, fallbacks, sources, prompt_tokens, completion_tokens,
+                                  cost_usd, latency_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(rec.tenant)
+    .bind(rec.conversation)
+    .bind(inbound)
+    .bind(a.ticket.as_ref().map(|t| t.id))
+    .bind(agent.brain)
+    .bind(agent.decision)
+    .bind(agent.reason.map(|r| r.as_str()))
+    .bind(agent.confidence.clamp(0.0, 1.0))
+    .bind(serde_json::to_value(&a.tool_calls).map_err(corrupt)?)
+    .bind(serde_json::to_value(&a.fallbacks).map_err(corrupt)?)
+    .bind(&a.sources)
+    .bind(i32::try_from(a.prompt_tokens).unwrap_or(i32::MAX))
+    .bind(i32::try_from(a.completion_tokens).unwrap_or(i32::MAX))
+    .bind(a.cost_usd.max(0.0))
+    .bind(i32::try_from(agent.latency_ms).unwrap_or(i32::MAX))
+    .execute(&mut *conn)
+    .await?;
+    if a.budget_alert {
+        let alert = serde_json::json!({
+            "alert": "budget_exhausted",
+            "tenant_id": rec.tenant,
+            "conversation_id": rec.conversation,
+            "brain": agent.brain,
+        });
+        insert_outbox(conn, rec.tenant, METRICS_TOPIC, &rec.tenant.to_string(), &alert, None).await?;
+    }
+    Ok(())
 }

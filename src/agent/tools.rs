@@ -1,0 +1,613 @@
+//! The agent's tools (DESIGN.md §5): typed, validated inputs with JSON
+//! schemas (strict: every property required, no extras), and one
+//! [`TurnTools`] per turn that runs them in the enforced order —
+//! `create_ticket` first, `send_response` last and only once — and records
+//! every call (name, arguments, latency, tokens).
+//!
+//! Reads (`get_customer_history`, `search_knowledge_base`) run at once.
+//! Writes are intents the turn commits in its one transaction: the ticket
+//! row (its number is reserved now so the reply can quote it), the
+//! escalation, the response. A turn that fails or is redelivered therefore
+//! leaves no ticket or escalation behind.
+
+use super::config::AgentConfig;
+use super::format::{ReplyParts, format_for_channel};
+use crate::db::begin_tenant;
+use crate::domain::{Channel, ConversationId, CustomerId, EscalationReason, TenantId, TicketId};
+use crate::kb::{self, Embedder, SearchHit, SearchResult};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolName {
+    CreateTicket,
+    GetCustomerHistory,
+    SearchKnowledgeBase,
+    EscalateToHuman,
+    SendResponse,
+}
+
+impl ToolName {
+    pub const ALL: [ToolName; 5] = [
+        ToolName::CreateTicket,
+        ToolName::GetCustomerHistory,
+        ToolName::SearchKnowledgeBase,
+        ToolName::EscalateToHuman,
+        ToolName::SendResponse,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ToolName::CreateTicket => "create_ticket",
+            ToolName::GetCustomerHistory => "get_customer_history",
+            ToolName::SearchKnowledgeBase => "search_knowledge_base",
+            ToolName::EscalateToHuman => "escalate_to_human",
+            ToolName::SendResponse => "send_response",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    pub fn description(&self) -> &'static str {
+        match self {
+            ToolName::CreateTicket => "Open (or reuse) the support ticket for this conversation. Always the first call.",
+            ToolName::GetCustomerHistory => {
+                "The customer's recent messages on every channel, open escalations and tickets."
+            }
+            ToolName::SearchKnowledgeBase => {
+                "Search the knowledge base (hybrid semantic + keyword). Returns up to 5 passages with their article."
+            }
+            ToolName::EscalateToHuman => {
+                "Hand the conversation to humans with one reason code. Then send only a holding reply."
+            }
+            ToolName::SendResponse => {
+                "Send the reply to the customer (formatted for their channel). Always the last call, exactly once."
+            }
+        }
+    }
+
+    /// JSON schema of the arguments (OpenAI strict mode: all properties
+    /// required, optional ones nullable, no additional properties).
+    pub fn parameters(&self) -> Value {
+        let object = |properties: Value, required: &[&str]| {
+            json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false })
+        };
+        match self {
+            ToolName::CreateTicket => object(
+                json!({
+                    "subject": { "type": ["string", "null"], "maxLength": 200 },
+                    "category": { "type": ["string", "null"], "maxLength": 60 },
+                    "priority": { "type": "string", "enum": ["low", "medium", "high", "urgent"] }
+                }),
+                &["subject", "category", "priority"],
+            ),
+            ToolName::GetCustomerHistory => object(
+                json!({ "limit": { "type": ["integer", "null"], "minimum": 1, "maximum": 50 } }),
+                &["limit"],
+            ),
+            ToolName::SearchKnowledgeBase => object(
+                json!({
+                    "query": { "type": "string", "minLength": 1, "maxLength": 1000 },
+                    "max_results": { "type": ["integer", "null"], "minimum": 1, "maximum": 5 }
+                }),
+                &["query", "max_results"],
+            ),
+            ToolName::EscalateToHuman => object(
+                json!({
+                    "reason": { "type": "string", "enum": [
+                        "legal_inquiry", "compliance_inquiry", "refund_request", "pricing_inquiry",
+                        "human_requested", "negative_sentiment", "no_knowledge"] },
+                    "urgency": { "type": "string", "enum": ["low", "normal", "high", "urgent"] },
+                    "summary": { "type": "string", "maxLength": 2000 }
+                }),
+                &["reason", "urgency", "summary"],
+            ),
+            ToolName::SendResponse => object(
+                json!({ "message": { "type": "string", "minLength": 1, "maxLength": 8000 } }),
+                &["message"],
+            ),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    Medium,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    Low,
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Urgency {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Urgency::Low => "low",
+            Urgency::Normal => "normal",
+            Urgency::High => "high",
+            Urgency::Urgent => "urgent",
+        }
+    }
+
+    /// The default urgency of a reason.
+    pub fn for_reason(reason: EscalationReason) -> Self {
+        match reason {
+            EscalationReason::LegalInquiry => Urgency::Urgent,
+            EscalationReason::NegativeSentiment | EscalationReason::RefundRequest => Urgency::High,
+            EscalationReason::ProcessingFailure => Urgency::High,
+            _ => Urgency::Normal,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicketInput {
+    pub subject: Option<String>,
+    pub category: Option<String>,
+    pub priority: Priority,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetCustomerHistoryInput {
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchKnowledgeBaseInput {
+    pub query: String,
+    pub max_results: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateToHumanInput {
+    pub reason: EscalationReason,
+    pub urgency: Urgency,
+    pub summary: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendResponseInput {
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("unknown tool {0:?}")]
+    UnknownTool(String),
+    #[error("invalid arguments for {tool}: {detail}")]
+    InvalidArguments { tool: &'static str, detail: String },
+    #[error("{0}")]
+    Order(String),
+    #[error("knowledge base: {0}")]
+    Kb(#[from] kb::KbError),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl ToolError {
+    /// Errors a model can correct (bad arguments, wrong order): fed back to
+    /// it as the tool's result. Others fail the turn.
+    pub fn is_recoverable(&self) -> bool {
+        matches!(self, ToolError::UnknownTool(_) | ToolError::InvalidArguments { .. } | ToolError::Order(_))
+    }
+}
+
+/// One recorded tool call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallRecord {
+    pub name: String,
+    pub arguments: Value,
+    pub latency_ms: u32,
+    pub tokens_used: u32,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The ticket a turn works under.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TicketIntent {
+    pub id: TicketId,
+    pub number: i64,
+    /// True when the conversation's open ticket was reused (nothing to insert).
+    pub existing: bool,
+    pub subject: Option<String>,
+    pub category: Option<String>,
+    pub priority: Priority,
+    pub channel: Channel,
+}
+
+impl TicketIntent {
+    pub fn reference(&self) -> String {
+        format!("TKT-{}", self.number)
+    }
+}
+
+/// What `get_customer_history` returns.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CustomerHistory {
+    pub display_name: Option<String>,
+    /// Most recent first: (channel, direction, body).
+    pub messages: Vec<HistoryMessage>,
+    /// Escalations not yet resolved, and ones resolved in the last 14 days.
+    pub escalations: Vec<PastEscalation>,
+    pub open_tickets: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HistoryMessage {
+    pub channel: String,
+    pub direction: String,
+    pub author: String,
+    pub body: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PastEscalation {
+    pub reason: String,
+    pub status: String,
+    pub summary: String,
+}
+
+/// The per-turn tool session.
+pub struct TurnTools<'a> {
+    pub pool: &'a PgPool,
+    pub tenant: TenantId,
+    pub customer: CustomerId,
+    pub conversation: ConversationId,
+    /// True when the conversation row does not exist yet.
+    pub new_conversation: bool,
+    pub channel: Channel,
+    pub embedder: &'a dyn Embedder,
+    pub kb: &'a kb::KbSearch,
+    pub config: &'a AgentConfig,
+    pub calls: Vec<ToolCallRecord>,
+    pub ticket: Option<TicketIntent>,
+    pub escalation: Option<EscalateToHumanInput>,
+    /// The formatted reply, once `send_response` ran.
+    pub response: Option<String>,
+    pub searches: u32,
+    /// Hits of every search, in order.
+    pub hits: Vec<SearchHit>,
+}
+
+impl<'a> TurnTools<'a> {
+    fn record(&mut self, tool: ToolName, arguments: Value, started: Instant, result: Result<(), String>) {
+        self.calls.push(ToolCallRecord {
+            name: tool.as_str().to_string(),
+            arguments,
+            latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+            tokens_used: 0,
+            ok: result.is_ok(),
+            error: result.err(),
+        });
+    }
+
+    /// Attributes model tokens to the most recent call (the one the model
+    /// spent them deciding on).
+    pub fn add_tokens(&mut self, tokens: u32) {
+        if let Some(last) = self.calls.last_mut() {
+            last.tokens_used = last.tokens_used.saturating_add(tokens);
+        }
+    }
+
+    fn check_order(&self, tool: ToolName) -> Result<(), ToolError> {
+        if self.response.is_some() {
+            return Err(ToolError::Order(format!("{} after send_response: send_response is the last call", tool.as_str())));
+        }
+        match tool {
+            ToolName::CreateTicket if self.ticket.is_some() => {
+                Err(ToolError::Order("create_ticket was already called".into()))
+            }
+            ToolName::CreateTicket => Ok(()),
+            _ if self.ticket.is_none() => {
+                Err(ToolError::Order(format!("{} before create_ticket: create_ticket must be the first call", tool.as_str())))
+            }
+            ToolName::EscalateToHuman if self.escalation.is_some() => {
+                Err(ToolError::Order("escalate_to_human was already called".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs a tool by name with JSON arguments (the model path): the
+    /// result is JSON for the model. Recoverable errors are recorded and
+    /// returned so the caller can feed them back.
+    pub async fn call(&mut self, name: &str, arguments: &str) -> Result<Value, ToolError> {
+        let started = Instant::now();
+        let Some(tool) = ToolName::parse(name) else {
+            let err = ToolError::UnknownTool(name.to_string());
+            self.calls.push(ToolCallRecord {
+                name: name.chars().take(64).collect(),
+                arguments: Value::String(arguments.chars().take(500).collect()),
+                latency_ms: 0,
+                tokens_used: 0,
+                ok: false,
+                error: Some(err.to_string()),
+            });
+            return Err(err);
+        };
+        let parsed: Result<Value, _> = serde_json::from_str(arguments);
+        let invalid = |detail: String| ToolError::InvalidArguments { tool: tool.as_str(), detail };
+        let result = match parsed {
+            Err(e) => Err(invalid(format!("not JSON: {e}"))),
+            Ok(args) => match tool {
+                ToolName::CreateTicket => match serde_json::from_value(args) {
+                    Ok(input) => self.create_ticket(input).await.map(|t| json!({ "ticket": t.reference() })),
+                    Err(e) => Err(invalid(e.to_string())),
+                },
+                ToolName::GetCustomerHistory => match serde_json::from_value(args) {
+                    Ok(input) => self.customer_history(input).await.and_then(|h| Ok(serde_json::to_value(h).unwrap_or(Value::Null))),
+                    Err(e) => Err(invalid(e.to_string())),
+                },
+                ToolName::SearchKnowledgeBase => match serde_json::from_value::<SearchKnowledgeBaseInput>(args) {
+                    Ok(input) => self.search(input).await.map(|hits| {
+                        json!(hits.iter().map(|h| json!({
+                            "article": h.document, "title": h.title, "section": h.heading,
+                            "content": h.content, "score": h.score, "cosine": h.cosine
+                        })).collect::<Vec<_>>())
+                    }),
+                    Err(e) => Err(invalid(e.to_string())),
+                },
+                ToolName::EscalateToHuman => match serde_json::from_value(args) {
+                    Ok(input) => self.escalate(input).map(|()| json!({ "escalated": true })),
+                    Err(e) => Err(invalid(e.to_string())),
+                },
+                ToolName::SendResponse => match serde_json::from_value::<SendResponseInput>(args) {
+                    Ok(input) => {
+                        let parts = ReplyParts {
+                            paragraphs: input.message.split("\n\n").map(str::to_string).collect(),
+                            ..Default::default()
+                        };
+                        self.send_response(parts).map(|text| json!({ "sent": text }))
+                    }
+                    Err(e) => Err(invalid(e.to_string())),
+                },
+            },
+        };
+        if let Err(e) = &result {
+            // Typed calls record themselves; parse failures are recorded here.
+            if matches!(e, ToolError::InvalidArguments { .. }) {
+                self.record(tool, Value::String(arguments.chars().take(500).collect()), started, Err(e.to_string()));
+            }
+        }
+        result
+    }
+
+    /// `create_ticket`: reuses the conversation's open ticket, or reserves
+    /// a number for a new one (inserted when the turn commits).
+    pub async fn create_ticket(&mut self, input: CreateTicketInput) -> Result<TicketIntent, ToolError> {
+        let started = Instant::now();
+        let args = serde_json::to_value(&input).unwrap_or(Value::Null);
+        if let Err(e) = self.check_order(ToolName::CreateTicket) {
+            self.record(ToolName::CreateTicket, args, started, Err(e.to_string()));
+            return Err(e);
+        }
+        let mut tx = begin_tenant(self.pool, self.tenant).await?;
+        let existing: Option<(uuid::Uuid, i64, Option<String>, Option<String>)> = if self.new_conversation {
+            None
+        } else {
+            sqlx::query_as(
+                "SELECT id, number, subject, category FROM tickets
+                  WHERE conversation_id = $1 AND status NOT IN ('resolved', 'closed')",
+            )
+            .bind(self.conversation)
+            .fetch_optional(&mut *tx)
+            .await?
+        };
+        let ticket = match existing {
+            Some((id, number, subject, category)) => TicketIntent {
+                id: TicketId::from_uuid(id),
+                number,
+                existing: true,
+                subject,
+                category,
+                priority: input.priority,
+                channel: self.channel,
+            },
+            None => {
+                let number: i64 = sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('tickets', 'number'))")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                TicketIntent {
+                    id: TicketId::new(),
+                    number,
+                    existing: false,
+                    subject: input.subject.map(|s| s.chars().take(200).collect()),
+                    category: input.category.map(|s| s.chars().take(60).collect()),
+                    priority: input.priority,
+                    channel: self.channel,
+                }
+            }
+        };
+        tx.commit().await?;
+        self.record(ToolName::CreateTicket, args, started, Ok(()));
+        self.ticket = Some(ticket.clone());
+        Ok(ticket)
+    }
+
+    /// `get_customer_history`.
+    pub async fn customer_history(&mut self, input: GetCustomerHistoryInput) -> Result<CustomerHistory, ToolError> {
+        let started = Instant::now();
+        let args = serde_json::to_value(&input).unwrap_or(Value::Null);
+        if let Err(e) = self.check_order(ToolName::GetCustomerHistory) {
+            self.record(ToolName::GetCustomerHistory, args, started, Err(e.to_string()));
+            return Err(e);
+        }
+        let limit = i64::from(input.limit.unwrap_or(20).clamp(1, 50));
+        let mut tx = begin_tenant(self.pool, self.tenant).await?;
+        let display_name: Option<String> =
+            sqlx::query_scalar("SELECT display_name FROM customers WHERE id = $1")
+                .bind(self.customer)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
+        let messages: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT channel, direction, author, body FROM messages WHERE customer_id = $1
+              ORDER BY created_at DESC LIMIT $2",
+        )
+        .bind(self.customer)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let escalations: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT reason, status, summary FROM escalations WHERE customer_id = $1
+                AND (status <> 'resolved' OR resolved_at > now() - interval '14 days')
+              ORDER BY created_at DESC LIMIT 10",
+        )
+        .bind(self.customer)
+        .fetch_all(&mut *tx)
+        .await?;
+        let open_tickets: Vec<i64> = sqlx::query_scalar(
+            "SELECT number FROM tickets WHERE customer_id = $1 AND status NOT IN ('resolved', 'closed')
+              ORDER BY number DESC LIMIT 10",
+        )
+        .bind(self.customer)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.record(ToolName::GetCustomerHistory, args, started, Ok(()));
+        Ok(CustomerHistory {
+            display_name,
+            messages: messages
+                .into_iter()
+                .map(|(channel, direction, author, body)| HistoryMessage { channel, direction, author, body })
+                .collect(),
+            escalations: escalations
+                .into_iter()
+                .map(|(reason, status, summary)| PastEscalation { reason, status, summary })
+                .collect(),
+            open_tickets: open_tickets.into_iter().map(|n| format!("TKT-{n}")).collect(),
+        })
+    }
+
+    /// `search_knowledge_base`: at most 5 hits.
+    pub async fn search(&mut self, input: SearchKnowledgeBaseInput) -> Result<Vec<SearchHit>, ToolError> {
+        Ok(self.search_focused(input, None).await?.hits)
+    }
+
+    /// `search_knowledge_base`, also weighing the hits against `focus`
+    /// (the question itself) for the caller's judgement.
+    pub async fn search_focused(
+        &mut self,
+        input: SearchKnowledgeBaseInput,
+        focus: Option<&str>,
+    ) -> Result<SearchResult, ToolError> {
+        let started = Instant::now();
+        let args = serde_json::to_value(&input).unwrap_or(Value::Null);
+        if let Err(e) = self.check_order(ToolName::SearchKnowledgeBase) {
+            self.record(ToolName::SearchKnowledgeBase, args, started, Err(e.to_string()));
+            return Err(e);
+        }
+        if input.query.trim().is_empty() {
+            let e = ToolError::InvalidArguments { tool: "search_knowledge_base", detail: "query is empty".into() };
+            self.record(ToolName::SearchKnowledgeBase, args, started, Err(e.to_string()));
+            return Err(e);
+        }
+        let limit = input.max_results.unwrap_or(kb::MAX_RESULTS as u32).clamp(1, kb::MAX_RESULTS as u32) as usize;
+        let result = self.kb.search(self.pool, self.tenant, self.embedder, &input.query, focus, limit).await;
+        self.record(ToolName::SearchKnowledgeBase, args, started, result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        let result = result?;
+        self.searches += 1;
+        self.hits.extend(result.hits.iter().cloned());
+        Ok(result)
+    }
+
+    /// Whether any article mentions `phrase` (a phrase query on the
+    /// full-text index). Part of judging a search, not a tool of its own.
+    pub async fn kb_mentions(&self, phrase: &str) -> Result<bool, ToolError> {
+        let mut tx = begin_tenant(self.pool, self.tenant).await?;
+        let found: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM knowledge_base
+                             WHERE embedder = $1 AND search_text @@ phraseto_tsquery('english', $2))",
+        )
+        .bind(self.embedder.name())
+        .bind(phrase)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    /// `escalate_to_human`.
+    pub fn escalate(&mut self, input: EscalateToHumanInput) -> Result<(), ToolError> {
+        let started = Instant::now();
+        let args = serde_json::to_value(&input).unwrap_or(Value::Null);
+        let check = self.check_order(ToolName::EscalateToHuman).and_then(|()| {
+            if input.reason == EscalationReason::ProcessingFailure {
+                Err(ToolError::InvalidArguments {
+                    tool: "escalate_to_human",
+                    detail: "processing_failure is reserved for the runtime".into(),
+                })
+            } else {
+                Ok(())
+            }
+        });
+        self.record(ToolName::EscalateToHuman, args, started, check.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        check?;
+        self.escalation = Some(input);
+        Ok(())
+    }
+
+    /// `send_response`: formats the reply for the channel; the last call.
+    pub fn send_response(&mut self, mut parts: ReplyParts) -> Result<String, ToolError> {
+        let started = Instant::now();
+        if parts.ticket_ref.is_none() {
+            parts.ticket_ref = self.ticket.as_ref().map(TicketIntent::reference);
+        }
+        let args = json!({ "paragraphs": parts.paragraphs, "holding": parts.holding });
+        let check = self.check_order(ToolName::SendResponse).and_then(|()| {
+            if parts.paragraphs.iter().all(|p| p.trim().is_empty()) {
+                Err(ToolError::InvalidArguments { tool: "send_response", detail: "the message is empty".into() })
+            } else {
+                Ok(())
+            }
+        });
+        self.record(ToolName::SendResponse, args, started, check.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        check?;
+        let text = format_for_channel(self.channel, &parts, self.config);
+        self.response = Some(text.clone());
+        Ok(text)
+    }
+
+    /// The articles the reply drew on (distinct, in order of first hit).
+    pub fn sources(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for h in &self.hits {
+            if !out.contains(&h.document) {
+                out.push(h.document.clone());
+            }
+        }
+        out
+    }
+}

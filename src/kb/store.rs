@@ -1,0 +1,367 @@
+//! The knowledge base in PostgreSQL: idempotent ingestion of a directory of
+//! markdown articles, and tenant-scoped hybrid search (pgvector HNSW cosine
+//! plus full text, fused by reciprocal rank).
+
+use super::chunker::{Chunk, chunk_markdown};
+use super::embedder::{EmbedError, Embedder, to_stored};
+use super::lexical::{self, LexicalStats, STATS_TTL};
+use crate::db::begin_tenant;
+use crate::domain::TenantId;
+use sha2::{Digest, Sha256};
+use dashmap::DashMap;
+use sqlx::{PgConnection, PgPool};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::path::Path;
+use uuid::Uuid;
+
+/// Searches return at most this many hits (DESIGN.md §5).
+pub const MAX_RESULTS: usize = 5;
+/// Candidates taken from each ranking before fusion.
+const CANDIDATES: i64 = 20;
+/// The usual reciprocal-rank-fusion constant.
+const RRF_K: f32 = 60.0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KbError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{0} holds no markdown (.md) articles")]
+    Empty(String),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestReport {
+    pub documents: usize,
+    pub chunks: usize,
+    /// Chunks (re-)embedded because they are new or changed.
+    pub embedded: usize,
+    pub unchanged: usize,
+    /// Rows removed because their article or section is gone.
+    pub deleted: u64,
+}
+
+/// One article as read from disk.
+#[derive(Clone, Debug)]
+pub struct Article {
+    pub document: String,
+    pub markdown: String,
+}
+
+/// Reads every `*.md` file directly in `dir`, sorted by name.
+pub fn read_articles(dir: &Path) -> Result<Vec<Article>, KbError> {
+    let read_err = |source| KbError::Read { path: dir.display().to_string(), source };
+    let mut articles = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read_err)? {
+        let path = entry.map_err(read_err)?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("md") || !path.is_file() {
+            continue;
+        }
+        let markdown = std::fs::read_to_string(&path)
+            .map_err(|source| KbError::Read { path: path.display().to_string(), source })?;
+        let document = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        articles.push(Article { document, markdown });
+    }
+    if articles.is_empty() {
+        return Err(KbError::Empty(dir.display().to_string()));
+    }
+    articles.sort_by(|a, b| a.document.cmp(&b.document));
+    Ok(articles)
+}
+
+fn content_hash(chunk: &Chunk) -> String {
+    let mut h = Sha256::new();
+    for part in [&chunk.title, &chunk.heading, &chunk.content] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The text that gets embedded for a chunk: where it sits, then what it says.
+fn embedding_text(chunk: &Chunk) -> String {
+    format!("{}\n{}\n{}", chunk.title, chunk.heading, chunk.content)
+}
+
+/// Makes the tenant's knowledge base (for this embedder) exactly the given
+/// articles: new and changed chunks are embedded and upserted, unchanged
+/// ones are left alone, chunks no longer present are deleted. Running it
+/// twice on the same articles changes nothing.
+pub async fn ingest(
+    pool: &PgPool,
+    tenant: TenantId,
+    embedder: &dyn Embedder,
+    articles: &[Article],
+) -> Result<IngestReport, KbError> {
+    let chunks: Vec<Chunk> = articles.iter().flat_map(|a| chunk_markdown(&a.document, &a.markdown)).collect();
+    let mut tx = begin_tenant(pool, tenant).await?;
+    let existing: HashMap<(String, i32), String> =
+        sqlx::query_as::<_, (String, i32, String)>(
+            "SELECT document, chunk_index, content_hash FROM knowledge_base WHERE embedder = $1",
+        )
+        .bind(embedder.name())
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|(d, i, h)| ((d, i), h))
+        .collect();
+
+    let mut report = IngestReport { documents: articles.len(), chunks: chunks.len(), ..Default::default() };
+    let mut changed = Vec::new();
+    for chunk in &chunks {
+        let hash = content_hash(chunk);
+        let key = (chunk.document.clone(), i32::try_from(chunk.index).unwrap_or(i32::MAX));
+        if existing.get(&key) == Some(&hash) {
+            report.unchanged += 1;
+        } else {
+            changed.push((chunk, hash));
+        }
+    }
+    for batch in changed.chunks(64) {
+        let texts: Vec<String> = batch.iter().map(|(c, _)| embedding_text(c)).collect();
+        let vectors = embedder.embed(&texts).await?;
+        if vectors.len() != texts.len() {
+            return Err(EmbedError::Count { expected: texts.len(), got: vectors.len() }.into());
+        }
+        for ((chunk, hash), vector) in batch.iter().zip(vectors) {
+            sqlx::query(
+                "INSERT INTO knowledge_base
+                   (id, tenant_id, document, title, heading, chunk_index, content, content_hash, embedder, embedding)
+                 VALUES ($1, app_current_tenant(), $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (tenant_id, embedder, document, chunk_index) DO UPDATE SET
+                   title = EXCLUDED.title, heading = EXCLUDED.heading, content = EXCLUDED.content,
+                   content_hash = EXCLUDED.content_hash, embedding = EXCLUDED.embedding, updated_at = now()",
+            )
+            .bind(Uuid::now_v7())
+            .bind(&chunk.document)
+            .bind(&chunk.title)
+            .bind(&chunk.heading)
+            .bind(i32::try_from(chunk.index).unwrap_or(i32::MAX))
+            .bind(&chunk.content)
+            .bind(hash)
+            .bind(embedder.name())
+            .bind(to_stored(vector)?)
+            .execute(&mut *tx)
+            .await?;
+            report.embedded += 1;
+        }
+    }
+    let keep_docs: Vec<String> = chunks.iter().map(|c| c.document.clone()).collect();
+    let keep_idx: Vec<i32> = chunks.iter().map(|c| i32::try_from(c.index).unwrap_or(i32::MAX)).collect();
+    report.deleted = sqlx::query(
+        "DELETE FROM knowledge_base k WHERE embedder = $1 AND NOT EXISTS (
+           SELECT 1 FROM unnest($2::text[], $3::int[]) AS keep(document, chunk_index)
+            WHERE keep.document = k.document AND keep.chunk_index = k.chunk_index)",
+    )
+    .bind(embedder.name())
+    .bind(&keep_docs)
+    .bind(&keep_idx)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// One search result.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SearchHit {
+    pub id: Uuid,
+    pub document: String,
+    pub title: String,
+    pub heading: String,
+    pub content: String,
+    /// Cosine similarity of the query and the chunk (-1..1).
+    pub cosine: f32,
+    /// BM25F score of the chunk's words against the query's.
+    pub bm25: f32,
+    /// Share of the query's word weight (IDF mass) the chunk contains (0..1).
+    pub matched: f32,
+    /// Reciprocal-rank-fusion score of the two rankings; hits are ordered
+    /// by it.
+    pub score: f32,
+    /// The focus lexemes (see [`SearchResult::focus`]) this chunk contains.
+    pub focus_matched: Vec<String>,
+}
+
+/// Hits, and the weighted lexemes of the focus text (the question itself,
+/// without the story around it) so callers can judge how much of the
+/// question a set of hits covers.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct SearchResult {
+    pub hits: Vec<SearchHit>,
+    /// (lexeme, IDF) of the focus text.
+    pub focus: Vec<(String, f32)>,
+}
+
+impl SearchResult {
+    /// Share of the focus's IDF mass found in the given hits together.
+    pub fn focus_coverage<'a>(&self, hits: impl IntoIterator<Item = &'a SearchHit>) -> f32 {
+        let total: f32 = self.focus.iter().map(|(_, w)| w).sum();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        let mut found: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for h in hits {
+            found.extend(h.focus_matched.iter().map(String::as_str));
+        }
+        self.focus.iter().filter(|(l, _)| found.contains(l.as_str())).map(|(_, w)| w).sum::<f32>() / total
+    }
+}
+
+/// Hybrid search with per-tenant corpus statistics cached in memory (see
+/// [`lexical`]). One per process; cheap to share.
+#[derive(Default)]
+pub struct KbSearch {
+    stats: DashMap<(TenantId, String), Arc<LexicalStats>>,
+}
+
+impl KbSearch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets a tenant's statistics (after an ingest in this process).
+    pub fn invalidate(&self, tenant: TenantId) {
+        self.stats.retain(|(t, _), _| *t != tenant);
+    }
+
+    /// Hybrid search over the tenant's chunks made by `embedder`: the
+    /// nearest chunks by cosine (HNSW) and the best keyword matches
+    /// (BM25F over PostgreSQL lexemes), fused by reciprocal rank. At most
+    /// `limit` (≤ [`MAX_RESULTS`]) hits.
+    pub async fn search(
+        &self,
+        pool: &PgPool,
+        tenant: TenantId,
+        embedder: &dyn Embedder,
+        query: &str,
+        focus: Option<&str>,
+        limit: usize,
+    ) -> Result<SearchResult, KbError> {
+        let limit = limit.clamp(1, MAX_RESULTS);
+        let vector = embedder.embed(&[query.to_string()]).await?.into_iter().next().unwrap_or_default();
+        let stored = to_stored(vector)?;
+        let mut tx = begin_tenant(pool, tenant).await?;
+        let stats = self.stats_for(&mut tx, tenant, embedder.name()).await?;
+        // Filtered HNSW scans keep going until enough rows pass the filter.
+        sqlx::query("SET LOCAL hnsw.iterative_scan = strict_order").execute(&mut *tx).await?;
+        sqlx::query("SET LOCAL hnsw.ef_search = 100").execute(&mut *tx).await?;
+        let lexemes: Vec<String> =
+            sqlx::query_scalar("SELECT lexeme FROM unnest(to_tsvector('english', $1)) ORDER BY lexeme")
+                .bind(query)
+                .fetch_all(&mut *tx)
+                .await?;
+        let lexemes: Vec<String> = lexemes.into_iter().filter(|l| l.len() <= 100).take(128).collect();
+        let focus_lexemes: Vec<String> = match focus {
+            Some(f) => sqlx::query_scalar("SELECT lexeme FROM unnest(to_tsvector('english', $1)) ORDER BY lexeme")
+                .bind(f)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .filter(|l: &String| l.len() <= 100)
+                .take(128)
+                .collect(),
+            None => Vec::new(),
+        };
+        // Quoted lexemes, OR-ed: nothing in the customer's text is query
+        // syntax.
+        let or_query = lexemes
+            .iter()
+            .filter(|l| !l.contains(['\\', '\'']))
+            .map(|l| format!("'{l}'"))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        type Row = (Uuid, String, String, String, String, f64, String);
+        let rows: Vec<Row> = sqlx::query_as(
+            "WITH by_vector AS (
+                 SELECT id FROM knowledge_base WHERE embedder = $1 ORDER BY embedding <=> $2 LIMIT $3
+             ), by_text AS (
+                 SELECT id FROM knowledge_base, to_tsquery('simple', $4) q
+                  WHERE $4 <> '' AND embedder = $1 AND search_text @@ q
+                  ORDER BY ts_rank_cd(search_text, q) DESC, id LIMIT $3
+             )
+             SELECT k.id, k.document, k.title, k.heading, k.content, 1 - (k.embedding <=> $2), k.search_text::text
+               FROM knowledge_base k
+              WHERE k.id IN (SELECT id FROM by_vector UNION SELECT id FROM by_text)",
+        )
+        .bind(embedder.name())
+        .bind(&stored)
+        .bind(CANDIDATES)
+        .bind(&or_query)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        let mut hits: Vec<SearchHit> = rows
+            .into_iter()
+            .map(|(id, document, title, heading, content, cosine, tsv)| {
+                let chunk = lexical::parse_tsvector(&tsv);
+                let (bm25, matched) = lexical::score(&stats, &lexemes, &chunk);
+                let focus_matched = focus_lexemes.iter().filter(|l| chunk.tf.contains_key(*l)).cloned().collect();
+                SearchHit {
+                    id,
+                    document,
+                    title,
+                    heading,
+                    content,
+                    cosine: cosine as f32,
+                    bm25,
+                    matched,
+                    score: 0.0,
+                    focus_matched,
+                }
+            })
+            .collect();
+        // Reciprocal rank fusion of the two rankings.
+        let mut order: Vec<usize> = (0..hits.len()).collect();
+        order.sort_by(|a, b| hits[*b].cosine.total_cmp(&hits[*a].cosine));
+        for (rank, i) in order.iter().enumerate() {
+            hits[*i].score += 1.0 / (RRF_K + rank as f32 + 1.0);
+        }
+        order.sort_by(|a, b| hits[*b].bm25.total_cmp(&hits[*a].bm25));
+        for (rank, i) in order.iter().enumerate() {
+            if hits[*i].bm25 > 0.0 {
+                hits[*i].score += 1.0 / (RRF_K + rank as f32 + 1.0);
+            }
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.bm25.total_cmp(&a.bm25)).then(a.id.cmp(&b.id)));
+        hits.truncate(limit);
+        let focus = focus_lexemes.iter().map(|l| (l.clone(), stats.idf(l))).collect();
+        Ok(SearchResult { hits, focus })
+    }
+
+    async fn stats_for(
+        &self,
+        conn: &mut PgConnection,
+        tenant: TenantId,
+        embedder: &str,
+    ) -> Result<Arc<LexicalStats>, KbError> {
+        let key = (tenant, embedder.to_string());
+        if let Some(s) = self.stats.get(&key).filter(|s| s.fetched.elapsed() < STATS_TTL) {
+            return Ok(s.clone());
+        }
+        let chunks: i64 = sqlx::query_scalar("SELECT count(*) FROM knowledge_base WHERE embedder = $1")
+            .bind(embedder)
+            .fetch_one(&mut *conn)
+            .await?;
+        // ts_stat runs a query given as text: the embedder name goes in as
+        // a literal quoted by PostgreSQL itself (%L).
+        let rows: Vec<(String, i32, i32)> = sqlx::query_as(
+            "SELECT word, ndoc, nentry FROM ts_stat(
+                 format('SELECT search_text FROM knowledge_base WHERE embedder = %L', $1::text))",
+        )
+        .bind(embedder)
+        .fetch_all(&mut *conn)
+        .await?;
+        let total: u64 = rows.iter().map(|(_, _, e)| u64::try_from(*e).unwrap_or(0)).sum();
+        let df = rows.into_iter().map(|(w, n, _)| (w, u32::try_from(n).unwrap_or(0))).collect();
+        let stats = Arc::new(LexicalStats::new(u32::try_from(chunks).unwrap_or(u32::MAX), total, df));
+        self.stats.insert(key, stats.clone());
+        Ok(stats)
+    }
+}
