@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
 
-.PHONY: setup up up-pg down run migrate test lint bench-actors
+.PHONY: setup up up-pg down run migrate test lint eval bench-actors
 
 setup:
 	scripts/setup.sh
@@ -19,10 +19,16 @@ up-pg: setup
 down:
 	scripts/down.sh
 
-## Run the service with embedded defaults (in-process bus, no broker).
+## Run the service with embedded defaults (in-process bus, no broker), the
+## sample company's tenant and its knowledge base loaded.
 run: up-pg
-	source .dev/env && unset KAFKA_BROKERS && $(CARGO) run --bin fte -- migrate
-	source .dev/env && unset KAFKA_BROKERS && exec $(CARGO) run --bin fte -- serve
+	$(CARGO) build --bin fte
+	source .dev/env && unset KAFKA_BROKERS && target/debug/fte migrate
+	source .dev/env && target/debug/fte tenant ensure --slug tallyloom --name Tallyloom \
+	  | $${FTE_PYTHON} -c 'import json,sys; print(json.load(sys.stdin)["id"])' > .dev/tenant-id
+	source .dev/env && target/debug/fte kb ingest --tenant "$$(cat .dev/tenant-id)" context/product-docs
+	@echo "tenant tallyloom: $$(cat .dev/tenant-id)"
+	source .dev/env && unset KAFKA_BROKERS && exec target/debug/fte serve
 
 migrate: up-pg
 	source .dev/env && $(CARGO) run --bin fte -- migrate
@@ -30,6 +36,11 @@ migrate: up-pg
 ## The whole test suite against the real PostgreSQL and broker.
 test: up
 	source .dev/env && $(CARGO) nextest run --no-fail-fast
+
+## The agent on the sample tickets (offline default: local brain, MiniLM).
+eval: up-pg
+	source .dev/env && $(CARGO) run --release --bin fte -- eval \
+	  --tickets context/sample-tickets.json --kb context/product-docs --json
 
 lint:
 	$(CARGO) fmt --check

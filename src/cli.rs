@@ -54,6 +54,8 @@ pub enum KbCommand {
         /// The tenant's id (as printed by `tenant create`).
         #[arg(long, env = "FTE_TENANT_ID")]
         tenant: uuid::Uuid,
+        #[command(flatten)]
+        embedder: crate::agent::settings::EmbedderSettings,
         /// Directory of `.md` articles.
         dir: std::path::PathBuf,
     },
@@ -75,6 +77,18 @@ pub enum TenantCommand {
         #[arg(long, value_enum, default_value_t = MergePolicyArg::Manual)]
         merge_policy: MergePolicyArg,
     },
+    /// Create the tenant with this slug unless `tenant ensure` made it
+    /// before (its id is derived from the slug); prints it as one JSON line.
+    Ensure {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum, default_value_t = MergePolicyArg::Manual)]
+        merge_policy: MergePolicyArg,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -83,6 +97,15 @@ pub enum MergePolicyArg {
     Manual,
     /// Merge at once (still recorded).
     Auto,
+}
+
+impl From<MergePolicyArg> for MergePolicy {
+    fn from(arg: MergePolicyArg) -> Self {
+        match arg {
+            MergePolicyArg::Manual => MergePolicy::Manual,
+            MergePolicyArg::Auto => MergePolicy::Auto,
+        }
+    }
 }
 
 pub async fn run(cli: Cli) -> Result<(), StartupError> {
@@ -97,13 +120,17 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             tracing::info!(applied = db::MIGRATOR.iter().count(), "migrations up to date");
             Ok(())
         }
-        Command::Kb(KbCommand::Ingest { database, tenant, dir }) => {
+        Command::Kb(KbCommand::Ingest { database, tenant, embedder, dir }) => {
             let pool = db::connect(&database).await?;
             let articles = crate::kb::read_articles(&dir).map_err(|e| StartupError::Command(e.to_string()))?;
-            let embedder = crate::kb::HashingEmbedder::default();
-            let report = crate::kb::ingest(&pool, crate::domain::TenantId::from_uuid(tenant), &embedder, &articles)
+            let embedder = embedder.build().map_err(|e| StartupError::Command(e.to_string()))?;
+            crm::get_tenant(&pool, crate::domain::TenantId::from_uuid(tenant))
                 .await
-                .map_err(|e| StartupError::Command(e.to_string()))?;
+                .map_err(|e| StartupError::Command(format!("tenant {tenant}: {e}")))?;
+            let report =
+                crate::kb::ingest(&pool, crate::domain::TenantId::from_uuid(tenant), embedder.as_ref(), &articles)
+                    .await
+                    .map_err(|e| StartupError::Command(e.to_string()))?;
             println!("{}", serde_json::to_string(&report).unwrap_or_default());
             Ok(())
         }
@@ -115,12 +142,21 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             }
             Ok(())
         }
+        Command::Tenant(TenantCommand::Ensure { database, slug, name, merge_policy }) => {
+            let pool = db::connect(&database).await?;
+            let (tenant, created) =
+                crm::ensure_tenant(&pool, &NewTenant { slug, name, merge_policy: merge_policy.into() })
+                    .await
+                    .map_err(|e| StartupError::Command(e.to_string()))?;
+            println!(
+                "{}",
+                serde_json::json!({ "id": tenant.id, "slug": tenant.slug, "name": tenant.name, "created": created })
+            );
+            Ok(())
+        }
         Command::Tenant(TenantCommand::Create { database, slug, name, merge_policy }) => {
             let pool = db::connect(&database).await?;
-            let merge_policy = match merge_policy {
-                MergePolicyArg::Manual => MergePolicy::Manual,
-                MergePolicyArg::Auto => MergePolicy::Auto,
-            };
+            let merge_policy = merge_policy.into();
             let tenant = crm::create_tenant(&pool, &NewTenant { slug, name, merge_policy })
                 .await
                 .map_err(|e| StartupError::Command(e.to_string()))?;

@@ -77,6 +77,9 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub kafka: KafkaSettings,
+
+    #[command(flatten)]
+    pub agent: crate::agent::settings::AgentSettings,
 }
 
 /// Topic layout and consumer settings (used when `KAFKA_BROKERS` is set).

@@ -167,8 +167,12 @@ async fn a_full_model_turn_runs_the_tools_in_order_and_records_usage() {
     assert!(reply.starts_with("Hello,") && reply.contains("valid for 60 minutes") && reply.contains("TKT-"), "{reply}");
     // The model saw the strict tool schemas.
     let first = fake.requests.lock().unwrap()[0].clone();
-    let names: Vec<&str> = first["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["create_ticket", "get_customer_history", "search_knowledge_base", "escalate_to_human", "send_response"]);
+    let names: Vec<&str> =
+        first["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["create_ticket", "get_customer_history", "search_knowledge_base", "escalate_to_human", "send_response"]
+    );
     assert!(first["tools"].as_array().unwrap().iter().all(|t| t["function"]["strict"] == json!(true)));
     runtime.shutdown().await;
 }
@@ -207,9 +211,7 @@ async fn malformed_tool_arguments_are_reported_back_and_the_model_recovers() {
     assert_eq!(tools.iter().filter(|t| *t == "search_knowledge_base").count(), 3, "{tools:?}");
     // Each bad call got an error result the model could read.
     let requests = fake.requests.lock().unwrap().clone();
-    let tool_results: Vec<String> = requests
-        .last()
-        .unwrap()["messages"]
+    let tool_results: Vec<String> = requests.last().unwrap()["messages"]
         .as_array()
         .unwrap()
         .iter()

@@ -6,8 +6,8 @@
 //! one that rehydrates from the database on the next message): it never
 //! carries on with in-memory state the database may not have.
 
-use crate::brain::{Brain, Decision, TurnInput, TurnOutcome};
 use crate::agent::tools::Urgency;
+use crate::brain::{Brain, Decision, TurnInput, TurnOutcome};
 use crate::conversation::store::{
     self, AgentTurn, AlreadyStored, CommitOutcome, NewApproval, NewEscalation, NewInbound, NewReply, StoreError,
     TurnRecord,
@@ -277,7 +277,9 @@ impl ConversationActorState {
 
         if effects.iter().any(|e| matches!(e, Effect::RunAgentTurn { .. })) {
             let outcome = match forced {
-                Some(decision) => TurnOutcome { decision, confidence: 1.0, tokens_used: 0, brain: "runtime", agent: None },
+                Some(decision) => {
+                    TurnOutcome { decision, confidence: 1.0, tokens_used: 0, brain: "runtime", agent: None }
+                }
                 None => {
                     self.deps
                         .brain

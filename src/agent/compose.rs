@@ -15,7 +15,9 @@ pub fn follow_up_line(reason: EscalationReason) -> &'static str {
     match reason {
         EscalationReason::PricingInquiry => "A member of our sales team will contact you about this",
         EscalationReason::RefundRequest => "Our billing team will review your request and get back to you",
-        EscalationReason::LegalInquiry => "I have passed it on, and a senior member of our team will respond to you directly",
+        EscalationReason::LegalInquiry => {
+            "I have passed it on, and a senior member of our team will respond to you directly"
+        }
         EscalationReason::NegativeSentiment => "A member of our support team will personally follow up with you",
         EscalationReason::HumanRequested => "I'm connecting you with a member of our support team",
         EscalationReason::NoKnowledge => "A specialist will look into this and follow up with you",
@@ -35,7 +37,9 @@ pub fn holding_reply(
     config: &AgentConfig,
 ) -> ReplyParts {
     let thanks = match reason {
-        EscalationReason::NegativeSentiment => "I'm sorry this has got in the way of your work, and thank you for telling us.",
+        EscalationReason::NegativeSentiment => {
+            "I'm sorry this has got in the way of your work, and thank you for telling us."
+        }
         EscalationReason::HumanRequested => "Of course.",
         _ => "Thank you for your message; I have received your request.",
     };

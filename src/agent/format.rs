@@ -40,12 +40,52 @@ pub struct ReplyParts {
 
 /// Renders `parts` for `channel`, within the channel's limits.
 pub fn format_for_channel(channel: Channel, parts: &ReplyParts, config: &AgentConfig) -> String {
+    // No channel shows tables: rows become list items.
+    let parts = &ReplyParts { paragraphs: parts.paragraphs.iter().map(|p| detable(p)).collect(), ..parts.clone() };
     match channel {
         Channel::Email => email(parts, config),
         Channel::Webform => webform(parts, config),
         Channel::Whatsapp => whatsapp(parts, config),
         Channel::Slack => slack(parts),
     }
+}
+
+/// Markdown table rows → `- first cell — header: cell; …` list items.
+fn detable(p: &str) -> String {
+    let is_row = |l: &str| l.trim_start().starts_with('|');
+    if !p.lines().any(is_row) {
+        return p.to_string();
+    }
+    let cells =
+        |l: &str| -> Vec<String> { l.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect() };
+    let mut out = Vec::new();
+    let mut header: Option<Vec<String>> = None;
+    for line in p.lines() {
+        if !is_row(line) {
+            header = None;
+            out.push(line.to_string());
+            continue;
+        }
+        let row = cells(line);
+        if row.iter().all(|c| c.chars().all(|ch| ch == '-' || ch == ':') && !c.is_empty()) {
+            continue;
+        }
+        match &header {
+            None => header = Some(row),
+            Some(h) => {
+                let first = row.first().cloned().unwrap_or_default();
+                let rest: Vec<String> = h
+                    .iter()
+                    .zip(row.iter())
+                    .skip(1)
+                    .filter(|(_, c)| !c.is_empty())
+                    .map(|(h, c)| if h.is_empty() { c.clone() } else { format!("{h}: {c}") })
+                    .collect();
+                out.push(format!("- {first} — {}", rest.join("; ")));
+            }
+        }
+    }
+    out.join("\n")
 }
 
 fn email(parts: &ReplyParts, config: &AgentConfig) -> String {
@@ -178,7 +218,8 @@ fn cut_chars(s: &str, max: usize) -> String {
         return s.to_string();
     }
     let prefix: String = s.chars().take(max).collect();
-    let end = prefix.rfind("\n\n").filter(|i| *i > prefix.len() / 2).or_else(|| prefix.rfind(['.', '!', '?']).map(|i| i + 1));
+    let end =
+        prefix.rfind("\n\n").filter(|i| *i > prefix.len() / 2).or_else(|| prefix.rfind(['.', '!', '?']).map(|i| i + 1));
     match end {
         Some(i) if i > 0 => prefix[..i].trim_end().to_string(),
         _ => prefix,

@@ -11,7 +11,9 @@ fn parts(paragraphs: &[&str]) -> ReplyParts {
 }
 
 fn long_paragraphs(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("Paragraph {i} explains **Settings > Billing** in some detail. {}", "word ".repeat(40))).collect()
+    (0..n)
+        .map(|i| format!("Paragraph {i} explains **Settings > Billing** in some detail. {}", "word ".repeat(40)))
+        .collect()
 }
 
 #[test]
@@ -89,4 +91,17 @@ fn check_format_catches_what_the_formatter_never_produces() {
     assert!(wa.contains(&FormatViolation::MarkdownBold));
     assert!(matches!(wa[0], FormatViolation::TooLong { .. }));
     assert!(check_format(Channel::Slack, "# Title\n@here", &c, None).contains(&FormatViolation::BroadcastMention));
+}
+
+#[test]
+fn tables_become_list_items_on_every_channel() {
+    let c = AgentConfig::default();
+    let p =
+        parts(&["Limits by plan:\n| Plan | Requests per minute |\n|---|---|\n| Pro | 300 |\n| Enterprise | 1,000 |"]);
+    for channel in Channel::ALL {
+        let text = format_for_channel(channel, &p, &c);
+        assert!(text.contains("Pro — Requests per minute: 300"), "{channel}: {text}");
+        assert!(text.contains("Enterprise — Requests per minute: 1,000"), "{text}");
+        assert_eq!(check_format(channel, &text, &c, Some("TKT-7")), vec![], "{channel}: {text}");
+    }
 }

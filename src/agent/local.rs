@@ -28,7 +28,7 @@ pub async fn retrieve_answer(
     tools: &mut TurnTools<'_>,
     subject: Option<&str>,
     message: &str,
-    max_sections: usize,
+    budget_chars: usize,
 ) -> Result<Option<Answer>, ToolError> {
     let first_query = match subject {
         Some(s) if !s.trim().is_empty() => format!("{s}\n{message}"),
@@ -37,13 +37,19 @@ pub async fn retrieve_answer(
     let question = question_text(message);
     let mut results = vec![
         tools
-            .search_focused(SearchKnowledgeBaseInput { query: first_query.clone(), max_results: Some(5) }, Some(&question))
+            .search_focused(
+                SearchKnowledgeBaseInput { query: first_query.clone(), max_results: Some(5) },
+                Some(&question),
+            )
             .await?,
     ];
     if !question.trim().is_empty() && question != first_query {
         results.push(
             tools
-                .search_focused(SearchKnowledgeBaseInput { query: question.clone(), max_results: Some(5) }, Some(&question))
+                .search_focused(
+                    SearchKnowledgeBaseInput { query: question.clone(), max_results: Some(5) },
+                    Some(&question),
+                )
                 .await?,
         );
     }
@@ -52,7 +58,8 @@ pub async fn retrieve_answer(
     // counts more than the question alone.
     let mut articles: Vec<(String, f32)> = Vec::new();
     for (i, r) in results.iter().enumerate() {
-        let weight = if i == 0 { 1.0 } else { 0.6 };
+        let weight =
+            if i == 0 { 1.0 } else { std::env::var("FTE_W_Q").ok().and_then(|v| v.parse().ok()).unwrap_or(0.6) };
         let max_bm25 = r.hits.iter().map(|h| h.bm25).fold(0.0f32, f32::max).max(1e-3);
         let max_cos = r.hits.iter().map(|h| h.cosine).fold(0.0f32, f32::max).max(1e-3);
         let mut best_per_doc: Vec<(String, f32)> = Vec::new();
@@ -60,7 +67,8 @@ pub async fn retrieve_answer(
             if h.bm25 < MIN_BM25 && h.cosine < MIN_COSINE {
                 continue;
             }
-            let s = weight * (0.7 * h.bm25 / max_bm25 + 0.3 * h.cosine.max(0.0) / max_cos);
+            let wc: f32 = std::env::var("FTE_W_COS").ok().and_then(|v| v.parse().ok()).unwrap_or(0.3);
+            let s = weight * ((1.0 - wc) * h.bm25 / max_bm25 + wc * h.cosine.max(0.0) / max_cos);
             match best_per_doc.iter_mut().find(|(d, _)| *d == h.document) {
                 Some((_, b)) => *b = b.max(s),
                 None => best_per_doc.push((h.document.clone(), s)),
@@ -83,24 +91,42 @@ pub async fn retrieve_answer(
         tracing::debug!(entity, "question names something the knowledge base never mentions");
         return Ok(None);
     }
-    // The article's passages from both searches, best first, deduplicated.
-    let mut hits: Vec<SearchHit> = Vec::new();
-    for r in &results {
-        for h in r.hits.iter().filter(|h| &h.document == document) {
-            if !hits.iter().any(|x| x.id == h.id) {
-                hits.push(h.clone());
-            }
+    // Compose from the whole article: its sections most like the message,
+    // within the channel's budget, in the article's order.
+    let query = format!("{first_query}\n{question}");
+    let sections = tools.read_article(document, &query).await?;
+    let passages = choose_sections(&sections, budget_chars);
+    let best_bm25 = results
+        .iter()
+        .flat_map(|r| r.hits.iter())
+        .filter(|h| &h.document == document)
+        .map(|h| h.bm25)
+        .fold(0.0f32, f32::max);
+    let best_cos = sections.iter().map(|h| h.cosine).fold(0.0f32, f32::max);
+    let confidence = (0.55 + 0.25 * (best_bm25 / 12.0).min(1.0) + 0.4 * best_cos.max(0.0)).clamp(0.0, 0.99);
+    tracing::debug!(document = %document, best_bm25, best_cos, confidence, sections = passages.len(), "answer composed");
+    Ok(Some(Answer { paragraphs: compose::answer_paragraphs(&passages), sources: vec![document.clone()], confidence }))
+}
+
+/// The sections to quote: by similarity to the message (cosine, then
+/// keyword score), while they fit in `budget` characters — the best one
+/// always — then put back in article order.
+fn choose_sections(sections: &[SearchHit], budget: usize) -> Vec<&SearchHit> {
+    let max_bm25 = sections.iter().map(|h| h.bm25).fold(0.0f32, f32::max).max(1e-3);
+    let mut ranked: Vec<&SearchHit> = sections.iter().collect();
+    let key = |h: &SearchHit| 0.6 * h.cosine + 0.4 * h.bm25 / max_bm25;
+    ranked.sort_by(|a, b| key(b).total_cmp(&key(a)));
+    let mut chosen: Vec<&SearchHit> = Vec::new();
+    let mut used = 0;
+    for h in ranked {
+        let len = h.content.chars().count() + h.heading.chars().count();
+        if chosen.is_empty() || used + len <= budget {
+            used += len;
+            chosen.push(h);
         }
     }
-    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let passages = compose::choose_passages(&hits, &format!("{first_query} {question}"), max_sections);
-    let best = hits.first().map_or(0.0, |h| h.bm25);
-    let confidence = (0.62 + 0.37 * (best / 12.0).min(1.0)).clamp(0.0, 0.99);
-    Ok(Some(Answer {
-        paragraphs: compose::answer_paragraphs(&passages),
-        sources: vec![document.clone()],
-        confidence,
-    }))
+    chosen.sort_by_key(|h| h.chunk_index);
+    chosen
 }
 
 /// A product or brand the question names (a run of capitalised words
@@ -154,8 +180,25 @@ pub fn named_entities(text: &str) -> Vec<String> {
 /// Capitalised words that are not names of things a knowledge base covers.
 fn is_calendar_word(word: &str) -> bool {
     const WORDS: [&str; 19] = [
-        "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March",
-        "April", "May", "June", "July", "August", "September", "October", "November", "December",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     WORDS.contains(&word)
 }
@@ -175,11 +218,8 @@ pub fn question_text(message: &str) -> String {
         "how", "what", "why", "where", "when", "which", "who", "can", "could", "is", "are", "do", "does", "will",
         "would", "should", "any", "please", "i need", "i want",
     ];
-    let sentences: Vec<&str> = message
-        .split_inclusive(['.', '?', '!', '\n'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let sentences: Vec<&str> =
+        message.split_inclusive(['.', '?', '!', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect();
     let asked: Vec<&str> = sentences
         .iter()
         .copied()
@@ -207,7 +247,12 @@ pub fn question_text(message: &str) -> String {
 }
 
 /// The answer as reply parts for `send_response`.
-pub fn answer_parts(answer: &Answer, first_name: Option<String>, first_reply: bool, empathy: Option<String>) -> ReplyParts {
+pub fn answer_parts(
+    answer: &Answer,
+    first_name: Option<String>,
+    first_reply: bool,
+    empathy: Option<String>,
+) -> ReplyParts {
     ReplyParts { first_name, first_reply, empathy, paragraphs: answer.paragraphs.clone(), ..Default::default() }
 }
 
@@ -218,7 +263,10 @@ mod tests {
     #[test]
     fn named_entities_are_capitalised_runs_inside_sentences() {
         assert_eq!(named_entities("Is there an Apple Watch app?"), vec!["Apple Watch"]);
-        assert_eq!(named_entities("Can Tallyloom post project updates into Microsoft Teams?"), vec!["Tallyloom", "Microsoft Teams"]);
+        assert_eq!(
+            named_entities("Can Tallyloom post project updates into Microsoft Teams?"),
+            vec!["Tallyloom", "Microsoft Teams"]
+        );
         assert!(named_entities("Can I change the font used in PDF exports?").is_empty());
         assert!(named_entities("How do I reset my password?").is_empty());
     }

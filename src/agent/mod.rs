@@ -20,6 +20,7 @@ pub mod format;
 pub mod guardrails;
 pub mod local;
 pub mod openai;
+pub mod settings;
 pub mod tools;
 
 use crate::brain::{AgentRecord, Brain, BrainError, BrainFuture, Decision, Fallback, TurnInput, TurnOutcome};
@@ -34,11 +35,14 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use tools::{CreateTicketInput, EscalateToHumanInput, GetCustomerHistoryInput, Priority, TurnTools, Urgency};
 
-/// Sections of one article an answer may quote, per channel.
-fn max_sections(channel: Channel) -> usize {
+/// Characters of knowledge-base text an answer may quote, per channel
+/// (the formatter still enforces each channel's hard limit).
+fn answer_budget(channel: Channel) -> usize {
     match channel {
-        Channel::Whatsapp => 2,
-        _ => 3,
+        Channel::Email => 1800,
+        Channel::Webform => 1200,
+        Channel::Slack => 1400,
+        Channel::Whatsapp => 900,
     }
 }
 
@@ -76,7 +80,7 @@ impl AgentBrain {
         };
         let verdict = rules::check_message(rule_channel(input.channel), input.subject, input.message);
         let priority = match verdict.reason {
-            Some(EscalationReason::LegalInquiry) => Priority::Urgent,
+            Some(rules::Reason::LegalInquiry) => Priority::Urgent,
             Some(_) => Priority::High,
             None if verdict.sentiment < 0.46 => Priority::High,
             None => Priority::Medium,
@@ -98,7 +102,7 @@ impl AgentBrain {
 
         // Hard rules first: no model sees a message that must escalate.
         let repeat = repeat_contact(&history, input.message);
-        if let Some(reason) = verdict.reason.or(repeat) {
+        if let Some(reason) = verdict.reason.map(escalation_reason).or(repeat) {
             return Ok(ctx.escalate(tools, reason, &verdict, Vec::new(), 1.0));
         }
         if rules::is_empty_or_friendly_emoji(input.message) {
@@ -135,7 +139,7 @@ impl AgentBrain {
             }
         }
         let budget_alert = !budget_left && fallbacks.iter().any(|f| f.error.contains("budget"));
-        let answer = local::retrieve_answer(&mut tools, input.subject, input.message, max_sections(input.channel))
+        let answer = local::retrieve_answer(&mut tools, input.subject, input.message, answer_budget(input.channel))
             .await
             .map_err(|e| failed(&e))?;
         let mut outcome = match answer {
@@ -145,7 +149,10 @@ impl AgentBrain {
                 if asks_if_bot(input.message) && !(first_reply && input.channel == Channel::Whatsapp) {
                     parts.paragraphs.insert(
                         0,
-                        format!("I'm {}, {}'s AI assistant — happy to help with this.", config.assistant_name, config.company),
+                        format!(
+                            "I'm {}, {}'s AI assistant — happy to help with this.",
+                            config.assistant_name, config.company
+                        ),
                     );
                 }
                 ctx.reply(tools, parts, answer.sources.clone(), answer.confidence, fallbacks).map_err(|e| failed(&e))?
@@ -201,7 +208,10 @@ pub struct ModelOutcome {
 pub enum ModelDecision {
     /// The model's reply text (not yet filtered or sent).
     Reply(String),
-    Escalate { reason: EscalationReason, urgency: Urgency },
+    Escalate {
+        reason: EscalationReason,
+        urgency: Urgency,
+    },
 }
 
 /// The turn's context shared by the decision paths.
@@ -382,6 +392,19 @@ fn blocked_reason(violations: &[Violation]) -> Option<EscalationReason> {
     })
 }
 
+/// The escalation reason of a rule's verdict.
+pub fn escalation_reason(reason: rules::Reason) -> EscalationReason {
+    match reason {
+        rules::Reason::LegalInquiry => EscalationReason::LegalInquiry,
+        rules::Reason::ComplianceInquiry => EscalationReason::ComplianceInquiry,
+        rules::Reason::RefundRequest => EscalationReason::RefundRequest,
+        rules::Reason::PricingInquiry => EscalationReason::PricingInquiry,
+        rules::Reason::HumanRequested => EscalationReason::HumanRequested,
+        rules::Reason::NegativeSentiment => EscalationReason::NegativeSentiment,
+        rules::Reason::NoKnowledge => EscalationReason::NoKnowledge,
+    }
+}
+
 fn rule_channel(channel: Channel) -> rules::Channel {
     match channel {
         Channel::Email => rules::Channel::Email,
@@ -396,9 +419,20 @@ fn rule_channel(channel: Channel) -> rules::Channel {
 /// matter (shared terms, or a message that chases it up).
 fn repeat_contact(history: &tools::CustomerHistory, message: &str) -> Option<EscalationReason> {
     let lower = message.to_lowercase();
-    let chasing = ["any news", "any update", "following up", "follow up on", "still waiting", "heard back", "i sent you", "i emailed", "my email", "my message"]
-        .iter()
-        .any(|p| lower.contains(p));
+    let chasing = [
+        "any news",
+        "any update",
+        "following up",
+        "follow up on",
+        "still waiting",
+        "heard back",
+        "i sent you",
+        "i emailed",
+        "my email",
+        "my message",
+    ]
+    .iter()
+    .any(|p| lower.contains(p));
     let terms: std::collections::HashSet<String> = crate::kb::text::terms(message).into_iter().collect();
     history.escalations.iter().find_map(|e| {
         let reason = EscalationReason::ALL.into_iter().find(|r| r.as_str() == e.reason)?;
@@ -412,7 +446,8 @@ fn repeat_contact(history: &tools::CustomerHistory, message: &str) -> Option<Esc
 }
 
 fn empathy(verdict: &rules::RuleVerdict) -> Option<String> {
-    (verdict.sentiment < 0.46).then(|| "I'm sorry this got in the way of your work — here's how to sort it out.".to_string())
+    (verdict.sentiment < 0.46)
+        .then(|| "I'm sorry this got in the way of your work — here's how to sort it out.".to_string())
 }
 
 fn asks_if_bot(message: &str) -> bool {

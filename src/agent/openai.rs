@@ -33,18 +33,20 @@ pub enum ModelError {
 
 /// The tool list sent to the model (strict schemas).
 pub fn tool_definitions() -> Value {
-    json!(ToolName::ALL
-        .iter()
-        .map(|t| json!({
-            "type": "function",
-            "function": {
-                "name": t.as_str(),
-                "description": t.description(),
-                "parameters": t.parameters(),
-                "strict": true
-            }
-        }))
-        .collect::<Vec<_>>())
+    json!(
+        ToolName::ALL
+            .iter()
+            .map(|t| json!({
+                "type": "function",
+                "function": {
+                    "name": t.as_str(),
+                    "description": t.description(),
+                    "parameters": t.parameters(),
+                    "strict": true
+                }
+            }))
+            .collect::<Vec<_>>()
+    )
 }
 
 fn system_prompt(ctx: &Ctx<'_>, history: &CustomerHistory) -> String {
@@ -92,7 +94,12 @@ pub async fn run_model(
         json!({ "role": "system", "content": system_prompt(ctx, history) }),
         json!({ "role": "user", "content": user }),
     ];
-    let mut outcome = ModelOutcome { decision: ModelDecision::Reply(String::new()), prompt_tokens: 0, completion_tokens: 0, cost_usd: 0.0 };
+    let mut outcome = ModelOutcome {
+        decision: ModelDecision::Reply(String::new()),
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        cost_usd: 0.0,
+    };
     let mut escalation = None;
     for _round in 0..endpoint.max_tool_rounds {
         let request: CreateChatCompletionRequest = serde_json::from_value(json!({
@@ -145,7 +152,8 @@ pub async fn run_model(
                 let args: Value = match serde_json::from_str(&call.function.arguments) {
                     Ok(v) => v,
                     Err(e) => {
-                        messages.push(tool_result(&call.id, json!({ "error": format!("arguments are not JSON: {e}") })));
+                        messages
+                            .push(tool_result(&call.id, json!({ "error": format!("arguments are not JSON: {e}") })));
                         continue;
                     }
                 };

@@ -55,7 +55,9 @@ impl ToolName {
 
     pub fn description(&self) -> &'static str {
         match self {
-            ToolName::CreateTicket => "Open (or reuse) the support ticket for this conversation. Always the first call.",
+            ToolName::CreateTicket => {
+                "Open (or reuse) the support ticket for this conversation. Always the first call."
+            }
             ToolName::GetCustomerHistory => {
                 "The customer's recent messages on every channel, open escalations and tickets."
             }
@@ -74,9 +76,7 @@ impl ToolName {
     /// JSON schema of the arguments (OpenAI strict mode: all properties
     /// required, optional ones nullable, no additional properties).
     pub fn parameters(&self) -> Value {
-        let object = |properties: Value, required: &[&str]| {
-            json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false })
-        };
+        let object = |properties: Value, required: &[&str]| json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false });
         match self {
             ToolName::CreateTicket => object(
                 json!({
@@ -86,10 +86,9 @@ impl ToolName {
                 }),
                 &["subject", "category", "priority"],
             ),
-            ToolName::GetCustomerHistory => object(
-                json!({ "limit": { "type": ["integer", "null"], "minimum": 1, "maximum": 50 } }),
-                &["limit"],
-            ),
+            ToolName::GetCustomerHistory => {
+                object(json!({ "limit": { "type": ["integer", "null"], "minimum": 1, "maximum": 50 } }), &["limit"])
+            }
             ToolName::SearchKnowledgeBase => object(
                 json!({
                     "query": { "type": "string", "minLength": 1, "maxLength": 1000 },
@@ -107,10 +106,9 @@ impl ToolName {
                 }),
                 &["reason", "urgency", "summary"],
             ),
-            ToolName::SendResponse => object(
-                json!({ "message": { "type": "string", "minLength": 1, "maxLength": 8000 } }),
-                &["message"],
-            ),
+            ToolName::SendResponse => {
+                object(json!({ "message": { "type": "string", "minLength": 1, "maxLength": 8000 } }), &["message"])
+            }
         }
     }
 }
@@ -323,16 +321,20 @@ impl<'a> TurnTools<'a> {
 
     fn check_order(&self, tool: ToolName) -> Result<(), ToolError> {
         if self.response.is_some() {
-            return Err(ToolError::Order(format!("{} after send_response: send_response is the last call", tool.as_str())));
+            return Err(ToolError::Order(format!(
+                "{} after send_response: send_response is the last call",
+                tool.as_str()
+            )));
         }
         match tool {
             ToolName::CreateTicket if self.ticket.is_some() => {
                 Err(ToolError::Order("create_ticket was already called".into()))
             }
             ToolName::CreateTicket => Ok(()),
-            _ if self.ticket.is_none() => {
-                Err(ToolError::Order(format!("{} before create_ticket: create_ticket must be the first call", tool.as_str())))
-            }
+            _ if self.ticket.is_none() => Err(ToolError::Order(format!(
+                "{} before create_ticket: create_ticket must be the first call",
+                tool.as_str()
+            ))),
             ToolName::EscalateToHuman if self.escalation.is_some() => {
                 Err(ToolError::Order("escalate_to_human was already called".into()))
             }
@@ -367,15 +369,22 @@ impl<'a> TurnTools<'a> {
                     Err(e) => Err(invalid(e.to_string())),
                 },
                 ToolName::GetCustomerHistory => match serde_json::from_value(args) {
-                    Ok(input) => self.customer_history(input).await.and_then(|h| Ok(serde_json::to_value(h).unwrap_or(Value::Null))),
+                    Ok(input) => self
+                        .customer_history(input)
+                        .await
+                        .and_then(|h| Ok(serde_json::to_value(h).unwrap_or(Value::Null))),
                     Err(e) => Err(invalid(e.to_string())),
                 },
                 ToolName::SearchKnowledgeBase => match serde_json::from_value::<SearchKnowledgeBaseInput>(args) {
                     Ok(input) => self.search(input).await.map(|hits| {
-                        json!(hits.iter().map(|h| json!({
-                            "article": h.document, "title": h.title, "section": h.heading,
-                            "content": h.content, "score": h.score, "cosine": h.cosine
-                        })).collect::<Vec<_>>())
+                        json!(
+                            hits.iter()
+                                .map(|h| json!({
+                                    "article": h.document, "title": h.title, "section": h.heading,
+                                    "content": h.content, "score": h.score, "cosine": h.cosine
+                                }))
+                                .collect::<Vec<_>>()
+                        )
                     }),
                     Err(e) => Err(invalid(e.to_string())),
                 },
@@ -466,12 +475,11 @@ impl<'a> TurnTools<'a> {
         }
         let limit = i64::from(input.limit.unwrap_or(20).clamp(1, 50));
         let mut tx = begin_tenant(self.pool, self.tenant).await?;
-        let display_name: Option<String> =
-            sqlx::query_scalar("SELECT display_name FROM customers WHERE id = $1")
-                .bind(self.customer)
-                .fetch_optional(&mut *tx)
-                .await?
-                .flatten();
+        let display_name: Option<String> = sqlx::query_scalar("SELECT display_name FROM customers WHERE id = $1")
+            .bind(self.customer)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten();
         let messages: Vec<(String, String, String, String)> = sqlx::query_as(
             "SELECT channel, direction, author, body FROM messages WHERE customer_id = $1
               ORDER BY created_at DESC LIMIT $2",
@@ -536,11 +544,22 @@ impl<'a> TurnTools<'a> {
         }
         let limit = input.max_results.unwrap_or(kb::MAX_RESULTS as u32).clamp(1, kb::MAX_RESULTS as u32) as usize;
         let result = self.kb.search(self.pool, self.tenant, self.embedder, &input.query, focus, limit).await;
-        self.record(ToolName::SearchKnowledgeBase, args, started, result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        self.record(
+            ToolName::SearchKnowledgeBase,
+            args,
+            started,
+            result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+        );
         let result = result?;
         self.searches += 1;
         self.hits.extend(result.hits.iter().cloned());
         Ok(result)
+    }
+
+    /// Every section of `document`, scored against `query`: reading the
+    /// article a search found, to compose the answer from it.
+    pub async fn read_article(&self, document: &str, query: &str) -> Result<Vec<SearchHit>, ToolError> {
+        Ok(self.kb.article(self.pool, self.tenant, self.embedder, document, query).await?)
     }
 
     /// Whether any article mentions `phrase` (a phrase query on the

@@ -8,4 +8,4 @@ mod tenants;
 
 pub use error::CrmError;
 pub use identity::{Resolution, merge_customers, resolve_customer, resolve_customer_in};
-pub use tenants::{MergePolicy, NewTenant, Tenant, create_tenant, get_tenant};
+pub use tenants::{MergePolicy, NewTenant, Tenant, create_tenant, ensure_tenant, get_tenant, stable_tenant_id};

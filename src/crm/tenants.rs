@@ -52,6 +52,29 @@ pub struct Tenant {
 
 /// Creates a tenant. The slug is lowercase letters, digits and dashes.
 pub async fn create_tenant(pool: &PgPool, new: &NewTenant) -> Result<Tenant, CrmError> {
+    create_tenant_with_id(pool, TenantId::new(), new).await
+}
+
+/// The id [`ensure_tenant`] gives a slug: derived from it (UUID v5), so a
+/// set-up script can run again and find the tenant it made.
+pub fn stable_tenant_id(slug: &str) -> TenantId {
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6a1f_0c3e_5b7d_4e21_9c84_2f6d_1a0b_7e55);
+    TenantId::from_uuid(uuid::Uuid::new_v5(&NAMESPACE, slug.trim().as_bytes()))
+}
+
+/// Returns the tenant with this slug made by an earlier `ensure_tenant`, or
+/// creates it. The bool says whether it was created. A slug taken by a
+/// tenant made with `create_tenant` is an error (its id is not derivable).
+pub async fn ensure_tenant(pool: &PgPool, new: &NewTenant) -> Result<(Tenant, bool), CrmError> {
+    let id = stable_tenant_id(&new.slug);
+    match get_tenant(pool, id).await {
+        Ok(t) => Ok((t, false)),
+        Err(CrmError::TenantNotFound) => Ok((create_tenant_with_id(pool, id, new).await?, true)),
+        Err(e) => Err(e),
+    }
+}
+
+async fn create_tenant_with_id(pool: &PgPool, id: TenantId, new: &NewTenant) -> Result<Tenant, CrmError> {
     let slug = new.slug.trim();
     let valid_slug = (2..=63).contains(&slug.len())
         && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -63,7 +86,6 @@ pub async fn create_tenant(pool: &PgPool, new: &NewTenant) -> Result<Tenant, Crm
     if name.is_empty() || name.len() > 200 {
         return Err(CrmError::InvalidTenant("name must be 1-200 characters".into()));
     }
-    let id = TenantId::new();
     let mut tx = begin_tenant(pool, id).await?;
     sqlx::query("INSERT INTO tenants (id, slug, name, identity_merge_policy) VALUES ($1, $2, $3, $4)")
         .bind(id)

@@ -14,7 +14,7 @@ use crate::config::DatabaseSettings;
 use crate::crm::{self, MergePolicy, NewTenant};
 use crate::db::{self, begin_tenant};
 use crate::domain::{MessageId, TenantId};
-use crate::kb::{self, Embedder, HashingEmbedder};
+use crate::kb::{self, Embedder};
 use crate::runtime::{Runtime, RuntimeConfig};
 use report::{Got, Outcome, Report};
 use sqlx::PgPool;
@@ -40,6 +40,8 @@ pub struct EvalArgs {
     /// Keep the scratch database (its name is printed) instead of dropping it.
     #[arg(long)]
     pub keep_db: bool,
+    #[command(flatten)]
+    pub embedder: crate::agent::settings::EmbedderSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +66,10 @@ pub async fn run(args: &EvalArgs) -> Result<Report, EvalError> {
     let articles = kb::read_articles(&args.kb)?;
     let admin = db::connect(&args.database).await.map_err(db_err)?;
     let name = format!("fte_eval_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.map_err(|e| {
-        EvalError::Db(format!("cannot create the scratch database (the role needs CREATEDB): {e}"))
-    })?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .map_err(|e| EvalError::Db(format!("cannot create the scratch database (the role needs CREATEDB): {e}")))?;
     let result = run_in(args, &name, &tickets, &articles).await;
     if args.keep_db {
         eprintln!("eval database kept: {name}");
@@ -93,7 +96,7 @@ async fn run_in(
     )
     .await
     .map_err(db_err)?;
-    let embedder: Arc<dyn Embedder> = Arc::new(HashingEmbedder::default());
+    let embedder: Arc<dyn Embedder> = args.embedder.build().map_err(|e| EvalError::Runtime(e.to_string()))?;
     kb::ingest(&pool, tenant.id, embedder.as_ref(), articles).await?;
     let config = AgentConfig::load(&pool, tenant.id).await.map_err(db_err)?;
     let brain = Arc::new(AgentBrain::new(pool.clone(), embedder, Arc::new(kb::KbSearch::new())));
@@ -133,8 +136,10 @@ async fn observe(pool: &PgPool, tenant: TenantId, message: MessageId) -> Result<
     .bind(message)
     .fetch_optional(&mut *tx)
     .await?;
-    let draft: Option<String> =
-        sqlx::query_scalar("SELECT draft FROM approvals WHERE inbound_message = $1").bind(message).fetch_optional(&mut *tx).await?;
+    let draft: Option<String> = sqlx::query_scalar("SELECT draft FROM approvals WHERE inbound_message = $1")
+        .bind(message)
+        .fetch_optional(&mut *tx)
+        .await?;
     // No agent turn: the conversation was already with humans (the
     // message was forwarded to the open escalation).
     let open_escalation: Option<String> = sqlx::query_scalar(

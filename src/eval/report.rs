@@ -194,7 +194,13 @@ impl Report {
                 (None, Some(a)) => format!("{}({a})", l.got_action),
                 _ => l.got_action.clone(),
             };
-            let mark = if l.action_ok && l.answer_ok { "ok  " } else if l.action_ok { "part" } else { "FAIL" };
+            let mark = if l.action_ok && l.answer_ok {
+                "ok  "
+            } else if l.action_ok {
+                "part"
+            } else {
+                "FAIL"
+            };
             let mut extra = String::new();
             if !l.missing_mentions.is_empty() {
                 extra.push_str(&format!(" missing={:?}", l.missing_mentions));
@@ -205,7 +211,10 @@ impl Report {
             if let Some(c) = l.confidence {
                 extra.push_str(&format!(" conf={c:.2}"));
             }
-            println!("{mark} {:<6} {:<9} expected {expected:<45} got {got}{extra} {:.0}ms", l.id, l.channel, l.latency_ms);
+            println!(
+                "{mark} {:<6} {:<9} expected {expected:<45} got {got}{extra} {:.0}ms",
+                l.id, l.channel, l.latency_ms
+            );
         }
         let s = &self.summary;
         println!(

@@ -6,8 +6,12 @@
 pub mod chunker;
 pub mod embedder;
 pub mod lexical;
+pub mod minilm;
 pub mod store;
 pub mod text;
 
 pub use embedder::{Embedder, HashingEmbedder, OpenAiEmbedder};
-pub use store::{Article, IngestReport, KbError, KbSearch, MAX_RESULTS, SearchHit, SearchResult, ingest, read_articles};
+pub use minilm::MiniLmEmbedder;
+pub use store::{
+    Article, IngestReport, KbError, KbSearch, MAX_RESULTS, SearchHit, SearchResult, ingest, read_articles,
+};

@@ -7,12 +7,12 @@ use super::embedder::{EmbedError, Embedder, to_stored};
 use super::lexical::{self, LexicalStats, STATS_TTL};
 use crate::db::begin_tenant;
 use crate::domain::TenantId;
-use sha2::{Digest, Sha256};
 use dashmap::DashMap;
+use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::path::Path;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Searches return at most this many hits (DESIGN.md §5).
@@ -99,16 +99,15 @@ pub async fn ingest(
 ) -> Result<IngestReport, KbError> {
     let chunks: Vec<Chunk> = articles.iter().flat_map(|a| chunk_markdown(&a.document, &a.markdown)).collect();
     let mut tx = begin_tenant(pool, tenant).await?;
-    let existing: HashMap<(String, i32), String> =
-        sqlx::query_as::<_, (String, i32, String)>(
-            "SELECT document, chunk_index, content_hash FROM knowledge_base WHERE embedder = $1",
-        )
-        .bind(embedder.name())
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|(d, i, h)| ((d, i), h))
-        .collect();
+    let existing: HashMap<(String, i32), String> = sqlx::query_as::<_, (String, i32, String)>(
+        "SELECT document, chunk_index, content_hash FROM knowledge_base WHERE embedder = $1",
+    )
+    .bind(embedder.name())
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(d, i, h)| ((d, i), h))
+    .collect();
 
     let mut report = IngestReport { documents: articles.len(), chunks: chunks.len(), ..Default::default() };
     let mut changed = Vec::new();
@@ -174,6 +173,8 @@ pub struct SearchHit {
     pub document: String,
     pub title: String,
     pub heading: String,
+    /// Position of the section in its article.
+    pub chunk_index: i32,
     pub content: String,
     /// Cosine similarity of the query and the chunk (-1..1).
     pub cosine: f32,
@@ -211,6 +212,31 @@ impl SearchResult {
         }
         self.focus.iter().filter(|(l, _)| found.contains(l.as_str())).map(|(_, w)| w).sum::<f32>() / total
     }
+}
+
+type Row = (Uuid, String, String, String, i32, String, f64, String);
+
+fn score_rows(rows: Vec<Row>, stats: &LexicalStats, lexemes: &[String], focus: &[String]) -> Vec<SearchHit> {
+    rows.into_iter()
+        .map(|(id, document, title, heading, chunk_index, content, cosine, tsv)| {
+            let chunk = lexical::parse_tsvector(&tsv);
+            let (bm25, matched) = lexical::score(stats, lexemes, &chunk);
+            let focus_matched = focus.iter().filter(|l| chunk.tf.contains_key(*l)).cloned().collect();
+            SearchHit {
+                id,
+                document,
+                title,
+                heading,
+                chunk_index,
+                content,
+                cosine: cosine as f32,
+                bm25,
+                matched,
+                score: 0.0,
+                focus_matched,
+            }
+        })
+        .collect()
 }
 
 /// Hybrid search with per-tenant corpus statistics cached in memory (see
@@ -276,7 +302,6 @@ impl KbSearch {
             .map(|l| format!("'{l}'"))
             .collect::<Vec<_>>()
             .join(" | ");
-        type Row = (Uuid, String, String, String, String, f64, String);
         let rows: Vec<Row> = sqlx::query_as(
             "WITH by_vector AS (
                  SELECT id FROM knowledge_base WHERE embedder = $1 ORDER BY embedding <=> $2 LIMIT $3
@@ -285,7 +310,8 @@ impl KbSearch {
                   WHERE $4 <> '' AND embedder = $1 AND search_text @@ q
                   ORDER BY ts_rank_cd(search_text, q) DESC, id LIMIT $3
              )
-             SELECT k.id, k.document, k.title, k.heading, k.content, 1 - (k.embedding <=> $2), k.search_text::text
+             SELECT k.id, k.document, k.title, k.heading, k.chunk_index, k.content, 1 - (k.embedding <=> $2),
+                    k.search_text::text
                FROM knowledge_base k
               WHERE k.id IN (SELECT id FROM by_vector UNION SELECT id FROM by_text)",
         )
@@ -297,26 +323,7 @@ impl KbSearch {
         .await?;
         tx.commit().await?;
 
-        let mut hits: Vec<SearchHit> = rows
-            .into_iter()
-            .map(|(id, document, title, heading, content, cosine, tsv)| {
-                let chunk = lexical::parse_tsvector(&tsv);
-                let (bm25, matched) = lexical::score(&stats, &lexemes, &chunk);
-                let focus_matched = focus_lexemes.iter().filter(|l| chunk.tf.contains_key(*l)).cloned().collect();
-                SearchHit {
-                    id,
-                    document,
-                    title,
-                    heading,
-                    content,
-                    cosine: cosine as f32,
-                    bm25,
-                    matched,
-                    score: 0.0,
-                    focus_matched,
-                }
-            })
-            .collect();
+        let mut hits = score_rows(rows, &stats, &lexemes, &focus_lexemes);
         // Reciprocal rank fusion of the two rankings.
         let mut order: Vec<usize> = (0..hits.len()).collect();
         order.sort_by(|a, b| hits[*b].cosine.total_cmp(&hits[*a].cosine));
@@ -333,6 +340,39 @@ impl KbSearch {
         hits.truncate(limit);
         let focus = focus_lexemes.iter().map(|l| (l.clone(), stats.idf(l))).collect();
         Ok(SearchResult { hits, focus })
+    }
+
+    /// Every section of one article, scored against `query` like search
+    /// hits (`score` is left 0), in article order: for composing an answer
+    /// from the article a search found.
+    pub async fn article(
+        &self,
+        pool: &PgPool,
+        tenant: TenantId,
+        embedder: &dyn Embedder,
+        document: &str,
+        query: &str,
+    ) -> Result<Vec<SearchHit>, KbError> {
+        let vector = embedder.embed(&[query.to_string()]).await?.into_iter().next().unwrap_or_default();
+        let stored = to_stored(vector)?;
+        let mut tx = begin_tenant(pool, tenant).await?;
+        let stats = self.stats_for(&mut tx, tenant, embedder.name()).await?;
+        let lexemes: Vec<String> =
+            sqlx::query_scalar("SELECT lexeme FROM unnest(to_tsvector('english', $1)) ORDER BY lexeme")
+                .bind(query)
+                .fetch_all(&mut *tx)
+                .await?;
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, document, title, heading, chunk_index, content, 1 - (embedding <=> $2), search_text::text
+               FROM knowledge_base WHERE embedder = $1 AND document = $3 ORDER BY chunk_index",
+        )
+        .bind(embedder.name())
+        .bind(&stored)
+        .bind(document)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(score_rows(rows, &stats, &lexemes, &[]))
     }
 
     async fn stats_for(

@@ -173,6 +173,9 @@ pub fn spawn_role(role: &str, db_url: &str, env: &[(&str, &str)]) -> (std::proce
         .env("HTTP_ADDR", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
+        // The runtime's tests count replies: the deterministic brain
+        // answers every message (tests of the agent set FTE_BRAIN=agent).
+        .env("FTE_BRAIN", "echo")
         .env_remove("KAFKA_BROKERS")
         .stdout(std::process::Stdio::inherit())
         .stderr(std::process::Stdio::piped());
@@ -247,7 +250,9 @@ pub fn serve_settings(flags: &[&str]) -> fte::config::ServeSettings {
         #[command(flatten)]
         serve: fte::config::ServeSettings,
     }
-    let args = std::iter::once("fte").chain(flags.iter().copied());
+    // The deterministic brain unless the test picks one.
+    let brain: &[&str] = if flags.contains(&"--brain") { &[] } else { &["--brain", "echo"] };
+    let args = std::iter::once("fte").chain(brain.iter().copied()).chain(flags.iter().copied());
     <Wrapper as clap::Parser>::parse_from(args).serve
 }
 
