@@ -274,6 +274,7 @@ impl ConversationActorState {
         let mut escalation = None;
         let mut approval = None;
         let mut agent_turn = None;
+        let give_up = forced.is_some();
 
         if effects.iter().any(|e| matches!(e, Effect::RunAgentTurn { .. })) {
             let outcome = match forced {
@@ -357,6 +358,44 @@ impl ConversationActorState {
             let (next, _effects) = transition(&after, event.clone())?;
             after = next;
             events.push(event);
+        }
+
+        // Humans have it and the customer wrote again: a holding reply,
+        // once per escalation, so they know the message arrived.
+        if !give_up
+            && effects.iter().any(|e| matches!(e, Effect::ForwardToHumans { .. }))
+            && after.status == crate::conversation::Status::Escalated
+            && !after.acknowledged
+            && let Some(reason) = after.escalation
+        {
+            let input = TurnInput {
+                tenant: self.tenant,
+                customer: self.customer,
+                conversation,
+                channel: inbound.channel,
+                subject: inbound.subject.as_deref(),
+                message: &inbound.body,
+                display_name: inbound.display_name.as_deref(),
+                new_conversation,
+                state: &after,
+            };
+            if let Some(text) = self.deps.brain.acknowledge(input, reason).await? {
+                let reply_id = MessageId::new();
+                let event = Event::AgentAcknowledged { reply_id, in_reply_to: message_id };
+                let (next, _effects) = transition(&after, event.clone())?;
+                after = next;
+                events.push(event);
+                replies.push(NewReply {
+                    id: reply_id,
+                    channel: inbound.channel,
+                    author: Author::System,
+                    body: text,
+                    in_reply_to: Some(message_id),
+                    recipient: Some(inbound.sender.clone()),
+                    latency_ms: Some(u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX)),
+                    tokens_used: Some(0),
+                });
+            }
         }
 
         let record = TurnRecord {

@@ -132,7 +132,7 @@ impl AgentConfig {
         if self.brains.contains(&BrainName::Secondary) && self.secondary_model.is_none() {
             return bad("brains lists secondary but secondary_model is not set");
         }
-        if self.monthly_budget_usd.is_some_and(|b| !(b >= 0.0)) {
+        if self.monthly_budget_usd.is_some_and(|b| b.is_nan() || b < 0.0) {
             return bad("monthly_budget_usd must be zero or more");
         }
         for m in [&self.primary_model, &self.secondary_model].into_iter().flatten() {

@@ -194,10 +194,8 @@ fn fit_words(mut body: Vec<String>, budget: usize) -> Vec<String> {
     while body.iter().map(|p| words(p)).sum::<usize>() > budget && body.len() > 1 {
         body.pop();
     }
-    if let Some(last) = body.last_mut() {
-        if words(last) > budget {
-            *last = cut_words(last, budget);
-        }
+    if let Some(last) = body.last_mut().filter(|l| words(l) > budget) {
+        *last = cut_words(last, budget);
     }
     body
 }

@@ -62,18 +62,25 @@ pub async fn retrieve_answer(
             if i == 0 { 1.0 } else { std::env::var("FTE_W_Q").ok().and_then(|v| v.parse().ok()).unwrap_or(0.6) };
         let max_bm25 = r.hits.iter().map(|h| h.bm25).fold(0.0f32, f32::max).max(1e-3);
         let max_cos = r.hits.iter().map(|h| h.cosine).fold(0.0f32, f32::max).max(1e-3);
-        let mut best_per_doc: Vec<(String, f32)> = Vec::new();
+        // Per article: its best passage, plus a share of its second best
+        // (an article with several matching sections is the likelier one).
+        let mut per_doc: Vec<(String, Vec<f32>)> = Vec::new();
         for h in &r.hits {
             if h.bm25 < MIN_BM25 && h.cosine < MIN_COSINE {
                 continue;
             }
-            let wc: f32 = std::env::var("FTE_W_COS").ok().and_then(|v| v.parse().ok()).unwrap_or(0.3);
-            let s = weight * ((1.0 - wc) * h.bm25 / max_bm25 + wc * h.cosine.max(0.0) / max_cos);
-            match best_per_doc.iter_mut().find(|(d, _)| *d == h.document) {
-                Some((_, b)) => *b = b.max(s),
-                None => best_per_doc.push((h.document.clone(), s)),
+            let s = weight * (0.7 * h.bm25 / max_bm25 + 0.3 * h.cosine.max(0.0) / max_cos);
+            match per_doc.iter_mut().find(|(d, _)| *d == h.document) {
+                Some((_, v)) => v.push(s),
+                None => per_doc.push((h.document.clone(), vec![s])),
             }
         }
+        const SECOND: f32 = 0.3;
+        let best_per_doc = per_doc.into_iter().map(|(d, mut v)| {
+            v.sort_by(|a, b| b.total_cmp(a));
+            let s = v[0] + SECOND * v.get(1).copied().unwrap_or(0.0);
+            (d, s)
+        });
         for (doc, score) in best_per_doc {
             match articles.iter_mut().find(|(d, _)| *d == doc) {
                 Some((_, s)) => *s += score,
@@ -234,12 +241,11 @@ pub fn question_text(message: &str) -> String {
     // A bare "Any idea?" carries no subject: take the sentence before it.
     let mut out: Vec<&str> = Vec::new();
     for s in &asked {
-        if s.split_whitespace().count() <= 4 {
-            if let Some(i) = sentences.iter().position(|x| x == s) {
-                if i > 0 && !out.contains(&sentences[i - 1]) {
-                    out.push(sentences[i - 1]);
-                }
-            }
+        let position = sentences.iter().position(|x| x == s);
+        if let Some(i) = position.filter(|i| *i > 0 && s.split_whitespace().count() <= 4)
+            && !out.contains(&sentences[i - 1])
+        {
+            out.push(sentences[i - 1]);
         }
         out.push(s);
     }

@@ -23,7 +23,9 @@ pub mod openai;
 pub mod settings;
 pub mod tools;
 
-use crate::brain::{AgentRecord, Brain, BrainError, BrainFuture, Decision, Fallback, TurnInput, TurnOutcome};
+use crate::brain::{
+    AckFuture, AgentRecord, Brain, BrainError, BrainFuture, Decision, Fallback, TurnInput, TurnOutcome,
+};
 use crate::db::begin_tenant;
 use crate::domain::{Channel, EscalationReason, TenantId};
 use crate::kb::{Embedder, KbSearch};
@@ -42,7 +44,7 @@ fn answer_budget(channel: Channel) -> usize {
         Channel::Email => 1800,
         Channel::Webform => 1200,
         Channel::Slack => 1400,
-        Channel::Whatsapp => 900,
+        Channel::Whatsapp => 1300,
     }
 }
 
@@ -186,6 +188,16 @@ impl Brain for AgentBrain {
 
     fn turn<'a>(&'a self, input: TurnInput<'a>) -> BrainFuture<'a> {
         Box::pin(self.run(input))
+    }
+
+    fn acknowledge<'a>(&'a self, input: TurnInput<'a>, reason: EscalationReason) -> AckFuture<'a> {
+        Box::pin(async move {
+            let config =
+                AgentConfig::load(&self.pool, input.tenant).await.map_err(|e| BrainError::Failed(e.to_string()))?;
+            let name = input.display_name.and_then(compose::first_name);
+            let parts = compose::holding_reply(reason, input.channel, name.as_deref(), false, false, &config);
+            Ok(Some(format::format_for_channel(input.channel, &parts, &config)))
+        })
     }
 }
 

@@ -189,10 +189,10 @@ pub async fn run_model(
                 Err(e) if e.is_recoverable() => json!({ "error": e.to_string() }),
                 Err(e) => return Err(ModelError::Tool(e.to_string())),
             };
-            if call.function.name == ToolName::EscalateToHuman.as_str() {
-                if let Some(esc) = &tools.escalation {
-                    escalation = Some((esc.reason, esc.urgency));
-                }
+            if call.function.name == ToolName::EscalateToHuman.as_str()
+                && let Some(esc) = &tools.escalation
+            {
+                escalation = Some((esc.reason, esc.urgency));
             }
             messages.push(tool_result(&call.id, content));
         }

@@ -369,10 +369,9 @@ impl<'a> TurnTools<'a> {
                     Err(e) => Err(invalid(e.to_string())),
                 },
                 ToolName::GetCustomerHistory => match serde_json::from_value(args) {
-                    Ok(input) => self
-                        .customer_history(input)
-                        .await
-                        .and_then(|h| Ok(serde_json::to_value(h).unwrap_or(Value::Null))),
+                    Ok(input) => {
+                        self.customer_history(input).await.map(|h| serde_json::to_value(h).unwrap_or(Value::Null))
+                    }
                     Err(e) => Err(invalid(e.to_string())),
                 },
                 ToolName::SearchKnowledgeBase => match serde_json::from_value::<SearchKnowledgeBaseInput>(args) {

@@ -88,7 +88,16 @@ pub enum BrainError {
 
 pub type BrainFuture<'a> = Pin<Box<dyn Future<Output = Result<TurnOutcome, BrainError>> + Send + 'a>>;
 
+pub type AckFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<String>, BrainError>> + Send + 'a>>;
+
 pub trait Brain: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn turn<'a>(&'a self, input: TurnInput<'a>) -> BrainFuture<'a>;
+
+    /// The holding reply for a customer who writes again while the
+    /// conversation waits for a human (escalated for `reason`); None says
+    /// nothing. Never an answer to the message.
+    fn acknowledge<'a>(&'a self, _input: TurnInput<'a>, _reason: EscalationReason) -> AckFuture<'a> {
+        Box::pin(async { Ok(None) })
+    }
 }

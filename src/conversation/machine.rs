@@ -114,6 +114,13 @@ pub enum Event {
         in_reply_to: MessageId,
         holding_reply: Option<MessageId>,
     },
+    /// The customer wrote again while the conversation waits for a human:
+    /// the AI tells them (once per escalation) that the team has it. Only a
+    /// holding reply, never an answer.
+    AgentAcknowledged {
+        reply_id: MessageId,
+        in_reply_to: MessageId,
+    },
     /// The AI's draft is below the confidence threshold: a human decides.
     DraftNeedsApproval {
         approval_id: ApprovalId,
@@ -157,6 +164,7 @@ impl Event {
             Event::CustomerMessage { .. } => "customer_message",
             Event::AgentReplied { .. } => "agent_replied",
             Event::AgentEscalated { .. } => "agent_escalated",
+            Event::AgentAcknowledged { .. } => "agent_acknowledged",
             Event::DraftNeedsApproval { .. } => "draft_needs_approval",
             Event::DraftApproved { .. } => "draft_approved",
             Event::DraftEdited { .. } => "draft_edited",
@@ -224,6 +232,9 @@ pub struct ConversationState {
     pub assignee: Option<String>,
     pub customer_messages: u64,
     pub replies: u64,
+    /// A holding reply went out since the conversation was escalated.
+    #[serde(default)]
+    pub acknowledged: bool,
 }
 
 impl Default for ConversationState {
@@ -244,6 +255,7 @@ impl ConversationState {
             assignee: None,
             customer_messages: 0,
             replies: 0,
+            acknowledged: false,
         }
     }
 }
@@ -288,6 +300,7 @@ pub fn transition(state: &ConversationState, event: Event) -> Result<(Conversati
             next.status = Escalated;
             next.pending_message = None;
             next.escalation = Some(*reason);
+            next.acknowledged = false;
             let mut effects = vec![Effect::OpenEscalation { reason: *reason }];
             if let Some(reply_id) = holding_reply {
                 next.replies += 1;
@@ -311,8 +324,14 @@ pub fn transition(state: &ConversationState, event: Event) -> Result<(Conversati
             next.replies += 1;
             vec![Effect::SendReply { reply_id: *reply_id, author: Author::Human }]
         }
+        (Escalated, Event::AgentAcknowledged { reply_id, .. }) if !state.acknowledged => {
+            next.acknowledged = true;
+            next.replies += 1;
+            vec![Effect::SendReply { reply_id: *reply_id, author: Author::System }]
+        }
         (AwaitingApproval, Event::DraftRejected { approval_id, .. }) => {
             check_approval(state, *approval_id)?;
+            next.acknowledged = false;
             next.status = Escalated;
             next.pending_approval = None;
             next.pending_message = None;

@@ -144,7 +144,7 @@ struct Step {
 fn arb_step() -> impl Strategy<Value = Step> {
     let channel = proptest::sample::select(Channel::ALL.to_vec());
     let reason = proptest::sample::select(EscalationReason::ALL.to_vec());
-    (0u8..12, any::<bool>(), any::<bool>(), channel, reason)
+    (0u8..13, any::<bool>(), any::<bool>(), channel, reason)
         .prop_map(|(kind, use_pending, hold, channel, reason)| Step { kind, use_pending, hold, channel, reason })
 }
 
@@ -173,7 +173,8 @@ fn materialize(step: &Step, state: &ConversationState) -> Event {
                 Event::Resolved { by }
             }
         }
-        _ => Event::InactivityTimeout,
+        11 => Event::InactivityTimeout,
+        _ => Event::AgentAcknowledged { reply_id: MessageId::new(), in_reply_to: answered },
     }
 }
 
@@ -197,6 +198,11 @@ proptest! {
                             !effects.iter().any(|e| matches!(e, Effect::SendReply { author: Author::Ai, .. } | Effect::RunAgentTurn { .. })),
                             "AI acted while {:?}: {:?}", before.status, effects
                         );
+                    }
+                    // An acknowledgement is a holding reply, once per escalation.
+                    if let Event::AgentAcknowledged { .. } = &event {
+                        prop_assert_eq!(before.status, Status::Escalated);
+                        prop_assert!(!before.acknowledged);
                     }
                     // The AI replies only to the message it is answering.
                     if let Event::AgentReplied { in_reply_to, .. } = &event {

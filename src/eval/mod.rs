@@ -123,7 +123,8 @@ async fn observe(pool: &PgPool, tenant: TenantId, message: MessageId) -> Result<
     let mut tx = begin_tenant(pool, tenant).await?;
     let customer: uuid::Uuid =
         sqlx::query_scalar("SELECT customer_id FROM messages WHERE id = $1").bind(message).fetch_one(&mut *tx).await?;
-    let turn: Option<(String, Option<String>, Vec<String>, Option<i64>, f32)> = sqlx::query_as(
+    type TurnRow = (String, Option<String>, Vec<String>, Option<i64>, f32);
+    let turn: Option<TurnRow> = sqlx::query_as(
         "SELECT a.decision, a.reason, a.sources, t.number, a.confidence
            FROM agent_turns a LEFT JOIN tickets t ON t.id = a.ticket_id WHERE a.inbound_message = $1",
     )

@@ -65,10 +65,44 @@ pub struct Summary {
     pub p95_ms: f64,
 }
 
+#[cfg(test)]
+mod tests {
+    use super::mentions;
+
+    #[test]
+    fn facts_match_case_insensitively_and_in_the_second_person() {
+        assert!(mentions("could you tell me what you need help with?", "what they need help with"));
+        assert!(mentions("use settings > billing", "Settings > Billing"));
+        assert!(!mentions("what we need", "what they need help with"));
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Report {
     pub lines: Vec<Line>,
     pub summary: Summary,
+}
+
+/// Whether the reply states a `must_mention` fact: case-insensitive
+/// substring. Facts are written from the labeller's side ("ask what they
+/// need help with"), the reply speaks to the customer ("what you need help
+/// with"), so the customer's pronouns are read as the second person.
+fn mentions(reply_lower: &str, fact: &str) -> bool {
+    let fact = fact.to_lowercase();
+    if reply_lower.contains(&fact) {
+        return true;
+    }
+    let second_person: Vec<&str> = fact
+        .split(' ')
+        .map(|w| match w {
+            "they" => "you",
+            "their" => "your",
+            "them" => "you",
+            "theirs" => "yours",
+            other => other,
+        })
+        .collect();
+    reply_lower.contains(&second_person.join(" "))
 }
 
 fn ratio(num: usize, den: usize) -> f64 {
@@ -129,7 +163,7 @@ impl Report {
             }
             let reply = g.reply.clone().unwrap_or_default().to_lowercase();
             let missing: Vec<String> =
-                t.expected.must_mention.iter().filter(|m| !reply.contains(&m.to_lowercase())).cloned().collect();
+                t.expected.must_mention.iter().filter(|m| !mentions(&reply, m)).cloned().collect();
             let article_ok = match &t.expected.kb_article {
                 None => true,
                 Some(a) => g.sources.first() == Some(a),
