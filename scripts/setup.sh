@@ -43,9 +43,8 @@ if is_root && ! id "$PG_OS_USER" >/dev/null 2>&1; then
 fi
 
 if [ ! -x "$TANSU_BIN" ]; then
-  log "building tansu $TANSU_VERSION into $TANSU_ROOT (once; takes a while)"
-  cargo install tansu --version "$TANSU_VERSION" --locked \
-    --features dynostore,postgres --root "$TANSU_ROOT"
+  log "building tansu $TANSU_VERSION (patched) into $TANSU_ROOT (once; takes a while)"
+  "$PROJECT_DIR/scripts/build-tansu.sh"
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then

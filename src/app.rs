@@ -12,11 +12,10 @@ use crate::conversation::store::{ESCALATIONS_TOPIC, METRICS_TOPIC};
 use crate::db::{self, DbError};
 use crate::domain::Channel;
 use crate::http::{self, AppState, Readiness};
-use crate::kafka::{BrokerProbe, KafkaError, KafkaProducer, group_consumer, run_dispatcher};
+use crate::kafka::{BrokerProbe, KafkaError, KafkaProducer, LoggedRebalance, group_consumer, run_dispatcher};
 use crate::kb::KbSearch;
 use crate::runtime::{KafkaParts, KafkaTransport, Runtime, RuntimeError, Transport};
 use crate::shutdown;
-use rdkafka::consumer::DefaultConsumerContext;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -161,7 +160,7 @@ impl App {
                 &format!("{}fte-dispatcher", k.topics.prefix),
                 k.session_timeout_ms,
                 k.max_poll_interval_ms,
-                DefaultConsumerContext,
+                LoggedRebalance("dispatcher"),
             )?;
             background.push(tokio::spawn(run_dispatcher(consumer, k.topics.clone(), background_rx)));
         }

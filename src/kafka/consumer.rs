@@ -52,3 +52,30 @@ pub async fn next_record<'a, C: ConsumerContext + 'static>(
         }
     }
 }
+
+/// A consumer context that logs its group's rebalances (which partitions
+/// this process holds), for consumers with no per-partition state.
+pub struct LoggedRebalance(pub &'static str);
+
+impl rdkafka::ClientContext for LoggedRebalance {}
+
+impl ConsumerContext for LoggedRebalance {
+    fn post_rebalance(
+        &self,
+        _consumer: &rdkafka::consumer::BaseConsumer<Self>,
+        rebalance: &rdkafka::consumer::Rebalance<'_>,
+    ) {
+        use rdkafka::consumer::Rebalance;
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let partitions: Vec<String> =
+                    tpl.elements().iter().map(|e| format!("{}[{}]", e.topic(), e.partition())).collect();
+                tracing::info!(consumer = self.0, ?partitions, "partitions assigned");
+            }
+            Rebalance::Revoke(tpl) => {
+                tracing::info!(consumer = self.0, count = tpl.count(), "partitions revoked");
+            }
+            Rebalance::Error(e) => tracing::warn!(consumer = self.0, error = %e, "rebalance failed"),
+        }
+    }
+}

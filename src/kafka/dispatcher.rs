@@ -10,7 +10,11 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use tokio::sync::watch;
 
-pub async fn run_dispatcher(consumer: StreamConsumer, topics: Topics, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_dispatcher(
+    consumer: StreamConsumer<super::LoggedRebalance>,
+    topics: Topics,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let names: Vec<String> = Channel::ALL.iter().map(|c| topics.outbound(*c)).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     if let Err(e) = consumer.subscribe(&refs) {

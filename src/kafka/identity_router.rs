@@ -19,7 +19,7 @@ const SOURCE: &str = "/fte/worker/identity-router";
 
 /// Runs until `shutdown` turns true.
 pub async fn run_identity_router(
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<super::LoggedRebalance>,
     producer: KafkaProducer,
     topics: Topics,
     pool: PgPool,

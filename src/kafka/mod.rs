@@ -13,7 +13,7 @@ mod probe;
 mod producer;
 mod topics;
 
-pub use consumer::group_consumer;
+pub use consumer::{LoggedRebalance, group_consumer};
 pub use conversation_consumer::{ConversationConsumer, RebalanceContext, TicketConsumer};
 pub use dispatcher::run_dispatcher;
 pub use envelope::{DeadLetter, Envelope, EnvelopeError, EventType};

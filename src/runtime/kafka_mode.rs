@@ -6,12 +6,12 @@ use super::RuntimeConfig;
 use crate::actors::SupervisorMessage;
 use crate::domain::InboundMessage;
 use crate::kafka::{
-    ConversationConsumer, Envelope, EventType, KafkaError, KafkaProducer, RebalanceContext, Topics, ensure_topics,
-    group_consumer, run_identity_router,
+    ConversationConsumer, Envelope, EventType, KafkaError, KafkaProducer, LoggedRebalance, RebalanceContext, Topics,
+    ensure_topics, group_consumer, run_identity_router,
 };
 use crate::runtime::SubmitError;
 use ractor::ActorRef;
-use rdkafka::consumer::{Consumer, DefaultConsumerContext};
+use rdkafka::consumer::Consumer;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,7 +114,7 @@ fn consumers(
         &format!("{}fte-identity", k.topics.prefix),
         k.session_timeout_ms,
         k.max_poll_interval_ms,
-        DefaultConsumerContext,
+        LoggedRebalance("identity-router"),
     )?;
     let inbound: Vec<String> = crate::domain::Channel::ALL.iter().map(|c| k.topics.inbound(*c)).collect();
     let inbound_refs: Vec<&str> = inbound.iter().map(String::as_str).collect();

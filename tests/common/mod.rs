@@ -274,3 +274,136 @@ pub async fn start_app(settings: &fte::config::ServeSettings) -> RunningApp {
     }));
     RunningApp { addr, stop, task }
 }
+
+/// Outbound messages (replies) stored for the tenant.
+pub async fn replies(db: &TestDb, tenant: fte::domain::TenantId) -> i64 {
+    let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
+    let n = sqlx::query_scalar("SELECT count(*) FROM messages WHERE direction = 'outbound'")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    n
+}
+
+/// Starts the independent producer (tests/clients/produce_inbound.py):
+/// `customers` × `messages` emails; its output says how many were acked.
+pub fn produce_inbound(
+    brokers: &str,
+    prefix: &str,
+    tenant: fte::domain::TenantId,
+    customers: usize,
+    messages: usize,
+) -> tokio::task::JoinHandle<std::io::Result<std::process::Output>> {
+    let python = std::env::var("FTE_PYTHON").expect("FTE_PYTHON is not set: run the tests with `make test`");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/produce_inbound.py");
+    let args = [
+        script.to_string(),
+        brokers.to_string(),
+        prefix.to_string(),
+        tenant.to_string(),
+        customers.to_string(),
+        messages.to_string(),
+    ];
+    tokio::task::spawn_blocking(move || std::process::Command::new(python).args(args).output())
+}
+
+/// Waits until `count` reaches `want`, failing after `within`.
+pub async fn wait_until_replies(db: &TestDb, tenant: fte::domain::TenantId, want: i64, within: std::time::Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let n = replies(db, tenant).await;
+        if n >= want {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "stuck at {n} of {want} replies");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Every inbound message stored once and answered exactly once.
+pub async fn assert_each_answered_once(db: &TestDb, tenant: fte::domain::TenantId, total: i64) {
+    let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
+    let inbound: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE direction = 'inbound'")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let answered_once: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT in_reply_to FROM messages WHERE direction = 'outbound'
+           GROUP BY in_reply_to HAVING count(*) = 1) x",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((inbound, answered_once), (total, total), "each message stored once with exactly one reply");
+}
+
+/// A tansu broker of a test's own on tansu's PostgreSQL storage engine (a
+/// fresh database with `scripts/tansu/postgres-schema.sql`), so it keeps its
+/// log across restarts and reports watermarks from SQL.
+pub struct OwnBroker {
+    pub port: u16,
+    pub storage_url: String,
+    pub storage_db: String,
+    log: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl OwnBroker {
+    pub async fn start() -> Self {
+        let storage_db = format!("tansu_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&database_url()).await.expect("connect to DATABASE_URL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {storage_db}"))).execute(&mut admin).await.unwrap();
+        admin.close().await.ok();
+        let storage_url = with_database(&database_url(), &storage_db);
+        let schema =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/tansu/postgres-schema.sql")).unwrap();
+        let mut conn = PgConnection::connect(&storage_url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(schema)).execute(&mut conn).await.expect("tansu schema applies");
+        conn.close().await.ok();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = std::env::temp_dir().join(format!("{storage_db}.log"));
+        let mut broker = Self { port, storage_url, storage_db, log, child: None };
+        broker.restart();
+        broker
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the broker (again) on the same port and storage.
+    pub fn restart(&mut self) {
+        let bin = std::env::var("FTE_TANSU_BIN").expect("FTE_TANSU_BIN is not set: run the tests with `make test`");
+        let listener = format!("tcp://127.0.0.1:{}", self.port);
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let child = std::process::Command::new(bin)
+            .args(["broker", "--cluster-id", "fte-test", "--listener-url", &listener])
+            .args(["--advertised-listener-url", &listener, "--storage-engine", &self.storage_url])
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start tansu");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "tansu did not open port {}", self.port);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
