@@ -7,7 +7,6 @@ use super::config::AgentConfig;
 use super::format::ReplyParts;
 use crate::domain::{Channel, EscalationReason};
 use crate::kb::SearchHit;
-use crate::kb::text;
 
 /// The customer-facing wording of who follows up (escalation-rules.md,
 /// "Holding replies"). Never a reason code.
@@ -86,56 +85,6 @@ pub fn first_name(display_name: &str) -> Option<String> {
     let first = display_name.split_whitespace().next()?;
     let clean: String = first.chars().filter(|c| c.is_alphabetic() || *c == '-' || *c == '\'').collect();
     if clean.is_empty() { None } else { Some(clean) }
-}
-
-/// Passages (section texts) chosen for an answer: the best hit, plus
-/// further sections of the same article that cover query terms the first
-/// one does not. Returns the chosen hits in order.
-pub fn choose_passages<'h>(hits: &'h [SearchHit], query: &str, max_sections: usize) -> Vec<&'h SearchHit> {
-    let Some(best) = hits.first() else { return Vec::new() };
-    let wanted: Vec<String> = dedup(text::terms(query));
-    let mut covered: Vec<String> = covered_terms(best, &wanted);
-    let mut chosen = vec![best];
-    for hit in hits.iter().skip(1) {
-        if chosen.len() >= max_sections {
-            break;
-        }
-        if hit.document != best.document || chosen.iter().any(|c| c.id == hit.id) {
-            continue;
-        }
-        let adds: Vec<String> = covered_terms(hit, &wanted).into_iter().filter(|t| !covered.contains(t)).collect();
-        if adds.len() >= 2 || hit.score >= best.score * 0.9 {
-            covered.extend(adds);
-            chosen.push(hit);
-        }
-    }
-    chosen
-}
-
-/// Share of the query's content terms found in the passages (0..1).
-pub fn coverage(passages: &[&SearchHit], query: &str) -> f32 {
-    let wanted = dedup(text::terms(query));
-    if wanted.is_empty() {
-        return 0.0;
-    }
-    let mut found = 0usize;
-    for t in &wanted {
-        if passages.iter().any(|p| covered_terms(p, std::slice::from_ref(t)).len() == 1) {
-            found += 1;
-        }
-    }
-    found as f32 / wanted.len() as f32
-}
-
-fn covered_terms(hit: &SearchHit, wanted: &[String]) -> Vec<String> {
-    let have: Vec<String> = text::terms(&format!("{} {} {}", hit.title, hit.heading, hit.content));
-    wanted.iter().filter(|w| have.contains(w)).cloned().collect()
-}
-
-fn dedup(mut v: Vec<String>) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    v.retain(|t| seen.insert(t.clone()));
-    v
 }
 
 /// Turns chosen passages into answer paragraphs: sub-headings become bold

@@ -1,7 +1,8 @@
 //! The knowledge base: markdown articles split into chunks by heading
-//! ([`chunker`]), embedded ([`embedder`]: an offline hashing embedder or
-//! OpenAI-compatible embeddings), stored with a full-text vector and
-//! searched per tenant with hybrid ranking ([`store`]).
+//! ([`chunker`]), embedded ([`embedder`]: all-MiniLM-L6-v2 offline
+//! ([`minilm`], the default), a hashing embedder, or OpenAI-compatible
+//! embeddings), stored with a full-text vector and searched per tenant with
+//! hybrid ranking: pgvector cosine plus BM25F ([`lexical`]) ([`store`]).
 
 pub mod chunker;
 pub mod embedder;

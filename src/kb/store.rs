@@ -190,8 +190,8 @@ pub struct SearchHit {
 }
 
 /// Hits, and the weighted lexemes of the focus text (the question itself,
-/// without the story around it) so callers can judge how much of the
-/// question a set of hits covers.
+/// without the story around it): with each hit's `focus_matched`, how much
+/// of the question a set of hits covers.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct SearchResult {
     pub hits: Vec<SearchHit>,
@@ -199,20 +199,6 @@ pub struct SearchResult {
     pub focus: Vec<(String, f32)>,
 }
 
-impl SearchResult {
-    /// Share of the focus's IDF mass found in the given hits together.
-    pub fn focus_coverage<'a>(&self, hits: impl IntoIterator<Item = &'a SearchHit>) -> f32 {
-        let total: f32 = self.focus.iter().map(|(_, w)| w).sum();
-        if total <= 0.0 {
-            return 0.0;
-        }
-        let mut found: std::collections::HashSet<&str> = std::collections::HashSet::new();
-        for h in hits {
-            found.extend(h.focus_matched.iter().map(String::as_str));
-        }
-        self.focus.iter().filter(|(l, _)| found.contains(l.as_str())).map(|(_, w)| w).sum::<f32>() / total
-    }
-}
 
 type Row = (Uuid, String, String, String, i32, String, f64, String);
 
