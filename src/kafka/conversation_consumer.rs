@@ -15,7 +15,8 @@
 //! partition never stalls the others.
 //!
 //! On revoke, stored offsets are committed synchronously, routing to the
-//! revoked partitions stops, and their in-flight turns finish; a write from
+//! revoked partitions stops, their in-flight turns finish and then their
+//! customers' actors are stopped (each within the drain deadline); a write from
 //! a worker that lost a partition cannot overwrite its new owner's state
 //! (optimistic concurrency on `state_version` makes it re-read instead).
 
@@ -23,13 +24,13 @@ use super::identity_router::dead_letter;
 use super::{DeadLetter, Envelope, EventType, KafkaProducer, Topics};
 use crate::actors::router::DeliveryResult;
 use crate::actors::{Delivery, RouterConfig, SupervisorMessage, run_router};
-use crate::domain::TicketMessage;
-use ractor::ActorRef;
+use crate::domain::{CustomerId, TicketMessage};
+use ractor::{ActorRef, RpcReplyPort};
 use rdkafka::TopicPartitionList;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::Message;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -89,6 +90,9 @@ struct Pipeline {
     overflow: VecDeque<Delivery>,
     pending: mpsc::UnboundedSender<Pending>,
     tasks: [JoinHandle<()>; 2],
+    /// Customers whose messages came through this partition: their actors
+    /// are stopped when the partition is revoked.
+    customers: HashSet<CustomerId>,
 }
 
 pub struct ConversationConsumer {
@@ -138,6 +142,7 @@ impl ConversationConsumer {
                     let _ = pipeline.pending.send(Pending::Done { offset });
                 }
                 Ok(ticket) => {
+                    pipeline.customers.insert(ticket.customer_id);
                     let (tx, rx) = oneshot::channel();
                     let _ = pipeline.pending.send(Pending::Turn { offset, outcome: rx, key, payload });
                     let delivery = Delivery::new(offset as u64, ticket, Some(tx));
@@ -215,8 +220,34 @@ impl ConversationConsumer {
             self.consumer.context().revoked.lock().map(|mut r| r.drain(..).collect()).unwrap_or_default();
         for p in revoked {
             // Dropping the senders lets the router and the tracker finish
-            // what is in flight and stop.
-            pipelines.remove(&p);
+            // what is in flight and stop; then the partition's actors stop
+            // too (within the drain deadline), so nothing stale stays
+            // resident here while the new owner serves those customers.
+            let Some(pipeline) = pipelines.remove(&p) else { continue };
+            let Pipeline { tasks, customers, .. } = pipeline;
+            let supervisor = self.supervisor.clone();
+            let deadline = self.drain_timeout;
+            tokio::spawn(async move {
+                let drained = tokio::time::timeout(deadline, async {
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                })
+                .await;
+                if drained.is_err() {
+                    tracing::warn!(partition = p, "revoked partition did not drain within the deadline");
+                }
+                let mut stopped = 0usize;
+                for customer in customers {
+                    let (tx, rx) = oneshot::channel();
+                    if supervisor.cast(SupervisorMessage::Passivate(customer, RpcReplyPort::from(tx))).is_ok()
+                        && matches!(tokio::time::timeout(deadline, rx).await, Ok(Ok(true)))
+                    {
+                        stopped += 1;
+                    }
+                }
+                tracing::info!(partition = p, actors_stopped = stopped, "actors of revoked partitions stopped");
+            });
         }
     }
 
@@ -232,7 +263,7 @@ impl ConversationConsumer {
             self.producer.clone(),
             self.topics.clone(),
         ));
-        Pipeline { deliveries, overflow: VecDeque::new(), pending, tasks: [router, tracker] }
+        Pipeline { deliveries, overflow: VecDeque::new(), pending, tasks: [router, tracker], customers: HashSet::new() }
     }
 }
 

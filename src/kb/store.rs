@@ -199,7 +199,6 @@ pub struct SearchResult {
     pub focus: Vec<(String, f32)>,
 }
 
-
 type Row = (Uuid, String, String, String, i32, String, f64, String);
 
 fn score_rows(rows: Vec<Row>, stats: &LexicalStats, lexemes: &[String], focus: &[String]) -> Vec<SearchHit> {
