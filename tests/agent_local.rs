@@ -132,6 +132,31 @@ async fn the_transition_gate_of_seed_000() {
     assert!(reply.split_whitespace().count() <= EMAIL_MAX_WORDS);
     assert!(reply.contains("60 minutes"), "{reply}");
 
+    // The same customer then asks for money back: escalated, and the humans
+    // get the whole conversation handed over.
+    let r = runtime
+        .submit(email(
+            tenant,
+            "ana@example.com",
+            "m2",
+            "We were charged twice this month, please refund the second charge.",
+        ))
+        .await
+        .unwrap();
+    let (decision, reason, _, _) = turn(&db, tenant, r.message_id).await;
+    assert_eq!((decision.as_str(), reason.as_deref()), ("escalate", Some("refund_request")));
+    let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
+    let (summary, urgency): (String, String) = sqlx::query_as(
+        "SELECT summary, urgency FROM escalations WHERE conversation_id = $1 ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(r.conversation_id)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(summary.contains("charged twice") && summary.contains("password reset link"), "{summary}");
+    assert_eq!(urgency, "high");
+
     // WhatsApp: introduces Robin in the first reply, under the hard cap,
     // WhatsApp styling only.
     let r = runtime.submit(whatsapp(tenant, "+351912345678", "w1", "how do i turn on two factor auth?")).await.unwrap();

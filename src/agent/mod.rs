@@ -100,7 +100,8 @@ impl AgentBrain {
         let name = input.display_name.map(str::to_string).or(history.display_name.clone());
         let first_name = name.as_deref().and_then(compose::first_name);
         let first_reply = input.state.replies == 0;
-        let ctx = Ctx { input: &input, config: &config, first_name, first_reply };
+        let transcript = transcript(&history);
+        let ctx = Ctx { input: &input, config: &config, first_name, first_reply, transcript };
 
         // Hard rules first: no model sees a message that must escalate.
         let repeat = repeat_contact(&history, input.message);
@@ -232,6 +233,9 @@ pub struct Ctx<'a> {
     pub config: &'a AgentConfig,
     pub first_name: Option<String>,
     pub first_reply: bool,
+    /// The customer's earlier messages and replies on every channel, oldest
+    /// first: handed over with an escalation.
+    pub transcript: String,
 }
 
 impl Ctx<'_> {
@@ -381,6 +385,10 @@ impl Ctx<'_> {
         }
         s.push_str("Message: ");
         s.push_str(&self.input.message.chars().take(1500).collect::<String>());
+        if !self.transcript.is_empty() {
+            s.push_str("\n\nEarlier in the conversation (oldest first):\n");
+            s.push_str(&self.transcript);
+        }
         s
     }
 }
@@ -455,6 +463,20 @@ fn repeat_contact(history: &tools::CustomerHistory, message: &str) -> Option<Esc
         let shared = terms.intersection(&earlier).count();
         (chasing || shared >= 3).then_some(reason)
     })
+}
+
+/// The history as lines `channel direction author: text`, oldest first,
+/// each message cut at 500 characters.
+fn transcript(history: &tools::CustomerHistory) -> String {
+    history
+        .messages
+        .iter()
+        .rev()
+        .map(|m| {
+            format!("[{} {} {}] {}", m.channel, m.direction, m.author, m.body.chars().take(500).collect::<String>())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn empathy(verdict: &rules::RuleVerdict) -> Option<String> {
