@@ -21,6 +21,7 @@
 //! - [`eval`]: the `eval` command: tickets through the live path, scored.
 //! - [`http`]: the axum router: `/health`, `/ready`.
 //! - [`app`]: wiring for the `serve` role and graceful shutdown.
+//! - [`channels`]: provider adapters (Twilio WhatsApp so far; #6).
 //! - [`cli`]: subcommands and flags; [`config`]: settings; [`secret`]:
 //!   values that never print; [`telemetry`]: logging.
 
@@ -29,6 +30,7 @@ pub mod agent;
 pub mod app;
 pub mod brain;
 pub mod bus;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod conversation;
