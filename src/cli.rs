@@ -39,6 +39,23 @@ pub enum Command {
     /// Manage the knowledge base.
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Token use and estimated cost of a tenant's agent turns (one JSON
+    /// document): total, per brain, and the costliest conversations.
+    Usage {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[arg(long, env = "FTE_TENANT_ID")]
+        tenant: uuid::Uuid,
+        /// Start of the period (RFC 3339); default: the start of this month (UTC).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// End of the period (RFC 3339, exclusive); default: now.
+        #[arg(long)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        /// How many conversations to list.
+        #[arg(long, default_value_t = 20)]
+        top: i64,
+    },
     /// Run a tickets file through the live path against a fresh database
     /// and score the agent.
     Eval(crate::eval::EvalArgs),
@@ -132,6 +149,24 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     .await
                     .map_err(|e| StartupError::Command(e.to_string()))?;
             println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            Ok(())
+        }
+        Command::Usage { database, tenant, since, until, top } => {
+            use chrono::Datelike;
+            let pool = db::connect(&database).await?;
+            let now = chrono::Utc::now();
+            let month_start =
+                now.date_naive().with_day(1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc()).unwrap_or(now);
+            let report = crate::agent::usage::tenant_usage(
+                &pool,
+                crate::domain::TenantId::from_uuid(tenant),
+                since.unwrap_or(month_start),
+                until.unwrap_or(now),
+                top,
+            )
+            .await
+            .map_err(|e| StartupError::Command(e.to_string()))?;
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             Ok(())
         }
         Command::Eval(args) => {

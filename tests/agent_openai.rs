@@ -174,6 +174,13 @@ async fn a_full_model_turn_runs_the_tools_in_order_and_records_usage() {
         ["create_ticket", "get_customer_history", "search_knowledge_base", "escalate_to_human", "send_response"]
     );
     assert!(first["tools"].as_array().unwrap().iter().all(|t| t["function"]["strict"] == json!(true)));
+    // The roll-up per tenant, brain and conversation.
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    let report = fte::agent::usage::tenant_usage(&s.db.pool, s.tenant, since, chrono::Utc::now(), 10).await.unwrap();
+    assert_eq!((report.total.turns, report.total.prompt_tokens, report.total.completion_tokens), (1, 300, 60));
+    assert!((report.total.cost_usd - cost).abs() < 1e-9);
+    assert_eq!(report.by_brain[0].0, "primary");
+    assert_eq!(report.by_conversation[0].conversation_id, receipt.conversation_id.as_uuid());
     runtime.shutdown().await;
 }
 

@@ -22,6 +22,7 @@ pub mod local;
 pub mod openai;
 pub mod settings;
 pub mod tools;
+pub mod usage;
 
 use crate::brain::{
     AckFuture, AgentRecord, Brain, BrainError, BrainFuture, Decision, Fallback, TurnInput, TurnOutcome,
