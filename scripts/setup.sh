@@ -19,6 +19,8 @@ install_debian() {
 
 command -v cmake >/dev/null || { log "installing cmake"; install_debian cmake; }
 command -v c++ >/dev/null || { log "installing g++"; install_debian g++; }
+# scripts/build-tansu.sh applies our fix to the broker with patch(1).
+command -v patch >/dev/null || { log "installing patch"; install_debian patch; }
 # librdkafka 2.11+ includes <curl/curl.h> even when built without curl
 # (confluentinc/librdkafka#5135): only the header is needed, nothing links it.
 echo "#include <curl/curl.h>" | cc -E -x c - >/dev/null 2>&1 || { log "installing libcurl headers"; install_debian libcurl4-openssl-dev; }
