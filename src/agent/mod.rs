@@ -81,9 +81,9 @@ impl AgentBrain {
             searches: 0,
             hits: Vec::new(),
         };
-        let verdict = rules::check_message(rule_channel(input.channel), input.subject, input.message);
+        let verdict = rules::check_message(input.channel, input.subject, input.message);
         let priority = match verdict.reason {
-            Some(rules::Reason::LegalInquiry) => Priority::Urgent,
+            Some(EscalationReason::LegalInquiry) => Priority::Urgent,
             Some(_) => Priority::High,
             None if verdict.sentiment < 0.46 => Priority::High,
             None => Priority::Medium,
@@ -106,7 +106,7 @@ impl AgentBrain {
 
         // Hard rules first: no model sees a message that must escalate.
         let repeat = repeat_contact(&history, input.message);
-        if let Some(reason) = verdict.reason.map(escalation_reason).or(repeat) {
+        if let Some(reason) = verdict.reason.or(repeat) {
             return Ok(ctx.escalate(tools, reason, &verdict, Vec::new(), 1.0));
         }
         if rules::is_empty_or_friendly_emoji(input.message) {
@@ -411,28 +411,6 @@ fn blocked_reason(violations: &[Violation]) -> Option<EscalationReason> {
         Violation::UndocumentedPromise => EscalationReason::NoKnowledge,
         Violation::InternalDetail | Violation::SecretRequest => EscalationReason::HumanRequested,
     })
-}
-
-/// The escalation reason of a rule's verdict.
-pub fn escalation_reason(reason: rules::Reason) -> EscalationReason {
-    match reason {
-        rules::Reason::LegalInquiry => EscalationReason::LegalInquiry,
-        rules::Reason::ComplianceInquiry => EscalationReason::ComplianceInquiry,
-        rules::Reason::RefundRequest => EscalationReason::RefundRequest,
-        rules::Reason::PricingInquiry => EscalationReason::PricingInquiry,
-        rules::Reason::HumanRequested => EscalationReason::HumanRequested,
-        rules::Reason::NegativeSentiment => EscalationReason::NegativeSentiment,
-        rules::Reason::NoKnowledge => EscalationReason::NoKnowledge,
-    }
-}
-
-fn rule_channel(channel: Channel) -> rules::Channel {
-    match channel {
-        Channel::Email => rules::Channel::Email,
-        Channel::Whatsapp => rules::Channel::WhatsApp,
-        Channel::Slack => rules::Channel::Slack,
-        Channel::Webform => rules::Channel::WebForm,
-    }
 }
 
 /// Repeat contact (escalation-rules.md rule 5): an escalation of this

@@ -14,63 +14,11 @@ use super::emoji::{self, Mood};
 use super::sentiment;
 use super::text::{fold, sentences};
 
-/// Why a conversation is handed to a person, in priority order: when several match, the
-/// first one wins.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Reason {
-    LegalInquiry,
-    ComplianceInquiry,
-    RefundRequest,
-    PricingInquiry,
-    HumanRequested,
-    NegativeSentiment,
-    NoKnowledge,
-}
-
-impl Reason {
-    /// Every reason, highest priority first.
-    pub const ALL: [Reason; 7] = [
-        Reason::LegalInquiry,
-        Reason::ComplianceInquiry,
-        Reason::RefundRequest,
-        Reason::PricingInquiry,
-        Reason::HumanRequested,
-        Reason::NegativeSentiment,
-        Reason::NoKnowledge,
-    ];
-
-    /// The internal snake_case code. Never shown to customers.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::LegalInquiry => "legal_inquiry",
-            Reason::ComplianceInquiry => "compliance_inquiry",
-            Reason::RefundRequest => "refund_request",
-            Reason::PricingInquiry => "pricing_inquiry",
-            Reason::HumanRequested => "human_requested",
-            Reason::NegativeSentiment => "negative_sentiment",
-            Reason::NoKnowledge => "no_knowledge",
-        }
-    }
-
-    /// The reason for a snake_case code.
-    pub fn from_code(code: &str) -> Option<Reason> {
-        Reason::ALL.into_iter().find(|reason| reason.as_str() == code)
-    }
-
-    /// 1 for the highest priority (`legal_inquiry`) … 7 for `no_knowledge`.
-    pub fn priority(self) -> u8 {
-        self as u8 + 1
-    }
-}
-
-/// The channel a message arrived on (only WhatsApp changes the rules).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Channel {
-    Email,
-    WhatsApp,
-    Slack,
-    WebForm,
-}
+/// The reasons and channels are the domain's: `EscalationReason` lists the
+/// seven reasons of the rules in their priority order (its `Ord` is that
+/// order), followed by the runtime's own `processing_failure`, which no
+/// rule produces.
+pub use crate::domain::{Channel, EscalationReason as Reason};
 
 /// The outcome of [`check_message`].
 #[derive(Clone, Debug, PartialEq)]

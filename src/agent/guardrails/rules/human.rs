@@ -11,7 +11,7 @@ use super::Channel;
 /// Evidence of a request for a person. `text` is the raw message body (without subject).
 pub(super) fn evidence(channel: Channel, text: &str, sentences: &[&str]) -> Vec<&'static str> {
     let mut found = Vec::new();
-    if channel == Channel::WhatsApp && is_bare_keyword(text) {
+    if channel == Channel::Whatsapp && is_bare_keyword(text) {
         found.push("human: bare \"agent\"/\"human\" on WhatsApp");
     }
     for label in rule_evidence(&RULES, sentences) {

@@ -6,7 +6,7 @@
 
 use super::super::{Channel, Reason, check_message};
 
-use Channel::{Email, Slack, WebForm, WhatsApp};
+use Channel::{Email, Slack, Webform as WebForm, Whatsapp as WhatsApp};
 use Reason::{ComplianceInquiry, HumanRequested, LegalInquiry, NegativeSentiment, PricingInquiry, RefundRequest};
 
 type Case = (Channel, &'static str, Option<Reason>);

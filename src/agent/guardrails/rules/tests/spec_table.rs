@@ -4,8 +4,10 @@
 
 use super::super::{Channel, Reason, RuleVerdict, check_message, is_empty_or_friendly_emoji};
 
-use Channel::{Email, WhatsApp};
-use Reason::{ComplianceInquiry, HumanRequested, LegalInquiry, NegativeSentiment, PricingInquiry, RefundRequest};
+use Channel::{Email, Whatsapp as WhatsApp};
+use Reason::{
+    ComplianceInquiry, HumanRequested, LegalInquiry, NegativeSentiment, NoKnowledge, PricingInquiry, RefundRequest,
+};
 
 fn check(channel: Channel, text: &str) -> RuleVerdict {
     check_message(channel, None, text)
@@ -156,9 +158,19 @@ fn a_trigger_at_the_end_of_a_long_message_counts() {
 fn reason_codes_and_priority() {
     assert_eq!(Reason::LegalInquiry.as_str(), "legal_inquiry");
     assert_eq!(Reason::NoKnowledge.as_str(), "no_knowledge");
-    assert_eq!(Reason::from_code("pricing_inquiry"), Some(PricingInquiry));
-    assert_eq!(Reason::from_code("other"), None);
-    let priorities: Vec<u8> = Reason::ALL.iter().map(|r| r.priority()).collect();
-    assert_eq!(priorities, vec![1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(Reason::parse("pricing_inquiry"), Some(PricingInquiry));
+    assert_eq!(Reason::parse("other"), None);
+    assert_eq!(
+        Reason::ALL[..7],
+        [
+            LegalInquiry,
+            ComplianceInquiry,
+            RefundRequest,
+            PricingInquiry,
+            HumanRequested,
+            NegativeSentiment,
+            NoKnowledge
+        ]
+    );
     assert!(Reason::LegalInquiry < Reason::ComplianceInquiry && Reason::NegativeSentiment < Reason::NoKnowledge);
 }

@@ -17,9 +17,9 @@ fn tickets_path() -> Option<PathBuf> {
 fn channel(code: &str) -> Option<Channel> {
     match code {
         "email" => Some(Channel::Email),
-        "whatsapp" => Some(Channel::WhatsApp),
+        "whatsapp" => Some(Channel::Whatsapp),
         "slack" => Some(Channel::Slack),
-        "web_form" => Some(Channel::WebForm),
+        "web_form" => Some(Channel::Webform),
         _ => None,
     }
 }
@@ -51,13 +51,13 @@ fn sample_tickets_agree_with_expected_reasons() {
         let Some(channel) = ticket["channel"].as_str().and_then(channel) else {
             panic!("{id}: unknown channel {:?}", ticket["channel"]);
         };
-        let expected = ticket["expected"]["reason"].as_str().and_then(Reason::from_code);
+        let expected = ticket["expected"]["reason"].as_str().and_then(Reason::parse);
         let verdict = check_message(channel, ticket["subject"].as_str(), ticket["message"].as_str().unwrap_or(""));
         let label = sentiment_label(verdict.sentiment);
         let expected_label = ticket["expected"]["sentiment"].as_str().unwrap_or("?");
         label_agreed += usize::from(label == expected_label);
-        let got = verdict.reason.map_or("answer", Reason::as_str);
-        let want = expected.map_or("answer", Reason::as_str);
+        let got = verdict.reason.map_or("answer", |r| r.as_str());
+        let want = expected.map_or("answer", |r| r.as_str());
         let line = format!(
             "{id} {channel:?}: expected {want}, got {got} (sentiment {:.2} {label}, expected {expected_label}) {:?}",
             verdict.sentiment, verdict.matched
