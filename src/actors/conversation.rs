@@ -13,7 +13,9 @@ use crate::conversation::store::{
     TurnRecord,
 };
 use crate::conversation::{Author, ConversationState, Effect, Event, Rejected, transition};
-use crate::domain::{ApprovalId, ConversationId, CustomerId, EscalationReason, MessageId, TenantId, TicketMessage};
+use crate::domain::{
+    ApprovalId, ConversationId, CustomerId, EscalationReason, InboundMessage, MessageId, TenantId, TicketMessage,
+};
 
 /// What a customer is told when their message could not be processed.
 pub const APOLOGY: &str = "Sorry, something went wrong on our side while handling your message. A member of our team has it and will follow up here.";
@@ -257,6 +259,27 @@ impl ConversationActorState {
         }
     }
 
+    /// What the brain sees of a turn on `inbound`.
+    fn turn_input<'a>(
+        &self,
+        inbound: &'a InboundMessage,
+        conversation: ConversationId,
+        new_conversation: bool,
+        state: &'a ConversationState,
+    ) -> TurnInput<'a> {
+        TurnInput {
+            tenant: self.tenant,
+            customer: self.customer,
+            conversation,
+            channel: inbound.channel,
+            subject: inbound.subject.as_deref(),
+            message: &inbound.body,
+            display_name: inbound.display_name.as_deref(),
+            new_conversation,
+            state,
+        }
+    }
+
     async fn try_turn(&mut self, msg: &TicketMessage, forced: Option<Decision>) -> Result<TurnReceipt, TurnError> {
         let started = Instant::now();
         let inbound = &msg.message;
@@ -281,22 +304,7 @@ impl ConversationActorState {
                 Some(decision) => {
                     TurnOutcome { decision, confidence: 1.0, tokens_used: 0, brain: "runtime", agent: None }
                 }
-                None => {
-                    self.deps
-                        .brain
-                        .turn(TurnInput {
-                            tenant: self.tenant,
-                            customer: self.customer,
-                            conversation,
-                            channel: inbound.channel,
-                            subject: inbound.subject.as_deref(),
-                            message: &inbound.body,
-                            display_name: inbound.display_name.as_deref(),
-                            new_conversation,
-                            state: &after,
-                        })
-                        .await?
-                }
+                None => self.deps.brain.turn(self.turn_input(inbound, conversation, new_conversation, &after)).await?,
             };
             let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
             let reply_to = |id: MessageId, author: Author, body: String| NewReply {
@@ -368,17 +376,7 @@ impl ConversationActorState {
             && !after.acknowledged
             && let Some(reason) = after.escalation
         {
-            let input = TurnInput {
-                tenant: self.tenant,
-                customer: self.customer,
-                conversation,
-                channel: inbound.channel,
-                subject: inbound.subject.as_deref(),
-                message: &inbound.body,
-                display_name: inbound.display_name.as_deref(),
-                new_conversation,
-                state: &after,
-            };
+            let input = self.turn_input(inbound, conversation, new_conversation, &after);
             if let Some(text) = self.deps.brain.acknowledge(input, reason).await? {
                 let reply_id = MessageId::new();
                 let event = Event::AgentAcknowledged { reply_id, in_reply_to: message_id };
