@@ -326,9 +326,7 @@ pub fn check_format(
         return vec![FormatViolation::Empty];
     }
     let emoji = text.chars().filter(|c| is_emoji(*c) && *c != '\u{FE0F}').count();
-    let has_table = text.lines().any(|l| l.trim_start().starts_with('|') && l.matches('|').count() >= 3);
-    let has_heading = text.lines().any(|l| l.starts_with("# ") || l.starts_with("## ") || l.starts_with("### "));
-    let has_md_link = text.contains("](http");
+    let chat = matches!(channel, Channel::Whatsapp | Channel::Slack);
     match channel {
         Channel::Email | Channel::Webform => {
             let (limit, greeting, signoff) = match channel {
@@ -350,58 +348,36 @@ pub fn check_format(
             if emoji > 0 {
                 v.push(FormatViolation::Emoji);
             }
-            if has_table {
-                v.push(FormatViolation::Table);
-            }
-            if has_heading {
-                v.push(FormatViolation::Heading);
-            }
-            if has_md_link {
-                v.push(FormatViolation::MarkdownLink);
-            }
         }
-        Channel::Whatsapp => {
+        Channel::Whatsapp | Channel::Slack => {
+            let max = if channel == Channel::Whatsapp { WHATSAPP_MAX_CHARS } else { SLACK_MAX_CHARS };
             let n = text.chars().count();
-            if n > WHATSAPP_MAX_CHARS {
-                v.push(FormatViolation::TooLong { limit: format!("{WHATSAPP_MAX_CHARS} characters"), got: n });
+            if n > max {
+                v.push(FormatViolation::TooLong { limit: format!("{max} characters"), got: n });
             }
-            if emoji > 1 {
+            if channel == Channel::Whatsapp && emoji > 1 {
                 v.push(FormatViolation::TooManyEmoji);
             }
             if text.contains("**") {
                 v.push(FormatViolation::MarkdownBold);
             }
-            if has_heading || text.lines().any(|l| l.starts_with('#')) {
-                v.push(FormatViolation::Heading);
-            }
-            if has_md_link {
-                v.push(FormatViolation::MarkdownLink);
-            }
-            if has_table {
-                v.push(FormatViolation::Table);
-            }
         }
-        Channel::Slack => {
-            let n = text.chars().count();
-            if n > SLACK_MAX_CHARS {
-                v.push(FormatViolation::TooLong { limit: format!("{SLACK_MAX_CHARS} characters"), got: n });
-            }
-            if text.contains("**") {
-                v.push(FormatViolation::MarkdownBold);
-            }
-            if has_heading || text.lines().any(|l| l.starts_with('#')) {
-                v.push(FormatViolation::Heading);
-            }
-            if has_md_link {
-                v.push(FormatViolation::MarkdownLink);
-            }
-            if has_table {
-                v.push(FormatViolation::Table);
-            }
-            if text.contains("@channel") || text.contains("@here") {
-                v.push(FormatViolation::BroadcastMention);
-            }
-        }
+    }
+    // No channel shows headings, tables or markdown links; chat channels
+    // have no headings of any depth.
+    let heading =
+        |l: &str| if chat { l.starts_with('#') } else { ["# ", "## ", "### "].iter().any(|h| l.starts_with(h)) };
+    if text.lines().any(heading) {
+        v.push(FormatViolation::Heading);
+    }
+    if text.contains("](http") {
+        v.push(FormatViolation::MarkdownLink);
+    }
+    if text.lines().any(|l| l.trim_start().starts_with('|') && l.matches('|').count() >= 3) {
+        v.push(FormatViolation::Table);
+    }
+    if channel == Channel::Slack && (text.contains("@channel") || text.contains("@here")) {
+        v.push(FormatViolation::BroadcastMention);
     }
     v
 }
