@@ -10,8 +10,10 @@ use crate::bus::OutboundRecord;
 use crate::config::ServeSettings;
 use crate::conversation::store::{ESCALATIONS_TOPIC, METRICS_TOPIC};
 use crate::db::{self, DbError};
+use crate::dispatch::{DeadLetters, Dispatcher, Outcome};
 use crate::domain::Channel;
-use crate::http::{self, AppState, Readiness};
+use crate::domain::OutboundMessage;
+use crate::http::{self, AppState, ChannelIngress, Readiness};
 use crate::kafka::{BrokerProbe, KafkaError, KafkaProducer, LoggedRebalance, group_consumer, run_dispatcher};
 use crate::kb::KbSearch;
 use crate::runtime::{KafkaParts, KafkaTransport, Runtime, RuntimeError, Transport};
@@ -122,6 +124,7 @@ impl App {
             max_poll_interval_ms: settings.kafka.kafka_max_poll_interval_ms,
         });
         let (background_stop, background_rx) = watch::channel(false);
+        let mut background = Vec::new();
         let runtime = if matches!(role, Role::All | Role::Worker) {
             let transport = kafka.clone().map_or(Transport::Embedded, Transport::Kafka);
             let brain: Arc<dyn Brain> = match settings.agent.brain {
@@ -139,9 +142,15 @@ impl App {
                 transport,
             )
             .await?;
-            for channel in Channel::ALL {
-                for partition in runtime.take_outbound(channel) {
-                    tokio::spawn(hold_outbound(channel, partition));
+            if kafka.is_none() {
+                let dispatcher = Dispatcher::new(pool.clone(), &settings.channels, None, background_rx.clone())
+                    .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?;
+                let recovery = dispatcher.clone();
+                background.push(tokio::spawn(async move { recovery.recover().await }));
+                for channel in Channel::ALL {
+                    for partition in runtime.take_outbound(channel) {
+                        background.push(tokio::spawn(dispatch_partition(dispatcher.clone(), partition)));
+                    }
                 }
             }
             for topic in [METRICS_TOPIC, ESCALATIONS_TOPIC] {
@@ -153,7 +162,6 @@ impl App {
         } else {
             None
         };
-        let mut background = Vec::new();
         if let Some(k) = kafka.as_ref().filter(|_| matches!(role, Role::All | Role::Dispatcher)) {
             let consumer = group_consumer(
                 &k.bootstrap,
@@ -162,7 +170,11 @@ impl App {
                 k.max_poll_interval_ms,
                 LoggedRebalance("dispatcher"),
             )?;
-            background.push(tokio::spawn(run_dispatcher(consumer, k.topics.clone(), background_rx)));
+            let dead_letters = DeadLetters { producer: KafkaProducer::new(&k.bootstrap)?, topics: k.topics.clone() };
+            let dispatcher =
+                Dispatcher::new(pool.clone(), &settings.channels, Some(dead_letters), background_rx.clone())
+                    .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?;
+            background.push(tokio::spawn(run_dispatcher(consumer, k.topics.clone(), background_rx, dispatcher)));
         }
         let publisher = match (&kafka, role) {
             (Some(k), Role::Api) => {
@@ -178,6 +190,7 @@ impl App {
             runtime,
             publisher,
             inject_token: settings.inject_api_token.clone().filter(|_| matches!(role, Role::All | Role::Api)),
+            channels: Arc::new(ChannelIngress::new(&settings.channels)),
         };
         Ok(Self { listener, state, shutdown_timeout: settings.shutdown_timeout(), background, background_stop })
     }
@@ -232,15 +245,18 @@ impl App {
     }
 }
 
-/// The outbound topics' consumer until the channel adapters (#6) exist:
-/// it takes each published reply off the bus and logs it. The message stays
-/// `pending` in the database; nothing claims it was delivered.
-async fn hold_outbound(channel: Channel, mut partition: tokio::sync::mpsc::Receiver<OutboundRecord>) {
+/// Embedded mode's dispatcher: one task per outbound partition, replies
+/// of a partition delivered in order.
+async fn dispatch_partition(dispatcher: Arc<Dispatcher>, mut partition: tokio::sync::mpsc::Receiver<OutboundRecord>) {
     while let Some(record) = partition.recv().await {
-        tracing::info!(
-            %channel, outbox_id = record.outbox_id, message_id = %record.payload["message_id"],
-            "reply ready; no channel adapter configured yet, left pending"
-        );
+        match serde_json::from_value::<OutboundMessage>(record.payload) {
+            Ok(out) => {
+                if dispatcher.deliver(&out).await == Outcome::Interrupted {
+                    return;
+                }
+            }
+            Err(e) => tracing::error!(outbox_id = record.outbox_id, error = %e, "unreadable outbound record skipped"),
+        }
     }
 }
 

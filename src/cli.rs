@@ -39,6 +39,9 @@ pub enum Command {
     /// Manage the knowledge base.
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Manage channel accounts (which tenant owns each provider account).
+    #[command(subcommand)]
+    Channel(ChannelCommand),
     /// Token use and estimated cost of a tenant's agent turns (one JSON
     /// document): total, per brain, and the costliest conversations.
     Usage {
@@ -75,6 +78,30 @@ pub enum KbCommand {
         embedder: crate::agent::settings::EmbedderSettings,
         /// Directory of `.md` articles.
         dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Give a provider account to a tenant, or replace its settings;
+    /// prints the account as one JSON line. The settings name environment
+    /// variables for secrets (README, "Channels").
+    Add {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[arg(long, env = "FTE_TENANT_ID")]
+        tenant: uuid::Uuid,
+        /// twilio, meta, slack, gmail or webform.
+        #[arg(long)]
+        provider: crate::channels::Provider,
+        /// The account's address at the provider: the WhatsApp number
+        /// (twilio), the phone_number_id (meta), the team_id (slack), the
+        /// mailbox (gmail), the widget key (webform).
+        #[arg(long)]
+        address: String,
+        /// Provider settings as a JSON object.
+        #[arg(long, default_value = "{}")]
+        config: String,
     },
 }
 
@@ -149,6 +176,27 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     .await
                     .map_err(|e| StartupError::Command(e.to_string()))?;
             println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            Ok(())
+        }
+        Command::Channel(ChannelCommand::Add { database, tenant, provider, address, config }) => {
+            let config: serde_json::Value = serde_json::from_str(&config)
+                .ok()
+                .filter(serde_json::Value::is_object)
+                .ok_or_else(|| StartupError::Command("--config must be a JSON object".into()))?;
+            crate::channels::settings::AccountSettings::parse(provider, &config)
+                .map_err(|e| StartupError::Command(format!("--config: {e}")))?;
+            let address = crate::channels::settings::normalize_address(provider, &address)
+                .map_err(|e| StartupError::Command(format!("--address: {e}")))?;
+            let pool = db::connect(&database).await?;
+            let account =
+                crm::upsert_account(&pool, crate::domain::TenantId::from_uuid(tenant), provider, &address, &config)
+                    .await
+                    .map_err(|e| StartupError::Command(e.to_string()))?;
+            println!(
+                "{}",
+                serde_json::json!({ "id": account.id, "tenant_id": account.tenant_id, "provider": account.provider,
+                                    "channel": account.channel(), "address": account.address })
+            );
             Ok(())
         }
         Command::Usage { database, tenant, since, until, top } => {

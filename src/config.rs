@@ -80,6 +80,57 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub agent: crate::agent::settings::AgentSettings,
+
+    #[command(flatten)]
+    pub channels: ChannelSettings,
+}
+
+/// Webhook ingress and delivery knobs (DESIGN.md §6).
+#[derive(Clone, Debug, Args)]
+pub struct ChannelSettings {
+    /// The URL providers reach this service at (e.g.
+    /// `https://support.example.com`). Twilio signs the URL it posts to, so
+    /// behind a proxy this must be set; unset, the request's `Host` is used.
+    /// Also the base of Twilio status callbacks and web-form status links.
+    #[arg(long, env = "FTE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Secret that signs web-form status links. Unset: a random one per
+    /// process (links stop working on restart; set it in production).
+    #[arg(long, env = "FTE_WEBFORM_SECRET", hide_env_values = true)]
+    pub webform_secret: Option<Secret<String>>,
+
+    /// Embedded mode: how long a webhook waits for its turn to commit
+    /// before acknowledging anyway (the turn goes on; providers retry
+    /// requests they see time out).
+    #[arg(long, env = "WEBHOOK_ACK_TIMEOUT_MS", default_value_t = 2500)]
+    pub webhook_ack_timeout_ms: u64,
+
+    /// Inbound messages per second per tenant and channel (token bucket);
+    /// beyond it webhooks answer 429 and providers retry later.
+    #[arg(long, env = "INBOUND_RATE_PER_SEC", default_value_t = 50.0)]
+    pub inbound_rate_per_sec: f64,
+    #[arg(long, env = "INBOUND_BURST", default_value_t = 200.0)]
+    pub inbound_burst: f64,
+
+    /// Outbound sends per second per tenant and channel; beyond it the
+    /// dispatcher waits.
+    #[arg(long, env = "OUTBOUND_RATE_PER_SEC", default_value_t = 20.0)]
+    pub outbound_rate_per_sec: f64,
+    #[arg(long, env = "OUTBOUND_BURST", default_value_t = 40.0)]
+    pub outbound_burst: f64,
+
+    /// Attempts at sending one reply before it is failed and flagged.
+    #[arg(long, env = "SEND_MAX_ATTEMPTS", default_value_t = 6)]
+    pub send_max_attempts: u32,
+    /// First retry delay; doubled each attempt, with full jitter.
+    #[arg(long, env = "SEND_BACKOFF_BASE_MS", default_value_t = 500)]
+    pub send_backoff_base_ms: u64,
+    #[arg(long, env = "SEND_BACKOFF_MAX_MS", default_value_t = 30_000)]
+    pub send_backoff_max_ms: u64,
+    /// Milliseconds one provider request may take.
+    #[arg(long, env = "SEND_TIMEOUT_MS", default_value_t = 10_000)]
+    pub send_timeout_ms: u64,
 }
 
 /// Topic layout and consumer settings (used when `KAFKA_BROKERS` is set).

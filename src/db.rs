@@ -89,6 +89,10 @@ pub enum SystemJob {
     OutboxRelay,
     /// Reads conversations to find inactive ones.
     InactivitySweeper,
+    /// Webhook ingress: finds the tenant owning a channel account.
+    ChannelRouting,
+    /// The dispatcher at start-up: finds replies committed but never sent.
+    DispatcherRecovery,
 }
 
 impl SystemJob {
@@ -96,6 +100,8 @@ impl SystemJob {
         match self {
             SystemJob::OutboxRelay => "outbox_relay",
             SystemJob::InactivitySweeper => "inactivity_sweeper",
+            SystemJob::ChannelRouting => "channel_routing",
+            SystemJob::DispatcherRecovery => "dispatcher_recovery",
         }
     }
 }

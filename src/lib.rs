@@ -19,9 +19,13 @@
 //! - [`kafka`]: broker connectivity (health now; the pipeline in #4).
 //! - [`kb`]: the knowledge base: chunking, embedders, hybrid search.
 //! - [`eval`]: the `eval` command: tickets through the live path, scored.
-//! - [`http`]: the axum router: `/health`, `/ready`.
+//! - [`http`]: the axum router: `/health`, `/ready`, provider webhooks
+//!   under `/webhooks/…`, the support form under `/support`.
 //! - [`app`]: wiring for the `serve` role and graceful shutdown.
-//! - [`channels`]: provider adapters (Twilio WhatsApp so far; #6).
+//! - [`channels`]: provider adapters (wire formats, signatures, statuses),
+//!   channel-account settings, rate limits.
+//! - [`dispatch`]: the dispatcher: replies to providers, retries, delivery
+//!   status, dead letters.
 //! - [`cli`]: subcommands and flags; [`config`]: settings; [`secret`]:
 //!   values that never print; [`telemetry`]: logging.
 
@@ -36,6 +40,7 @@ pub mod config;
 pub mod conversation;
 pub mod crm;
 pub mod db;
+pub mod dispatch;
 pub mod domain;
 pub mod eval;
 pub mod http;

@@ -2,10 +2,12 @@
 //! function here takes a `TenantId` and runs in a tenant-scoped transaction
 //! (`db::begin_tenant`), so row-level security backs up every `WHERE`.
 
+mod channel_accounts;
 mod error;
 mod identity;
 mod tenants;
 
+pub use channel_accounts::{ChannelAccount, get_account, resolve_account, tenant_accounts, upsert_account};
 pub use error::CrmError;
 pub use identity::{Resolution, merge_customers, resolve_customer, resolve_customer_in};
 pub use tenants::{MergePolicy, NewTenant, Tenant, create_tenant, ensure_tenant, get_tenant, stable_tenant_id};

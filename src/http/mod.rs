@@ -5,6 +5,7 @@
 mod health;
 mod inbound;
 pub mod problem;
+pub mod webhooks;
 
 use crate::kafka::BrokerProbe;
 use crate::runtime::Runtime;
@@ -29,6 +30,36 @@ pub struct AppState {
     /// The `api` role's way into Kafka (no runtime in that process).
     pub publisher: Option<Arc<crate::runtime::KafkaParts>>,
     pub inject_token: Option<Secret<String>>,
+    pub channels: Arc<ChannelIngress>,
+}
+
+/// What the webhook handlers share.
+pub struct ChannelIngress {
+    /// `FTE_PUBLIC_URL`: the URL providers sign requests for.
+    pub public_url: Option<String>,
+    /// Embedded mode: how long a webhook waits for its turn's commit.
+    pub ack_timeout: Duration,
+    pub inbound_limit: crate::channels::rate_limit::RateLimiter,
+    /// Signs web-form status links.
+    pub webform_secret: Secret<String>,
+}
+
+impl ChannelIngress {
+    pub fn new(settings: &crate::config::ChannelSettings) -> Self {
+        let webform_secret = settings.webform_secret.clone().unwrap_or_else(|| {
+            tracing::warn!("FTE_WEBFORM_SECRET is unset: web-form status links stop working at restart");
+            Secret::new(format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()))
+        });
+        Self {
+            public_url: settings.public_url.clone(),
+            ack_timeout: Duration::from_millis(settings.webhook_ack_timeout_ms),
+            inbound_limit: crate::channels::rate_limit::RateLimiter::new(
+                settings.inbound_rate_per_sec,
+                settings.inbound_burst,
+            ),
+            webform_secret,
+        }
+    }
 }
 
 /// Whether this process should receive traffic: false until start-up has
@@ -51,6 +82,10 @@ const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new().route("/health", get(health::health)).route("/ready", get(health::ready));
+    let limit = || DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES);
+    router = router
+        .route("/webhooks/twilio/whatsapp", post(webhooks::twilio::message).layer(limit()))
+        .route("/webhooks/twilio/status", post(webhooks::twilio::status).layer(limit()));
     if state.inject_token.is_some() {
         router = router.route("/api/v1/inbound", post(inbound::inject).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)));
     }

@@ -1,19 +1,23 @@
 //! The dispatcher role's consumer: reads the outbound topics (group
-//! `<prefix>fte-dispatcher`) and hands each message to its channel's
-//! sender. The channel adapters arrive with #6; until then each message is
-//! logged and stays `pending` in the database (nothing claims it was
-//! delivered), and its offset is stored so the group does not lag.
+//! `<prefix>fte-dispatcher`) and hands each reply to the dispatcher, one
+//! at a time, storing the record's offset only once the reply is settled
+//! (sent, already sent, or failed and flagged). A reply interrupted by
+//! shutdown keeps its offset unstored, so the group redelivers it; a
+//! redelivered reply that a provider already accepted is not sent again.
 
 use super::{Envelope, EventType, Topics};
+use crate::dispatch::{Dispatcher, Outcome};
 use crate::domain::{Channel, OutboundMessage};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
+use std::sync::Arc;
 use tokio::sync::watch;
 
 pub async fn run_dispatcher(
     consumer: StreamConsumer<super::LoggedRebalance>,
     topics: Topics,
     mut shutdown: watch::Receiver<bool>,
+    dispatcher: Arc<Dispatcher>,
 ) {
     let names: Vec<String> = Channel::ALL.iter().map(|c| topics.outbound(*c)).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -26,11 +30,11 @@ pub async fn run_dispatcher(
         match Envelope::parse(msg.payload().unwrap_or_default())
             .and_then(|e| e.data_as::<OutboundMessage>(EventType::Outbound))
         {
-            Ok(out) => tracing::info!(
-                channel = %out.channel, message_id = %out.message_id, tenant_id = %out.tenant_id,
-                conversation_id = %out.conversation_id,
-                "reply ready; no channel adapter configured yet, left pending"
-            ),
+            Ok(out) => {
+                if dispatcher.deliver(&out).await == Outcome::Interrupted {
+                    break;
+                }
+            }
             Err(e) => {
                 tracing::warn!(topic = msg.topic(), offset = msg.offset(), error = %e, "unreadable outbound record skipped")
             }

@@ -3,6 +3,8 @@
 //! afterwards), tenants, and the sample tickets.
 #![allow(dead_code)]
 
+pub mod fake_provider;
+
 use fte::config::DatabaseSettings;
 use fte::crm::{MergePolicy, NewTenant, Tenant, create_tenant};
 use fte::secret::Secret;

@@ -10,6 +10,7 @@
 
 use super::form;
 use super::status::{DeliveryStatus, MessageStatus};
+use crate::channels::ProviderRequest;
 use crate::domain::PhoneNumber;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -134,28 +135,8 @@ impl TwilioCredentials {
     }
 }
 
-/// An HTTP request to send as is.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SendRequest {
-    pub method: &'static str,
-    pub url: String,
-    /// `Authorization` header (carries the Auth Token: never log it).
-    pub authorization: String,
-    /// `Content-Type` header.
-    pub content_type: &'static str,
-    pub body: String,
-}
-
-impl fmt::Debug for SendRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendRequest")
-            .field("method", &self.method)
-            .field("url", &self.url)
-            .field("authorization", &"<redacted>")
-            .field("body", &self.body)
-            .finish()
-    }
-}
+/// Twilio's send request: a [`ProviderRequest`].
+pub type SendRequest = ProviderRequest;
 
 impl SendRequest {
     /// The request sending `body` to `to` from the business number `from`.

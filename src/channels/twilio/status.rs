@@ -2,7 +2,7 @@
 //! (`MessageSid`, `MessageStatus`, `ErrorCode`) parsed into
 //! `StatusCallback`, and Twilio's message statuses mapped onto the
 //! project's `messages.delivery_status` values. Owns `MessageStatus`,
-//! `DeliveryStatus`, `StatusCallback` and `StatusError`.
+//! `StatusCallback` and `StatusError`.
 //!
 //! The mapping, for the statuses that have no column value of their own:
 //! `accepted` (a Messaging Service took it) and `scheduled` (held for a
@@ -14,7 +14,7 @@
 
 use super::form::{Form, FormError};
 use super::signature::{RequestValidator, SignatureError};
-use std::fmt;
+pub use crate::channels::delivery::DeliveryStatus;
 use std::str::FromStr;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -104,56 +104,6 @@ impl FromStr for MessageStatus {
             .into_iter()
             .find(|st| st.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| StatusError::UnknownStatus(s.to_string()))
-    }
-}
-
-/// The outbound values of `messages.delivery_status` (the column also has
-/// `pending`, set before the send, and `received`, for inbound rows).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DeliveryStatus {
-    Queued,
-    Sent,
-    Delivered,
-    Read,
-    Failed,
-    Undelivered,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Sent => "sent",
-            Self::Delivered => "delivered",
-            Self::Read => "read",
-            Self::Failed => "failed",
-            Self::Undelivered => "undelivered",
-        }
-    }
-
-    /// How far along the message is. Callbacks can arrive out of order, so
-    /// a store should apply one only if it moves the row forward
-    /// (`supersedes`): `queued` < `sent` < `delivered` = `failed` =
-    /// `undelivered` < `read`. A read receipt wins over everything, being
-    /// proof of delivery.
-    fn rank(&self) -> u8 {
-        match self {
-            Self::Queued => 0,
-            Self::Sent => 1,
-            Self::Delivered | Self::Failed | Self::Undelivered => 2,
-            Self::Read => 3,
-        }
-    }
-
-    /// Whether this status should replace `current` (see `rank`).
-    pub fn supersedes(&self, current: DeliveryStatus) -> bool {
-        self.rank() > current.rank()
-    }
-}
-
-impl fmt::Display for DeliveryStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

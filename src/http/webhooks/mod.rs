@@ -1,0 +1,141 @@
+//! Provider webhooks under `/webhooks/…` (DESIGN.md §6, §7). Every handler
+//! follows the same steps: find the channel account the request is for
+//! (unknown → 403, never a default tenant), verify the provider's
+//! signature with that account's secret (missing or wrong → 401, nothing
+//! stored or published), parse into `InboundMessage`, take it in (publish
+//! to the inbound topic, or hand it to the embedded runtime), acknowledge.
+//! This module holds what the handlers share; one file per provider.
+
+pub mod twilio;
+
+use super::AppState;
+use super::problem::Problem;
+use crate::channels::Provider;
+use crate::crm::{ChannelAccount, resolve_account};
+use crate::db::begin_tenant;
+use crate::domain::{InboundMessage, TenantId};
+use crate::runtime::SubmitError;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, Uri};
+
+/// Largest webhook body accepted (providers send far less; a Slack or
+/// Meta batch is a few KB, a Pub/Sub push a few hundred bytes).
+pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
+
+/// The raw body, or a problem saying why it could not be read (too large:
+/// 413).
+pub fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
+    body.map_err(|e| Problem::new(e.status(), "bad-request", e.body_text()))
+}
+
+/// A header's value as text, if present and printable.
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The enabled account `address` at `provider`, or 403.
+pub async fn account(state: &AppState, provider: Provider, address: &str) -> Result<ChannelAccount, Problem> {
+    match resolve_account(&state.pool, provider, address).await {
+        Ok(Some(account)) => Ok(account),
+        Ok(None) => {
+            tracing::warn!(%provider, address, "webhook for an unknown channel account rejected");
+            Err(Problem::forbidden(format!("no {provider} account {address:?} is configured here")))
+        }
+        Err(e) => {
+            tracing::error!(%provider, error = %e, "cannot look channel accounts up");
+            Err(Problem::unavailable("cannot look the channel account up; retry"))
+        }
+    }
+}
+
+/// The URL the provider requested, as it sees it: `FTE_PUBLIC_URL` + path
+/// and query, or else `http://{Host}` + path and query.
+pub fn public_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    match &state.channels.public_url {
+        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+        None => format!("http://{}{path}", header(headers, "host").unwrap_or("localhost")),
+    }
+}
+
+/// Takes a verified, parsed message in: counts it against the tenant's
+/// inbound rate limit (429 beyond it), then publishes it (Kafka) or hands
+/// it to the embedded runtime and waits for its turn to commit, at most the
+/// ack timeout (the turn goes on after that).
+pub async fn take_in(state: &AppState, account: &ChannelAccount, mut message: InboundMessage) -> Result<(), Problem> {
+    if let Err(wait) = state.channels.inbound_limit.try_take(message.tenant_id, message.channel) {
+        tracing::warn!(tenant_id = %message.tenant_id, channel = %message.channel, "inbound rate limit reached");
+        return Err(Problem::too_many_requests("too many messages for this account; retry later", wait.as_secs() + 1));
+    }
+    if let Some(meta) = message.metadata.as_object_mut() {
+        meta.insert("account_id".into(), account.id.to_string().into());
+    }
+    let (tenant_id, channel, external_id) = (message.tenant_id, message.channel, message.external_id.clone());
+    let outcome = match (&state.runtime, &state.publisher) {
+        (Some(runtime), _) => {
+            let runtime = runtime.clone();
+            let turn = tokio::spawn(async move { runtime.accept(message).await });
+            match tokio::time::timeout(state.channels.ack_timeout, turn).await {
+                Ok(Ok(result)) => result.map(|_| ()),
+                Ok(Err(join)) => Err(SubmitError::Refused(join.to_string())),
+                Err(_) => {
+                    tracing::info!(%tenant_id, %channel, external_id, "turn still running at the ack deadline");
+                    Ok(())
+                }
+            }
+        }
+        (None, Some(kafka)) => kafka.publish_inbound(&message).await.map(|_| ()),
+        (None, None) => return Err(Problem::unavailable("this process takes no messages")),
+    };
+    outcome.map_err(|e| {
+        tracing::error!(%tenant_id, %channel, external_id, error = %e, "inbound message not taken in");
+        match e {
+            SubmitError::Closed => Problem::unavailable("shutting down; retry"),
+            other => Problem::unavailable(format!("message not taken in ({other}); retry")),
+        }
+    })?;
+    tracing::info!(%tenant_id, %channel, external_id, "inbound message taken in");
+    Ok(())
+}
+
+/// Whether a provider delivery (Slack `event_id`, Pub/Sub message id) was
+/// taken in before.
+pub async fn seen_before(state: &AppState, tenant: TenantId, provider: Provider, id: &str) -> Result<bool, Problem> {
+    let run = async {
+        let mut tx = begin_tenant(&state.pool, tenant).await?;
+        let seen: Option<(i32,)> =
+            sqlx::query_as("SELECT 1 FROM inbound_deliveries WHERE provider = $1 AND delivery_id = $2")
+                .bind(provider.as_str())
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(seen.is_some())
+    };
+    run.await.map_err(|e| {
+        tracing::error!(%provider, error = %e, "cannot read inbound deliveries");
+        Problem::unavailable("cannot check for a redelivery; retry")
+    })
+}
+
+/// Records a delivery as taken in (after it was: a crash in between means
+/// one more publish, which the runtime dedupes by external id).
+pub async fn remember(state: &AppState, tenant: TenantId, provider: Provider, id: &str) {
+    let run = async {
+        let mut tx = begin_tenant(&state.pool, tenant).await?;
+        sqlx::query(
+            "INSERT INTO inbound_deliveries (provider, delivery_id, tenant_id) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(provider.as_str())
+        .bind(id)
+        .bind(tenant.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    };
+    if let Err(e) = run.await {
+        tracing::warn!(%provider, delivery_id = id, error = %e, "cannot record an inbound delivery");
+    }
+}

@@ -1,0 +1,149 @@
+//! A local fake of a provider's HTTP API: records every request exactly as
+//! it arrived (method, path and query, headers, body) and answers with a
+//! scripted response, else the default responder's. The channel tests
+//! point an account's base URL at it and assert on the recorded requests.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body's form fields (application/x-www-form-urlencoded).
+    pub fn form(&self) -> Vec<(String, String)> {
+        url_decode_pairs(&self.body)
+    }
+
+    pub fn form_value(&self, name: &str) -> Option<String> {
+        self.form().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("the request body is JSON")
+    }
+}
+
+fn url_decode_pairs(s: &str) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                    out.push(u8::from_str_radix(hex, 16).unwrap());
+                    i += 2;
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).unwrap()
+    }
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// A response: status, headers, body.
+pub type Reply = (u16, Vec<(String, String)>, String);
+type Responder = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
+
+#[derive(Clone)]
+pub struct FakeProvider {
+    pub base_url: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    script: Arc<Mutex<VecDeque<Reply>>>,
+}
+
+impl FakeProvider {
+    /// Starts the fake on a free port; `default` answers every request
+    /// that no scripted reply is queued for.
+    pub async fn start(default: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(VecDeque::new()));
+        let responder: Responder = Arc::new(default);
+        let (r, s) = (requests.clone(), script.clone());
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (r, s, responder) = (r.clone(), s.clone(), responder.clone());
+            async move {
+                let rec = Recorded {
+                    method: method.to_string(),
+                    path: uri.path().to_string(),
+                    query: uri.query().map(str::to_string),
+                    headers,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                };
+                let reply = s.lock().unwrap().pop_front().unwrap_or_else(|| responder(&rec));
+                r.lock().unwrap().push(rec);
+                let (status, headers, body) = reply;
+                let mut response: Response = body.into_response();
+                *response.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+                response.headers_mut().insert("content-type", "application/json".parse().unwrap());
+                for (k, v) in headers {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+                }
+                response
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { base_url: format!("http://{addr}"), requests, script }
+    }
+
+    /// Queues replies for the next requests, in order.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.script.lock().unwrap().extend(replies);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests arrived.
+    pub async fn wait_for(&self, n: usize, within: std::time::Duration) -> Vec<Recorded> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let got = self.requests();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the fake provider got {} of {n} requests", got.len());
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Runs tests/clients/signed_webhook.py (the providers' official SDKs
+/// sign the request); returns the HTTP status and response body.
+pub fn signed_webhook(args: &[&str]) -> (u16, String) {
+    let python = std::env::var("FTE_PYTHON").expect("FTE_PYTHON is not set: run the tests with `make test`");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/signed_webhook.py");
+    let out = std::process::Command::new(python).arg(script).args(args).output().expect("run signed_webhook.py");
+    assert!(out.status.success(), "signed_webhook.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("signed_webhook.py prints JSON");
+    (v["status"].as_u64().unwrap() as u16, v["body"].as_str().unwrap().to_string())
+}
