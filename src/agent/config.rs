@@ -107,6 +107,11 @@ impl AgentConfig {
         )
     }
 
+    /// The help portal line web-form replies end with.
+    pub fn help_portal_line(&self) -> String {
+        format!("More answers any time at https://{}", self.help_portal.trim_start_matches("https://"))
+    }
+
     pub fn webform_signoff(&self) -> String {
         format!("Best regards,\n{} · {} Support (AI assistant)", self.assistant_name, self.company)
     }

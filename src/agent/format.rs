@@ -15,6 +15,10 @@ pub const EMAIL_MAX_WORDS: usize = 500;
 pub const WEBFORM_MAX_WORDS: usize = 300;
 /// WhatsApp: the preferred length, and the provider's hard cap.
 pub const WHATSAPP_PREFERRED_CHARS: usize = 300;
+/// A longer WhatsApp answer is cut to this many characters (at a word
+/// boundary) and ends with [`WHATSAPP_MORE`] (seed 000 IX).
+pub const WHATSAPP_CUT_CHARS: usize = 297;
+pub const WHATSAPP_MORE: &str = "📱 Reply for more help";
 pub const WHATSAPP_MAX_CHARS: usize = 1600;
 /// Slack: mrkdwn messages up to this many characters.
 pub const SLACK_MAX_CHARS: usize = 4000;
@@ -113,6 +117,7 @@ fn webform(parts: &ReplyParts, config: &AgentConfig) -> String {
     if let Some(t) = &parts.ticket_ref {
         closing.push(format!("Your ticket reference is {t}."));
     }
+    closing.push(config.help_portal_line());
     let signoff = config.webform_signoff();
     letter(&greeting, parts, &closing, &signoff, WEBFORM_MAX_WORDS, |p| strip_links(&strip_emoji(p)))
 }
@@ -164,7 +169,34 @@ fn whatsapp(parts: &ReplyParts, config: &AgentConfig) -> String {
     }
     let text = lines.join("\n\n");
     let text = if parts.holding { strip_emoji(&text) } else { keep_one_emoji(&text) };
-    cut_chars(&text, WHATSAPP_MAX_CHARS)
+    if text.chars().count() <= WHATSAPP_PREFERRED_CHARS {
+        return text;
+    }
+    // The cut text gives up its own emoji: the marker is the one allowed.
+    let cut = cut_at_word(&strip_emoji(&text), WHATSAPP_CUT_CHARS);
+    cut_chars(&format!("{cut}\n\n{WHATSAPP_MORE}"), WHATSAPP_MAX_CHARS)
+}
+
+/// The longest prefix of `s` of at most `max` characters that ends at a
+/// word boundary (unless the first word alone is longer), trimmed, with
+/// "…" in place of the rest.
+fn cut_at_word(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.trim_end().to_string();
+    }
+    let room = max.saturating_sub(1);
+    let prefix: String = s.chars().take(room).collect();
+    let next_is_space = s.chars().nth(room).is_none_or(char::is_whitespace);
+    let kept = if next_is_space {
+        prefix.as_str()
+    } else {
+        match prefix.rfind(char::is_whitespace) {
+            Some(i) if i > 0 => &prefix[..i],
+            _ => prefix.as_str(),
+        }
+    };
+    let kept = kept.trim_end().trim_end_matches([',', ';', ':', '-', '—', '(']).trim_end();
+    format!("{kept}…")
 }
 
 fn slack(parts: &ReplyParts) -> String {
@@ -299,8 +331,13 @@ fn keep_one_emoji(s: &str) -> String {
 /// A way a message breaks its channel's rules.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum FormatViolation {
-    TooLong { limit: String, got: usize },
+    TooLong {
+        limit: String,
+        got: usize,
+    },
     MissingGreeting,
+    /// A web-form reply without the help portal link.
+    MissingHelpLink,
     MissingSignature,
     MissingTicketReference,
     Emoji,
@@ -342,6 +379,9 @@ pub fn check_format(
             if !text.trim_end().ends_with(signoff.trim_end()) {
                 v.push(FormatViolation::MissingSignature);
             }
+            if channel == Channel::Webform && !text.contains(&config.help_portal_line()) {
+                v.push(FormatViolation::MissingHelpLink);
+            }
             if channel == Channel::Email && ticket_ref.is_some_and(|t| !text.contains(t)) {
                 v.push(FormatViolation::MissingTicketReference);
             }
@@ -354,6 +394,14 @@ pub fn check_format(
             let n = text.chars().count();
             if n > max {
                 v.push(FormatViolation::TooLong { limit: format!("{max} characters"), got: n });
+            }
+            // Over the preferred length only as a cut answer with its marker.
+            let cut_len = WHATSAPP_CUT_CHARS + 2 + WHATSAPP_MORE.chars().count();
+            if channel == Channel::Whatsapp
+                && n > WHATSAPP_PREFERRED_CHARS
+                && !(text.ends_with(WHATSAPP_MORE) && n <= cut_len)
+            {
+                v.push(FormatViolation::TooLong { limit: format!("{WHATSAPP_PREFERRED_CHARS} characters"), got: n });
             }
             if channel == Channel::Whatsapp && emoji > 1 {
                 v.push(FormatViolation::TooManyEmoji);

@@ -105,3 +105,110 @@ fn tables_become_list_items_on_every_channel() {
         assert_eq!(check_format(channel, &text, &c, Some("TKT-7")), vec![], "{channel}: {text}");
     }
 }
+
+#[test]
+fn long_whatsapp_answers_are_cut_at_a_word_with_the_marker() {
+    let c = AgentConfig::default();
+    let mut p = parts(&[]);
+    p.first_reply = false;
+    p.paragraphs = vec![format!("Open Settings 🎉 then {}", "choose the invoice export option ".repeat(20))];
+    let text = format_for_channel(Channel::Whatsapp, &p, &c);
+    assert!(text.ends_with(WHATSAPP_MORE), "{text}");
+    let body = text.strip_suffix(WHATSAPP_MORE).unwrap().trim_end();
+    assert!(body.chars().count() <= WHATSAPP_CUT_CHARS, "{}", body.chars().count());
+    assert!(body.ends_with("option…") || body.ends_with("export…") || body.ends_with("the…"), "{body}");
+    assert!(!body.contains('🎉'), "one emoji per message: {text}");
+    assert_eq!(check_format(Channel::Whatsapp, &text, &c, None), vec![]);
+    // Short answers are left alone.
+    p.paragraphs = vec!["Open *Settings*.".into()];
+    assert_eq!(format_for_channel(Channel::Whatsapp, &p, &c), "Open *Settings*.");
+    // A long unbroken word is cut inside it rather than dropped.
+    p.paragraphs = vec!["x".repeat(400)];
+    let text = format_for_channel(Channel::Whatsapp, &p, &c);
+    assert!(text.starts_with(&"x".repeat(290)) && text.ends_with(WHATSAPP_MORE), "{text}");
+}
+
+#[test]
+fn webform_replies_link_the_help_portal() {
+    let c = AgentConfig::default();
+    let text = format_for_channel(Channel::Webform, &parts(&["Answer."]), &c);
+    assert!(text.contains("https://help.tallyloom.com"), "{text}");
+    assert_eq!(check_format(Channel::Webform, &text, &c, Some("TKT-7")), vec![]);
+    let without = text.replace(&c.help_portal_line(), "");
+    assert!(check_format(Channel::Webform, &without, &c, None).contains(&FormatViolation::MissingHelpLink));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Text with words, markdown, emoji, multi-byte letters and newlines.
+    fn text() -> impl Strategy<Value = String> {
+        let word = prop_oneof![
+            "[a-zA-Z]{1,12}",
+            "[àéîõüßøñçłžж日本語한국어]{1,6}",
+            Just("**Settings > Billing**".to_string()),
+            Just("[guide](https://help.tallyloom.com/x)".to_string()),
+            Just("😀".to_string()),
+            Just("👍🏽".to_string()),
+            Just("\n- item".to_string()),
+            Just("\n1. step".to_string()),
+            Just("| a | b |".to_string()),
+            "[a-z]{30,80}",
+        ];
+        proptest::collection::vec(word, 0..400).prop_map(|w| w.join(" "))
+    }
+
+    fn reply_parts() -> impl Strategy<Value = ReplyParts> {
+        (
+            proptest::option::of("[A-Za-zé]{1,20}"),
+            any::<bool>(),
+            proptest::option::of(text()),
+            proptest::collection::vec(text(), 0..6),
+            any::<bool>(),
+        )
+            .prop_map(|(first_name, first_reply, empathy, paragraphs, holding)| ReplyParts {
+                first_name,
+                first_reply,
+                empathy: empathy.map(|e| e.chars().take(200).collect()),
+                paragraphs,
+                subject: None,
+                ticket_ref: Some("TKT-42".into()),
+                holding,
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn every_rendering_is_within_its_channels_limits(p in reply_parts()) {
+            let c = AgentConfig::default();
+            for channel in Channel::ALL {
+                let text = format_for_channel(channel, &p, &c);
+                // Valid UTF-8 that was never cut inside a character: no
+                // replacement characters appear.
+                prop_assert!(std::str::from_utf8(text.as_bytes()).is_ok());
+                prop_assert!(!text.contains(char::REPLACEMENT_CHARACTER));
+                let n = text.chars().count();
+                match channel {
+                    Channel::Email => prop_assert!(text.split_whitespace().count() <= EMAIL_MAX_WORDS),
+                    Channel::Webform => prop_assert!(text.split_whitespace().count() <= WEBFORM_MAX_WORDS),
+                    Channel::Slack => prop_assert!(n <= SLACK_MAX_CHARS),
+                    Channel::Whatsapp => {
+                        prop_assert!(n <= WHATSAPP_MAX_CHARS);
+                        if n > WHATSAPP_PREFERRED_CHARS {
+                            prop_assert!(text.ends_with(WHATSAPP_MORE), "{}", text);
+                            let body = text.strip_suffix(WHATSAPP_MORE).unwrap_or_default().trim_end();
+                            prop_assert!(body.chars().count() <= WHATSAPP_CUT_CHARS);
+                        }
+                    }
+                }
+                let too_long = check_format(channel, &text, &c, Some("TKT-42"))
+                    .into_iter()
+                    .any(|v| matches!(v, FormatViolation::TooLong { .. }));
+                prop_assert!(!too_long, "{}: {}", channel, text);
+            }
+        }
+    }
+}

@@ -45,7 +45,9 @@ fn answer_budget(channel: Channel) -> usize {
         Channel::Email => 1800,
         Channel::Webform => 1200,
         Channel::Slack => 1400,
-        Channel::Whatsapp => 1300,
+        // The formatter cuts WhatsApp at 297 characters: quote the best
+        // section only, so the cut keeps what matters.
+        Channel::Whatsapp => format::WHATSAPP_CUT_CHARS,
     }
 }
 

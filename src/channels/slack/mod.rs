@@ -1,0 +1,30 @@
+//! The Slack channel adapter (Events API + Web API): request signature
+//! checks (`signature`), redelivery headers (`retry`), the request URL's
+//! entry point (`inbound`), payload parsing with its ignore rules
+//! (`events`), the kept customer message and its `InboundMessage`
+//! (`message`), mrkdwn to plain text (`text`), and the `chat.postMessage`
+//! reply (`outbound`). Nothing here does I/O: the HTTP server hands in the
+//! raw request, and the dispatcher sends the request `outbound` builds
+//! with its own client. `signature_vectors.json` holds known-answer
+//! vectors from slack_sdk (see `signature`'s tests).
+//!
+//! Flow: `parse_request` → `EventOutcome::UrlVerification` (echo the
+//! challenge), `Ignored` (answer 200, nothing else), or `Message`: dedupe
+//! the delivery on `event_id`, resolve the tenant from `team_id`, then
+//! `into_inbound_message` (external id `channel:ts`); the reply goes to
+//! `metadata.channel` in the thread `metadata.reply_thread_ts`.
+
+pub mod events;
+pub mod inbound;
+pub mod message;
+pub mod outbound;
+pub mod retry;
+pub mod signature;
+pub mod text;
+
+pub use events::{EventOutcome, IgnoreReason};
+pub use inbound::{InboundError, parse_request};
+pub use message::{SlackEventKind, SlackFile, SlackMessage};
+pub use outbound::{BotToken, OutboundError, PostedMessage, parse_post_message_response, post_message_request};
+pub use retry::{RetryHeaderError, RetryInfo, RetryReason};
+pub use signature::{SignatureError, SignatureVerifier, SigningSecret};

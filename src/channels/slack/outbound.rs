@@ -1,0 +1,446 @@
+//! Posting a reply with the Web API's `chat.postMessage`
+//! (docs.slack.dev/reference/methods/chat.postMessage): builds
+//! `POST {base}/api/chat.postMessage` with `Authorization: Bearer xoxb-…`
+//! and the JSON body `{"channel", "text", "thread_ts", "mrkdwn": true,
+//! "unfurl_links": false}` (`Content-Type: application/json;
+//! charset=utf-8`), and parses the answer: `{"ok": true, "channel", "ts"}`,
+//! or `{"ok": false, "error": "<code>"}` (Slack answers most errors with
+//! HTTP 200), HTTP 429 with `Retry-After: <seconds>` when rate-limited
+//! ("Rate limits": about one message per second per channel), or a 5xx.
+//! The text is sent as mrkdwn, unescaped: the formatter writes Slack
+//! mrkdwn (links as `<url|text>`), so `&`, `<`, `>` are its business.
+//! Owns `BotToken`, `PostedMessage`, `OutboundError` and the two functions.
+//!
+//! Delivery status: Slack has no delivery receipts and no status callbacks
+//! for messages an app posts. `ok: true` means Slack stored the message in
+//! the conversation (the answer carries its `ts`, and the `message` as
+//! stored): it is in the customer's channel or DM from that moment, shown
+//! the next time they look, and nothing will ever report on it again. So
+//! the send maps to `DeliveryStatus::Delivered`, final, as the row would
+//! otherwise sit at `sent` forever waiting for a callback that never comes.
+
+use crate::channels::{DeliveryStatus, ProviderRequest};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+pub const DEFAULT_BASE_URL: &str = "https://slack.com";
+
+/// Longest text sent: Slack advises keeping `text` to 4,000 characters
+/// (it truncates beyond 40,000).
+pub const MAX_TEXT_CHARS: usize = 4000;
+
+/// `error` codes worth retrying: throttling and Slack-side failures.
+/// Slack notes that after `internal_error` and `fatal_error` "some aspect
+/// of the operation" may have succeeded: a retry can, rarely, post twice,
+/// which beats a reply never sent.
+const RETRYABLE_ERRORS: [&str; 6] =
+    ["ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"];
+
+/// `error` codes that mean our credentials or the installation are broken:
+/// every send will fail until an operator acts.
+const AUTH_ERRORS: [&str; 8] = [
+    "not_authed",
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "missing_scope",
+    "no_permission",
+    "org_login_required",
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OutboundError {
+    #[error("the Slack token is not a bot token (xoxb-…)")]
+    BadToken,
+    #[error("Slack base URL {0:?} is not an http(s) URL")]
+    BadBaseUrl(String),
+    #[error("{0:?} is not a Slack channel id")]
+    BadChannel(String),
+    #[error("thread_ts {0:?} is not a Slack message ts")]
+    BadThreadTs(String),
+    #[error("the message text is empty")]
+    EmptyText,
+    #[error("the message text has {0} characters; Slack messages are kept to 4000")]
+    TextTooLong(usize),
+    #[error("the request body could not be encoded: {0}")]
+    Encode(String),
+    #[error("Slack answered HTTP {http_status}: {}{}", .error.as_deref().unwrap_or("no Slack error code"), describe_retry(.retry_after))]
+    Api { http_status: u16, error: Option<String>, retry_after: Option<Duration> },
+    #[error("Slack accepted the message but its answer could not be read: {0}")]
+    BadResponse(String),
+}
+
+fn describe_retry(retry_after: &Option<Duration>) -> String {
+    retry_after.map(|d| format!(" (retry after {} s)", d.as_secs())).unwrap_or_default()
+}
+
+impl OutboundError {
+    /// Whether the same request may succeed later: HTTP 429, 5xx, and the
+    /// throttling / Slack-side error codes. Everything else (bad channel,
+    /// not in channel, archived, bad token, text too long...) will fail the
+    /// same way, and an unknown code is not retried either. A success
+    /// whose body cannot be read is not retryable: the message may be
+    /// posted.
+    pub fn retryable(&self) -> bool {
+        match self {
+            OutboundError::Api { http_status, error, .. } => {
+                *http_status == 429
+                    || (500..=599).contains(http_status)
+                    || error.as_deref().is_some_and(|e| RETRYABLE_ERRORS.contains(&e))
+            }
+            _ => false,
+        }
+    }
+
+    /// How long Slack asked us to wait (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            OutboundError::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Slack's error code, if it gave one.
+    pub fn slack_error(&self) -> Option<&str> {
+        match self {
+            OutboundError::Api { error, .. } => error.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the token or installation is unusable (revoked, missing a
+    /// scope...): an operator must reconnect the app.
+    pub fn auth_failed(&self) -> bool {
+        self.slack_error().is_some_and(|e| AUTH_ERRORS.contains(&e))
+    }
+}
+
+/// A bot token (`xoxb-…`, or `xoxe.xoxb-…` with token rotation). Never
+/// printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BotToken(String);
+
+impl fmt::Debug for BotToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BotToken(<redacted>)")
+    }
+}
+
+impl BotToken {
+    pub fn new(token: &str) -> Result<Self, OutboundError> {
+        let t = token.trim();
+        let prefixed = t.starts_with("xoxb-") || t.starts_with("xoxe.xoxb-");
+        // Printable ASCII only: it goes into a header.
+        let clean = t.bytes().all(|b| b.is_ascii_graphic());
+        if !prefixed || !clean || t.len() < 10 {
+            return Err(OutboundError::BadToken);
+        }
+        Ok(Self(t.to_string()))
+    }
+
+    fn bearer(&self) -> String {
+        format!("Bearer {}", self.0)
+    }
+}
+
+#[derive(Serialize)]
+struct PostMessageBody<'a> {
+    channel: &'a str,
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thread_ts: Option<&'a str>,
+    mrkdwn: bool,
+    unfurl_links: bool,
+}
+
+/// The request posting `text` to `channel` (an id: `C…`, `G…`, `D…`),
+/// in the thread `thread_ts` if given (`SlackMessage::reply_thread_ts`).
+/// `base_url` is `DEFAULT_BASE_URL` in production.
+pub fn post_message_request(
+    base_url: &str,
+    token: &BotToken,
+    channel: &str,
+    text: &str,
+    thread_ts: Option<&str>,
+) -> Result<ProviderRequest, OutboundError> {
+    let base = base_url.trim_end_matches('/');
+    if !is_http_url(base) {
+        return Err(OutboundError::BadBaseUrl(base_url.to_string()));
+    }
+    let channel_ok = !channel.is_empty() && channel.len() <= 64 && channel.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !channel_ok {
+        return Err(OutboundError::BadChannel(channel.chars().take(64).collect()));
+    }
+    if let Some(ts) = thread_ts.filter(|ts| !is_message_ts(ts)) {
+        return Err(OutboundError::BadThreadTs(ts.chars().take(64).collect()));
+    }
+    if text.trim().is_empty() {
+        return Err(OutboundError::EmptyText);
+    }
+    let chars = text.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(OutboundError::TextTooLong(chars));
+    }
+    let body = PostMessageBody { channel, text, thread_ts, mrkdwn: true, unfurl_links: false };
+    Ok(ProviderRequest {
+        method: "POST",
+        url: format!("{base}/api/chat.postMessage"),
+        authorization: token.bearer(),
+        content_type: "application/json; charset=utf-8",
+        body: serde_json::to_string(&body).map_err(|e| OutboundError::Encode(e.to_string()))?,
+    })
+}
+
+/// Slack's acceptance of a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostedMessage {
+    /// The conversation it was posted in.
+    pub channel: String,
+    /// The message's `ts`: its id at Slack (the outbound row's
+    /// `external_id`), needed to edit or thread under it.
+    pub ts: String,
+}
+
+impl PostedMessage {
+    /// `delivered`: see the module header (no receipts exist; the message
+    /// is in the conversation once Slack says ok).
+    pub fn delivery_status(&self) -> DeliveryStatus {
+        DeliveryStatus::Delivered
+    }
+}
+
+#[derive(Deserialize)]
+struct AnswerBody {
+    ok: Option<bool>,
+    error: Option<String>,
+    channel: Option<String>,
+    ts: Option<String>,
+}
+
+/// Reads Slack's answer to a `post_message_request`: the HTTP status, the
+/// `Retry-After` header if any, and the body.
+pub fn parse_post_message_response(
+    http_status: u16,
+    retry_after: Option<&str>,
+    body: &[u8],
+) -> Result<PostedMessage, OutboundError> {
+    let retry_after = retry_after.and_then(parse_retry_after);
+    let parsed = serde_json::from_slice::<AnswerBody>(body);
+    if !(200..=299).contains(&http_status) {
+        let error = parsed.ok().and_then(|b| b.error).map(|e| e.chars().take(100).collect());
+        return Err(OutboundError::Api { http_status, error, retry_after });
+    }
+    let parsed = parsed.map_err(|e| OutboundError::BadResponse(format!("not a Slack answer: {e}")))?;
+    match parsed.ok {
+        Some(true) => {}
+        Some(false) => {
+            let error = parsed.error.map(|e| e.chars().take(100).collect());
+            return Err(OutboundError::Api { http_status, error, retry_after });
+        }
+        None => return Err(OutboundError::BadResponse("no \"ok\" field".into())),
+    }
+    let ts = parsed.ts.filter(|ts| is_message_ts(ts)).ok_or_else(|| OutboundError::BadResponse("no ts".into()))?;
+    let channel = parsed
+        .channel
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| OutboundError::BadResponse("no channel".into()))?;
+    Ok(PostedMessage { channel, ts })
+}
+
+/// `Retry-After` in seconds (Slack's form); an HTTP date is not used by
+/// Slack and reads as absent.
+fn parse_retry_after(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn is_http_url(s: &str) -> bool {
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
+}
+
+fn is_message_ts(ts: &str) -> bool {
+    ts.len() <= 32
+        && ts.split_once('.').is_some_and(|(s, n)| {
+            !s.is_empty() && !n.is_empty() && s.bytes().chain(n.bytes()).all(|b| b.is_ascii_digit())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    const TOKEN: &str = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy";
+
+    fn token() -> BotToken {
+        BotToken::new(TOKEN).unwrap()
+    }
+
+    #[test]
+    fn builds_the_post_message_request() {
+        let req = post_message_request(
+            "https://slack.com/",
+            &token(),
+            "C123ABC456",
+            "Hi Ana — *exports* are under `Reports > Export` & <https://tallyloom.com/docs|the docs>.",
+            Some("1515449522.000016"),
+        )
+        .unwrap();
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.url, "https://slack.com/api/chat.postMessage");
+        assert_eq!(req.authorization, format!("Bearer {TOKEN}"));
+        assert_eq!(req.content_type, "application/json; charset=utf-8");
+        let body: Value = serde_json::from_str(&req.body).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "channel": "C123ABC456",
+                "text": "Hi Ana — *exports* are under `Reports > Export` & <https://tallyloom.com/docs|the docs>.",
+                "thread_ts": "1515449522.000016",
+                "mrkdwn": true,
+                "unfurl_links": false
+            })
+        );
+        assert!(!format!("{req:?}").contains("pdFZ"));
+        assert!(!format!("{:?}", token()).contains("pdFZ"));
+    }
+
+    #[test]
+    fn omits_thread_ts_when_not_threading_and_uses_the_base_url() {
+        let req = post_message_request("http://127.0.0.1:9999", &token(), "D0442US94JD", "hello", None).unwrap();
+        assert_eq!(req.url, "http://127.0.0.1:9999/api/chat.postMessage");
+        let body: Value = serde_json::from_str(&req.body).unwrap();
+        assert!(body.get("thread_ts").is_none());
+        assert_eq!(DEFAULT_BASE_URL, "https://slack.com");
+    }
+
+    #[test]
+    fn refuses_bad_requests() {
+        let t = token();
+        let r = |base: &str, ch: &str, text: &str, ts: Option<&str>| post_message_request(base, &t, ch, text, ts);
+        assert!(matches!(r("slack.com", "C1", "hi", None), Err(OutboundError::BadBaseUrl(_))));
+        assert!(matches!(r("ftp://slack.com", "C1", "hi", None), Err(OutboundError::BadBaseUrl(_))));
+        assert!(matches!(r(DEFAULT_BASE_URL, "", "hi", None), Err(OutboundError::BadChannel(_))));
+        assert!(matches!(r(DEFAULT_BASE_URL, "#general", "hi", None), Err(OutboundError::BadChannel(_))));
+        assert!(matches!(r(DEFAULT_BASE_URL, "C1", "hi", Some("soon")), Err(OutboundError::BadThreadTs(_))));
+        assert_eq!(r(DEFAULT_BASE_URL, "C1", " \n ", None), Err(OutboundError::EmptyText));
+        assert_eq!(r(DEFAULT_BASE_URL, "C1", "", None), Err(OutboundError::EmptyText));
+        let max = "é".repeat(MAX_TEXT_CHARS);
+        assert!(r(DEFAULT_BASE_URL, "C1", &max, None).is_ok());
+        let over = "é".repeat(MAX_TEXT_CHARS + 1);
+        assert_eq!(r(DEFAULT_BASE_URL, "C1", &over, None), Err(OutboundError::TextTooLong(MAX_TEXT_CHARS + 1)));
+    }
+
+    #[test]
+    fn accepts_only_bot_tokens() {
+        assert!(BotToken::new("xoxe.xoxb-1-MTIzNDU2Nzg5").is_ok());
+        for bad in ["", "xoxp-123-456-789-abc", "xapp-1-A1-1-abc", "Bearer xoxb-1-2-3", "xoxb-1-2\r\nX: y", "xoxb-"] {
+            assert_eq!(BotToken::new(bad), Err(OutboundError::BadToken), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reads_a_success() {
+        let body = br#"{"ok":true,"channel":"C1H9RESGL","ts":"1503435956.000247","message":{"text":"Here's a message for you","username":"ecto1","bot_id":"B19LU7CSY","type":"message","subtype":"bot_message","ts":"1503435956.000247"}}"#;
+        let posted = parse_post_message_response(200, None, body).unwrap();
+        assert_eq!(posted, PostedMessage { channel: "C1H9RESGL".into(), ts: "1503435956.000247".into() });
+        assert_eq!(posted.delivery_status(), DeliveryStatus::Delivered);
+        // Warnings ride along with ok: true.
+        let body = br#"{"ok":true,"channel":"C1","ts":"1.2","warning":"missing_charset","response_metadata":{"warnings":["missing_charset"]}}"#;
+        assert!(parse_post_message_response(200, None, body).is_ok());
+    }
+
+    #[test]
+    fn classifies_slack_error_codes() {
+        for code in
+            ["ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"]
+        {
+            let body = format!(r#"{{"ok":false,"error":"{code}"}}"#);
+            let e = parse_post_message_response(200, None, body.as_bytes()).unwrap_err();
+            assert_eq!(e.slack_error(), Some(code));
+            assert!(e.retryable(), "{code} should be retryable");
+        }
+        for code in [
+            "channel_not_found",
+            "not_in_channel",
+            "invalid_auth",
+            "token_revoked",
+            "msg_too_long",
+            "is_archived",
+            "no_text",
+            "restricted_action",
+            "missing_scope",
+            "some_future_error",
+        ] {
+            let body = format!(r#"{{"ok":false,"error":"{code}"}}"#);
+            let e = parse_post_message_response(200, None, body.as_bytes()).unwrap_err();
+            assert!(!e.retryable(), "{code} should be permanent");
+            assert_eq!(e.to_string(), format!("Slack answered HTTP 200: {code}"));
+        }
+        let e = parse_post_message_response(200, None, br#"{"ok":false,"error":"token_revoked"}"#).unwrap_err();
+        assert!(e.auth_failed());
+        let e = parse_post_message_response(200, None, br#"{"ok":false,"error":"channel_not_found"}"#).unwrap_err();
+        assert!(!e.auth_failed());
+        let e = parse_post_message_response(200, None, br#"{"ok":false}"#).unwrap_err();
+        assert_eq!(e, OutboundError::Api { http_status: 200, error: None, retry_after: None });
+        assert!(!e.retryable());
+    }
+
+    #[test]
+    fn http_429_is_retryable_after_the_given_delay() {
+        let e = parse_post_message_response(429, Some("30"), br#"{"ok":false,"error":"ratelimited"}"#).unwrap_err();
+        assert!(e.retryable());
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
+        assert_eq!(e.slack_error(), Some("ratelimited"));
+        assert_eq!(e.to_string(), "Slack answered HTTP 429: ratelimited (retry after 30 s)");
+        // Without a readable Retry-After, or without a body, still retryable.
+        for (after, body) in [(None, &b""[..]), (Some("soon"), &b"<html>"[..]), (Some(" 5 "), &b""[..])] {
+            let e = parse_post_message_response(429, after, body).unwrap_err();
+            assert!(e.retryable());
+            assert_eq!(e.retry_after(), if after == Some(" 5 ") { Some(Duration::from_secs(5)) } else { None });
+        }
+        let e = parse_post_message_response(429, Some("Wed, 21 Oct 2015 07:28:00 GMT"), b"").unwrap_err();
+        assert_eq!(e.retry_after(), None);
+    }
+
+    #[test]
+    fn server_errors_are_retryable_client_errors_are_not() {
+        for status in [500, 502, 503, 504] {
+            let e = parse_post_message_response(status, None, b"<html>Bad Gateway</html>").unwrap_err();
+            assert!(e.retryable(), "{status}");
+            assert_eq!(e.slack_error(), None);
+        }
+        for status in [400, 401, 403, 404, 410] {
+            let e =
+                parse_post_message_response(status, None, br#"{"ok":false,"error":"invalid_arguments"}"#).unwrap_err();
+            assert!(!e.retryable(), "{status}");
+        }
+        let e =
+            parse_post_message_response(503, Some("10"), br#"{"ok":false,"error":"service_unavailable"}"#).unwrap_err();
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn unreadable_successes_are_not_retryable() {
+        for body in [
+            &b""[..],
+            b"<html>ok</html>",
+            b"{\"ok\":true}",
+            b"{\"ok\":true,\"channel\":\"C1\"}",
+            b"{\"channel\":\"C1\",\"ts\":\"1.2\"}",
+            b"[]",
+            b"{\"ok\":true,\"channel\":\"C1\",\"ts\":\"x\"}",
+            b"\xff",
+        ] {
+            let e = parse_post_message_response(200, None, body).unwrap_err();
+            assert!(matches!(e, OutboundError::BadResponse(_)), "{body:?}: {e:?}");
+            assert!(!e.retryable());
+        }
+    }
+}
