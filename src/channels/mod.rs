@@ -6,6 +6,7 @@
 //! account settings, the delivery states, rate limits.
 
 pub mod delivery;
+pub mod gmail;
 pub mod meta;
 pub mod provider;
 pub mod rate_limit;

@@ -56,6 +56,22 @@ pub async fn resolve_account(
     row.map(from_row).transpose()
 }
 
+/// Every enabled account at `provider` (for the few provider requests
+/// that name no account: Meta's subscription check, Slack's URL
+/// verification).
+pub async fn provider_accounts(pool: &PgPool, provider: Provider) -> Result<Vec<ChannelAccount>, CrmError> {
+    let mut tx = begin_system_job(pool, SystemJob::ChannelRouting).await?;
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, tenant_id, provider, address, config, enabled FROM channel_accounts
+          WHERE provider = $1 AND enabled ORDER BY created_at, id",
+    )
+    .bind(provider.as_str())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    rows.into_iter().map(from_row).collect()
+}
+
 /// One of `tenant`'s accounts by id (enabled or not).
 pub async fn get_account(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<Option<ChannelAccount>, CrmError> {
     let mut tx = begin_tenant(pool, tenant).await?;

@@ -7,7 +7,9 @@ mod error;
 mod identity;
 mod tenants;
 
-pub use channel_accounts::{ChannelAccount, get_account, resolve_account, tenant_accounts, upsert_account};
+pub use channel_accounts::{
+    ChannelAccount, get_account, provider_accounts, resolve_account, tenant_accounts, upsert_account,
+};
 pub use error::CrmError;
 pub use identity::{Resolution, merge_customers, resolve_customer, resolve_customer_in};
 pub use tenants::{MergePolicy, NewTenant, Tenant, create_tenant, ensure_tenant, get_tenant, stable_tenant_id};

@@ -123,7 +123,7 @@ impl Dispatcher {
         loop {
             attempt += 1;
             self.limiter.take(reply.tenant_id, reply.channel).await;
-            let sent = senders::send(&self.http, context, reply, self.public_url.as_deref()).await;
+            let sent = senders::send(&self.http, &self.pool, context, reply, self.public_url.as_deref()).await;
             let failure = match sent {
                 Ok(accepted) => {
                     let mut metadata = accepted.metadata.clone();

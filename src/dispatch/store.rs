@@ -91,9 +91,12 @@ pub async fn load_reply(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<Opt
         return Ok(None);
     };
     let channel = channel.parse::<Channel>().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    // Inbound rows keep the channel's metadata under `extra` (with the
+    // sender and subject beside it).
     let origin = origin.map(|_| {
-        let metadata = ometa.unwrap_or(serde_json::Value::Null);
-        let subject = metadata.get("subject").and_then(|s| s.as_str()).map(str::to_string);
+        let stored = ometa.unwrap_or(serde_json::Value::Null);
+        let subject = stored.get("subject").and_then(|s| s.as_str()).map(str::to_string);
+        let metadata = stored.get("extra").cloned().unwrap_or(serde_json::Value::Null);
         Origin { external_id: oext, metadata, subject }
     });
     Ok(Some(PendingReply {

@@ -85,7 +85,9 @@ pub fn router(state: AppState) -> Router {
     let limit = || DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES);
     router = router
         .route("/webhooks/twilio/whatsapp", post(webhooks::twilio::message).layer(limit()))
-        .route("/webhooks/twilio/status", post(webhooks::twilio::status).layer(limit()));
+        .route("/webhooks/twilio/status", post(webhooks::twilio::status).layer(limit()))
+        .route("/webhooks/meta/whatsapp", get(webhooks::meta::subscribe).post(webhooks::meta::notify).layer(limit()))
+        .route("/webhooks/slack/events", post(webhooks::slack::events).layer(limit()));
     if state.inject_token.is_some() {
         router = router.route("/api/v1/inbound", post(inbound::inject).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)));
     }

@@ -4,6 +4,8 @@
 //! provider; this one holds the shared HTTP step, so every provider's
 //! answer is read the same way (status, `Retry-After`, body).
 
+mod meta;
+mod slack;
 mod twilio;
 
 use super::store::PendingReply;
@@ -79,12 +81,15 @@ pub async fn prepare(
 /// Sends `reply` once.
 pub async fn send(
     http: &reqwest::Client,
+    pool: &PgPool,
     context: &SendContext,
     reply: &PendingReply,
     public_url: Option<&str>,
 ) -> Result<Accepted, SendFailure> {
     match &context.settings {
         AccountSettings::Twilio(settings) => twilio::send(http, context, settings, reply, public_url).await,
+        AccountSettings::Meta(settings) => meta::send(http, pool, context, settings, reply).await,
+        AccountSettings::Slack(settings) => slack::send(http, settings, reply).await,
         other => Err(SendFailure::permanent(format!("no sender for {:?} accounts yet", provider_name(other)))),
     }
 }

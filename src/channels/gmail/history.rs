@@ -1,0 +1,272 @@
+//! Finding the messages a notification announced:
+//! `users.history.list` (developers.google.com/gmail/api/reference/rest/v1/users.history/list:
+//! `GET {base}/gmail/v1/users/{userId}/history?startHistoryId=…&historyTypes=messageAdded&labelId=INBOX`,
+//! answer `{"history": [{"id", "messages": [...], "messagesAdded":
+//! [{"message": {"id", "threadId", "labelIds"}}]}], "nextPageToken",
+//! "historyId"}`). An out-of-date `startHistoryId` answers HTTP 404
+//! ("typically valid for at least a week"): then the caller resyncs with
+//! `users.messages.list` (`?labelIds=INBOX&q=newer_than:1d`, answer
+//! `{"messages": [{"id", "threadId"}], "nextPageToken",
+//! "resultSizeEstimate"}`) and dedupes by message id. History ids are
+//! uint64s that Google writes as JSON strings; numbers are accepted too.
+//! Owns `HistoryOutcome`, `HistoryPage`, `AddedMessage`, `MessageListPage`.
+
+use super::api::{ApiError, GmailApi, check_status, parse_json};
+use super::oauth::AccessToken;
+use super::push::parse_history_id;
+use super::urlenc;
+use crate::channels::ProviderRequest;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The Gmail query of the resync after a 404.
+pub const RESYNC_QUERY: &str = "newer_than:1d";
+
+impl GmailApi {
+    /// `users.history.list` of INBOX messages added after
+    /// `start_history_id`; `page_token` is the previous page's
+    /// `next_page_token`.
+    pub fn history_list(
+        &self,
+        token: &AccessToken,
+        start_history_id: u64,
+        page_token: Option<&str>,
+    ) -> Result<ProviderRequest, ApiError> {
+        let mut url = self
+            .user_url(&format!("history?startHistoryId={start_history_id}&historyTypes=messageAdded&labelId=INBOX"));
+        push_page_token(&mut url, page_token)?;
+        Ok(self.get(token, url))
+    }
+
+    /// `users.messages.list` of the last day's INBOX: the resync after
+    /// `HistoryOutcome::TooOld`.
+    pub fn recent_inbox_list(
+        &self,
+        token: &AccessToken,
+        page_token: Option<&str>,
+    ) -> Result<ProviderRequest, ApiError> {
+        let mut url = self.user_url(&format!("messages?labelIds=INBOX&q={}", urlenc::component(RESYNC_QUERY)));
+        push_page_token(&mut url, page_token)?;
+        Ok(self.get(token, url))
+    }
+}
+
+fn push_page_token(url: &mut String, page_token: Option<&str>) -> Result<(), ApiError> {
+    if let Some(t) = page_token {
+        if t.is_empty() || t.len() > 1024 || t.chars().any(char::is_control) {
+            return Err(ApiError::BadId { what: "page token", value: t.to_string() });
+        }
+        url.push_str("&pageToken=");
+        url.push_str(&urlenc::component(t));
+    }
+    Ok(())
+}
+
+/// A message that `history.list` reports added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddedMessage {
+    pub id: String,
+    pub thread_id: Option<String>,
+    pub label_ids: Vec<String>,
+}
+
+impl AddedMessage {
+    /// Drafts and the mailbox's own sent mail are not customer messages.
+    pub fn is_own(&self) -> bool {
+        self.label_ids.iter().any(|l| l == "DRAFT" || l == "SENT")
+    }
+}
+
+/// One page of history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// Added messages in history order, each once.
+    pub added: Vec<AddedMessage>,
+    /// The mailbox's current history id: store it once every page is done.
+    pub history_id: Option<u64>,
+    pub next_page_token: Option<String>,
+}
+
+/// What `history.list` said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HistoryOutcome {
+    Page(HistoryPage),
+    /// HTTP 404: the start id is too old. Resync recent INBOX
+    /// (`recent_inbox_list`), then take the history id from a fresh watch
+    /// or the newest message.
+    TooOld,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryBody {
+    #[serde(default)]
+    history: Vec<HistoryRecord>,
+    history_id: Option<Value>,
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryRecord {
+    #[serde(default)]
+    messages_added: Vec<MessageAdded>,
+}
+
+#[derive(Deserialize)]
+struct MessageAdded {
+    message: Option<MessageRefBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageRefBody {
+    id: Option<String>,
+    thread_id: Option<String>,
+    #[serde(default)]
+    label_ids: Vec<String>,
+}
+
+/// Reads `history.list`'s answer (HTTP status, `Retry-After`, body).
+pub fn parse_history_response(
+    http_status: u16,
+    retry_after: Option<&str>,
+    body: &[u8],
+) -> Result<HistoryOutcome, ApiError> {
+    if http_status == 404 {
+        return Ok(HistoryOutcome::TooOld);
+    }
+    check_status(http_status, retry_after, body)?;
+    let parsed: HistoryBody = parse_json(body)?;
+    let history_id = match &parsed.history_id {
+        None => None,
+        Some(v) => Some(parse_history_id(v).ok_or_else(|| ApiError::BadResponse(format!("historyId {v}")))?),
+    };
+    let mut added: Vec<AddedMessage> = Vec::new();
+    for m in parsed.history.into_iter().flat_map(|h| h.messages_added).filter_map(|a| a.message) {
+        let Some(id) = m.id.filter(|i| !i.is_empty()) else { continue };
+        if !added.iter().any(|a| a.id == id) {
+            added.push(AddedMessage { id, thread_id: m.thread_id, label_ids: m.label_ids });
+        }
+    }
+    Ok(HistoryOutcome::Page(HistoryPage {
+        added,
+        history_id,
+        next_page_token: parsed.next_page_token.filter(|t| !t.is_empty()),
+    }))
+}
+
+/// One page of `messages.list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageListPage {
+    /// `(id, threadId)` pairs, newest first as Gmail lists them.
+    pub messages: Vec<(String, Option<String>)>,
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListBody {
+    #[serde(default)]
+    messages: Vec<MessageRefBody>,
+    next_page_token: Option<String>,
+}
+
+/// Reads `messages.list`'s answer. An empty mailbox answers `{"resultSizeEstimate": 0}`.
+pub fn parse_message_list_response(
+    http_status: u16,
+    retry_after: Option<&str>,
+    body: &[u8],
+) -> Result<MessageListPage, ApiError> {
+    check_status(http_status, retry_after, body)?;
+    let parsed: ListBody = parse_json(body)?;
+    Ok(MessageListPage {
+        messages: parsed.messages.into_iter().filter_map(|m| Some((m.id?, m.thread_id))).collect(),
+        next_page_token: parsed.next_page_token.filter(|t| !t.is_empty()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn api() -> GmailApi {
+        GmailApi::new("https://gmail.googleapis.com", "me").unwrap()
+    }
+
+    fn token() -> AccessToken {
+        AccessToken::new("ya29.tok", Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn builds_the_list_requests() {
+        let r = api().history_list(&token(), 9876, None).unwrap();
+        assert_eq!(r.method, "GET");
+        assert_eq!(
+            r.url,
+            "https://gmail.googleapis.com/gmail/v1/users/me/history?startHistoryId=9876&historyTypes=messageAdded&labelId=INBOX"
+        );
+        assert_eq!(r.authorization, "Bearer ya29.tok");
+        assert_eq!(r.body, "");
+        let r = api().history_list(&token(), 1, Some("0123 4")).unwrap();
+        assert!(r.url.ends_with("&labelId=INBOX&pageToken=0123%204"), "{}", r.url);
+        assert!(api().history_list(&token(), 1, Some("a\nb")).is_err());
+        let r = api().recent_inbox_list(&token(), Some("tok")).unwrap();
+        assert_eq!(
+            r.url,
+            "https://gmail.googleapis.com/gmail/v1/users/me/messages?labelIds=INBOX&q=newer_than%3A1d&pageToken=tok"
+        );
+    }
+
+    #[test]
+    fn parses_a_history_page() {
+        let body = br#"{
+          "history": [
+            {"id": "9877", "messages": [{"id": "18c1", "threadId": "18c0"}],
+             "messagesAdded": [{"message": {"id": "18c1", "threadId": "18c0", "labelIds": ["UNREAD", "INBOX"]}}]},
+            {"id": "9878", "messages": [{"id": "18c2", "threadId": "18c2"}]},
+            {"id": "9879", "messagesAdded": [
+               {"message": {"id": "18c3", "threadId": "18c3", "labelIds": ["SENT", "INBOX"]}},
+               {"message": {"id": "18c1", "threadId": "18c0"}}]}
+          ],
+          "nextPageToken": "0987",
+          "historyId": "9890"
+        }"#;
+        let HistoryOutcome::Page(p) = parse_history_response(200, None, body).unwrap() else { panic!() };
+        assert_eq!(p.added.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["18c1", "18c3"]);
+        assert_eq!(p.added[0].thread_id.as_deref(), Some("18c0"));
+        assert!(!p.added[0].is_own() && p.added[1].is_own());
+        assert_eq!(p.history_id, Some(9890));
+        assert_eq!(p.next_page_token.as_deref(), Some("0987"));
+        // Nothing new: only the history id.
+        let HistoryOutcome::Page(p) = parse_history_response(200, None, br#"{"historyId": 9890}"#).unwrap() else {
+            panic!()
+        };
+        assert!(p.added.is_empty() && p.next_page_token.is_none());
+    }
+
+    #[test]
+    fn a_404_means_resync() {
+        let body = br#"{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND"}}"#;
+        assert_eq!(parse_history_response(404, None, body), Ok(HistoryOutcome::TooOld));
+        assert!(parse_history_response(429, None, b"").unwrap_err().retryable());
+        assert!(parse_history_response(401, None, b"").unwrap_err().unauthorized());
+        assert!(matches!(parse_history_response(200, None, b"[]"), Err(ApiError::BadResponse(_))));
+        assert!(matches!(parse_history_response(200, None, br#"{"historyId":"x"}"#), Err(ApiError::BadResponse(_))));
+    }
+
+    #[test]
+    fn parses_a_message_list() {
+        let body = br#"{"messages":[{"id":"a1","threadId":"t1"},{"id":"a2","threadId":"a2"}],"nextPageToken":"p2","resultSizeEstimate":2}"#;
+        let p = parse_message_list_response(200, None, body).unwrap();
+        assert_eq!(
+            p.messages,
+            [("a1".to_string(), Some("t1".to_string())), ("a2".to_string(), Some("a2".to_string()))]
+        );
+        assert_eq!(p.next_page_token.as_deref(), Some("p2"));
+        let empty = parse_message_list_response(200, None, br#"{"resultSizeEstimate":0}"#).unwrap();
+        assert!(empty.messages.is_empty() && empty.next_page_token.is_none());
+        assert!(parse_message_list_response(500, None, b"").unwrap_err().retryable());
+    }
+}

@@ -1,0 +1,46 @@
+//! The Gmail channel adapter (`Channel::Email`). Inbound: a Cloud Pub/Sub
+//! push (`push`), authenticated by its Google-signed OIDC token (`jwt`),
+//! says a mailbox changed; the caller lists the history (`history`),
+//! fetches each new message raw (`fetch`), and `email` parses it (`mime`,
+//! `quoting`) into an `InboundMessage`, flagging auto-replies and the
+//! mailbox's own mail so they are never answered. Outbound: `compose`
+//! writes the RFC 5322 reply, `send` builds `users.messages.send`. Upkeep:
+//! `oauth` refreshes the access token, `watch` renews the push watch.
+//! `api` holds the shared base URL, request building and Google error
+//! classification. Nothing here does I/O: every call is a
+//! `ProviderRequest` the dispatcher sends, and every answer is parsed from
+//! (status, `Retry-After`, body). `testkit` mints signed push tokens for
+//! tests and local fakes.
+
+pub mod api;
+pub mod b64;
+pub mod compose;
+pub mod email;
+pub mod fetch;
+pub mod history;
+pub mod jwt;
+pub mod mime;
+pub mod oauth;
+pub mod push;
+pub mod quoting;
+pub mod send;
+pub mod testkit;
+pub mod urlenc;
+pub mod watch;
+
+#[cfg(test)]
+mod email_samples;
+
+pub use api::{ApiError, DEFAULT_BASE_URL, GmailApi, GoogleError};
+pub use compose::{BodyEncoding, ComposeError, ComposedMessage, ReplyContext, compose_reply, reply_subject};
+pub use email::{Automation, EmailMessage, IgnoreReason};
+pub use fetch::{FetchedMessage, parse_message_response};
+pub use history::{
+    AddedMessage, HistoryOutcome, HistoryPage, MessageListPage, parse_history_response, parse_message_list_response,
+};
+pub use jwt::{GOOGLE_CERTS_URL, Jwks, JwtError, PushClaims, PushTokenVerifier};
+pub use mime::{MimeError, NamedAddress};
+pub use oauth::{AccessToken, DEFAULT_TOKEN_URL, OAuthClient, OAuthError, parse_token_response};
+pub use push::{GmailNotification, PushError};
+pub use send::{SentMessage, parse_send_response};
+pub use watch::{WatchResponse, parse_watch_response, watch_needs_renewal};
