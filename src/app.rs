@@ -174,7 +174,12 @@ impl App {
             let dispatcher =
                 Dispatcher::new(pool.clone(), &settings.channels, Some(dead_letters), background_rx.clone())
                     .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?;
-            background.push(tokio::spawn(run_dispatcher(consumer, k.topics.clone(), background_rx, dispatcher)));
+            background.push(tokio::spawn(run_dispatcher(
+                consumer,
+                k.topics.clone(),
+                background_rx.clone(),
+                dispatcher,
+            )));
         }
         let publisher = match (&kafka, role) {
             (Some(k), Role::Api) => {
@@ -182,6 +187,17 @@ impl App {
             }
             _ => None,
         };
+        let gmail = Arc::new(crate::gmail::GmailClient::new(
+            crate::dispatch::http_client(&settings.channels)
+                .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?,
+        ));
+        if matches!(role, Role::All | Role::Api) {
+            background.push(tokio::spawn(crate::gmail::run_watch_renewal(
+                gmail.clone(),
+                pool.clone(),
+                background_rx.clone(),
+            )));
+        }
         let state = AppState {
             pool,
             broker,
@@ -190,7 +206,7 @@ impl App {
             runtime,
             publisher,
             inject_token: settings.inject_api_token.clone().filter(|_| matches!(role, Role::All | Role::Api)),
-            channels: Arc::new(ChannelIngress::new(&settings.channels)),
+            channels: Arc::new(ChannelIngress::new(&settings.channels, gmail)),
         };
         Ok(Self { listener, state, shutdown_timeout: settings.shutdown_timeout(), background, background_stop })
     }

@@ -24,6 +24,9 @@
 //! - [`app`]: wiring for the `serve` role and graceful shutdown.
 //! - [`channels`]: provider adapters (wire formats, signatures, statuses),
 //!   channel-account settings, rate limits.
+//! - [`gmail`]: Gmail I/O: OAuth tokens, push-token keys, mailbox sync,
+//!   watch renewal.
+//! - [`provider_http`]: the one HTTP step of every provider call.
 //! - [`dispatch`]: the dispatcher: replies to providers, retries, delivery
 //!   status, dead letters.
 //! - [`cli`]: subcommands and flags; [`config`]: settings; [`secret`]:
@@ -43,10 +46,12 @@ pub mod db;
 pub mod dispatch;
 pub mod domain;
 pub mod eval;
+pub mod gmail;
 pub mod http;
 pub mod kafka;
 pub mod kb;
 pub mod outbox;
+pub mod provider_http;
 pub mod runtime;
 pub mod secret;
 pub mod shutdown;

@@ -30,6 +30,15 @@ use store::PendingReply;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+/// The HTTP client for provider APIs, with the configured timeouts.
+pub fn http_client(settings: &ChannelSettings) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_millis(settings.send_timeout_ms.max(1)))
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("fte/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// Where final failures are reported besides the database.
 #[derive(Clone)]
 pub struct DeadLetters {
@@ -55,6 +64,7 @@ pub enum Outcome {
 pub struct Dispatcher {
     pool: PgPool,
     http: reqwest::Client,
+    gmail: Arc<crate::gmail::GmailClient>,
     backoff: Backoff,
     limiter: RateLimiter,
     public_url: Option<String>,
@@ -69,13 +79,10 @@ impl Dispatcher {
         dead_letters: Option<DeadLetters>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Self>, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(settings.send_timeout_ms.max(1)))
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("fte/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = http_client(settings)?;
         Ok(Arc::new(Self {
             pool,
+            gmail: Arc::new(crate::gmail::GmailClient::new(http.clone())),
             http,
             backoff: Backoff {
                 max_attempts: settings.send_max_attempts.max(1),
@@ -123,7 +130,8 @@ impl Dispatcher {
         loop {
             attempt += 1;
             self.limiter.take(reply.tenant_id, reply.channel).await;
-            let sent = senders::send(&self.http, &self.pool, context, reply, self.public_url.as_deref()).await;
+            let sent =
+                senders::send(&self.http, &self.gmail, &self.pool, context, reply, self.public_url.as_deref()).await;
             let failure = match sent {
                 Ok(accepted) => {
                     let mut metadata = accepted.metadata.clone();

@@ -42,10 +42,12 @@ pub struct ChannelIngress {
     pub inbound_limit: crate::channels::rate_limit::RateLimiter,
     /// Signs web-form status links.
     pub webform_secret: Secret<String>,
+    /// Gmail push verification and mailbox sync.
+    pub gmail: Arc<crate::gmail::GmailClient>,
 }
 
 impl ChannelIngress {
-    pub fn new(settings: &crate::config::ChannelSettings) -> Self {
+    pub fn new(settings: &crate::config::ChannelSettings, gmail: Arc<crate::gmail::GmailClient>) -> Self {
         let webform_secret = settings.webform_secret.clone().unwrap_or_else(|| {
             tracing::warn!("FTE_WEBFORM_SECRET is unset: web-form status links stop working at restart");
             Secret::new(format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()))
@@ -58,6 +60,7 @@ impl ChannelIngress {
                 settings.inbound_burst,
             ),
             webform_secret,
+            gmail,
         }
     }
 }
@@ -87,7 +90,8 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/twilio/whatsapp", post(webhooks::twilio::message).layer(limit()))
         .route("/webhooks/twilio/status", post(webhooks::twilio::status).layer(limit()))
         .route("/webhooks/meta/whatsapp", get(webhooks::meta::subscribe).post(webhooks::meta::notify).layer(limit()))
-        .route("/webhooks/slack/events", post(webhooks::slack::events).layer(limit()));
+        .route("/webhooks/slack/events", post(webhooks::slack::events).layer(limit()))
+        .route("/webhooks/gmail/push", post(webhooks::gmail::push).layer(limit()));
     if state.inject_token.is_some() {
         router = router.route("/api/v1/inbound", post(inbound::inject).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)));
     }

@@ -56,7 +56,7 @@ pub async fn send(
     let plan = plan_outbound(&reply.body, last, chrono::Utc::now(), template.as_ref()).map_err(|e| permanent(&e))?;
     let request = sender.plan_request(&to, &plan).map_err(|e| permanent(&e))?;
     let answer = execute(http, &request).await?;
-    let retry_after = answer.retry_after.map(|d| d.as_secs().to_string());
+    let retry_after = answer.retry_after_header();
     match parse_send_response(answer.status, retry_after.as_deref(), &answer.body) {
         Ok(sent) => Ok(Accepted {
             status: sent.delivery_status(),

@@ -4,15 +4,18 @@
 //! provider; this one holds the shared HTTP step, so every provider's
 //! answer is read the same way (status, `Retry-After`, body).
 
+pub mod gmail;
 mod meta;
 mod slack;
 mod twilio;
+mod webform;
 
 use super::store::PendingReply;
 use crate::channels::settings::AccountSettings;
 use crate::channels::{DeliveryStatus, ProviderRequest};
 use crate::crm::{ChannelAccount, get_account, tenant_accounts};
 use crate::domain::Identifier;
+use crate::provider_http::Answer;
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -81,6 +84,7 @@ pub async fn prepare(
 /// Sends `reply` once.
 pub async fn send(
     http: &reqwest::Client,
+    gmail: &crate::gmail::GmailClient,
     pool: &PgPool,
     context: &SendContext,
     reply: &PendingReply,
@@ -90,53 +94,15 @@ pub async fn send(
         AccountSettings::Twilio(settings) => twilio::send(http, context, settings, reply, public_url).await,
         AccountSettings::Meta(settings) => meta::send(http, pool, context, settings, reply).await,
         AccountSettings::Slack(settings) => slack::send(http, settings, reply).await,
-        other => Err(SendFailure::permanent(format!("no sender for {:?} accounts yet", provider_name(other)))),
+        AccountSettings::Gmail(settings) => gmail::send(gmail, context, settings, reply).await,
+        AccountSettings::Webform(settings) => webform::send(gmail, pool, context, settings, reply).await,
     }
 }
 
-fn provider_name(settings: &AccountSettings) -> &'static str {
-    match settings {
-        AccountSettings::Twilio(_) => "twilio",
-        AccountSettings::Meta(_) => "meta",
-        AccountSettings::Slack(_) => "slack",
-        AccountSettings::Gmail(_) => "gmail",
-        AccountSettings::Webform(_) => "webform",
-    }
-}
-
-/// A provider's answer.
-#[derive(Clone, Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub retry_after: Option<Duration>,
-    pub body: Vec<u8>,
-}
-
-/// Performs `request`. Failing to connect is retryable; so is a timeout
-/// (the provider may have accepted the message, so a retry can duplicate
-/// it: a customer getting a reply twice beats not getting it).
+/// Performs a provider call for a send: a failure to get an answer
+/// (connect error, timeout) is retryable; a timeout may mean the provider
+/// accepted the message, so a retry can duplicate it — a customer getting a
+/// reply twice beats not getting it.
 pub async fn execute(http: &reqwest::Client, request: &ProviderRequest) -> Result<Answer, SendFailure> {
-    let method = reqwest::Method::from_bytes(request.method.as_bytes())
-        .map_err(|e| SendFailure::permanent(format!("bad method: {e}")))?;
-    let mut builder = http.request(method, &request.url).header(reqwest::header::CONTENT_TYPE, request.content_type);
-    if !request.authorization.is_empty() {
-        builder = builder.header(reqwest::header::AUTHORIZATION, &request.authorization);
-    }
-    if !request.body.is_empty() {
-        builder = builder.body(request.body.clone());
-    }
-    let response = builder.send().await.map_err(|e| SendFailure::temporary(format!("request failed: {e}"), None))?;
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| SendFailure::temporary(format!("reading the answer failed: {e}"), None))?
-        .to_vec();
-    Ok(Answer { status, retry_after, body })
+    crate::provider_http::call(http, request).await.map_err(|e| SendFailure::temporary(e.to_string(), None))
 }

@@ -24,7 +24,7 @@ pub async fn send(
     let request = post_message_request(&settings.base_url, &token, &channel, &reply.body, thread.as_deref())
         .map_err(|e| SendFailure::permanent(e.to_string()))?;
     let answer = execute(http, &request).await?;
-    let retry_after = answer.retry_after.map(|d| d.as_secs().to_string());
+    let retry_after = answer.retry_after_header();
     match parse_post_message_response(answer.status, retry_after.as_deref(), &answer.body) {
         Ok(posted) => Ok(Accepted {
             status: posted.delivery_status(),

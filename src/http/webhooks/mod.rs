@@ -6,6 +6,7 @@
 //! to the inbound topic, or hand it to the embedded runtime), acknowledge.
 //! This module holds what the handlers share; one file per provider.
 
+pub mod gmail;
 pub mod meta;
 pub mod slack;
 pub mod twilio;

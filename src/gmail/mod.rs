@@ -1,0 +1,328 @@
+//! Gmail I/O (the adapter in `channels::gmail` is pure): OAuth access
+//! tokens from each mailbox's refresh token (cached until shortly before
+//! they expire, refreshed once on a 401), Google's signing keys for push
+//! tokens (cached, refetched once when a token names an unknown key), the
+//! mailbox sync a push triggers (`users.history.list` from the stored
+//! history id, or a resync of the recent INBOX when Gmail says that id is
+//! too old; then `users.messages.get` for each new message), sending, and
+//! the `users.watch` renewal before its 7-day expiry.
+
+pub mod cursor;
+
+use crate::channels::gmail::{
+    self, AccessToken, GmailApi, GmailNotification, HistoryOutcome, Jwks, OAuthClient, PushClaims, PushTokenVerifier,
+};
+use crate::channels::settings::{AccountSettings, GmailSettings};
+use crate::channels::{Provider, ProviderRequest};
+use crate::crm::{ChannelAccount, provider_accounts};
+use crate::domain::{EmailAddress, InboundMessage};
+use crate::provider_http::{Answer, call};
+use dashmap::DashMap;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Why a Gmail operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GmailIoError {
+    /// The push was not signed by the configured service account.
+    #[error("push token refused: {0}")]
+    Unauthenticated(String),
+    /// Worth retrying later (network, throttling, Google 5xx, database).
+    #[error("{0}")]
+    Temporary(String),
+    /// Will fail the same way again (bad settings, refused credentials).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl GmailIoError {
+    fn from_api(context: &str, e: gmail::ApiError) -> Self {
+        if e.retryable() {
+            Self::Temporary(format!("{context}: {e}"))
+        } else {
+            Self::Permanent(format!("{context}: {e}"))
+        }
+    }
+}
+
+/// How long Google's signing keys are trusted before being refetched.
+const KEYS_TTL: Duration = Duration::from_secs(3600);
+/// Messages fetched per push at most (the rest wait for the next).
+const MAX_MESSAGES_PER_SYNC: usize = 100;
+
+pub struct GmailClient {
+    http: reqwest::Client,
+    tokens: DashMap<Uuid, AccessToken>,
+    keys: DashMap<String, (Jwks, Instant)>,
+    /// One sync per mailbox at a time.
+    locks: DashMap<Uuid, Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// The Gmail settings of an account.
+pub fn settings(account: &ChannelAccount) -> Result<GmailSettings, GmailIoError> {
+    match AccountSettings::parse(Provider::Gmail, &account.config) {
+        Ok(AccountSettings::Gmail(s)) => Ok(s),
+        Ok(_) => Err(GmailIoError::Permanent("not a Gmail account".into())),
+        Err(e) => Err(GmailIoError::Permanent(e.to_string())),
+    }
+}
+
+impl GmailClient {
+    pub fn new(http: reqwest::Client) -> Self {
+        Self { http, tokens: DashMap::new(), keys: DashMap::new(), locks: DashMap::new() }
+    }
+
+    async fn call(&self, request: &ProviderRequest) -> Result<Answer, GmailIoError> {
+        call(&self.http, request).await.map_err(|e| GmailIoError::Temporary(e.to_string()))
+    }
+
+    /// A valid access token for the mailbox (`fresh`: ignore the cache).
+    pub async fn access_token(
+        &self,
+        account: &ChannelAccount,
+        settings: &GmailSettings,
+        fresh: bool,
+    ) -> Result<AccessToken, GmailIoError> {
+        let now = chrono::Utc::now();
+        if !fresh && let Some(token) = self.tokens.get(&account.id).filter(|t| !t.needs_refresh(now)) {
+            return Ok(token.clone());
+        }
+        let permanent = |e: &dyn std::fmt::Display| GmailIoError::Permanent(e.to_string());
+        let secret = settings.client_secret_env.read().map_err(|e| permanent(&e))?;
+        let refresh = settings.refresh_token_env.read().map_err(|e| permanent(&e))?;
+        let client =
+            OAuthClient::new(&settings.token_url, &settings.client_id, secret.expose()).map_err(|e| permanent(&e))?;
+        let request = client.refresh_request(refresh.expose()).map_err(|e| permanent(&e))?;
+        let answer = self.call(&request).await?;
+        let token =
+            gmail::parse_token_response(answer.status, answer.retry_after_header().as_deref(), &answer.body, now)
+                .map_err(|e| {
+                    if e.retryable() {
+                        GmailIoError::Temporary(format!("token refresh: {e}"))
+                    } else {
+                        GmailIoError::Permanent(format!("token refresh: {e}"))
+                    }
+                })?;
+        self.tokens.insert(account.id, token.clone());
+        Ok(token)
+    }
+
+    /// Calls a Gmail API request built with a token; on 401 refreshes the
+    /// token once and calls again.
+    async fn authorized(
+        &self,
+        account: &ChannelAccount,
+        settings: &GmailSettings,
+        build: impl Fn(&AccessToken) -> Result<ProviderRequest, gmail::ApiError>,
+    ) -> Result<Answer, GmailIoError> {
+        let mut fresh = false;
+        loop {
+            let token = self.access_token(account, settings, fresh).await?;
+            let request = build(&token).map_err(|e| GmailIoError::Permanent(e.to_string()))?;
+            let answer = self.call(&request).await?;
+            if answer.status == 401 && !fresh {
+                fresh = true;
+                continue;
+            }
+            return Ok(answer);
+        }
+    }
+
+    async fn keys(&self, certs_url: &str, refetch: bool) -> Result<Jwks, GmailIoError> {
+        if !refetch && let Some(entry) = self.keys.get(certs_url).filter(|entry| entry.1.elapsed() < KEYS_TTL) {
+            return Ok(entry.0.clone());
+        }
+        let request = ProviderRequest {
+            method: "GET",
+            url: certs_url.to_string(),
+            authorization: String::new(),
+            content_type: "application/json",
+            body: String::new(),
+        };
+        let answer = self.call(&request).await?;
+        if answer.status != 200 {
+            return Err(GmailIoError::Temporary(format!("Google's certs answered HTTP {}", answer.status)));
+        }
+        let keys = Jwks::parse(&answer.body).map_err(|e| GmailIoError::Temporary(format!("Google's certs: {e}")))?;
+        self.keys.insert(certs_url.to_string(), (keys.clone(), Instant::now()));
+        Ok(keys)
+    }
+
+    /// Checks a push's `Authorization` header against the account's
+    /// audience and service account.
+    pub async fn verify_push(
+        &self,
+        settings: &GmailSettings,
+        authorization: Option<&str>,
+    ) -> Result<PushClaims, GmailIoError> {
+        let account = EmailAddress::parse(&settings.push_service_account)
+            .map_err(|e| GmailIoError::Permanent(format!("push_service_account: {e}")))?;
+        let verifier = PushTokenVerifier::new(&settings.push_audience, account);
+        let now = chrono::Utc::now();
+        let keys = self.keys(&settings.certs_url, false).await?;
+        match verifier.verify_header(authorization, &keys, now) {
+            Err(e) if e.is_unknown_key() => {
+                let keys = self.keys(&settings.certs_url, true).await?;
+                verifier.verify_header(authorization, &keys, now)
+            }
+            other => other,
+        }
+        .map_err(|e| GmailIoError::Unauthenticated(e.to_string()))
+    }
+
+    /// The mailbox's lock: one sync at a time.
+    pub fn lock(&self, account: &ChannelAccount) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks.entry(account.id).or_default().clone()
+    }
+
+    /// The customer messages that arrived since the stored history id (or,
+    /// without a usable one, in the last day of the INBOX), and the
+    /// history id to store once they are taken in. Automated mail and the
+    /// mailbox's own messages are left out (no loops).
+    pub async fn new_messages(
+        &self,
+        pool: &PgPool,
+        account: &ChannelAccount,
+        settings: &GmailSettings,
+        notification: &GmailNotification,
+    ) -> Result<(Vec<InboundMessage>, u64), GmailIoError> {
+        let api =
+            GmailApi::new(&settings.base_url, &settings.user_id).map_err(|e| GmailIoError::Permanent(e.to_string()))?;
+        let stored = cursor::load(pool, account).await.map_err(|e| GmailIoError::Temporary(e.to_string()))?;
+        let mut ids: Vec<String> = Vec::new();
+        let mut newest = notification.history_id;
+        let mut resync = stored.history_id.is_none();
+        if let Some(start) = stored.history_id {
+            let mut page: Option<String> = None;
+            loop {
+                let answer =
+                    self.authorized(account, settings, |t| api.history_list(t, start, page.as_deref())).await?;
+                let outcome =
+                    gmail::parse_history_response(answer.status, answer.retry_after_header().as_deref(), &answer.body)
+                        .map_err(|e| GmailIoError::from_api("history.list", e))?;
+                match outcome {
+                    HistoryOutcome::TooOld => {
+                        resync = true;
+                        break;
+                    }
+                    HistoryOutcome::Page(p) => {
+                        newest = newest.max(p.history_id.unwrap_or(0));
+                        ids.extend(p.added.into_iter().filter(|m| !m.is_own()).map(|m| m.id));
+                        match p.next_page_token {
+                            Some(next) if ids.len() < MAX_MESSAGES_PER_SYNC => page = Some(next),
+                            _ => break,
+                        }
+                    }
+                }
+            }
+        }
+        if resync {
+            tracing::info!(account_id = %account.id, "Gmail history unavailable; resyncing the recent INBOX");
+            let answer = self.authorized(account, settings, |t| api.recent_inbox_list(t, None)).await?;
+            let page =
+                gmail::parse_message_list_response(answer.status, answer.retry_after_header().as_deref(), &answer.body)
+                    .map_err(|e| GmailIoError::from_api("messages.list", e))?;
+            ids.extend(page.messages.into_iter().map(|(id, _)| id));
+        }
+        ids.dedup();
+        ids.truncate(MAX_MESSAGES_PER_SYNC);
+        let mailbox = EmailAddress::parse(&account.address).map_err(|e| GmailIoError::Permanent(e.to_string()))?;
+        let mut messages = Vec::new();
+        for id in ids {
+            let answer = self.authorized(account, settings, |t| api.message_get_raw(t, &id)).await?;
+            let fetched = match gmail::parse_message_response(
+                answer.status,
+                answer.retry_after_header().as_deref(),
+                &answer.body,
+            ) {
+                Ok(m) => m,
+                // Deleted between the notification and now.
+                Err(e) if e.http_status() == Some(404) => continue,
+                Err(e) => return Err(GmailIoError::from_api("messages.get", e)),
+            };
+            newest = newest.max(fetched.history_id.unwrap_or(0));
+            let email = match gmail::EmailMessage::parse(fetched, &mailbox) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::warn!(account_id = %account.id, message = id, error = %e, "unreadable email skipped");
+                    continue;
+                }
+            };
+            if let Some(reason) = email.ignore_reason() {
+                tracing::info!(account_id = %account.id, message = id, reason = ?reason, "email not answered");
+                continue;
+            }
+            messages.push(email.into_inbound_message(account.tenant_id, chrono::Utc::now()));
+        }
+        Ok((messages, newest))
+    }
+
+    /// Sends a composed RFC 2822 message.
+    pub async fn send(
+        &self,
+        account: &ChannelAccount,
+        settings: &GmailSettings,
+        raw: &str,
+        thread_id: Option<&str>,
+    ) -> Result<gmail::SentMessage, GmailIoError> {
+        let api =
+            GmailApi::new(&settings.base_url, &settings.user_id).map_err(|e| GmailIoError::Permanent(e.to_string()))?;
+        let answer = self.authorized(account, settings, |t| api.send_message(t, raw, thread_id)).await?;
+        gmail::parse_send_response(answer.status, answer.retry_after_header().as_deref(), &answer.body)
+            .map_err(|e| GmailIoError::from_api("messages.send", e))
+    }
+
+    /// Renews the push watch of every Gmail account that has a topic and
+    /// whose watch is missing or has less than a day left.
+    pub async fn renew_watches(&self, pool: &PgPool) {
+        let accounts = match provider_accounts(pool, Provider::Gmail).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list Gmail accounts for watch renewal");
+                return;
+            }
+        };
+        for account in accounts {
+            if let Err(e) = self.renew_watch(pool, &account).await {
+                tracing::warn!(account_id = %account.id, error = %e, "Gmail watch not renewed; will retry");
+            }
+        }
+    }
+
+    async fn renew_watch(&self, pool: &PgPool, account: &ChannelAccount) -> Result<(), GmailIoError> {
+        let settings = settings(account)?;
+        let Some(topic) = settings.topic_name.clone() else { return Ok(()) };
+        let stored = cursor::load(pool, account).await.map_err(|e| GmailIoError::Temporary(e.to_string()))?;
+        let now = chrono::Utc::now();
+        if stored.watch_expires_at.is_some_and(|at| !gmail::watch_needs_renewal(at, now)) {
+            return Ok(());
+        }
+        let api =
+            GmailApi::new(&settings.base_url, &settings.user_id).map_err(|e| GmailIoError::Permanent(e.to_string()))?;
+        let answer = self.authorized(account, &settings, |t| api.watch(t, &topic)).await?;
+        let watch = gmail::parse_watch_response(answer.status, answer.retry_after_header().as_deref(), &answer.body)
+            .map_err(|e| GmailIoError::from_api("watch", e))?;
+        cursor::watched(pool, account, watch.expiration, watch.history_id)
+            .await
+            .map_err(|e| GmailIoError::Temporary(e.to_string()))?;
+        tracing::info!(account_id = %account.id, expires_at = %watch.expiration, "Gmail watch renewed");
+        Ok(())
+    }
+}
+
+/// Renews watches at start-up and then every hour until shutdown.
+pub async fn run_watch_renewal(
+    client: Arc<GmailClient>,
+    pool: PgPool,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        client.renew_watches(&pool).await;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

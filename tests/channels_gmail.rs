@@ -1,0 +1,190 @@
+//! Gmail end to end, against `fte serve` and a local fake of Google (OAuth
+//! token endpoint, signing keys, Gmail API): the watch is set up at start,
+//! a Pub/Sub push with an RS256 token (test keys) triggers the mailbox
+//! sync, the new email is answered as a threaded reply through
+//! `users.messages.send`; and refusals: no token, a token from another key
+//! or for another audience, an unknown mailbox, a malformed push.
+
+mod common;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE;
+use common::fake_provider::{FakeProvider, Recorded};
+use common::{TestDb, spawn_serve};
+use fte::channels::Provider;
+use fte::channels::gmail::testkit;
+use fte::crm::{MergePolicy, upsert_account};
+use fte::domain::TenantId;
+use serde_json::json;
+use std::time::Duration;
+
+const KEY_A: &[u8] = include_bytes!("../src/channels/gmail/test_only_rsa_key_a.pk8");
+const KEY_B: &[u8] = include_bytes!("../src/channels/gmail/test_only_rsa_key_b.pk8");
+const MAILBOX: &str = "support@tallyloom.com";
+const AUDIENCE: &str = "https://fte.test/webhooks/gmail/push";
+const PUSHER: &str = "gmail-push@tallyloom-prod.iam.gserviceaccount.com";
+
+const CUSTOMER_EMAIL: &str = "From: Jo Doe <jo@example.com>\r\nTo: support@tallyloom.com\r\nSubject: Export invoices\r\n\
+Message-ID: <orig-1@example.com>\r\nDate: Sun, 22 Nov 2026 05:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\nHi, how do I export my invoices to CSV?\r\n\r\n-- \r\nJo Doe\r\nMobile: +31 6 12345678\r\n";
+
+fn google(rec: &Recorded) -> (u16, Vec<(String, String)>, String) {
+    let ok = |body: serde_json::Value| (200, vec![], body.to_string());
+    match (rec.method.as_str(), rec.path.as_str()) {
+        ("POST", "/token") => {
+            ok(json!({"access_token": "ya29.test-access", "expires_in": 3599, "token_type": "Bearer"}))
+        }
+        ("GET", "/oauth2/v3/certs") => (200, vec![], testkit::jwks_json(KEY_A, "key-a").unwrap()),
+        ("POST", "/gmail/v1/users/me/watch") => ok(json!({"historyId": "1000", "expiration": "4102444800000"})),
+        ("GET", "/gmail/v1/users/me/history") => ok(json!({
+            "history": [{"id": "1001", "messagesAdded": [{"message": {"id": "m1", "threadId": "t1", "labelIds": ["INBOX", "UNREAD"]}}]}],
+            "historyId": "1001"
+        })),
+        ("GET", "/gmail/v1/users/me/messages/m1") => ok(json!({
+            "id": "m1", "threadId": "t1", "labelIds": ["INBOX", "UNREAD"], "historyId": "1001",
+            "internalDate": "1795237200000", "raw": URL_SAFE.encode(CUSTOMER_EMAIL)
+        })),
+        ("POST", "/gmail/v1/users/me/messages/send") => ok(json!({"id": "s1", "threadId": "t1", "labelIds": ["SENT"]})),
+        _ => (404, vec![], json!({"error": {"code": 404, "message": "Not Found", "status": "NOT_FOUND"}}).to_string()),
+    }
+}
+
+fn token(key: &[u8], kid: &str, audience: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    testkit::sign_rs256_jwt(key, kid, &testkit::push_claims(audience, PUSHER, now - 5, now + 3600)).unwrap()
+}
+
+async fn push(url: &str, body: &str, bearer: Option<&str>) -> reqwest::Response {
+    let mut req = reqwest::Client::new().post(url).header("content-type", "application/json").body(body.to_string());
+    if let Some(t) = bearer {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    req.send().await.unwrap()
+}
+
+async fn one(db: &TestDb, tenant: TenantId, sql: &'static str) -> (Option<String>, String) {
+    let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
+    let row = sqlx::query_as(sql).fetch_one(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    row
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gmail_push_is_synced_answered_and_threaded() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("tallyloom", MergePolicy::Manual).await.id;
+    let fake = FakeProvider::start(google).await;
+    upsert_account(
+        &db.pool,
+        tenant,
+        Provider::Gmail,
+        MAILBOX,
+        &json!({
+            "client_id": "client-123.apps.googleusercontent.com",
+            "client_secret_env": "FTE_TEST_GMAIL_SECRET",
+            "refresh_token_env": "FTE_TEST_GMAIL_REFRESH",
+            "push_audience": AUDIENCE,
+            "push_service_account": PUSHER,
+            "topic_name": "projects/tallyloom-prod/topics/gmail",
+            "base_url": fake.base_url,
+            "token_url": format!("{}/token", fake.base_url),
+            "certs_url": format!("{}/oauth2/v3/certs", fake.base_url),
+            "from_name": "Robin at Tallyloom",
+        }),
+    )
+    .await
+    .unwrap();
+    let (mut child, addr) =
+        spawn_serve(&db.url, &[("FTE_TEST_GMAIL_SECRET", "gsecret"), ("FTE_TEST_GMAIL_REFRESH", "1//refresh")]);
+    let hook = format!("http://{addr}/webhooks/gmail/push");
+
+    // The watch is renewed at start, with a refreshed access token.
+    let watched = fake.wait_for(2, Duration::from_secs(20)).await;
+    let token_req = watched.iter().find(|r| r.path == "/token").expect("token refreshed");
+    assert_eq!(token_req.form_value("grant_type").as_deref(), Some("refresh_token"));
+    assert_eq!(token_req.form_value("refresh_token").as_deref(), Some("1//refresh"));
+    assert_eq!(token_req.form_value("client_secret").as_deref(), Some("gsecret"));
+    let watch = watched.iter().find(|r| r.path.ends_with("/watch")).expect("watch set up");
+    assert_eq!(watch.header("authorization"), Some("Bearer ya29.test-access"));
+    assert_eq!(watch.json()["topicName"], "projects/tallyloom-prod/topics/gmail");
+
+    // Refusals first: nothing fetched, nothing stored.
+    let body = testkit::push_body(MAILBOX, 1001, "push-1");
+    assert_eq!(push(&hook, &body, None).await.status(), 401);
+    assert_eq!(push(&hook, &body, Some(&token(KEY_B, "key-a", AUDIENCE))).await.status(), 401);
+    assert_eq!(push(&hook, &body, Some(&token(KEY_A, "key-a", "https://elsewhere.test/"))).await.status(), 401);
+    let r = push(&hook, &body, Some("not.a.jwt")).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let stranger = testkit::push_body("sales@tallyloom.com", 5, "push-x");
+    assert_eq!(push(&hook, &stranger, Some(&token(KEY_A, "key-a", AUDIENCE))).await.status(), 403);
+    for bad in ["{", "{\"message\":{}}", "[1]"] {
+        let r = push(&hook, bad, Some(&token(KEY_A, "key-a", AUDIENCE))).await;
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+    assert!(fake.requests().iter().all(|r| !r.path.contains("/history")), "nothing synced before a valid push");
+
+    // A valid push: sync from the watch's history id, fetch, answer.
+    let r = push(&hook, &body, Some(&token(KEY_A, "key-a", AUDIENCE))).await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let history = fake.requests().into_iter().find(|r| r.path.ends_with("/history")).expect("history listed");
+    assert!(history.query.as_deref().unwrap().contains("startHistoryId=1000"), "{:?}", history.query);
+    let mut sent = None;
+    for _ in 0..200 {
+        sent = fake.requests().into_iter().find(|r| r.path.ends_with("/messages/send"));
+        if sent.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sent = sent.expect("the reply was sent");
+    assert_eq!(sent.header("authorization"), Some("Bearer ya29.test-access"));
+    let j = sent.json();
+    assert_eq!(j["threadId"], "t1");
+    let raw = String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE
+            .decode(j["raw"].as_str().unwrap().trim_end_matches('='))
+            .or_else(|_| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(j["raw"].as_str().unwrap().trim_end_matches('='))
+            })
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(raw.contains("To: jo@example.com") || raw.contains("To: <jo@example.com>"), "{raw}");
+    assert!(raw.contains("From: Robin at Tallyloom <support@tallyloom.com>"), "{raw}");
+    assert!(raw.contains("Subject: Re: Export invoices"), "{raw}");
+    assert!(raw.contains("In-Reply-To: <orig-1@example.com>"), "{raw}");
+    assert!(raw.contains("References: <orig-1@example.com>"), "{raw}");
+    assert!(raw.contains("\r\n\r\n"), "CRLF headers");
+    for _ in 0..100 {
+        if one(&db, tenant, "SELECT external_id, delivery_status FROM messages WHERE direction = 'outbound'").await.1
+            == "sent"
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (external_id, status) =
+        one(&db, tenant, "SELECT external_id, delivery_status FROM messages WHERE direction = 'outbound'").await;
+    assert_eq!((external_id.as_deref(), status.as_str()), (Some("s1"), "sent"));
+    let (cursor, _) = one(&db, tenant, "SELECT cursor, 'x'::text FROM channel_cursors").await;
+    assert_eq!(cursor.as_deref(), Some("1001"));
+    let (body, _) = one(&db, tenant, "SELECT body, 'x'::text FROM messages WHERE direction = 'inbound'").await;
+    assert_eq!(body.as_deref(), Some("Hi, how do I export my invoices to CSV?"), "signature stripped");
+    // The signature's phone number is linked to the customer.
+    let (phone, _) = one(&db, tenant, "SELECT value, kind FROM customer_identifiers WHERE kind = 'phone'").await;
+    assert_eq!(phone.as_deref(), Some("+31612345678"));
+
+    // Pub/Sub redelivers the push: acknowledged, nothing fetched again.
+    let fetched = fake.requests().len();
+    let r = push(&hook, &body_of(MAILBOX, "push-1"), Some(&token(KEY_A, "key-a", AUDIENCE))).await;
+    assert!(r.status().is_success());
+    assert_eq!(fake.requests().len(), fetched);
+    child.kill().ok();
+    child.wait().ok();
+}
+
+fn body_of(mailbox: &str, id: &str) -> String {
+    testkit::push_body(mailbox, 1001, id)
+}
