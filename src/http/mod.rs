@@ -5,6 +5,7 @@
 mod health;
 mod inbound;
 pub mod problem;
+mod support;
 pub mod webhooks;
 
 use crate::kafka::BrokerProbe;
@@ -91,7 +92,12 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/twilio/status", post(webhooks::twilio::status).layer(limit()))
         .route("/webhooks/meta/whatsapp", get(webhooks::meta::subscribe).post(webhooks::meta::notify).layer(limit()))
         .route("/webhooks/slack/events", post(webhooks::slack::events).layer(limit()))
-        .route("/webhooks/gmail/push", post(webhooks::gmail::push).layer(limit()));
+        .route("/webhooks/gmail/push", post(webhooks::gmail::push).layer(limit()))
+        .route("/support", get(support::page))
+        .route("/support/widget.js", get(support::widget))
+        .route("/support/tickets/{id}", get(support::status_page))
+        .route("/support/api/tickets", post(support::submit).options(support::preflight).layer(limit()))
+        .route("/support/api/tickets/{id}", get(support::status).options(support::preflight));
     if state.inject_token.is_some() {
         router = router.route("/api/v1/inbound", post(inbound::inject).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)));
     }

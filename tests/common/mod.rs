@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_provider;
+pub mod webdriver;
 
 use fte::config::DatabaseSettings;
 use fte::crm::{MergePolicy, NewTenant, Tenant, create_tenant};

@@ -1,0 +1,144 @@
+//! A small W3C WebDriver client over HTTP (reqwest), enough to drive
+//! Debian's ChromeDriver + headless Chromium in the browser tests: start a
+//! session, navigate, find elements (also inside shadow roots), type,
+//! click, read text and attributes.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+const SHADOW: &str = "shadow-6066-11e4-a52e-4f735466cecf";
+
+pub struct Browser {
+    driver: std::process::Child,
+    base: String,
+    http: reqwest::Client,
+    _profile: std::path::PathBuf,
+}
+
+/// Where elements are searched: the document or a shadow root.
+#[derive(Clone, Debug)]
+pub enum Scope {
+    Document,
+    Shadow(String),
+}
+
+impl Browser {
+    /// Starts ChromeDriver on a free port and a headless Chromium session.
+    pub async fn start() -> Self {
+        let chromedriver = std::env::var("FTE_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let chromium = std::env::var("FTE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        assert!(
+            std::path::Path::new(&chromedriver).exists(),
+            "{chromedriver} is missing: run the tests with `make test` (it installs chromium and chromium-driver)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = std::process::Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if let Ok(r) = http.get(format!("{base}/status")).send().await
+                && r.json::<Value>().await.is_ok_and(|v| v["value"]["ready"] == true)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = std::env::temp_dir().join(format!("fte-chromium-{}", uuid::Uuid::new_v4().simple()));
+        let args = [
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": args}
+        }}});
+        let session: Value =
+            http.post(format!("{base}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
+        let id = session["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {session}")).to_string();
+        Self { driver, base: format!("{base}/session/{id}"), http, _profile: profile }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        v["value"].clone()
+    }
+
+    pub async fn goto(&self, url: &str) {
+        let v = self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url }))).await;
+        assert!(v.is_null(), "navigation failed: {v}");
+    }
+
+    /// Finds the first element matching `css` in `scope`, waiting up to
+    /// `within` for it to appear.
+    pub async fn find(&self, scope: &Scope, css: &str, within: Duration) -> String {
+        let path = match scope {
+            Scope::Document => "/element".to_string(),
+            Scope::Shadow(id) => format!("/shadow/{id}/element"),
+        };
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let v = self.call(reqwest::Method::POST, &path, Some(json!({"using": "css selector", "value": css}))).await;
+            if let Some(id) = v[ELEMENT].as_str() {
+                return id.to_string();
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no element {css} in {scope:?}: {v}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The shadow root of an element.
+    pub async fn shadow(&self, element: &str) -> Scope {
+        let v = self.call(reqwest::Method::GET, &format!("/element/{element}/shadow"), None).await;
+        Scope::Shadow(v[SHADOW].as_str().unwrap_or_else(|| panic!("no shadow root: {v}")).to_string())
+    }
+
+    pub async fn type_into(&self, element: &str, text: &str) {
+        let v =
+            self.call(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({ "text": text }))).await;
+        assert!(v.is_null(), "typing failed: {v}");
+    }
+
+    pub async fn click(&self, element: &str) {
+        let v = self.call(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({}))).await;
+        assert!(v.is_null(), "click failed: {v}");
+    }
+
+    pub async fn text(&self, element: &str) -> String {
+        self.call(reqwest::Method::GET, &format!("/element/{element}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    pub async fn attribute(&self, element: &str, name: &str) -> Option<String> {
+        self.call(reqwest::Method::GET, &format!("/element/{element}/attribute/{name}"), None)
+            .await
+            .as_str()
+            .map(str::to_string)
+    }
+
+    pub async fn quit(mut self) {
+        let _ = self.http.delete(&self.base).send().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
