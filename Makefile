@@ -27,6 +27,8 @@ run: up-pg
 	source .dev/env && target/debug/fte tenant ensure --slug tallyloom --name Tallyloom \
 	  | $${FTE_PYTHON} -c 'import json,sys; print(json.load(sys.stdin)["id"])' > .dev/tenant-id
 	source .dev/env && target/debug/fte kb ingest --tenant "$$(cat .dev/tenant-id)" context/product-docs
+	source .dev/env && target/debug/fte channel add --tenant "$$(cat .dev/tenant-id)" --provider webform \
+	  --address tallyloom --config '{"reply_by_email": true}' >/dev/null
 	@echo "tenant tallyloom: $$(cat .dev/tenant-id)"
 	source .dev/env && unset KAFKA_BROKERS && exec target/debug/fte serve
 

@@ -207,6 +207,7 @@ impl App {
             publisher,
             inject_token: settings.inject_api_token.clone().filter(|_| matches!(role, Role::All | Role::Api)),
             channels: Arc::new(ChannelIngress::new(&settings.channels, gmail)),
+            ingress: matches!(role, Role::All | Role::Api),
         };
         Ok(Self { listener, state, shutdown_timeout: settings.shutdown_timeout(), background, background_stop })
     }

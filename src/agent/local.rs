@@ -102,7 +102,13 @@ pub async fn retrieve_answer(
     // within the channel's budget, in the article's order.
     let query = format!("{first_query}\n{question}");
     let sections = tools.read_article(document, &query).await?;
-    let passages = choose_sections(&sections, budget_chars);
+    // A short channel's answer is condensed from what a long one would
+    // quote, so the sentences that matter can come from any section.
+    let passages = if budget_chars < compose::CONDENSE_BELOW {
+        choose_sections(&sections, compose::CONDENSE_FROM)
+    } else {
+        choose_sections(&sections, budget_chars)
+    };
     let best_bm25 = results
         .iter()
         .flat_map(|r| r.hits.iter())
@@ -112,7 +118,52 @@ pub async fn retrieve_answer(
     let best_cos = sections.iter().map(|h| h.cosine).fold(0.0f32, f32::max);
     let confidence = (0.55 + 0.25 * (best_bm25 / 12.0).min(1.0) + 0.4 * best_cos.max(0.0)).clamp(0.0, 0.99);
     tracing::debug!(document = %document, best_bm25, best_cos, confidence, sections = passages.len(), "answer composed");
-    Ok(Some(Answer { paragraphs: compose::answer_paragraphs(&passages), sources: vec![document.clone()], confidence }))
+    let paragraphs = if budget_chars < compose::CONDENSE_BELOW {
+        condensed(tools, &passages, &question_or(&question, &first_query), budget_chars).await
+    } else {
+        compose::answer_paragraphs(&passages)
+    };
+    Ok(Some(Answer { paragraphs, sources: vec![document.clone()], confidence }))
+}
+
+fn question_or(question: &str, message: &str) -> String {
+    if question.trim().is_empty() { message.to_string() } else { format!("{message}\n{question}") }
+}
+
+/// The answer cut down to its units most like the question: by meaning
+/// (the embedder's cosine between unit and question, plus half its
+/// section's), and by words (`compose::lexical_scores`). Without vectors,
+/// by words and sections alone.
+async fn condensed(tools: &TurnTools<'_>, passages: &[&SearchHit], query: &str, budget: usize) -> Vec<String> {
+    let mut paragraphs = Vec::new();
+    let mut section_of = Vec::new();
+    for p in passages {
+        for para in compose::answer_paragraphs(&[p]) {
+            paragraphs.push(para);
+            section_of.push(p.cosine.max(0.0));
+        }
+    }
+    let units = compose::answer_units(&paragraphs);
+    let prior: Vec<f32> = units.iter().map(|u| 0.5 * section_of.get(u.paragraph()).copied().unwrap_or(0.0)).collect();
+    let lexical = compose::lexical_scores(&units, query);
+    let mut texts = vec![query.to_string()];
+    texts.extend(units.iter().map(|u| u.text.replace("**", "")));
+    let scores: Vec<f32> = match tools.embedder.embed(&texts).await {
+        Ok(vectors) if vectors.len() == texts.len() => vectors[1..]
+            .iter()
+            .zip(lexical.iter().zip(&prior))
+            .map(|(v, (l, p))| cosine(&vectors[0], v) + 0.5 * l + p)
+            .collect(),
+        _ => lexical.iter().zip(&prior).map(|(l, p)| l + p).collect(),
+    };
+    compose::condense_units(&units, &scores, budget)
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na * nb) }
 }
 
 /// The sections to quote: by similarity to the message (cosine, then

@@ -45,9 +45,10 @@ fn answer_budget(channel: Channel) -> usize {
         Channel::Email => 1800,
         Channel::Webform => 1200,
         Channel::Slack => 1400,
-        // The formatter cuts WhatsApp at 297 characters: quote the best
-        // section only, so the cut keeps what matters.
-        Channel::Whatsapp => format::WHATSAPP_CUT_CHARS,
+        // The formatter cuts WhatsApp at 297 characters, and a first reply
+        // spends about 50 introducing Robin: the answer is condensed to
+        // its sentences that best match the question (`compose::condense`).
+        Channel::Whatsapp => 240,
     }
 }
 

@@ -34,10 +34,12 @@ impl Backoff {
     }
 }
 
-/// A jitter value in [0, 1) (not for cryptography).
+/// A jitter value in [0, 1) (not for cryptography): 48 random bits of a
+/// v4 UUID (its first six bytes; the version and variant bits lie after).
 pub fn jitter() -> f64 {
-    let bits = uuid::Uuid::new_v4().as_u128() as u64;
-    (bits >> 11) as f64 / (1u64 << 53) as f64
+    let b = uuid::Uuid::new_v4().into_bytes();
+    let bits = u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]]);
+    bits as f64 / (1u64 << 48) as f64
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ pub struct AppState {
     pub publisher: Option<Arc<crate::runtime::KafkaParts>>,
     pub inject_token: Option<Secret<String>>,
     pub channels: Arc<ChannelIngress>,
+    /// Whether this process takes provider webhooks and the support form
+    /// (`serve` and `api`; workers and dispatchers do not).
+    pub ingress: bool,
 }
 
 /// What the webhook handlers share.
@@ -87,6 +90,9 @@ const MAX_REQUEST_BYTES: usize = 256 * 1024;
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new().route("/health", get(health::health)).route("/ready", get(health::ready));
     let limit = || DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES);
+    if !state.ingress {
+        return router.with_state(state);
+    }
     router = router
         .route("/webhooks/twilio/whatsapp", post(webhooks::twilio::message).layer(limit()))
         .route("/webhooks/twilio/status", post(webhooks::twilio::status).layer(limit()))
