@@ -58,6 +58,11 @@ ALTER ROLE fte WITH LOGIN NOSUPERUSER NOBYPASSRLS CREATEDB PASSWORD :'pw';
 SELECT 'CREATE DATABASE fte OWNER fte'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'fte') \gexec
 SQL
+# A test drops its database while its own runtime is blocked, which can
+# leave a connection the pool had begun opening half-way through start-up;
+# DROP DATABASE waits for such connections, and PostgreSQL gives them
+# authentication_timeout (60 s by default) to finish. 5 s is plenty locally.
+psql_admin -d postgres -c "ALTER SYSTEM SET authentication_timeout = '5s'" -c 'SELECT pg_reload_conf()' >/dev/null
 # pgvector is not a trusted extension: create it as superuser, in
 # template1 so every database made from it (tests') has it too.
 for db in template1 fte; do

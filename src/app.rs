@@ -149,7 +149,11 @@ impl App {
                 background.push(tokio::spawn(async move { recovery.recover().await }));
                 for channel in Channel::ALL {
                     for partition in runtime.take_outbound(channel) {
-                        background.push(tokio::spawn(dispatch_partition(dispatcher.clone(), partition)));
+                        background.push(tokio::spawn(dispatch_partition(
+                            dispatcher.clone(),
+                            partition,
+                            background_rx.clone(),
+                        )));
                     }
                 }
             }
@@ -263,9 +267,24 @@ impl App {
 }
 
 /// Embedded mode's dispatcher: one task per outbound partition, replies
-/// of a partition delivered in order.
-async fn dispatch_partition(dispatcher: Arc<Dispatcher>, mut partition: tokio::sync::mpsc::Receiver<OutboundRecord>) {
-    while let Some(record) = partition.recv().await {
+/// of a partition delivered in order. At shutdown it sends what is already
+/// queued and stops; anything later stays `pending` for the next start's
+/// recovery.
+async fn dispatch_partition(
+    dispatcher: Arc<Dispatcher>,
+    mut partition: tokio::sync::mpsc::Receiver<OutboundRecord>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let record = if *shutdown.borrow() {
+            partition.try_recv().ok()
+        } else {
+            tokio::select! {
+                record = partition.recv() => record,
+                _ = shutdown.changed() => continue,
+            }
+        };
+        let Some(record) = record else { return };
         match serde_json::from_value::<OutboundMessage>(record.payload) {
             Ok(out) => {
                 if dispatcher.deliver(&out).await == Outcome::Interrupted {

@@ -141,16 +141,7 @@ async fn a_gmail_push_is_synced_answered_and_threaded() {
     assert_eq!(sent.header("authorization"), Some("Bearer ya29.test-access"));
     let j = sent.json();
     assert_eq!(j["threadId"], "t1");
-    let raw = String::from_utf8(
-        base64::engine::general_purpose::URL_SAFE
-            .decode(j["raw"].as_str().unwrap().trim_end_matches('='))
-            .or_else(|_| {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(j["raw"].as_str().unwrap().trim_end_matches('='))
-            })
-            .unwrap(),
-    )
-    .unwrap();
+    let raw = decode_raw(&j);
     assert!(raw.contains("To: jo@example.com") || raw.contains("To: <jo@example.com>"), "{raw}");
     assert!(raw.contains("From: Robin at Tallyloom <support@tallyloom.com>"), "{raw}");
     assert!(raw.contains("Subject: Re: Export invoices"), "{raw}");
@@ -176,6 +167,34 @@ async fn a_gmail_push_is_synced_answered_and_threaded() {
     let (phone, _) = one(&db, tenant, "SELECT value, kind FROM customer_identifiers WHERE kind = 'phone'").await;
     assert_eq!(phone.as_deref(), Some("+31612345678"));
 
+    // A web-form ticket of the same tenant: its reply also goes by email,
+    // from the tenant's Gmail mailbox, as a new message on the form's subject.
+    upsert_account(&db.pool, tenant, Provider::Webform, "tallyloom-demo", &json!({"reply_by_email": true}))
+        .await
+        .unwrap();
+    let form = json!({
+        "name": "Sam Lee", "email": "sam@example.com", "phone": "", "subject": "Seats for a new hire",
+        "category": "billing", "message": "Do I need to buy a seat before I invite someone?", "website": "",
+        "widget_key": "tallyloom-demo"
+    });
+    let r = reqwest::Client::new().post(format!("http://{addr}/support/api/tickets")).json(&form).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let mut emailed = None;
+    for _ in 0..200 {
+        emailed = fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/messages/send"))
+            .find(|r| decode_raw(&r.json()).contains("sam@example.com"));
+        if emailed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let emailed = decode_raw(&emailed.expect("the web-form reply was emailed").json());
+    assert!(emailed.contains("Subject: Re: Seats for a new hire"), "{emailed}");
+    assert!(!emailed.contains("In-Reply-To"), "{emailed}");
+
     // Pub/Sub redelivers the push: acknowledged, nothing fetched again.
     let fetched = fake.requests().len();
     let r = push(&hook, &body_of(MAILBOX, "push-1"), Some(&token(KEY_A, "key-a", AUDIENCE))).await;
@@ -187,4 +206,9 @@ async fn a_gmail_push_is_synced_answered_and_threaded() {
 
 fn body_of(mailbox: &str, id: &str) -> String {
     testkit::push_body(mailbox, 1001, id)
+}
+
+fn decode_raw(j: &serde_json::Value) -> String {
+    let raw = j["raw"].as_str().unwrap_or_default().trim_end_matches('=');
+    String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).unwrap()).unwrap()
 }

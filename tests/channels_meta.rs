@@ -8,10 +8,9 @@
 mod common;
 
 use common::fake_provider::{FakeProvider, Recorded};
-use common::{TestDb, spawn_serve};
+use common::{TestDb, latest_reply, spawn_serve, tenant_count, wait_reply_status};
 use fte::channels::Provider;
 use fte::crm::{MergePolicy, upsert_account};
-use fte::domain::TenantId;
 use serde_json::json;
 use std::time::Duration;
 
@@ -78,40 +77,6 @@ async fn post(url: &str, body: &str, signature: Option<&str>) -> reqwest::Respon
     req.send().await.unwrap()
 }
 
-async fn latest_reply(db: &TestDb, tenant: TenantId) -> (Option<String>, String, serde_json::Value) {
-    let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
-    let row = sqlx::query_as(
-        "SELECT external_id, delivery_status, metadata FROM messages WHERE direction = 'outbound'
-          ORDER BY created_at DESC LIMIT 1",
-    )
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    row
-}
-
-async fn wait_status(db: &TestDb, tenant: TenantId, want: &str) -> (Option<String>, String, serde_json::Value) {
-    for _ in 0..200 {
-        let row = latest_reply(db, tenant).await;
-        if row.1 == want {
-            return row;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the reply never reached {want}: {:?}", latest_reply(db, tenant).await);
-}
-
-async fn inbound_count(db: &TestDb, tenant: TenantId) -> i64 {
-    let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
-    let n = sqlx::query_scalar("SELECT count(*) FROM messages WHERE direction = 'inbound'")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    n
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn meta_whatsapp_end_to_end_with_the_service_window() {
     // SAFETY: nextest runs each test in a process of its own, and nothing
@@ -166,17 +131,17 @@ async fn meta_whatsapp_end_to_end_with_the_service_window() {
     assert_eq!(j["to"], CUSTOMER);
     assert_eq!(j["type"], "text");
     assert!(!j["text"]["body"].as_str().unwrap().is_empty());
-    let (wamid, _, meta) = wait_status(&db, tenant, "queued").await;
+    let (wamid, _, meta) = wait_reply_status(&db, tenant, "queued").await;
     let wamid = wamid.expect("wamid stored");
     assert_eq!(meta["sent_as"], "text");
 
     // Status webhooks move it forward.
     let st = status_batch(&wamid, "delivered");
     assert_eq!(post(&hook, &st, Some(&sign(&st))).await.status(), 200);
-    wait_status(&db, tenant, "delivered").await;
+    wait_reply_status(&db, tenant, "delivered").await;
     let st = status_batch(&wamid, "read");
     assert_eq!(post(&hook, &st, Some(&sign(&st))).await.status(), 200);
-    wait_status(&db, tenant, "read").await;
+    wait_reply_status(&db, tenant, "read").await;
 
     // Refusals: nothing stored.
     let body = message_batch("wamid.IN2", PHONE_ID, "hi");
@@ -191,7 +156,7 @@ async fn meta_whatsapp_end_to_end_with_the_service_window() {
         let r = post(&hook, bad, Some(&sign(bad))).await;
         assert!(r.status().is_client_error(), "{bad} → {}", r.status());
     }
-    assert_eq!(inbound_count(&db, tenant).await, 1);
+    assert_eq!(tenant_count(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'inbound'").await, 1);
 
     // Outside the 24-hour window the template goes instead of the text.
     {

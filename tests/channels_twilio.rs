@@ -7,10 +7,9 @@
 mod common;
 
 use common::fake_provider::{FakeProvider, Recorded, signed_webhook};
-use common::{TestDb, spawn_serve};
+use common::{TestDb, spawn_serve, tenant_count, wait_reply_status};
 use fte::channels::Provider;
 use fte::crm::{MergePolicy, upsert_account};
-use fte::domain::TenantId;
 use serde_json::json;
 use std::time::Duration;
 
@@ -27,37 +26,6 @@ fn accept_with_sid(rec: &Recorded) -> (u16, Vec<(String, String)>, String) {
 
 fn rand_suffix() -> u128 {
     uuid::Uuid::new_v4().as_u128() >> 64
-}
-
-async fn count(db: &TestDb, tenant: TenantId, sql: &'static str) -> i64 {
-    let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
-    let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut *tx).await.unwrap();
-    tx.commit().await.unwrap();
-    n
-}
-
-async fn reply_row(db: &TestDb, tenant: TenantId) -> (Option<String>, String, serde_json::Value) {
-    let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
-    let row = sqlx::query_as(
-        "SELECT external_id, delivery_status, metadata FROM messages WHERE direction = 'outbound'
-          ORDER BY created_at DESC LIMIT 1",
-    )
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    row
-}
-
-async fn wait_status(db: &TestDb, tenant: TenantId, want: &str) -> (Option<String>, String, serde_json::Value) {
-    for _ in 0..200 {
-        let row = reply_row(db, tenant).await;
-        if row.1 == want {
-            return row;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the reply never reached {want}: {:?}", reply_row(db, tenant).await);
 }
 
 fn inbound_form(sid: &str, to: &str, body: &str) -> Vec<String> {
@@ -121,7 +89,7 @@ async fn a_signed_whatsapp_message_is_answered_through_twilio_and_its_status_tra
     assert_eq!(req.form_value("From").as_deref(), Some(format!("whatsapp:{BUSINESS}").as_str()));
     assert!(!req.form_value("Body").unwrap_or_default().trim().is_empty());
     assert_eq!(req.form_value("StatusCallback"), Some(format!("{base}/webhooks/twilio/status")));
-    let (external_id, _, meta) = wait_status(&db, tenant, "queued").await;
+    let (external_id, _, meta) = wait_reply_status(&db, tenant, "queued").await;
     let message_sid = external_id.expect("the provider's id is stored");
     assert!(message_sid.starts_with("SM"));
     assert_eq!(meta["provider"], "twilio");
@@ -139,16 +107,16 @@ async fn a_signed_whatsapp_message_is_answered_through_twilio_and_its_status_tra
     };
     let status_hook = format!("{base}/webhooks/twilio/status");
     assert_eq!(post_signed(&status_hook, TOKEN, &callback("delivered")).0, 200);
-    wait_status(&db, tenant, "delivered").await;
+    wait_reply_status(&db, tenant, "delivered").await;
     assert_eq!(post_signed(&status_hook, TOKEN, &callback("sent")).0, 200);
     assert_eq!(post_signed(&status_hook, TOKEN, &callback("read")).0, 200);
-    wait_status(&db, tenant, "read").await;
+    wait_reply_status(&db, tenant, "read").await;
 
     // Twilio retries the same webhook: one message, one reply, one send.
     let (status, _) = post_signed(&hook, TOKEN, &inbound_form(sid, BUSINESS, "Hello, how do I export invoices?"));
     assert_eq!(status, 200);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(count(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'inbound'").await, 1);
+    assert_eq!(tenant_count(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'inbound'").await, 1);
     assert_eq!(fake.requests().len(), 1);
 
     // Refusals: nothing stored, nothing sent.
@@ -181,7 +149,7 @@ async fn a_signed_whatsapp_message_is_answered_through_twilio_and_its_status_tra
     let big = vec![b'a'; 2 * 1024 * 1024];
     let r = reqwest::Client::new().post(&hook).body(big).send().await.unwrap();
     assert_eq!(r.status(), 413);
-    assert_eq!(count(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'inbound'").await, 1);
+    assert_eq!(tenant_count(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'inbound'").await, 1);
     assert_eq!(fake.requests().len(), 1);
 
     child.kill().ok();
@@ -220,7 +188,7 @@ async fn twilio_failures_are_retried_or_flagged() {
     let (status, body) =
         post_signed(&hook, TOKEN, &inbound_form("SM61111111111111111111111111111111", BUSINESS, "hello"));
     assert_eq!(status, 200, "{body}");
-    let (external_id, _, meta) = wait_status(&db, tenant, "queued").await;
+    let (external_id, _, meta) = wait_reply_status(&db, tenant, "queued").await;
     assert!(external_id.is_some());
     assert_eq!(meta["attempts"], 3, "{meta}");
     assert_eq!(fake.requests().len(), 3);
@@ -233,11 +201,14 @@ async fn twilio_failures_are_retried_or_flagged() {
     )]);
     let (status, _) = post_signed(&hook, TOKEN, &inbound_form("SM62222222222222222222222222222222", BUSINESS, "again"));
     assert_eq!(status, 200);
-    let (external_id, _, meta) = wait_status(&db, tenant, "failed").await;
+    let (external_id, _, meta) = wait_reply_status(&db, tenant, "failed").await;
     assert!(external_id.is_none());
     assert!(meta["delivery_error"].as_str().unwrap().contains("24-hour"), "{meta}");
     assert_eq!(fake.requests().len(), 4);
-    assert_eq!(count(&db, tenant, "SELECT count(*) FROM conversations WHERE delivery_failed_at IS NOT NULL").await, 1);
+    assert_eq!(
+        tenant_count(&db, tenant, "SELECT count(*) FROM conversations WHERE delivery_failed_at IS NOT NULL").await,
+        1
+    );
     child.kill().ok();
     child.wait().ok();
 }

@@ -11,6 +11,20 @@ use serde::{Deserialize, Serialize};
 /// the edge and the cut recorded in metadata).
 pub const MAX_BODY_CHARS: usize = 20_000;
 
+/// `body` cut to [`MAX_BODY_CHARS`] characters; a cut is recorded in
+/// `metadata` as `body_truncated: {original_chars}`. Every channel adapter
+/// builds its message's body with this.
+pub fn limit_body(body: String, metadata: &mut serde_json::Value) -> String {
+    let chars = body.chars().count();
+    if chars <= MAX_BODY_CHARS {
+        return body;
+    }
+    if let Some(m) = metadata.as_object_mut() {
+        m.insert("body_truncated".into(), serde_json::json!({ "original_chars": chars }));
+    }
+    body.chars().take(MAX_BODY_CHARS).collect()
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InboundMessage {
     pub tenant_id: TenantId,

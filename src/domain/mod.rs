@@ -12,4 +12,4 @@ pub use channel::{Channel, ParseChannelError};
 pub use contact::{ContactError, EmailAddress, Identifier, IdentifierKind, PhoneNumber, SlackUserId};
 pub use escalation::EscalationReason;
 pub use ids::{ApprovalId, ConversationId, CustomerId, MessageId, TenantId, TicketId};
-pub use message::{InboundMessage, MAX_BODY_CHARS, OutboundMessage, TicketMessage};
+pub use message::{InboundMessage, MAX_BODY_CHARS, OutboundMessage, TicketMessage, limit_body};

@@ -13,7 +13,7 @@
 use super::fetch::FetchedMessage;
 use super::mime::{self, Attachment, MimeError, NamedAddress, address, encoded_word, headers};
 use super::quoting::{self, CleanText};
-use crate::domain::{Channel, EmailAddress, Identifier, InboundMessage, MAX_BODY_CHARS, PhoneNumber, TenantId};
+use crate::domain::{Channel, EmailAddress, Identifier, InboundMessage, PhoneNumber, TenantId, limit_body};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::json;
 
@@ -137,8 +137,6 @@ impl EmailMessage {
     /// reply needs (`thread_id`, `message_id_header`, `references`,
     /// `subject`, `reply_to`, `mailbox`) and what was stripped.
     pub fn into_inbound_message(self, tenant_id: TenantId, received_at: DateTime<Utc>) -> InboundMessage {
-        let chars = self.body.chars().count();
-        let body = if chars > MAX_BODY_CHARS { self.body.chars().take(MAX_BODY_CHARS).collect() } else { self.body };
         let addresses = |v: &[NamedAddress]| v.iter().map(|a| a.address.to_string()).collect::<Vec<_>>();
         let mut metadata = json!({
             "provider": "gmail",
@@ -166,9 +164,6 @@ impl EmailMessage {
         if let Some(a) = &self.automation {
             metadata["automated"] = json!(format!("{a:?}"));
         }
-        if chars > MAX_BODY_CHARS {
-            metadata["body_truncated"] = json!({ "original_chars": chars });
-        }
         let sender = Identifier::Email(self.from.address.clone());
         let identifiers = self.signature_phone.map(Identifier::Phone).into_iter().collect();
         InboundMessage {
@@ -179,7 +174,7 @@ impl EmailMessage {
             identifiers,
             display_name: self.from.name,
             subject: self.subject,
-            body,
+            body: limit_body(self.body, &mut metadata),
             received_at,
             metadata,
         }

@@ -24,7 +24,7 @@
 
 use super::json::{MetaError, array_at, str_at, string_or_number_at, unix_seconds};
 use super::webhook::{ChangeContext, ItemError};
-use crate::domain::{Channel, Identifier, InboundMessage, MAX_BODY_CHARS, PhoneNumber, TenantId};
+use crate::domain::{Channel, Identifier, InboundMessage, PhoneNumber, TenantId, limit_body};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -253,8 +253,6 @@ impl MetaInbound {
     /// `errors`; `body_truncated.original_chars` if the body was cut.
     pub fn into_inbound_message(self, tenant_id: TenantId, received_at: DateTime<Utc>) -> InboundMessage {
         let full = self.body();
-        let chars = full.chars().count();
-        let body = if chars > MAX_BODY_CHARS { full.chars().take(MAX_BODY_CHARS).collect() } else { full };
         let media: Vec<&Media> = match &self.content {
             MessageContent::Media(m) => vec![m],
             _ => Vec::new(),
@@ -284,9 +282,6 @@ impl MetaInbound {
         if !self.errors.is_empty() {
             metadata["errors"] = json!(self.errors);
         }
-        if chars > MAX_BODY_CHARS {
-            metadata["body_truncated"] = json!({ "original_chars": chars });
-        }
         InboundMessage {
             tenant_id,
             channel: Channel::Whatsapp,
@@ -295,7 +290,7 @@ impl MetaInbound {
             identifiers: Vec::new(),
             display_name: self.profile_name,
             subject: None,
-            body,
+            body: limit_body(full, &mut metadata),
             received_at,
             metadata,
         }

@@ -14,7 +14,7 @@
 //! event types (absent, e.g., on messages posted through the API).
 
 use super::text::readable_text;
-use crate::domain::{Channel, Identifier, InboundMessage, MAX_BODY_CHARS, SlackUserId, TenantId};
+use crate::domain::{Channel, Identifier, InboundMessage, SlackUserId, TenantId, limit_body};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -115,8 +115,6 @@ impl SlackMessage {
     /// rest of the event's identity.
     pub fn into_inbound_message(self, tenant_id: TenantId, received_at: DateTime<Utc>) -> InboundMessage {
         let full = self.body();
-        let chars = full.chars().count();
-        let body = if chars > MAX_BODY_CHARS { full.chars().take(MAX_BODY_CHARS).collect() } else { full };
         let mut metadata = json!({
             "provider": "slack",
             "team_id": self.team_id,
@@ -136,9 +134,6 @@ impl SlackMessage {
             "bot_user_id": self.bot_user_id,
             "files": self.files,
         });
-        if chars > MAX_BODY_CHARS {
-            metadata["body_truncated"] = json!({ "original_chars": chars });
-        }
         InboundMessage {
             tenant_id,
             channel: Channel::Slack,
@@ -147,7 +142,7 @@ impl SlackMessage {
             identifiers: Vec::new(),
             display_name: None,
             subject: None,
-            body,
+            body: limit_body(full, &mut metadata),
             received_at,
             metadata,
         }
@@ -157,6 +152,7 @@ impl SlackMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::MAX_BODY_CHARS;
     use chrono::TimeZone;
     use uuid::Uuid;
 

@@ -7,7 +7,7 @@
 
 use super::form::{Form, FormError};
 use super::signature::{RequestValidator, SignatureError};
-use crate::domain::{Channel, ContactError, Identifier, InboundMessage, MAX_BODY_CHARS, PhoneNumber, TenantId};
+use crate::domain::{Channel, ContactError, Identifier, InboundMessage, PhoneNumber, TenantId, limit_body};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -125,17 +125,12 @@ impl WhatsappInbound {
     /// the cut recorded as `metadata.body_truncated`; `metadata` also keeps
     /// the business number, account and media.
     pub fn into_inbound_message(self, tenant_id: TenantId, received_at: DateTime<Utc>) -> InboundMessage {
-        let chars = self.body.chars().count();
-        let body = if chars > MAX_BODY_CHARS { self.body.chars().take(MAX_BODY_CHARS).collect() } else { self.body };
         let mut metadata = json!({
             "provider": "twilio",
             "to": self.to.as_str(),
             "account_sid": self.account_sid,
             "media": self.media,
         });
-        if chars > MAX_BODY_CHARS {
-            metadata["body_truncated"] = json!({ "original_chars": chars });
-        }
         InboundMessage {
             tenant_id,
             channel: Channel::Whatsapp,
@@ -144,7 +139,7 @@ impl WhatsappInbound {
             identifiers: Vec::new(),
             display_name: self.profile_name,
             subject: None,
-            body,
+            body: limit_body(self.body, &mut metadata),
             received_at,
             metadata,
         }
@@ -165,6 +160,7 @@ fn whatsapp_number(form: &Form, field: &'static str) -> Result<PhoneNumber, Inbo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::MAX_BODY_CHARS;
 
     const SAMPLE: &str = "SmsMessageSid=SM1f0e8ae6ade43cb3c0ce4525424e404f&NumMedia=2&ProfileName=Marisol+Ortega\
         &SmsSid=SM1f0e8ae6ade43cb3c0ce4525424e404f&WaId=447700900418&SmsStatus=received\

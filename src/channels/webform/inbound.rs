@@ -12,7 +12,7 @@
 
 use super::api::reference_for;
 use super::request::TicketRequest;
-use crate::domain::{Channel, Identifier, InboundMessage, MAX_BODY_CHARS, TenantId};
+use crate::domain::{Channel, Identifier, InboundMessage, TenantId, limit_body};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -29,9 +29,6 @@ impl TicketRequest {
         submission_id: Uuid,
         received_at: DateTime<Utc>,
     ) -> InboundMessage {
-        let chars = self.message.chars().count();
-        let body =
-            if chars > MAX_BODY_CHARS { self.message.chars().take(MAX_BODY_CHARS).collect() } else { self.message };
         let mut metadata = json!({
             "source": "webform",
             "category": self.category.as_str(),
@@ -40,9 +37,6 @@ impl TicketRequest {
             "reference": reference_for(submission_id),
             "widget_key": self.widget_key,
         });
-        if chars > MAX_BODY_CHARS {
-            metadata["body_truncated"] = json!({ "original_chars": chars });
-        }
         InboundMessage {
             tenant_id,
             channel: Channel::Webform,
@@ -51,7 +45,7 @@ impl TicketRequest {
             identifiers: self.phone.into_iter().map(Identifier::Phone).collect(),
             display_name: Some(self.name),
             subject: Some(self.subject),
-            body,
+            body: limit_body(self.message, &mut metadata),
             received_at,
             metadata,
         }
@@ -63,6 +57,7 @@ mod tests {
     use super::super::category::Category;
     use super::super::request::Submission;
     use super::*;
+    use crate::domain::MAX_BODY_CHARS;
     use crate::domain::{EmailAddress, PhoneNumber};
     use chrono::TimeZone;
 
