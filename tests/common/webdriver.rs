@@ -13,7 +13,16 @@ pub struct Browser {
     driver: std::process::Child,
     base: String,
     http: reqwest::Client,
-    _profile: std::path::PathBuf,
+    profile: std::path::PathBuf,
+}
+
+impl Drop for Browser {
+    /// Also when a test fails half-way: no driver, browser or profile left.
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
 }
 
 /// Where elements are searched: the document or a shadow root.
@@ -69,7 +78,7 @@ impl Browser {
         let session: Value =
             http.post(format!("{base}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
         let id = session["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {session}")).to_string();
-        Self { driver, base: format!("{base}/session/{id}"), http, _profile: profile }
+        Self { driver, base: format!("{base}/session/{id}"), http, profile }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -136,9 +145,8 @@ impl Browser {
             .map(str::to_string)
     }
 
-    pub async fn quit(mut self) {
+    /// Ends the session (the browser exits), then the driver (on drop).
+    pub async fn quit(self) {
         let _ = self.http.delete(&self.base).send().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
