@@ -42,6 +42,9 @@ pub enum Command {
     /// Manage channel accounts (which tenant owns each provider account).
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// Manage admin API keys.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
     /// Token use and estimated cost of a tenant's agent turns (one JSON
     /// document): total, per brain, and the costliest conversations.
     Usage {
@@ -78,6 +81,25 @@ pub enum KbCommand {
         embedder: crate::agent::settings::EmbedderSettings,
         /// Directory of `.md` articles.
         dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key; prints it once, as one JSON line (only its hash is
+    /// stored). Without --tenant the key is global and must be an admin's:
+    /// the first key of an installation.
+    Create {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[arg(long, env = "FTE_TENANT_ID")]
+        tenant: Option<uuid::Uuid>,
+        /// viewer, agent, supervisor or admin.
+        #[arg(long)]
+        role: crate::auth::Role,
+        /// Who or what holds the key (shown in the audit log).
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -196,6 +218,21 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 "{}",
                 serde_json::json!({ "id": account.id, "tenant_id": account.tenant_id, "provider": account.provider,
                                     "channel": account.channel(), "address": account.address })
+            );
+            Ok(())
+        }
+        Command::Apikey(ApiKeyCommand::Create { database, tenant, role, name }) => {
+            let pool = db::connect(&database).await?;
+            let tenant = tenant.map(crate::domain::TenantId::from_uuid);
+            if let Some(t) = tenant {
+                crm::get_tenant(&pool, t).await.map_err(|e| StartupError::Command(format!("tenant {t}: {e}")))?;
+            }
+            let (id, token) = crate::auth::create_key(&pool, tenant, role, &name)
+                .await
+                .map_err(|e| StartupError::Command(e.to_string()))?;
+            println!(
+                "{}",
+                serde_json::json!({ "id": id, "token": token, "role": role, "tenant_id": tenant, "name": name })
             );
             Ok(())
         }

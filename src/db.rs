@@ -93,6 +93,8 @@ pub enum SystemJob {
     ChannelRouting,
     /// The dispatcher at start-up: finds replies committed but never sent.
     DispatcherRecovery,
+    /// The admin API: finds an API key by its prefix, creates keys.
+    ApiAuth,
 }
 
 impl SystemJob {
@@ -102,6 +104,7 @@ impl SystemJob {
             SystemJob::InactivitySweeper => "inactivity_sweeper",
             SystemJob::ChannelRouting => "channel_routing",
             SystemJob::DispatcherRecovery => "dispatcher_recovery",
+            SystemJob::ApiAuth => "api_auth",
         }
     }
 }

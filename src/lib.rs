@@ -24,6 +24,7 @@
 //! - [`app`]: wiring for the `serve` role and graceful shutdown.
 //! - [`channels`]: provider adapters (wire formats, signatures, statuses),
 //!   channel-account settings, rate limits.
+//! - [`auth`]: the admin API's keys and roles.
 //! - [`gmail`]: Gmail I/O: OAuth tokens, push-token keys, mailbox sync,
 //!   watch renewal.
 //! - [`provider_http`]: the one HTTP step of every provider call.
@@ -35,6 +36,7 @@
 pub mod actors;
 pub mod agent;
 pub mod app;
+pub mod auth;
 pub mod brain;
 pub mod bus;
 pub mod channels;

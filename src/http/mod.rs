@@ -2,9 +2,11 @@
 //! message-injection route. Webhooks, the support form and the admin API
 //! mount here as they arrive.
 
+pub mod admin;
 mod health;
 mod inbound;
 pub mod problem;
+pub mod request_id;
 mod support;
 pub mod webhooks;
 
@@ -88,12 +90,24 @@ impl Readiness {
 const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new().route("/health", get(health::health)).route("/ready", get(health::ready));
-    let limit = || DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES);
-    if !state.ingress {
-        return router.with_state(state);
+    let mut router = Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/api/v1/conversations", get(admin::conversations::list))
+        .route("/api/v1/conversations/{id}", get(admin::conversations::detail));
+    if state.ingress {
+        router = ingress(router);
     }
-    router = router
+    if state.inject_token.is_some() {
+        router = router.route("/api/v1/inbound", post(inbound::inject).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)));
+    }
+    router.layer(axum::middleware::from_fn(request_id::layer)).with_state(state)
+}
+
+/// Provider webhooks and the support form (`serve` and `api` only).
+fn ingress(router: Router<AppState>) -> Router<AppState> {
+    let limit = || DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES);
+    router
         .route("/webhooks/twilio/whatsapp", post(webhooks::twilio::message).layer(limit()))
         .route("/webhooks/twilio/status", post(webhooks::twilio::status).layer(limit()))
         .route("/webhooks/meta/whatsapp", get(webhooks::meta::subscribe).post(webhooks::meta::notify).layer(limit()))
@@ -103,9 +117,5 @@ pub fn router(state: AppState) -> Router {
         .route("/support/widget.js", get(support::widget))
         .route("/support/tickets/{id}", get(support::status_page))
         .route("/support/api/tickets", post(support::submit).options(support::preflight).layer(limit()))
-        .route("/support/api/tickets/{id}", get(support::status).options(support::preflight));
-    if state.inject_token.is_some() {
-        router = router.route("/api/v1/inbound", post(inbound::inject).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)));
-    }
-    router.with_state(state)
+        .route("/support/api/tickets/{id}", get(support::status).options(support::preflight))
 }

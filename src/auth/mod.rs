@@ -1,0 +1,11 @@
+//! Authentication and authorization of the admin API (issue #7, DESIGN.md
+//! §7): API keys stored hashed, each with a role (viewer < agent <
+//! supervisor < admin) and a tenant (admins may be global). `key` makes and
+//! checks tokens, `store` keeps keys in PostgreSQL, `role` orders roles.
+
+pub mod key;
+pub mod role;
+pub mod store;
+
+pub use role::Role;
+pub use store::{AuthError, Caller, authenticate, create_key};

@@ -1,0 +1,135 @@
+//! The admin API's foundation: API keys (401 without or with a bad one),
+//! roles, tenant scope (a key never sees another tenant's data, not even
+//! by id; a global admin names the tenant), request ids on every response,
+//! and the conversations list (filters, cursor pagination) and detail.
+
+mod common;
+
+use common::TestDb;
+use fte::auth::{Role, create_key};
+use fte::crm::MergePolicy;
+use fte::domain::TenantId;
+use serde_json::{Value, json};
+
+const INJECT: &str = "admin-test-inject-token";
+
+async fn inject(addr: std::net::SocketAddr, tenant: TenantId, from: &str, id: &str) {
+    let body = json!({"tenant_id": tenant.to_string(), "channel": "email", "external_id": id, "from": from, "body": "Hello there"});
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1/inbound"))
+        .bearer_auth(INJECT)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+async fn get(addr: std::net::SocketAddr, path: &str, key: Option<&str>) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut req = reqwest::Client::new().get(format!("http://{addr}{path}")).header("x-request-id", "test-req-1");
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    let r = req.send().await.unwrap();
+    let (status, headers) = (r.status().as_u16(), r.headers().clone());
+    (status, r.json().await.unwrap_or(Value::Null), headers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_roles_and_tenant_scope_guard_the_conversations_api() {
+    let db = TestDb::new().await;
+    let a = db.tenant("tenant-a", MergePolicy::Manual).await.id;
+    let b = db.tenant("tenant-b", MergePolicy::Manual).await.id;
+    let settings = common::serve_settings(&[
+        "--database-url",
+        &db.url,
+        "--http-addr",
+        "127.0.0.1:0",
+        "--kafka-brokers",
+        "",
+        "--inject-api-token",
+        INJECT,
+    ]);
+    let app = common::start_app(&settings).await;
+    let addr = app.addr;
+    for i in 0..3 {
+        inject(addr, a, &format!("a{i}@example.com"), &format!("a-{i}")).await;
+    }
+    inject(addr, b, "b0@example.com", "b-0").await;
+
+    let mut keys = Vec::new();
+    for role in Role::ALL {
+        keys.push((role, create_key(&db.pool, Some(a), role, &format!("{role} of A")).await.unwrap().1));
+    }
+    let (_, key_b) = create_key(&db.pool, Some(b), Role::Admin, "admin of B").await.unwrap();
+    let (_, global) = create_key(&db.pool, None, Role::Admin, "installation admin").await.unwrap();
+    assert!(create_key(&db.pool, None, Role::Viewer, "global viewer").await.is_err(), "only admins may be global");
+
+    // No key, a malformed key, an unknown key: 401, problem+json, request id echoed.
+    for key in [None, Some("nope"), Some("fte_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")] {
+        let (status, body, headers) = get(addr, "/api/v1/conversations", key).await;
+        assert_eq!(status, 401, "{key:?}");
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert_eq!(headers["x-request-id"], "test-req-1");
+        assert_eq!(body["status"], 401);
+    }
+
+    // Every role may read (viewer is the least); each sees its tenant only.
+    for (role, key) in &keys {
+        let (status, body, _) = get(addr, "/api/v1/conversations", Some(key)).await;
+        assert_eq!(status, 200, "{role}: {body}");
+        assert_eq!(body["items"].as_array().unwrap().len(), 3, "{role}");
+    }
+    let viewer = &keys[0].1;
+    // Pagination: 2 + 1, newest first, no overlap.
+    let (_, first, _) = get(addr, "/api/v1/conversations?limit=2", Some(viewer)).await;
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let (_, second, _) = get(addr, &format!("/api/v1/conversations?limit=2&cursor={cursor}"), Some(viewer)).await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert!(second["next_cursor"].is_null());
+    let ids: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.iter().collect::<std::collections::HashSet<_>>().len(), 3);
+    // Filters.
+    let (_, none, _) = get(addr, "/api/v1/conversations?channel=slack", Some(viewer)).await;
+    assert_eq!(none["items"].as_array().unwrap().len(), 0);
+    let (_, email, _) = get(addr, "/api/v1/conversations?channel=email&escalated=false", Some(viewer)).await;
+    assert_eq!(email["items"].as_array().unwrap().len(), 3);
+    for bad in ["?state=sleeping", "?channel=fax", "?cursor=xyz", "?limit=abc", "?admin=1"] {
+        let (status, _, _) = get(addr, &format!("/api/v1/conversations{bad}"), Some(viewer)).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+
+    // Detail: transcript and events; another tenant's id is not found.
+    let id = ids[0];
+    let (status, detail, _) = get(addr, &format!("/api/v1/conversations/{id}"), Some(viewer)).await;
+    assert_eq!(status, 200, "{detail}");
+    assert!(detail["messages"].as_array().unwrap().len() >= 2);
+    assert!(!detail["events"].as_array().unwrap().is_empty());
+    let (status, _, _) = get(addr, &format!("/api/v1/conversations/{id}"), Some(&key_b)).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = get(addr, &format!("/api/v1/conversations?tenant={a}"), Some(&key_b)).await;
+    assert_eq!(status, 404, "a tenant key cannot name another tenant");
+    let (_, only_b, _) = get(addr, "/api/v1/conversations", Some(&key_b)).await;
+    assert_eq!(only_b["items"].as_array().unwrap().len(), 1);
+
+    // A global admin names the tenant.
+    let (status, _, _) = get(addr, "/api/v1/conversations", Some(&global)).await;
+    assert_eq!(status, 400);
+    let (status, all_a, _) = get(addr, &format!("/api/v1/conversations?tenant={a}"), Some(&global)).await;
+    assert_eq!(status, 200);
+    assert_eq!(all_a["items"].as_array().unwrap().len(), 3);
+    let (status, _, _) = get(addr, &format!("/api/v1/conversations/{id}?tenant={a}"), Some(&global)).await;
+    assert_eq!(status, 200);
+
+    // A request without an id gets one.
+    let r = reqwest::get(format!("http://{addr}/health")).await.unwrap();
+    assert!(!r.headers()["x-request-id"].to_str().unwrap().is_empty());
+    let _ = app.stop.send(());
+    let _ = app.task.await;
+}
