@@ -127,6 +127,56 @@ async fn keys_roles_and_tenant_scope_guard_the_conversations_api() {
     let (status, _, _) = get(addr, &format!("/api/v1/conversations/{id}?tenant={a}"), Some(&global)).await;
     assert_eq!(status, 200);
 
+    // Resident actors: the caller's tenant only; stats for supervisors.
+    let (status, actors, _) = get(addr, "/api/v1/actors", Some(viewer)).await;
+    assert_eq!(status, 200, "{actors}");
+    let resident = actors["items"].as_array().unwrap();
+    assert_eq!(resident.len(), 3);
+    let (_, actors_b, _) = get(addr, "/api/v1/actors", Some(&key_b)).await;
+    assert_eq!(actors_b["items"].as_array().unwrap().len(), 1);
+    assert_eq!(get(addr, "/api/v1/runtime/stats", Some(viewer)).await.0, 403);
+    let supervisor = &keys[2].1;
+    let (status, stats, _) = get(addr, "/api/v1/runtime/stats", Some(supervisor)).await;
+    assert_eq!(status, 200);
+    assert!(stats["spawned"].as_u64().unwrap() >= 4);
+
+    // Passivate: supervisor and up, own tenant only, audited with the request id.
+    let customer = resident[0]["customer_id"].as_str().unwrap().to_string();
+    let post = |key: String, path: String| async move {
+        let r = reqwest::Client::new()
+            .post(format!("http://{addr}{path}"))
+            .bearer_auth(key)
+            .header("x-request-id", "passivate-req-7")
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let path = format!("/api/v1/actors/{customer}/passivate");
+    for (role, key) in &keys {
+        if *role < Role::Supervisor {
+            assert_eq!(post(key.clone(), path.clone()).await.0, 403, "{role}");
+        }
+    }
+    assert_eq!(post(key_b.clone(), path.clone()).await.0, 404, "another tenant's customer");
+    let (status, done) = post(supervisor.clone(), path.clone()).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["passivated"], true);
+    let (_, after, _) = get(addr, "/api/v1/actors", Some(viewer)).await;
+    assert_eq!(after["items"].as_array().unwrap().len(), 2);
+    let mut tx = fte::db::begin_tenant(&db.pool, a).await.unwrap();
+    let (actor, action, target, request_id): (String, String, String, Option<String>) =
+        sqlx::query_as("SELECT actor, action, target_id, request_id FROM audit_log ORDER BY id DESC LIMIT 1")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    assert!(actor.contains("supervisor of A"), "{actor}");
+    assert_eq!(
+        (action.as_str(), target.as_str(), request_id.as_deref()),
+        ("actor.passivate", customer.as_str(), Some("passivate-req-7"))
+    );
+
     // A request without an id gets one.
     let r = reqwest::get(format!("http://{addr}/health")).await.unwrap();
     assert!(!r.headers()["x-request-id"].to_str().unwrap().is_empty());

@@ -94,7 +94,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/api/v1/conversations", get(admin::conversations::list))
-        .route("/api/v1/conversations/{id}", get(admin::conversations::detail));
+        .route("/api/v1/conversations/{id}", get(admin::conversations::detail))
+        .route("/api/v1/actors", get(admin::actors::list))
+        .route("/api/v1/actors/{customer_id}/passivate", post(admin::actors::passivate))
+        .route("/api/v1/runtime/stats", get(admin::actors::stats));
     if state.ingress {
         router = ingress(router);
     }

@@ -4,6 +4,8 @@
 //! the caller's tenant (a global admin names one with `?tenant=`). Another
 //! tenant's data is never visible, not even by id: it is simply not found.
 
+pub mod actors;
+pub mod audit;
 pub mod conversations;
 
 use super::AppState;
