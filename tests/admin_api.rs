@@ -177,6 +177,54 @@ async fn keys_roles_and_tenant_scope_guard_the_conversations_api() {
         ("actor.passivate", customer.as_str(), Some("passivate-req-7"))
     );
 
+    // Tickets: list and detail for viewers, changes for agents (audited).
+    let ticket = uuid::Uuid::now_v7();
+    let mut tx = fte::db::begin_tenant(&db.pool, a).await.unwrap();
+    sqlx::query(
+        "INSERT INTO tickets (id, tenant_id, customer_id, conversation_id, source_channel, subject)
+         SELECT $1, tenant_id, customer_id, id, 'email', 'Invoices' FROM conversations LIMIT 1",
+    )
+    .bind(ticket)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (status, list, _) = get(addr, "/api/v1/tickets?status=open", Some(viewer)).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert!(list["items"][0]["reference"].as_str().unwrap().starts_with("TKT-"));
+    assert_eq!(get(addr, "/api/v1/tickets?status=lost", Some(viewer)).await.0, 400);
+    assert_eq!(get(addr, &format!("/api/v1/tickets/{ticket}"), Some(viewer)).await.0, 200);
+    assert_eq!(get(addr, &format!("/api/v1/tickets/{ticket}"), Some(&key_b)).await.0, 404);
+    let patch = |key: String, body: Value| async move {
+        let r = reqwest::Client::new()
+            .patch(format!("http://{addr}/api/v1/tickets/{ticket}"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    assert_eq!(patch(viewer.clone(), json!({"status": "resolved"})).await.0, 403);
+    let agent = keys[1].1.clone();
+    let (status, bad) = patch(agent.clone(), json!({"priority": "whenever"})).await;
+    assert_eq!((status, bad["errors"][0]["field"].as_str()), (422, Some("priority")));
+    assert_eq!(patch(agent.clone(), json!({"owner": "me"})).await.0, 422);
+    assert_eq!(patch(key_b.clone(), json!({"status": "resolved"})).await.0, 404);
+    let (status, done) = patch(agent, json!({"status": "resolved", "priority": "high"})).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!((done["status"].as_str(), done["priority"].as_str()), (Some("resolved"), Some("high")));
+    assert!(done["resolved_at"].is_string());
+    let mut tx = fte::db::begin_tenant(&db.pool, a).await.unwrap();
+    let (before, after): (Value, Value) =
+        sqlx::query_as("SELECT before, after FROM audit_log WHERE action = 'ticket.update'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((before["status"].as_str(), after["status"].as_str()), (Some("open"), Some("resolved")));
+
     // A request without an id gets one.
     let r = reqwest::get(format!("http://{addr}/health")).await.unwrap();
     assert!(!r.headers()["x-request-id"].to_str().unwrap().is_empty());

@@ -97,7 +97,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/conversations/{id}", get(admin::conversations::detail))
         .route("/api/v1/actors", get(admin::actors::list))
         .route("/api/v1/actors/{customer_id}/passivate", post(admin::actors::passivate))
-        .route("/api/v1/runtime/stats", get(admin::actors::stats));
+        .route("/api/v1/runtime/stats", get(admin::actors::stats))
+        .route("/api/v1/tickets", get(admin::tickets::list))
+        .route("/api/v1/tickets/{id}", get(admin::tickets::detail).patch(admin::tickets::update));
     if state.ingress {
         router = ingress(router);
     }

@@ -7,6 +7,7 @@
 pub mod actors;
 pub mod audit;
 pub mod conversations;
+pub mod tickets;
 
 use super::AppState;
 use super::problem::Problem;
