@@ -225,6 +225,52 @@ async fn keys_roles_and_tenant_scope_guard_the_conversations_api() {
     tx.commit().await.unwrap();
     assert_eq!((before["status"].as_str(), after["status"].as_str()), (Some("open"), Some("resolved")));
 
+    // Customers with their identifiers; merging is for supervisors.
+    let (status, customers, _) = get(addr, "/api/v1/customers", Some(viewer)).await;
+    assert_eq!(status, 200, "{customers}");
+    let list = customers["items"].as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0]["identifiers"][0]["kind"], "email");
+    let kept = list[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(get(addr, &format!("/api/v1/customers/{kept}"), Some(viewer)).await.0, 200);
+    assert_eq!(get(addr, &format!("/api/v1/customers/{kept}"), Some(&key_b)).await.0, 404);
+    assert_eq!(get(addr, "/api/v1/customers/merge-candidates", Some(viewer)).await.0, 200);
+    let lone = uuid::Uuid::now_v7();
+    let mut tx = fte::db::begin_tenant(&db.pool, a).await.unwrap();
+    sqlx::query("INSERT INTO customers (id, tenant_id, display_name) VALUES ($1, $2, 'Jo (phone)')")
+        .bind(lone)
+        .bind(a.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO customer_identifiers (id, tenant_id, customer_id, kind, value) VALUES ($1, $2, $3, 'phone', '+31612345678')")
+        .bind(uuid::Uuid::now_v7())
+        .bind(a.as_uuid())
+        .bind(lone)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let merge = |key: String, kept: String, absorb: String| async move {
+        let r = reqwest::Client::new()
+            .post(format!("http://{addr}/api/v1/customers/{kept}/merge"))
+            .bearer_auth(key)
+            .json(&json!({ "absorb": absorb }))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    assert_eq!(merge(viewer.clone(), kept.clone(), lone.to_string()).await.0, 403);
+    assert_eq!(merge(key_b.clone(), kept.clone(), lone.to_string()).await.0, 404);
+    let other = list[1]["id"].as_str().unwrap().to_string();
+    assert_eq!(merge(supervisor.clone(), kept.clone(), other).await.0, 409, "both have open conversations");
+    let (status, merged) = merge(supervisor.clone(), kept.clone(), lone.to_string()).await;
+    assert_eq!(status, 200, "{merged}");
+    let kinds: Vec<&str> =
+        merged["identifiers"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"phone") && kinds.contains(&"email"), "{merged}");
+
     // A request without an id gets one.
     let r = reqwest::get(format!("http://{addr}/health")).await.unwrap();
     assert!(!r.headers()["x-request-id"].to_str().unwrap().is_empty());

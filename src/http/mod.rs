@@ -98,6 +98,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/actors", get(admin::actors::list))
         .route("/api/v1/actors/{customer_id}/passivate", post(admin::actors::passivate))
         .route("/api/v1/runtime/stats", get(admin::actors::stats))
+        .route("/api/v1/customers", get(admin::customers::list))
+        .route("/api/v1/customers/merge-candidates", get(admin::customers::merge_candidates))
+        .route("/api/v1/customers/{id}", get(admin::customers::detail))
+        .route("/api/v1/customers/{id}/merge", post(admin::customers::merge))
         .route("/api/v1/tickets", get(admin::tickets::list))
         .route("/api/v1/tickets/{id}", get(admin::tickets::detail).patch(admin::tickets::update));
     if state.ingress {

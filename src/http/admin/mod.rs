@@ -7,6 +7,7 @@
 pub mod actors;
 pub mod audit;
 pub mod conversations;
+pub mod customers;
 pub mod tickets;
 
 use super::AppState;

@@ -1,0 +1,208 @@
+//! Customers: `GET /api/v1/customers` (newest first, `limit`; each with
+//! its identifiers on every channel), `GET /api/v1/customers/{id}`,
+//! `GET /api/v1/customers/merge-candidates` (pending pairs one message tied
+//! together), all viewer and up; `POST /api/v1/customers/{id}/merge`
+//! (`{"absorb": "<customer id>"}`: the other customer's identifiers and
+//! history move to this one; supervisor and up, audited).
+
+use super::audit::{self, Entry};
+use super::{require, scope};
+use crate::auth::{Caller, Role};
+use crate::crm::{CrmError, merge_customers};
+use crate::db::begin_tenant;
+use crate::domain::{CustomerId, TenantId};
+use crate::http::AppState;
+use crate::http::problem::Problem;
+use crate::http::request_id::RequestId;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Serialize)]
+pub struct Customer {
+    pub id: Uuid,
+    pub display_name: Option<String>,
+    pub merged_into: Option<Uuid>,
+    pub identifiers: Vec<Identifier>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Identifier {
+    pub kind: String,
+    pub value: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    tenant: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Customers {
+    pub items: Vec<Customer>,
+}
+
+fn unavailable(e: sqlx::Error) -> Problem {
+    tracing::error!(error = %e, "customer query failed");
+    Problem::unavailable("cannot read customers; retry")
+}
+
+type CustomerRow = (Uuid, Option<String>, Option<Uuid>, DateTime<Utc>);
+
+async fn load(
+    state: &AppState,
+    tenant: TenantId,
+    only: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Customer>, sqlx::Error> {
+    let mut tx = begin_tenant(&state.pool, tenant).await?;
+    let rows: Vec<CustomerRow> = sqlx::query_as(
+        "SELECT id, display_name, merged_into, created_at FROM customers
+          WHERE ($1::uuid IS NULL OR id = $1) ORDER BY created_at DESC, id DESC LIMIT $2",
+    )
+    .bind(only)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let idents: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT customer_id, kind, value FROM customer_identifiers WHERE customer_id = ANY($1) ORDER BY kind, value",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, display_name, merged_into, created_at)| Customer {
+            id,
+            display_name,
+            merged_into,
+            created_at,
+            identifiers: idents
+                .iter()
+                .filter(|(c, _, _)| *c == id)
+                .map(|(_, kind, value)| Identifier { kind: kind.clone(), value: value.clone() })
+                .collect(),
+        })
+        .collect())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Customers>, Problem> {
+    require(&caller, Role::Viewer)?;
+    let tenant = scope(&caller, q.tenant.as_deref())?;
+    let items = load(&state, tenant, None, q.limit.unwrap_or(50).clamp(1, 200)).await.map_err(unavailable)?;
+    Ok(Json(Customers { items }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TenantQuery {
+    tenant: Option<String>,
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<TenantQuery>,
+) -> Result<Json<Customer>, Problem> {
+    require(&caller, Role::Viewer)?;
+    let tenant = scope(&caller, q.tenant.as_deref())?;
+    let id: Uuid = id.parse().map_err(|_| Problem::not_found("no such customer"))?;
+    let found = load(&state, tenant, Some(id), 1).await.map_err(unavailable)?;
+    found.into_iter().next().map(Json).ok_or_else(|| Problem::not_found("no such customer"))
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct MergeCandidate {
+    pub id: Uuid,
+    pub customer_a: Uuid,
+    pub customer_b: Uuid,
+    pub evidence: serde_json::Value,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MergeCandidates {
+    pub items: Vec<MergeCandidate>,
+}
+
+pub async fn merge_candidates(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<TenantQuery>,
+) -> Result<Json<MergeCandidates>, Problem> {
+    require(&caller, Role::Viewer)?;
+    let tenant = scope(&caller, q.tenant.as_deref())?;
+    let mut tx = begin_tenant(&state.pool, tenant).await.map_err(unavailable)?;
+    let items: Vec<MergeCandidate> = sqlx::query_as(
+        "SELECT id, customer_a, customer_b, evidence, status, created_at FROM customer_merge_candidates
+          WHERE status = 'pending' ORDER BY created_at",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(Json(MergeCandidates { items }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    absorb: String,
+}
+
+pub async fn merge(
+    State(state): State<AppState>,
+    caller: Caller,
+    request: Option<Extension<RequestId>>,
+    Path(id): Path<String>,
+    Query(q): Query<TenantQuery>,
+    body: Result<Json<MergeRequest>, JsonRejection>,
+) -> Result<Json<Customer>, Problem> {
+    require(&caller, Role::Supervisor)?;
+    let tenant = scope(&caller, q.tenant.as_deref())?;
+    let Json(body) = body.map_err(|e| Problem::new(e.status(), "bad-request", e.body_text()))?;
+    let kept: CustomerId = id.parse().map_err(|_| Problem::not_found("no such customer"))?;
+    let absorbed: CustomerId = body.absorb.parse().map_err(|_| Problem::not_found("no such customer to absorb"))?;
+    merge_customers(&state.pool, tenant, kept, absorbed).await.map_err(|e| match e {
+        CrmError::CustomerNotFound(c) => Problem::not_found(format!("no customer {c}")),
+        CrmError::SelfMerge(_) => Problem::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+        CrmError::OpenConversationConflict { .. } => Problem::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+        other => {
+            tracing::error!(error = %other, "merge failed");
+            Problem::unavailable("the merge failed; retry")
+        }
+    })?;
+    audit::record(
+        &state.pool,
+        tenant,
+        &caller,
+        request.as_ref().map(|Extension(r)| r),
+        Entry {
+            action: "customer.merge",
+            target_type: "customer",
+            target_id: kept.to_string(),
+            before: serde_json::json!({ "customers": [kept, absorbed] }),
+            after: serde_json::json!({ "kept": kept, "absorbed": absorbed }),
+        },
+    )
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "cannot write the audit log");
+        Problem::unavailable("the merge was made but could not be audited; check the logs")
+    })?;
+    let found = load(&state, tenant, Some(kept.as_uuid()), 1).await.map_err(unavailable)?;
+    found.into_iter().next().map(Json).ok_or_else(|| Problem::not_found("no such customer"))
+}
