@@ -124,6 +124,7 @@ impl App {
             max_poll_interval_ms: settings.kafka.kafka_max_poll_interval_ms,
         });
         let (background_stop, background_rx) = watch::channel(false);
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let mut background = Vec::new();
         let runtime = if matches!(role, Role::All | Role::Worker) {
             let transport = kafka.clone().map_or(Transport::Embedded, Transport::Kafka);
@@ -143,8 +144,9 @@ impl App {
             )
             .await?;
             if kafka.is_none() {
-                let dispatcher = Dispatcher::new(pool.clone(), &settings.channels, None, background_rx.clone())
-                    .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?;
+                let dispatcher =
+                    Dispatcher::new(pool.clone(), &settings.channels, None, background_rx.clone(), metrics.clone())
+                        .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?;
                 let recovery = dispatcher.clone();
                 background.push(tokio::spawn(async move { recovery.recover().await }));
                 for channel in Channel::ALL {
@@ -175,9 +177,14 @@ impl App {
                 LoggedRebalance("dispatcher"),
             )?;
             let dead_letters = DeadLetters { producer: KafkaProducer::new(&k.bootstrap)?, topics: k.topics.clone() };
-            let dispatcher =
-                Dispatcher::new(pool.clone(), &settings.channels, Some(dead_letters), background_rx.clone())
-                    .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?;
+            let dispatcher = Dispatcher::new(
+                pool.clone(),
+                &settings.channels,
+                Some(dead_letters),
+                background_rx.clone(),
+                metrics.clone(),
+            )
+            .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?;
             background.push(tokio::spawn(run_dispatcher(
                 consumer,
                 k.topics.clone(),
@@ -212,6 +219,7 @@ impl App {
             inject_token: settings.inject_api_token.clone().filter(|_| matches!(role, Role::All | Role::Api)),
             channels: Arc::new(ChannelIngress::new(&settings.channels, gmail)),
             ingress: matches!(role, Role::All | Role::Api),
+            metrics,
         };
         Ok(Self { listener, state, shutdown_timeout: settings.shutdown_timeout(), background, background_stop })
     }

@@ -27,6 +27,7 @@
 //! - [`auth`]: the admin API's keys and roles.
 //! - [`gmail`]: Gmail I/O: OAuth tokens, push-token keys, mailbox sync,
 //!   watch renewal.
+//! - [`metrics`]: Prometheus counters and histograms, `/metrics`.
 //! - [`provider_http`]: the one HTTP step of every provider call.
 //! - [`dispatch`]: the dispatcher: replies to providers, retries, delivery
 //!   status, dead letters.
@@ -52,6 +53,7 @@ pub mod gmail;
 pub mod http;
 pub mod kafka;
 pub mod kb;
+pub mod metrics;
 pub mod outbox;
 pub mod provider_http;
 pub mod runtime;

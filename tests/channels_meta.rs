@@ -186,7 +186,9 @@ async fn meta_whatsapp_end_to_end_with_the_service_window() {
     };
     let settings = common::serve_settings(&["--send-backoff-base-ms", "10"]);
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-    let dispatcher = fte::dispatch::Dispatcher::new(db.pool.clone(), &settings.channels, None, stop_rx).unwrap();
+    let metrics = std::sync::Arc::new(fte::metrics::Metrics::default());
+    let dispatcher =
+        fte::dispatch::Dispatcher::new(db.pool.clone(), &settings.channels, None, stop_rx, metrics).unwrap();
     let out = fte::domain::OutboundMessage {
         message_id: fte::domain::MessageId::from_uuid(follow_up),
         tenant_id: tenant,

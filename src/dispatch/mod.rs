@@ -70,6 +70,7 @@ pub struct Dispatcher {
     public_url: Option<String>,
     dead_letters: Option<DeadLetters>,
     shutdown: watch::Receiver<bool>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Dispatcher {
@@ -78,6 +79,7 @@ impl Dispatcher {
         settings: &ChannelSettings,
         dead_letters: Option<DeadLetters>,
         shutdown: watch::Receiver<bool>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Arc<Self>, reqwest::Error> {
         let http = http_client(settings)?;
         Ok(Arc::new(Self {
@@ -93,6 +95,7 @@ impl Dispatcher {
             public_url: settings.public_url.clone(),
             dead_letters,
             shutdown,
+            metrics,
         }))
     }
 
@@ -150,6 +153,8 @@ impl Dispatcher {
                     .await
                     {
                         Ok(_) => {
+                            self.metrics.message(reply.channel.as_str(), "outbound");
+                            self.metrics.send(reply.channel.as_str(), "sent");
                             tracing::info!(
                                 tenant_id = %reply.tenant_id, conversation_id = %reply.conversation_id,
                                 channel = %reply.channel, message_id = %reply.message_id,
@@ -187,6 +192,7 @@ impl Dispatcher {
             tenant_id = %reply.tenant_id, conversation_id = %reply.conversation_id, channel = %reply.channel,
             message_id = %reply.message_id, reason = failure.reason, "reply not delivered; conversation flagged"
         );
+        self.metrics.send(reply.channel.as_str(), "failed");
         if let Err(e) = store::mark_failed(&self.pool, reply, &failure.reason).await {
             tracing::error!(message_id = %reply.message_id, error = %e, "cannot mark the reply failed");
         }

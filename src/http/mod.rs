@@ -5,6 +5,7 @@
 pub mod admin;
 mod health;
 mod inbound;
+mod metrics;
 pub mod problem;
 pub mod request_id;
 mod support;
@@ -37,6 +38,7 @@ pub struct AppState {
     /// Whether this process takes provider webhooks and the support form
     /// (`serve` and `api`; workers and dispatchers do not).
     pub ingress: bool,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What the webhook handlers share.
@@ -110,7 +112,11 @@ pub fn router(state: AppState) -> Router {
     if state.inject_token.is_some() {
         router = router.route("/api/v1/inbound", post(inbound::inject).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)));
     }
-    router.layer(axum::middleware::from_fn(request_id::layer)).with_state(state)
+    router
+        .route("/metrics", get(metrics::scrape))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
+        .layer(axum::middleware::from_fn(request_id::layer))
+        .with_state(state)
 }
 
 /// Provider webhooks and the support form (`serve` and `api` only).

@@ -98,6 +98,7 @@ pub async fn take_in(state: &AppState, account: &ChannelAccount, mut message: In
             other => Problem::unavailable(format!("message not taken in ({other}); retry")),
         }
     })?;
+    state.metrics.message(channel.as_str(), "inbound");
     tracing::info!(%tenant_id, %channel, external_id, "inbound message taken in");
     Ok(())
 }

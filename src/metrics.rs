@@ -1,0 +1,164 @@
+//! Prometheus metrics (issue #7 item 6, DESIGN.md §9: names
+//! `fte_<name>_<unit>`, no ids as labels): counters and histograms kept in
+//! process, rendered in the text exposition format at `/metrics`; gauges
+//! that other parts own (resident actors, the outbox backlog) are read at
+//! scrape time. HTTP routes are labelled by their template (`/api/v1/
+//! conversations/{id}`), never by the ids in a path.
+
+use dashmap::DashMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the latency histograms.
+const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    /// Sum in microseconds.
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (i, le) in BUCKETS.iter().enumerate() {
+            let n = self.buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {n}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
+        let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let braces = |s: &str| if s.is_empty() { String::new() } else { format!("{{{s}}}") };
+        let _ = writeln!(out, "{name}_sum{} {sum}", braces(labels));
+        let _ = writeln!(out, "{name}_count{} {count}", braces(labels));
+    }
+}
+
+/// Escapes a label value (backslash, quote, newline).
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (route, method, status) → requests.
+    requests: DashMap<(String, String, u16), AtomicU64>,
+    /// route → latency.
+    latency: DashMap<String, Histogram>,
+    /// (channel, direction) → messages.
+    messages: DashMap<(&'static str, &'static str), AtomicU64>,
+    /// (channel, outcome) → sends that ended as `outcome`.
+    sends: DashMap<(&'static str, &'static str), AtomicU64>,
+}
+
+impl Metrics {
+    pub fn http(&self, route: &str, method: &str, status: u16, took: Duration) {
+        self.requests
+            .entry((route.to_string(), method.to_string(), status))
+            .or_default()
+            .fetch_add(1, Ordering::Relaxed);
+        self.latency.entry(route.to_string()).or_default().observe(took);
+    }
+
+    /// A customer message taken in, or a reply accepted by a provider.
+    pub fn message(&self, channel: &'static str, direction: &'static str) {
+        self.messages.entry((channel, direction)).or_default().fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A delivery settled: `sent` or `failed`.
+    pub fn send(&self, channel: &'static str, outcome: &'static str) {
+        self.sends.entry((channel, outcome)).or_default().fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The text exposition of the in-process metrics, then `extra`
+    /// (gauges read at scrape time, already rendered).
+    pub fn render(&self, extra: &[(&str, &str, &str, f64)]) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP fte_http_requests_total HTTP requests by route template, method and status.\n");
+        out.push_str("# TYPE fte_http_requests_total counter\n");
+        for e in self.requests.iter() {
+            let (route, method, status) = e.key();
+            let _ = writeln!(
+                out,
+                "fte_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {}",
+                esc(route),
+                esc(method),
+                e.value().load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP fte_http_request_duration_seconds HTTP request latency by route template.\n");
+        out.push_str("# TYPE fte_http_request_duration_seconds histogram\n");
+        for e in self.latency.iter() {
+            e.value().render(&mut out, "fte_http_request_duration_seconds", &format!("route=\"{}\"", esc(e.key())));
+        }
+        out.push_str("# HELP fte_channel_messages_total Customer messages in and replies accepted out, per channel.\n");
+        out.push_str("# TYPE fte_channel_messages_total counter\n");
+        for e in self.messages.iter() {
+            let (channel, direction) = e.key();
+            let _ = writeln!(
+                out,
+                "fte_channel_messages_total{{channel=\"{channel}\",direction=\"{direction}\"}} {}",
+                e.value().load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP fte_deliveries_total Replies settled by the dispatcher, per channel and outcome.\n");
+        out.push_str("# TYPE fte_deliveries_total counter\n");
+        for e in self.sends.iter() {
+            let (channel, outcome) = e.key();
+            let _ = writeln!(
+                out,
+                "fte_deliveries_total{{channel=\"{channel}\",outcome=\"{outcome}\"}} {}",
+                e.value().load(Ordering::Relaxed)
+            );
+        }
+        for (name, kind, help, value) in extra {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_histograms_and_gauges() {
+        let m = Metrics::default();
+        m.http("/api/v1/conversations/{id}", "GET", 200, Duration::from_millis(20));
+        m.http("/api/v1/conversations/{id}", "GET", 200, Duration::from_millis(700));
+        m.message("email", "inbound");
+        let text = m.render(&[("fte_actors_resident", "gauge", "Resident actors.", 3.0)]);
+        assert!(
+            text.contains(r#"fte_http_requests_total{route="/api/v1/conversations/{id}",method="GET",status="200"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"fte_http_request_duration_seconds_bucket{route="/api/v1/conversations/{id}",le="0.025"} 1"#
+            )
+        );
+        assert!(
+            text.contains(
+                r#"fte_http_request_duration_seconds_bucket{route="/api/v1/conversations/{id}",le="+Inf"} 2"#
+            )
+        );
+        assert!(text.contains(r#"fte_channel_messages_total{channel="email",direction="inbound"} 1"#));
+        assert!(text.contains("fte_actors_resident 3"));
+        assert_eq!(esc("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
