@@ -277,3 +277,91 @@ async fn keys_roles_and_tenant_scope_guard_the_conversations_api() {
     let _ = app.stop.send(());
     let _ = app.task.await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_claims_hands_back_and_resolves_escalations() {
+    let db = TestDb::new().await;
+    let a = db.tenant("tenant-a", MergePolicy::Manual).await.id;
+    let settings = common::serve_settings(&[
+        "--database-url",
+        &db.url,
+        "--http-addr",
+        "127.0.0.1:0",
+        "--kafka-brokers",
+        "",
+        "--inject-api-token",
+        INJECT,
+    ]);
+    let app = common::start_app(&settings).await;
+    let addr = app.addr;
+    let (_, viewer) = create_key(&db.pool, Some(a), Role::Viewer, "viewer").await.unwrap();
+    let (_, agent) = create_key(&db.pool, Some(a), Role::Agent, "Ana").await.unwrap();
+    let send = |text: &'static str, id: &'static str| async move {
+        let body = json!({"tenant_id": a.to_string(), "channel": "email", "external_id": id, "from": "jo@example.com", "body": text});
+        let r = reqwest::Client::new()
+            .post(format!("http://{addr}/api/v1/inbound"))
+            .bearer_auth(INJECT)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    };
+    let step = |key: String, conversation: String, what: &'static str| async move {
+        let r = reqwest::Client::new()
+            .post(format!("http://{addr}/api/v1/conversations/{conversation}/{what}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let conv_state = |id: String| {
+        let viewer = viewer.clone();
+        async move {
+            get(addr, &format!("/api/v1/conversations/{id}"), Some(&viewer)).await.1["conversation"]["state"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+
+    send("I want to talk to a human please", "w-1").await;
+    let (status, queue, _) = get(addr, "/api/v1/escalations", Some(&viewer)).await;
+    assert_eq!(status, 200, "{queue}");
+    let items = queue["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["status"], "open");
+    let conversation = items[0]["conversation_id"].as_str().unwrap().to_string();
+
+    assert_eq!(step(viewer.clone(), conversation.clone(), "claim").await.0, 403);
+    let (status, body) = step(agent.clone(), conversation.clone(), "claim").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(conv_state(conversation.clone()).await, "human_active");
+    let (_, queue, _) = get(addr, "/api/v1/escalations", Some(&viewer)).await;
+    assert_eq!(queue["items"][0]["status"], "claimed");
+    assert!(queue["items"][0]["claimed_by"].as_str().unwrap().contains("Ana"));
+
+    let (status, _) = step(agent.clone(), conversation.clone(), "handback").await;
+    assert_eq!(status, 200);
+    assert_eq!(conv_state(conversation.clone()).await, "awaiting_customer");
+    let (_, queue, _) = get(addr, "/api/v1/escalations", Some(&viewer)).await;
+    assert_eq!(queue["items"].as_array().unwrap().len(), 0, "handing back closes the escalation");
+    let (status, problem) = step(agent.clone(), conversation.clone(), "handback").await;
+    assert_eq!(status, 409, "{problem}");
+
+    send("still broken, get me a human", "w-2").await;
+    assert_eq!(conv_state(conversation.clone()).await, "escalated");
+    let (status, _) = step(agent.clone(), conversation.clone(), "resolve").await;
+    assert_eq!(status, 200);
+    assert_eq!(conv_state(conversation.clone()).await, "resolved");
+    assert_eq!(step(agent.clone(), uuid::Uuid::now_v7().to_string(), "claim").await.0, 404);
+
+    let mut tx = fte::db::begin_tenant(&db.pool, a).await.unwrap();
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id").fetch_all(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(actions, ["conversation.claim", "conversation.handback", "conversation.resolve"]);
+    let _ = app.stop.send(());
+    let _ = app.task.await;
+}

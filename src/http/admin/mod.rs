@@ -9,6 +9,7 @@ pub mod audit;
 pub mod conversations;
 pub mod customers;
 pub mod tickets;
+pub mod workflow;
 
 use super::AppState;
 use super::problem::Problem;
