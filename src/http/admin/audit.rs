@@ -5,6 +5,7 @@
 use crate::auth::Caller;
 use crate::db::begin_tenant;
 use crate::domain::TenantId;
+use crate::http::problem::Problem;
 use crate::http::request_id::RequestId;
 use sqlx::PgPool;
 
@@ -17,6 +18,19 @@ pub struct Entry<'a> {
 }
 
 pub async fn record(
+    pool: &PgPool,
+    tenant: TenantId,
+    caller: &Caller,
+    request: Option<&RequestId>,
+    entry: Entry<'_>,
+) -> Result<(), Problem> {
+    write(pool, tenant, caller, request, entry).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot write the audit log");
+        Problem::unavailable("the change was made but could not be audited; check the logs")
+    })
+}
+
+async fn write(
     pool: &PgPool,
     tenant: TenantId,
     caller: &Caller,

@@ -6,7 +6,7 @@
 //! history move to this one; supervisor and up, audited).
 
 use super::audit::{self, Entry};
-use super::{require, scope};
+use super::{TenantQuery, require, scope, unavailable};
 use crate::auth::{Caller, Role};
 use crate::crm::{CrmError, merge_customers};
 use crate::db::begin_tenant;
@@ -46,11 +46,6 @@ pub struct ListQuery {
 #[derive(Debug, Serialize)]
 pub struct Customers {
     pub items: Vec<Customer>,
-}
-
-fn unavailable(e: sqlx::Error) -> Problem {
-    tracing::error!(error = %e, "customer query failed");
-    Problem::unavailable("cannot read customers; retry")
 }
 
 type CustomerRow = (Uuid, Option<String>, Option<Uuid>, DateTime<Utc>);
@@ -103,11 +98,6 @@ pub async fn list(
     let tenant = scope(&caller, q.tenant.as_deref())?;
     let items = load(&state, tenant, None, q.limit.unwrap_or(50).clamp(1, 200)).await.map_err(unavailable)?;
     Ok(Json(Customers { items }))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct TenantQuery {
-    tenant: Option<String>,
 }
 
 pub async fn detail(
@@ -198,11 +188,7 @@ pub async fn merge(
             after: serde_json::json!({ "kept": kept, "absorbed": absorbed }),
         },
     )
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "cannot write the audit log");
-        Problem::unavailable("the merge was made but could not be audited; check the logs")
-    })?;
+    .await?;
     let found = load(&state, tenant, Some(kept.as_uuid()), 1).await.map_err(unavailable)?;
     found.into_iter().next().map(Json).ok_or_else(|| Problem::not_found("no such customer"))
 }

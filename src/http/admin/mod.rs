@@ -40,6 +40,18 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// `?tenant=` of routes that take no other query.
+#[derive(Debug, serde::Deserialize)]
+pub struct TenantQuery {
+    pub tenant: Option<String>,
+}
+
+/// A database failure as the caller sees it (the cause goes to the log).
+pub fn unavailable(e: sqlx::Error) -> Problem {
+    tracing::error!(error = %e, "admin API query failed");
+    Problem::unavailable("the database could not be read; retry")
+}
+
 /// Refuses a caller below `role`.
 pub fn require(caller: &Caller, role: Role) -> Result<(), Problem> {
     if caller.role >= role {

@@ -8,7 +8,7 @@
 //! and `worker` processes; another process answers 503.
 
 use super::audit::{self, Entry};
-use super::{require, scope};
+use super::{TenantQuery, require, scope, unavailable};
 use crate::auth::{Caller, Role};
 use crate::conversation::Event;
 use crate::db::begin_tenant;
@@ -21,13 +21,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
-
-#[derive(Debug, Deserialize)]
-pub struct TenantQuery {
-    tenant: Option<String>,
-}
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
 pub struct Escalation {
@@ -48,11 +43,6 @@ pub struct Escalation {
 #[derive(Debug, Serialize)]
 pub struct Queue {
     pub items: Vec<Escalation>,
-}
-
-fn unavailable(e: sqlx::Error) -> Problem {
-    tracing::error!(error = %e, "workflow query failed");
-    Problem::unavailable("cannot read the queue; retry")
 }
 
 pub async fn escalations(
@@ -166,11 +156,7 @@ async fn step(
             after: serde_json::json!({ "state": after }),
         },
     )
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "cannot write the audit log");
-        Problem::unavailable("the step was taken but could not be audited; check the logs")
-    })?;
+    .await?;
     Ok(Json(Stepped { conversation_id: conversation, state_version: version }))
 }
 
