@@ -25,6 +25,20 @@ async fn inject(addr: std::net::SocketAddr, tenant: TenantId, from: &str, id: &s
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
 
+async fn start(db: &TestDb) -> common::RunningApp {
+    let settings = common::serve_settings(&[
+        "--database-url",
+        &db.url,
+        "--http-addr",
+        "127.0.0.1:0",
+        "--kafka-brokers",
+        "",
+        "--inject-api-token",
+        INJECT,
+    ]);
+    common::start_app(&settings).await
+}
+
 async fn get(addr: std::net::SocketAddr, path: &str, key: Option<&str>) -> (u16, Value, reqwest::header::HeaderMap) {
     let mut req = reqwest::Client::new().get(format!("http://{addr}{path}")).header("x-request-id", "test-req-1");
     if let Some(k) = key {
@@ -40,17 +54,7 @@ async fn keys_roles_and_tenant_scope_guard_the_conversations_api() {
     let db = TestDb::new().await;
     let a = db.tenant("tenant-a", MergePolicy::Manual).await.id;
     let b = db.tenant("tenant-b", MergePolicy::Manual).await.id;
-    let settings = common::serve_settings(&[
-        "--database-url",
-        &db.url,
-        "--http-addr",
-        "127.0.0.1:0",
-        "--kafka-brokers",
-        "",
-        "--inject-api-token",
-        INJECT,
-    ]);
-    let app = common::start_app(&settings).await;
+    let app = start(&db).await;
     let addr = app.addr;
     for i in 0..3 {
         inject(addr, a, &format!("a{i}@example.com"), &format!("a-{i}")).await;
@@ -282,17 +286,7 @@ async fn keys_roles_and_tenant_scope_guard_the_conversations_api() {
 async fn an_agent_claims_hands_back_and_resolves_escalations() {
     let db = TestDb::new().await;
     let a = db.tenant("tenant-a", MergePolicy::Manual).await.id;
-    let settings = common::serve_settings(&[
-        "--database-url",
-        &db.url,
-        "--http-addr",
-        "127.0.0.1:0",
-        "--kafka-brokers",
-        "",
-        "--inject-api-token",
-        INJECT,
-    ]);
-    let app = common::start_app(&settings).await;
+    let app = start(&db).await;
     let addr = app.addr;
     let (_, viewer) = create_key(&db.pool, Some(a), Role::Viewer, "viewer").await.unwrap();
     let (_, agent) = create_key(&db.pool, Some(a), Role::Agent, "Ana").await.unwrap();

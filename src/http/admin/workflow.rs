@@ -160,32 +160,20 @@ async fn step(
     Ok(Json(Stepped { conversation_id: conversation, state_version: version }))
 }
 
-pub async fn claim(
+/// `POST /api/v1/conversations/{id}/{step}` with `step` one of `claim`,
+/// `handback`, `resolve`.
+pub async fn take_step(
     State(state): State<AppState>,
     caller: Caller,
     request: Option<Extension<RequestId>>,
-    Path(id): Path<String>,
+    Path((id, name)): Path<(String, String)>,
     Query(q): Query<TenantQuery>,
 ) -> Result<Json<Stepped>, Problem> {
-    step(state, caller, request, id, q, Step::Claim).await
-}
-
-pub async fn handback(
-    State(state): State<AppState>,
-    caller: Caller,
-    request: Option<Extension<RequestId>>,
-    Path(id): Path<String>,
-    Query(q): Query<TenantQuery>,
-) -> Result<Json<Stepped>, Problem> {
-    step(state, caller, request, id, q, Step::HandBack).await
-}
-
-pub async fn resolve(
-    State(state): State<AppState>,
-    caller: Caller,
-    request: Option<Extension<RequestId>>,
-    Path(id): Path<String>,
-    Query(q): Query<TenantQuery>,
-) -> Result<Json<Stepped>, Problem> {
-    step(state, caller, request, id, q, Step::Resolve).await
+    let which = match name.as_str() {
+        "claim" => Step::Claim,
+        "handback" => Step::HandBack,
+        "resolve" => Step::Resolve,
+        _ => return Err(Problem::not_found(format!("no step {name:?} (claim, handback or resolve)"))),
+    };
+    step(state, caller, request, id, q, which).await
 }
