@@ -15,7 +15,7 @@ use crate::domain::Channel;
 use crate::domain::OutboundMessage;
 use crate::http::{self, AppState, ChannelIngress, Readiness};
 use crate::kafka::{BrokerProbe, KafkaError, KafkaProducer, LoggedRebalance, group_consumer, run_dispatcher};
-use crate::kb::KbSearch;
+use crate::kb::{Embedder, KbSearch};
 use crate::runtime::{KafkaParts, KafkaTransport, Runtime, RuntimeError, Transport};
 use crate::shutdown;
 use std::future::Future;
@@ -104,15 +104,18 @@ impl App {
             Some(bootstrap) if matches!(role, Role::All | Role::Worker) => {
                 let topics = settings.kafka.topics();
                 let inbound = Channel::ALL.iter().map(|c| topics.inbound(*c)).collect();
-                Some(BrokerProbe::with_groups(
-                    bootstrap,
-                    vec![
-                        (format!("{}fte-identity", topics.prefix), inbound),
-                        (format!("{}fte-conversations", topics.prefix), vec![topics.tickets()]),
-                    ],
-                )?)
+                Some(
+                    BrokerProbe::with_groups(
+                        bootstrap,
+                        vec![
+                            (format!("{}fte-identity", topics.prefix), inbound),
+                            (format!("{}fte-conversations", topics.prefix), vec![topics.tickets()]),
+                        ],
+                    )?
+                    .watching_dlq(topics.dlq()),
+                )
             }
-            Some(bootstrap) => Some(BrokerProbe::new(bootstrap)?),
+            Some(bootstrap) => Some(BrokerProbe::new(bootstrap)?.watching_dlq(settings.kafka.topics().dlq())),
         };
         let listener = TcpListener::bind(settings.http_addr)
             .await
@@ -126,23 +129,25 @@ impl App {
         let (background_stop, background_rx) = watch::channel(false);
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let mut background = Vec::new();
+        let runs_agent = matches!(role, Role::All | Role::Worker) && settings.agent.brain == BrainKind::Agent;
+        let (embedder, kb_search) = knowledge_base(settings, runs_agent)?;
         let runtime = if matches!(role, Role::All | Role::Worker) {
             let transport = kafka.clone().map_or(Transport::Embedded, Transport::Kafka);
-            let brain: Arc<dyn Brain> = match settings.agent.brain {
-                BrainKind::Echo => Arc::new(EchoBrain),
-                BrainKind::Agent => {
-                    let embedder = settings.agent.embedder.build().map_err(|e| StartupError::Command(e.to_string()))?;
+            let brain: Arc<dyn Brain> = match (settings.agent.brain, &embedder) {
+                (BrainKind::Agent, Some(embedder)) => {
                     tracing::info!(embedder = embedder.name(), "agent brain ready");
-                    Arc::new(AgentBrain::new(pool.clone(), embedder, Arc::new(KbSearch::new())))
+                    Arc::new(AgentBrain::new(pool.clone(), embedder.clone(), kb_search.clone()))
                 }
+                (BrainKind::Agent, None) => {
+                    return Err(StartupError::Command("the agent brain needs the knowledge-base embedder".into()));
+                }
+                (BrainKind::Echo, _) => Arc::new(EchoBrain),
             };
-            let runtime = Runtime::start_with(
-                pool.clone(),
-                brain,
-                settings.runtime.runtime_config(settings.shutdown_timeout()),
-                transport,
-            )
-            .await?;
+            let config = crate::runtime::RuntimeConfig {
+                metrics: metrics.clone(),
+                ..settings.runtime.runtime_config(settings.shutdown_timeout())
+            };
+            let runtime = Runtime::start_with(pool.clone(), brain, config, transport).await?;
             if kafka.is_none() {
                 let dispatcher =
                     Dispatcher::new(pool.clone(), &settings.channels, None, background_rx.clone(), metrics.clone())
@@ -220,6 +225,8 @@ impl App {
             channels: Arc::new(ChannelIngress::new(&settings.channels, gmail)),
             ingress: matches!(role, Role::All | Role::Api),
             metrics,
+            embedder,
+            kb_search,
         };
         Ok(Self { listener, state, shutdown_timeout: settings.shutdown_timeout(), background, background_stop })
     }
@@ -272,6 +279,28 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The knowledge base's embedder and search, built once per process and
+/// shared by the agent brain and the admin API. A process that runs the
+/// agent cannot start without its embedder; any other process starts
+/// without one (its knowledge-base edits and search answer 503).
+fn knowledge_base(
+    settings: &ServeSettings,
+    required: bool,
+) -> Result<(Option<Arc<dyn Embedder>>, Arc<KbSearch>), StartupError> {
+    let embedder = match settings.agent.embedder.build() {
+        Ok(embedder) => {
+            tracing::info!(embedder = embedder.name(), "knowledge-base embedder ready");
+            Some(embedder)
+        }
+        Err(e) if required => return Err(StartupError::Command(e.to_string())),
+        Err(e) => {
+            tracing::warn!(error = %e, "no knowledge-base embedder: knowledge-base edits and search answer 503");
+            None
+        }
+    };
+    Ok((embedder, Arc::new(KbSearch::new())))
 }
 
 /// Embedded mode's dispatcher: one task per outbound partition, replies

@@ -203,7 +203,7 @@ pub struct RuntimeSettings {
     pub snapshot_every: u64,
 
     /// Replies with a lower confidence wait for human approval (0..1).
-    #[arg(long, env = "APPROVAL_THRESHOLD", default_value_t = 0.8)]
+    #[arg(long, env = "APPROVAL_THRESHOLD", default_value_t = 0.8, value_parser = unit_interval)]
     pub approval_threshold: f32,
 
     /// Attempts at a message before it is given up.
@@ -245,4 +245,10 @@ impl ServeSettings {
     pub fn kafka_brokers(&self) -> Option<&str> {
         self.kafka_brokers.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
+}
+
+/// A number between 0 and 1 (inclusive).
+fn unit_interval(raw: &str) -> Result<f32, String> {
+    let v: f32 = raw.trim().parse().map_err(|e| format!("{raw:?} is not a number: {e}"))?;
+    if (0.0..=1.0).contains(&v) { Ok(v) } else { Err(format!("{v} is not between 0 and 1")) }
 }

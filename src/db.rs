@@ -95,6 +95,10 @@ pub enum SystemJob {
     DispatcherRecovery,
     /// The admin API: finds an API key by its prefix, creates keys.
     ApiAuth,
+    /// `/health`: per-channel message aggregates across tenants (read-only).
+    HealthProbe,
+    /// The admin API: lists every tenant for a global admin key (read-only).
+    TenantDirectory,
 }
 
 impl SystemJob {
@@ -105,6 +109,8 @@ impl SystemJob {
             SystemJob::ChannelRouting => "channel_routing",
             SystemJob::DispatcherRecovery => "dispatcher_recovery",
             SystemJob::ApiAuth => "api_auth",
+            SystemJob::HealthProbe => "health_probe",
+            SystemJob::TenantDirectory => "tenant_directory",
         }
     }
 }

@@ -5,7 +5,9 @@
 //! scrape time. HTTP routes are labelled by their template (`/api/v1/
 //! conversations/{id}`), never by the ids in a path.
 
+use crate::domain::TenantId;
 use dashmap::DashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -63,6 +65,52 @@ pub struct Metrics {
     messages: DashMap<(&'static str, &'static str), AtomicU64>,
     /// (channel, outcome) → sends that ended as `outcome`.
     sends: DashMap<(&'static str, &'static str), AtomicU64>,
+    /// channel → customer turns (message in → committed decision).
+    turns: DashMap<&'static str, Histogram>,
+    /// reason → conversations handed to humans.
+    escalations: DashMap<&'static str, AtomicU64>,
+    /// tenant → model tokens and cost (micro-USD), labelled by the
+    /// tenant's slug at scrape time.
+    spend: DashMap<TenantId, (AtomicU64, AtomicU64)>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// Metrics read at scrape time from their owners, grouped by name: kind,
+/// help, and one value per label set.
+#[derive(Default)]
+pub struct Gauges(BTreeMap<&'static str, Family>);
+
+/// One metric family: its type, its help, and its samples (labels, value).
+struct Family {
+    kind: &'static str,
+    help: &'static str,
+    samples: Vec<(String, f64)>,
+}
+
+impl Gauges {
+    pub fn add(&mut self, name: &'static str, kind: &'static str, help: &'static str, labels: String, value: f64) {
+        self.0.entry(name).or_insert(Family { kind, help, samples: Vec::new() }).samples.push((labels, value));
+    }
+
+    fn render(&self, out: &mut String) {
+        for (name, Family { kind, help, samples }) in &self.0 {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, value) in samples {
+                let labels = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        }
+    }
+}
+
+/// A label pair, its value escaped.
+pub fn label(name: &str, value: &str) -> String {
+    format!("{name}=\"{}\"", esc(value))
 }
 
 impl Metrics {
@@ -84,9 +132,31 @@ impl Metrics {
         self.sends.entry((channel, outcome)).or_default().fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A customer turn committed on `channel`.
+    pub fn turn(&self, channel: &'static str, took: Duration) {
+        self.turns.entry(channel).or_default().observe(took);
+    }
+
+    /// A conversation handed to humans.
+    pub fn escalation(&self, reason: &'static str) {
+        self.escalations.entry(reason).or_default().fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Model tokens and their estimated cost, for `tenant`.
+    pub fn spend(&self, tenant: TenantId, tokens: u64, cost_usd: f64) {
+        let entry = self.spend.entry(tenant).or_default();
+        entry.0.fetch_add(tokens, Ordering::Relaxed);
+        entry.1.fetch_add((cost_usd.max(0.0) * 1e6).round() as u64, Ordering::Relaxed);
+    }
+
+    /// Tenants with spend recorded in this process.
+    pub fn spending_tenants(&self) -> Vec<TenantId> {
+        self.spend.iter().map(|e| *e.key()).collect()
+    }
+
     /// The text exposition of the in-process metrics, then `extra`
-    /// (gauges read at scrape time, already rendered).
-    pub fn render(&self, extra: &[(&str, &str, &str, f64)]) -> String {
+    /// (read at scrape time); `slugs` names the tenants.
+    pub fn render(&self, extra: &Gauges, slugs: &HashMap<TenantId, String>) -> String {
         let mut out = String::new();
         out.push_str("# HELP fte_http_requests_total HTTP requests by route template, method and status.\n");
         out.push_str("# TYPE fte_http_requests_total counter\n");
@@ -125,9 +195,37 @@ impl Metrics {
                 e.value().load(Ordering::Relaxed)
             );
         }
-        for (name, kind, help, value) in extra {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        out.push_str(
+            "# HELP fte_turn_duration_seconds Customer turns, message taken to decision committed, per channel.\n",
+        );
+        out.push_str("# TYPE fte_turn_duration_seconds histogram\n");
+        for e in self.turns.iter() {
+            e.value().render(&mut out, "fte_turn_duration_seconds", &label("channel", e.key()));
         }
+        out.push_str("# HELP fte_escalations_total Conversations handed to humans, by reason.\n");
+        out.push_str("# TYPE fte_escalations_total counter\n");
+        for e in self.escalations.iter() {
+            let _ = writeln!(
+                out,
+                "fte_escalations_total{{{}}} {}",
+                label("reason", e.key()),
+                e.value().load(Ordering::Relaxed)
+            );
+        }
+        let tenant = |id: &TenantId| label("tenant", slugs.get(id).map_or("unknown", String::as_str));
+        out.push_str("# HELP fte_agent_tokens_total Model tokens (prompt + completion) used, per tenant.\n");
+        out.push_str("# TYPE fte_agent_tokens_total counter\n");
+        for e in self.spend.iter() {
+            let _ =
+                writeln!(out, "fte_agent_tokens_total{{{}}} {}", tenant(e.key()), e.value().0.load(Ordering::Relaxed));
+        }
+        out.push_str("# HELP fte_agent_cost_usd_total Estimated model cost in USD, per tenant.\n");
+        out.push_str("# TYPE fte_agent_cost_usd_total counter\n");
+        for e in self.spend.iter() {
+            let usd = e.value().1.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(out, "fte_agent_cost_usd_total{{{}}} {usd}", tenant(e.key()));
+        }
+        extra.render(&mut out);
         out
     }
 }
@@ -142,7 +240,21 @@ mod tests {
         m.http("/api/v1/conversations/{id}", "GET", 200, Duration::from_millis(20));
         m.http("/api/v1/conversations/{id}", "GET", 200, Duration::from_millis(700));
         m.message("email", "inbound");
-        let text = m.render(&[("fte_actors_resident", "gauge", "Resident actors.", 3.0)]);
+        m.turn("whatsapp", Duration::from_millis(40));
+        m.escalation("human_requested");
+        let t = TenantId::new();
+        m.spend(t, 120, 0.0015);
+        let mut g = Gauges::default();
+        g.add("fte_actors_resident", "gauge", "Resident actors.", String::new(), 3.0);
+        g.add("fte_consumer_lag", "gauge", "Lag.", format!("{},{}", label("group", "g"), label("partition", "0")), 2.0);
+        g.add("fte_consumer_lag", "gauge", "Lag.", format!("{},{}", label("group", "g"), label("partition", "1")), 0.0);
+        let text = m.render(&g, &HashMap::from([(t, "tallyloom".to_string())]));
+        assert_eq!(text.matches("# TYPE fte_consumer_lag gauge").count(), 1, "{text}");
+        assert!(text.contains(r#"fte_consumer_lag{group="g",partition="1"} 0"#), "{text}");
+        assert!(text.contains(r#"fte_turn_duration_seconds_bucket{channel="whatsapp",le="0.05"} 1"#), "{text}");
+        assert!(text.contains(r#"fte_escalations_total{reason="human_requested"} 1"#), "{text}");
+        assert!(text.contains(r#"fte_agent_tokens_total{tenant="tallyloom"} 120"#), "{text}");
+        assert!(text.contains(r#"fte_agent_cost_usd_total{tenant="tallyloom"} 0.0015"#), "{text}");
         assert!(
             text.contains(r#"fte_http_requests_total{route="/api/v1/conversations/{id}",method="GET",status="200"} 2"#),
             "{text}"

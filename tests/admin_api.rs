@@ -181,6 +181,42 @@ async fn keys_roles_and_tenant_scope_guard_the_conversations_api() {
         ("actor.passivate", customer.as_str(), Some("passivate-req-7"))
     );
 
+    // One actor: not resident after passivating, its stored state and events.
+    let (status, detail, _) = get(addr, &format!("/api/v1/actors/{customer}"), Some(viewer)).await;
+    assert_eq!(status, 200, "{detail}");
+    assert!(detail["resident"].is_null(), "{detail}");
+    assert_eq!(detail["state"], "awaiting_customer");
+    assert_eq!(detail["state_version"], 2);
+    let kinds: Vec<&str> =
+        detail["recent_events"].as_array().unwrap().iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["agent_replied", "customer_message"], "newest first");
+    assert_eq!(get(addr, &format!("/api/v1/actors/{customer}"), Some(&key_b)).await.0, 404);
+    // Restart: a successor rehydrates at once.
+    let (status, restarted) = post(supervisor.clone(), format!("/api/v1/actors/{customer}/restart")).await;
+    assert_eq!(status, 200, "{restarted}");
+    assert_eq!(
+        (restarted["state"].as_str(), restarted["state_version"].as_u64()),
+        (Some("awaiting_customer"), Some(2))
+    );
+    let (_, detail, _) = get(addr, &format!("/api/v1/actors/{customer}"), Some(viewer)).await;
+    assert_eq!(detail["resident"]["status"], "running", "{detail}");
+    assert_eq!(detail["resident"]["queue_depth"], 0);
+    assert!(detail["resident"]["partition"].as_u64().unwrap() < 12);
+    let (_, stats, _) = get(addr, "/api/v1/runtime/stats", Some(supervisor)).await;
+    assert_eq!(stats["restarted"], 1, "{stats}");
+
+    // Per-channel statistics of the last 24 hours.
+    let (status, report, _) = get(addr, "/api/v1/metrics/channels", Some(viewer)).await;
+    assert_eq!(status, 200, "{report}");
+    let email = report["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "email").unwrap().clone();
+    assert_eq!(
+        (email["conversations"].as_i64(), email["messages_in"].as_i64(), email["messages_out"].as_i64()),
+        (Some(3), Some(3), Some(3))
+    );
+    assert_eq!((email["agent_turns"].as_i64(), email["escalation_rate"].as_f64()), (Some(3), Some(0.0)));
+    assert!(email["latency_p95_ms"].as_f64().is_some());
+    assert_eq!(report["channels"].as_array().unwrap().len(), 4);
+
     // Tickets: list and detail for viewers, changes for agents (audited).
     let ticket = uuid::Uuid::now_v7();
     let mut tx = fte::db::begin_tenant(&db.pool, a).await.unwrap();

@@ -1,7 +1,8 @@
 //! `/metrics` in the Prometheus text format, read by the official Python
 //! client's parser: request counts and latency by route template (never by
-//! the ids in a path), messages per channel, the actors' gauges and the
-//! outbox backlog.
+//! the ids in a path), messages per channel, turn latency per channel,
+//! escalations by reason, the actors' gauges and the outbox backlog; and
+//! `/health`'s per-channel section.
 
 mod common;
 
@@ -46,12 +47,23 @@ async fn metrics_parse_as_prometheus_text() {
     let body = json!({"tenant_id": tenant.to_string(), "channel": "email", "external_id": "m-1", "from": "m@example.com", "body": "hi"});
     let r = client.post(format!("http://{addr}/api/v1/inbound")).bearer_auth("tok").json(&body).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    let body = json!({"tenant_id": tenant.to_string(), "channel": "whatsapp", "external_id": "m-2", "from": "+14155550100", "body": "I want a human"});
+    let r = client.post(format!("http://{addr}/api/v1/inbound")).bearer_auth("tok").json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // /health: every channel listed; the two that had traffic are not idle.
+    let health: Value = client.get(format!("http://{addr}/health")).send().await.unwrap().json().await.unwrap();
+    let channels = health["checks"]["channels"].as_array().unwrap();
+    assert_eq!(channels.len(), 4, "{health}");
+    let channel = |name: &str| channels.iter().find(|c| c["channel"] == name).unwrap().clone();
+    assert_eq!(channel("slack")["status"], "idle");
+    assert!(channel("email")["last_inbound_at"].is_string(), "{health}");
+    assert!(channel("whatsapp")["last_inbound_at"].is_string(), "{health}");
+    assert_ne!(channel("email")["status"], "idle");
     let id = uuid::Uuid::now_v7();
     for _ in 0..2 {
         client.get(format!("http://{addr}/api/v1/conversations/{id}")).send().await.unwrap();
     }
-    client.get(format!("http://{addr}/health")).send().await.unwrap();
-
     let r = client.get(format!("http://{addr}/metrics")).send().await.unwrap();
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
     let samples = parse(&r.text().await.unwrap());
@@ -70,14 +82,22 @@ async fn metrics_parse_as_prometheus_text() {
     assert_eq!(by_template["value"], 2.0);
     assert!(!samples.iter().any(|s| s["labels"].to_string().contains(&id.to_string())), "an id became a label");
     assert_eq!(find("fte_http_request_duration_seconds_count", Some(("route", "/health"))), Some(1.0));
+    assert_eq!(find("fte_turn_duration_seconds_count", Some(("channel", "email"))), Some(1.0));
+    assert_eq!(find("fte_turn_duration_seconds_count", Some(("channel", "whatsapp"))), Some(1.0));
+    assert_eq!(find("fte_escalations_total", Some(("reason", "human_requested"))), Some(1.0));
+    // Spend is labelled by the tenant's slug (the echo brain uses no tokens).
+    assert_eq!(find("fte_agent_tokens_total", Some(("tenant", "metrics"))), Some(0.0));
+    assert_eq!(find("fte_agent_cost_usd_total", Some(("tenant", "metrics"))), Some(0.0));
     assert!(find("fte_http_request_duration_seconds_bucket", Some(("le", "+Inf"))).is_some());
-    assert_eq!(find("fte_actors_resident", None), Some(1.0));
+    assert_eq!(find("fte_actors_resident", None), Some(2.0));
     assert!(find("fte_actors_spawned_total", None).unwrap() >= 1.0);
     assert!(find("fte_outbox_backlog", None).is_some());
     let families: std::collections::HashSet<(&str, &str)> =
         samples.iter().map(|s| (s["family"].as_str().unwrap(), s["type"].as_str().unwrap())).collect();
     assert!(families.contains(&("fte_http_requests", "counter")), "{families:?}");
     assert!(families.contains(&("fte_http_request_duration_seconds", "histogram")));
+    assert!(families.contains(&("fte_turn_duration_seconds", "histogram")), "{families:?}");
+    assert!(families.contains(&("fte_escalations", "counter")), "{families:?}");
     let _ = app.stop.send(());
     let _ = app.task.await;
 }

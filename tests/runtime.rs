@@ -268,6 +268,7 @@ fn deps(db: &TestDb) -> Arc<ConversationDeps> {
         approval_threshold: 0.8,
         snapshot_every: 100,
         max_conflict_retries: 3,
+        metrics: Arc::default(),
     })
 }
 
@@ -294,7 +295,12 @@ async fn two_writers_on_one_conversation_one_conflicts_rereads_and_both_transiti
     let first_turn = email(tenant, "two@example.com", "w-0", "opening");
     // Two actors for one customer (an old owner that has not noticed it
     // lost the customer, and the new one), both loaded at the same version.
-    let args = || fte::actors::conversation::ConversationActorArgs { tenant, customer: customer_id, deps: deps(&db) };
+    let args = || fte::actors::conversation::ConversationActorArgs {
+        tenant,
+        customer: customer_id,
+        deps: deps(&db),
+        queued: Default::default(),
+    };
     let (a, _) = Actor::spawn(None, ConversationActor, args()).await.unwrap();
     let (b, _) = Actor::spawn(None, ConversationActor, args()).await.unwrap();
     let r1 = send(&a, customer_id, first_turn).await;
@@ -343,6 +349,7 @@ async fn a_stale_commit_is_a_version_conflict_and_never_overwrites() {
         approval: None,
         agent: None,
         close_escalations: false,
+        decided_approval: None,
         snapshot_every: 100,
     };
     let err = store::commit_turn(&db.pool, &record).await.unwrap_err();
@@ -524,7 +531,12 @@ async fn an_expiry_for_an_older_version_is_refused_so_a_customer_who_just_wrote_
     let db = TestDb::new().await;
     let tenant = db.tenant("expiry", MergePolicy::Manual).await.id;
     let customer_id = customer(&db, tenant, "late@example.com").await;
-    let args = fte::actors::conversation::ConversationActorArgs { tenant, customer: customer_id, deps: deps(&db) };
+    let args = fte::actors::conversation::ConversationActorArgs {
+        tenant,
+        customer: customer_id,
+        deps: deps(&db),
+        queued: Default::default(),
+    };
     let (actor, _) = Actor::spawn(None, ConversationActor, args).await.unwrap();
     send(&actor, customer_id, email(tenant, "late@example.com", "l-1", "first")).await;
     // The sweeper saw version 2; the customer writes again (version 4)

@@ -37,7 +37,12 @@ pub struct ConversationDeps {
     pub snapshot_every: u64,
     /// Attempts at a turn that keeps hitting version conflicts.
     pub max_conflict_retries: u32,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
+
+#[path = "conversation_human.rs"]
+mod human;
+pub use human::{HumanAction, HumanOutcome, HumanRefusal, carry_out_stored};
 
 pub struct ConversationActor;
 
@@ -45,6 +50,8 @@ pub struct ConversationActorArgs {
     pub tenant: TenantId,
     pub customer: CustomerId,
     pub deps: Arc<ConversationDeps>,
+    /// Its mailbox depth, shared with the supervisor.
+    pub queued: super::supervisor::Queued,
 }
 
 pub struct ConversationActorState {
@@ -53,6 +60,7 @@ pub struct ConversationActorState {
     deps: Arc<ConversationDeps>,
     conversation: Option<ConversationId>,
     state: ConversationState,
+    queued: super::supervisor::Queued,
 }
 
 /// What the actor did with one inbound message.
@@ -95,6 +103,8 @@ pub enum ConversationActorMessage {
     /// A lifecycle event that is not a customer message (inactivity
     /// timeout; human actions arrive here too).
     Apply(Event, RpcReplyPort<Result<u64, String>>),
+    /// A support agent's reply or decision on a draft.
+    Human(ConversationId, HumanAction, RpcReplyPort<Result<HumanOutcome, HumanRefusal>>),
     /// Current state, for operators and tests.
     Inspect(RpcReplyPort<(Option<ConversationId>, ConversationState)>),
 }
@@ -124,6 +134,7 @@ impl Actor for ConversationActor {
             deps: args.deps,
             conversation: loaded.conversation_id,
             state: loaded.state,
+            queued: args.queued,
         })
     }
 
@@ -133,6 +144,12 @@ impl Actor for ConversationActor {
         message: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        // Taken up: no longer waiting in the mailbox.
+        let _ = state.queued.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |n| n.checked_sub(1),
+        );
         match message {
             ConversationActorMessage::Inbound(msg, reply) => {
                 let span = tracing::info_span!(
@@ -172,6 +189,19 @@ impl Actor for ConversationActor {
                 answer_apply(Box::pin(state.apply(Event::InactivityTimeout)).await, reply)
             }
             ConversationActorMessage::Apply(event, reply) => answer_apply(Box::pin(state.apply(event)).await, reply),
+            ConversationActorMessage::Human(target, action, reply) => {
+                let result = Box::pin(state.human(target, action)).await;
+                let failed = match &result {
+                    Err(HumanRefusal::Failed(e)) => Some(e.clone()),
+                    _ => None,
+                };
+                let _ = reply.send(result);
+                // The database outcome is unknown: rehydrate on the next message.
+                match failed {
+                    Some(e) => Err(e.into()),
+                    None => Ok(()),
+                }
+            }
             ConversationActorMessage::Inspect(reply) => {
                 let _ = reply.send((state.conversation, state.state.clone()));
                 Ok(())
@@ -419,11 +449,13 @@ impl ConversationActorState {
             approval,
             agent: agent_turn,
             close_escalations: false,
+            decided_approval: None,
             snapshot_every: self.deps.snapshot_every,
         };
         match store::commit_turn(&self.deps.pool, &record).await? {
             CommitOutcome::Duplicate(stored) => Ok(self.duplicate_receipt(stored)),
             CommitOutcome::Committed => {
+                self.observe(&record, started.elapsed());
                 self.conversation = Some(conversation);
                 self.state = after;
                 if !record.replies.is_empty() {
@@ -440,6 +472,21 @@ impl ConversationActorState {
         }
     }
 
+    /// Counts a committed customer turn in the process's metrics.
+    fn observe(&self, record: &TurnRecord, took: std::time::Duration) {
+        let m = &self.deps.metrics;
+        if let Some(inbound) = &record.inbound {
+            m.turn(inbound.channel.as_str(), took);
+        }
+        if let Some(agent) = &record.agent {
+            let tokens = u64::from(agent.record.prompt_tokens) + u64::from(agent.record.completion_tokens);
+            m.spend(self.tenant, tokens, agent.record.cost_usd);
+        }
+        if let Some(escalation) = &record.escalation {
+            m.escalation(escalation.reason.as_str());
+        }
+    }
+
     /// Applies a non-message event (inactivity timeout, human actions that
     /// carry no text) and commits it.
     async fn apply(&mut self, event: Event) -> Result<u64, TurnError> {
@@ -450,8 +497,9 @@ impl ConversationActorState {
             }));
         };
         let (after, effects) = transition(&self.state, event.clone())?;
-        // Replies and approvals need rows this path does not write yet (the human workflow, #7): refuse rather than
-        // record an event whose effect never happens.
+        // Replies and approvals need rows this path does not write (they
+        // come through `Human`): refuse rather than record an event whose
+        // effect never happens.
         if let Some(effect) =
             effects.iter().find(|e| matches!(e, Effect::SendReply { .. } | Effect::QueueApproval { .. }))
         {
@@ -480,6 +528,7 @@ impl ConversationActorState {
             approval: None,
             agent: None,
             close_escalations: effects.contains(&Effect::CloseEscalation),
+            decided_approval: None,
             snapshot_every: self.deps.snapshot_every,
         };
         store::commit_turn(&self.deps.pool, &record).await?;

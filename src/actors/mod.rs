@@ -6,7 +6,10 @@ pub mod conversation;
 pub mod router;
 pub mod supervisor;
 
-pub use conversation::{ConversationActor, ConversationActorMessage, ConversationDeps, TurnError, TurnReceipt};
+pub use conversation::{
+    ConversationActor, ConversationActorMessage, ConversationDeps, HumanAction, HumanOutcome, HumanRefusal, TurnError,
+    TurnReceipt, carry_out_stored,
+};
 pub use router::{Delivery, RouterConfig, run_router};
 pub use supervisor::{
     ConversationSupervisor, Registry, ResidentActor, StatsSnapshot, SupervisorConfig, SupervisorMessage,

@@ -44,17 +44,21 @@ impl Default for SupervisorConfig {
 pub struct SupervisorStats {
     pub spawned: AtomicU64,
     pub passivated: AtomicU64,
+    pub restarted: AtomicU64,
     pub evicted: AtomicU64,
     pub failed: AtomicU64,
     pub spawn_failures: AtomicU64,
     rehydrations_us: Mutex<Vec<u64>>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct StatsSnapshot {
     pub resident: usize,
+    /// Actors started, each one rehydrated from PostgreSQL.
     pub spawned: u64,
     pub passivated: u64,
+    /// Actors an operator restarted.
+    pub restarted: u64,
     pub evicted: u64,
     pub failed: u64,
     pub spawn_failures: u64,
@@ -89,6 +93,7 @@ impl SupervisorStats {
             resident,
             spawned: self.spawned.load(Ordering::Relaxed),
             passivated: self.passivated.load(Ordering::Relaxed),
+            restarted: self.restarted.load(Ordering::Relaxed),
             evicted: self.evicted.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             spawn_failures: self.spawn_failures.load(Ordering::Relaxed),
@@ -98,6 +103,10 @@ impl SupervisorStats {
     }
 }
 
+/// Messages cast to an actor and not yet taken up by it (its mailbox):
+/// the supervisor adds, the actor takes away.
+pub type Queued = Arc<std::sync::atomic::AtomicUsize>;
+
 /// A registry entry.
 pub enum Slot {
     /// The actor is being spawned (rehydrating); messages wait here.
@@ -105,11 +114,13 @@ pub enum Slot {
         generation: u64,
         tenant: TenantId,
         pending: Vec<ConversationActorMessage>,
+        queued: Queued,
     },
     Running {
         actor: ActorRef<ConversationActorMessage>,
         tenant: TenantId,
         last_activity: Instant,
+        queued: Queued,
     },
     /// Passivating: its queue drains, then it stops; new messages wait here
     /// and go to its successor.
@@ -121,12 +132,18 @@ pub enum Slot {
 }
 
 /// One resident actor, as operators see it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ResidentActor {
     pub customer_id: CustomerId,
     pub tenant_id: TenantId,
+    /// `starting` (rehydrating), `running` or `draining` (passivating).
     pub status: &'static str,
     pub idle_ms: u64,
+    /// Messages waiting for this actor.
+    pub queue_depth: usize,
+    /// The `fte.tickets.incoming` partition its messages arrive on (the
+    /// in-process bus; `None` with Kafka, where the broker assigns it).
+    pub partition: Option<usize>,
 }
 
 pub type Registry = Arc<DashMap<CustomerId, Slot>>;
@@ -276,14 +293,16 @@ impl SupervisorState {
                 Slot::Starting { pending, .. } | Slot::Draining { pending, .. } => {
                     pending.extend(message.take());
                 }
-                Slot::Running { actor, last_activity, .. } => {
+                Slot::Running { actor, last_activity, queued, .. } => {
                     *last_activity = Instant::now();
                     if let Some(m) = message.take() {
+                        queued.fetch_add(1, Ordering::Relaxed);
                         match actor.cast(m) {
                             Ok(()) => {}
                             // The actor stopped but its exit is not processed
                             // yet: hold the message for its successor.
                             Err(ractor::MessagingErr::SendErr(m)) => {
+                                queued.fetch_sub(1, Ordering::Relaxed);
                                 let actor = actor.clone();
                                 *slot.value_mut() = Slot::Draining { actor, tenant, pending: vec![m] };
                             }
@@ -309,8 +328,9 @@ impl SupervisorState {
     ) {
         self.next_generation += 1;
         let generation = self.next_generation;
-        self.registry.insert(customer, Slot::Starting { generation, tenant, pending });
-        let args = ConversationActorArgs { tenant, customer, deps: Arc::clone(&self.deps) };
+        let queued = Queued::default();
+        self.registry.insert(customer, Slot::Starting { generation, tenant, pending, queued: Arc::clone(&queued) });
+        let args = ConversationActorArgs { tenant, customer, deps: Arc::clone(&self.deps), queued };
         let supervisor = myself.clone();
         let cell: ActorCell = myself.get_cell();
         tokio::spawn(async move {
@@ -332,12 +352,12 @@ impl SupervisorState {
         took: Duration,
     ) {
         let Some((_, slot)) = self.registry.remove(&customer) else { return };
-        let Slot::Starting { generation: expected, tenant, pending } = slot else {
+        let Slot::Starting { generation: expected, tenant, pending, queued } = slot else {
             self.registry.insert(customer, slot);
             return;
         };
         if expected != generation {
-            self.registry.insert(customer, Slot::Starting { generation: expected, tenant, pending });
+            self.registry.insert(customer, Slot::Starting { generation: expected, tenant, pending, queued });
             return;
         }
         match result {
@@ -346,11 +366,12 @@ impl SupervisorState {
                 self.stats.record_rehydration(took);
                 self.by_actor.insert(actor.get_id(), customer);
                 for m in pending {
+                    queued.fetch_add(1, Ordering::Relaxed);
                     if let Err(e) = actor.cast(m) {
                         tracing::error!(customer_id = %customer, error = %e, "cannot deliver to new conversation actor");
                     }
                 }
-                self.registry.insert(customer, Slot::Running { actor, tenant, last_activity: Instant::now() });
+                self.registry.insert(customer, Slot::Running { actor, tenant, last_activity: Instant::now(), queued });
                 self.evict_over_capacity();
             }
             Err(error) => {
@@ -375,7 +396,8 @@ impl SupervisorState {
             if let Slot::Draining { tenant, pending, .. } = slot
                 && !pending.is_empty()
             {
-                self.registry.insert(customer, Slot::Starting { generation: 0, tenant, pending });
+                self.registry
+                    .insert(customer, Slot::Starting { generation: 0, tenant, pending, queued: Queued::default() });
             }
         }
         Some(customer)
@@ -461,14 +483,17 @@ pub fn resident(registry: &Registry) -> Vec<ResidentActor> {
     registry
         .iter()
         .map(|e| {
-            let (status, tenant, idle_ms) = match e.value() {
-                Slot::Starting { tenant, .. } => ("starting", *tenant, 0),
-                Slot::Running { tenant, last_activity, .. } => {
-                    ("running", *tenant, u64::try_from(last_activity.elapsed().as_millis()).unwrap_or(u64::MAX))
-                }
-                Slot::Draining { tenant, .. } => ("draining", *tenant, 0),
+            let (status, tenant, idle_ms, queue_depth) = match e.value() {
+                Slot::Starting { tenant, pending, .. } => ("starting", *tenant, 0, pending.len()),
+                Slot::Running { tenant, last_activity, queued, .. } => (
+                    "running",
+                    *tenant,
+                    u64::try_from(last_activity.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    queued.load(Ordering::Relaxed),
+                ),
+                Slot::Draining { tenant, pending, .. } => ("draining", *tenant, 0, pending.len()),
             };
-            ResidentActor { customer_id: *e.key(), tenant_id: tenant, status, idle_ms }
+            ResidentActor { customer_id: *e.key(), tenant_id: tenant, status, idle_ms, queue_depth, partition: None }
         })
         .collect()
 }

@@ -54,6 +54,59 @@ pub fn format_for_channel(channel: Channel, parts: &ReplyParts, config: &AgentCo
     }
 }
 
+/// Why a human's reply cannot go out as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HumanReplyError {
+    #[error("the reply is empty")]
+    Empty,
+    #[error("the reply is {got} {unit} long; {channel} takes at most {limit}")]
+    TooLong { channel: Channel, limit: usize, got: usize, unit: &'static str },
+}
+
+/// A support agent's own reply (or edited draft), shaped for `channel`:
+/// their words unchanged, the light markdown turned into the channel's
+/// markup (WhatsApp and Slack bold, Slack links and bullets, no headings or
+/// tables anywhere, no `@channel` / `@here` broadcasts). Unlike the AI's
+/// answers a human's text is never cut: one over the channel's limit is
+/// refused so they can shorten it themselves.
+pub fn format_human_reply(channel: Channel, text: &str) -> Result<String, HumanReplyError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(HumanReplyError::Empty);
+    }
+    let paragraphs: Vec<String> = text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(detable).collect();
+    let (shaped, limit, unit) = match channel {
+        Channel::Whatsapp => (
+            paragraphs.iter().map(|p| whatsapp_markup(p)).collect::<Vec<_>>().join("\n\n"),
+            WHATSAPP_MAX_CHARS,
+            "characters",
+        ),
+        Channel::Slack => {
+            let joined = paragraphs.iter().map(|p| slack_markup(p)).collect::<Vec<_>>().join("\n\n");
+            (joined.replace("@channel", "channel").replace("@here", "here"), SLACK_MAX_CHARS, "characters")
+        }
+        Channel::Email | Channel::Webform => {
+            let plain = paragraphs
+                .iter()
+                .map(|p| {
+                    p.lines()
+                        .map(|l| strip_links(l.trim_start_matches('#').trim_start()))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            let limit = if channel == Channel::Email { EMAIL_MAX_WORDS } else { WEBFORM_MAX_WORDS };
+            (plain, limit, "words")
+        }
+    };
+    let got = if unit == "words" { words(&shaped) } else { shaped.chars().count() };
+    if got > limit {
+        return Err(HumanReplyError::TooLong { channel, limit, got, unit });
+    }
+    Ok(shaped)
+}
+
 /// Markdown table rows → `- first cell — header: cell; …` list items.
 fn detable(p: &str) -> String {
     let is_row = |l: &str| l.trim_start().starts_with('|');

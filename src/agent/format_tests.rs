@@ -212,3 +212,30 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn human_replies_keep_their_words_in_the_channel_markup() {
+    let text = "Hi Ana,\n\nI have **fixed** your invoice: [billing](https://x.io/b).\n\n- one\n- two";
+    let wa = format_human_reply(Channel::Whatsapp, text).unwrap();
+    assert!(wa.contains("*fixed*") && !wa.contains("**"), "{wa}");
+    assert!(wa.contains("billing: https://x.io/b"), "{wa}");
+    let slack = format_human_reply(Channel::Slack, &format!("{text} @here")).unwrap();
+    assert!(slack.contains("<https://x.io/b|billing>") && slack.contains("• one"), "{slack}");
+    assert!(!slack.contains("@here"), "{slack}");
+    let email = format_human_reply(Channel::Email, "## Update\nAll done.").unwrap();
+    assert_eq!(email, "Update\nAll done.");
+}
+
+#[test]
+fn human_replies_over_the_limit_or_empty_are_refused_not_cut() {
+    assert_eq!(format_human_reply(Channel::Slack, "  \n "), Err(HumanReplyError::Empty));
+    let long = "a".repeat(WHATSAPP_MAX_CHARS + 1);
+    assert!(matches!(
+        format_human_reply(Channel::Whatsapp, &long),
+        Err(HumanReplyError::TooLong { limit: WHATSAPP_MAX_CHARS, .. })
+    ));
+    let exact = "a".repeat(WHATSAPP_MAX_CHARS);
+    assert_eq!(format_human_reply(Channel::Whatsapp, &exact).unwrap(), exact);
+    let many = vec!["word"; EMAIL_MAX_WORDS + 1].join(" ");
+    assert!(format_human_reply(Channel::Email, &many).is_err());
+}

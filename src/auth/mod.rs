@@ -1,10 +1,12 @@
 //! Authentication and authorization of the admin API (issue #7, DESIGN.md
 //! §7): API keys stored hashed, each with a role (viewer < agent <
 //! supervisor < admin) and a tenant (admins may be global). `key` makes and
-//! checks tokens, `store` keeps keys in PostgreSQL, `role` orders roles.
+//! checks tokens, `store` keeps keys in PostgreSQL, `role` orders roles,
+//! `session` keeps the console's sign-in sessions (a cookie standing for a key).
 
 pub mod key;
 pub mod role;
+pub mod session;
 pub mod store;
 
 pub use role::Role;

@@ -1,13 +1,19 @@
 //! `EchoBrain`: a small deterministic brain that exercises the runtime
 //! without a model or a knowledge base. It acknowledges every message,
 //! quoting its start, and escalates (with a holding reply) when the
-//! customer asks for a person. Same input, same output, no IO.
+//! customer asks for a person. A message containing the word "draft" is
+//! answered with a confidence of 0.5, below any sensible approval
+//! threshold, so the human approval path can be exercised too. Same input,
+//! same output, no IO.
 
 use super::{Brain, BrainFuture, Decision, TurnInput, TurnOutcome};
 use crate::domain::EscalationReason;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EchoBrain;
+
+/// The confidence of answers to messages that mention a draft.
+pub const DRAFT_CONFIDENCE: f32 = 0.5;
 
 const HUMAN_WORDS: [&str; 4] = ["human", "a person", "real person", "talk to someone"];
 
@@ -32,7 +38,8 @@ impl EchoBrain {
                 ),
             }
         };
-        TurnOutcome { decision, confidence: 1.0, tokens_used: 0, brain: "echo", agent: None }
+        let confidence = if lower.contains("draft") { DRAFT_CONFIDENCE } else { 1.0 };
+        TurnOutcome { decision, confidence, tokens_used: 0, brain: "echo", agent: None }
     }
 }
 

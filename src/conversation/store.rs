@@ -198,6 +198,73 @@ pub struct NewApproval {
     pub confidence: f32,
 }
 
+/// A human's decision on a pending draft, written with its event.
+#[derive(Clone, Debug)]
+pub struct ApprovalDecision {
+    pub id: ApprovalId,
+    /// `approved`, `edited` or `rejected`.
+    pub status: &'static str,
+    /// The text that went out (none when rejected).
+    pub final_text: Option<String>,
+    pub by: String,
+}
+
+/// A draft waiting for a human, as its actor needs it.
+#[derive(Clone, Debug)]
+pub struct PendingDraft {
+    pub inbound: MessageId,
+    pub draft: String,
+    pub status: String,
+}
+
+/// The draft of approval `id` in `conversation`, if it exists.
+pub async fn load_draft(
+    pool: &PgPool,
+    tenant: TenantId,
+    conversation: ConversationId,
+    id: ApprovalId,
+) -> Result<Option<PendingDraft>, StoreError> {
+    let mut tx = begin_tenant(pool, tenant).await?;
+    let row: Option<(Uuid, String, String)> =
+        sqlx::query_as("SELECT inbound_message, draft, status FROM approvals WHERE id = $1 AND conversation_id = $2")
+            .bind(id)
+            .bind(conversation)
+            .fetch_optional(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    Ok(row.map(|(inbound, draft, status)| PendingDraft { inbound: MessageId::from_uuid(inbound), draft, status }))
+}
+
+/// Who the customer's latest message in `conversation` on `channel` came
+/// from (or the one message `inbound`, when given): where a human's reply
+/// goes.
+pub async fn reply_recipient(
+    pool: &PgPool,
+    tenant: TenantId,
+    conversation: ConversationId,
+    channel: Channel,
+    inbound: Option<MessageId>,
+) -> Result<Option<Identifier>, StoreError> {
+    let mut tx = begin_tenant(pool, tenant).await?;
+    let sender: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT metadata->>'sender' FROM messages
+          WHERE conversation_id = $1 AND direction = 'inbound' AND channel = $2 AND ($3::uuid IS NULL OR id = $3)
+          ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(conversation)
+    .bind(channel.as_str())
+    .bind(inbound)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let Some((Some(sender),)) = sender else { return Ok(None) };
+    let parsed =
+        sender.split_once(':').and_then(|(kind, value)| Identifier::from_parts(kind, value).ok()).ok_or_else(|| {
+            StoreError::Corrupt { conversation, detail: format!("stored sender {sender:?} does not parse") }
+        })?;
+    Ok(Some(parsed))
+}
+
 /// Everything one turn writes.
 #[derive(Clone, Debug)]
 pub struct TurnRecord {
@@ -217,6 +284,8 @@ pub struct TurnRecord {
     pub agent: Option<AgentTurn>,
     /// Mark the conversation's open escalations resolved.
     pub close_escalations: bool,
+    /// A human decided on the pending draft.
+    pub decided_approval: Option<ApprovalDecision>,
     /// Write a snapshot when the version crosses a multiple of this.
     pub snapshot_every: u64,
 }
@@ -484,6 +553,25 @@ pub async fn commit_turn(pool: &PgPool, rec: &TurnRecord) -> Result<CommitOutcom
         .bind(approval.confidence)
         .execute(&mut *tx)
         .await?;
+    }
+
+    if let Some(decision) = &rec.decided_approval {
+        let decided = sqlx::query(
+            "UPDATE approvals SET status = $2, final_text = $3, decided_by = $4, decided_at = now()
+              WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(decision.id)
+        .bind(decision.status)
+        .bind(&decision.final_text)
+        .bind(&decision.by)
+        .execute(&mut *tx)
+        .await?;
+        if decided.rows_affected() == 0 {
+            // Someone decided first: the version check should have caught
+            // it, so the row and the events disagree.
+            tx.rollback().await?;
+            return Err(StoreError::VersionConflict { expected });
+        }
     }
 
     if rec.close_escalations {

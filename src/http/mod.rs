@@ -3,9 +3,12 @@
 //! mount here as they arrive.
 
 pub mod admin;
+mod console;
 mod health;
 mod inbound;
 mod metrics;
+mod nul_guard;
+pub mod openapi;
 pub mod problem;
 pub mod request_id;
 mod support;
@@ -39,6 +42,13 @@ pub struct AppState {
     /// (`serve` and `api`; workers and dispatchers do not).
     pub ingress: bool,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The knowledge base's embedder, shared with the agent brain; absent
+    /// when it could not be built in a process that runs no agent (the
+    /// admin API's knowledge-base edits and search then answer 503).
+    pub embedder: Option<Arc<dyn crate::kb::Embedder>>,
+    /// Hybrid search and its cached statistics, shared with the agent
+    /// brain (invalidated after knowledge-base edits).
+    pub kb_search: Arc<crate::kb::KbSearch>,
 }
 
 /// What the webhook handlers share.
@@ -91,32 +101,44 @@ impl Readiness {
 /// Largest request body accepted by the API routes.
 const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
+/// The documented API routes and their OpenAPI document.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(admin::workflow::routes())
+        .merge(admin::approvals::routes())
+        .merge(admin::channel_stats::routes())
+        .merge(admin::actors::routes())
+        .merge(admin::conversations::routes())
+        .merge(admin::customers::routes())
+        .merge(admin::tickets::routes())
+        .merge(health::routes())
+        .merge(metrics::routes())
+        .merge(admin::kb::routes())
+        .merge(admin::tenants::routes())
+        .split_for_parts()
+}
+
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .route("/api/v1/conversations", get(admin::conversations::list))
-        .route("/api/v1/conversations/{id}", get(admin::conversations::detail))
-        .route("/api/v1/conversations/{id}/{step}", post(admin::workflow::take_step))
-        .route("/api/v1/escalations", get(admin::workflow::escalations))
-        .route("/api/v1/actors", get(admin::actors::list))
-        .route("/api/v1/actors/{customer_id}/passivate", post(admin::actors::passivate))
-        .route("/api/v1/runtime/stats", get(admin::actors::stats))
-        .route("/api/v1/customers", get(admin::customers::list))
-        .route("/api/v1/customers/merge-candidates", get(admin::customers::merge_candidates))
-        .route("/api/v1/customers/{id}", get(admin::customers::detail))
-        .route("/api/v1/customers/{id}/merge", post(admin::customers::merge))
-        .route("/api/v1/tickets", get(admin::tickets::list))
-        .route("/api/v1/tickets/{id}", get(admin::tickets::detail).patch(admin::tickets::update));
+    let (api, document) = api();
+    let document: Option<Arc<str>> = document
+        .to_json()
+        .map_err(|e| tracing::error!(error = %e, "the OpenAPI document does not serialize"))
+        .ok()
+        .map(Arc::from);
+    let mut router =
+        Router::new().merge(api).route("/api/v1/openapi.json", get(move || openapi::serve(document.clone())));
     if state.ingress {
         router = ingress(router);
     }
     if state.inject_token.is_some() {
         router = router.route("/api/v1/inbound", post(inbound::inject).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)));
     }
+    router = router.merge(console::routes());
     router
-        .route("/metrics", get(metrics::scrape))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
+        .layer(axum::middleware::from_fn(nul_guard::layer))
+        .layer(axum::middleware::from_fn(problem::normalize))
         .layer(axum::middleware::from_fn(request_id::layer))
         .with_state(state)
 }

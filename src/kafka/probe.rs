@@ -19,6 +19,20 @@ pub struct BrokerStatus {
     /// Per consumer group: uncommitted records across its topics.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub consumer_lag: BTreeMap<String, i64>,
+    /// The same lag per partition (for `/metrics`).
+    #[serde(skip)]
+    pub partition_lag: Vec<PartitionLag>,
+    /// Records in the dead-letter topic (high minus low watermark).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dlq_records: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionLag {
+    pub group: String,
+    pub topic: String,
+    pub partition: i32,
+    pub lag: i64,
 }
 
 /// A consumer group whose lag is reported, with its topics.
@@ -34,6 +48,7 @@ struct WatchedGroup {
 pub struct BrokerProbe {
     client: Arc<BaseConsumer>,
     groups: Arc<Vec<WatchedGroup>>,
+    dlq: Option<String>,
 }
 
 impl BrokerProbe {
@@ -59,7 +74,13 @@ impl BrokerProbe {
                 Ok(WatchedGroup { name, topics, client })
             })
             .collect::<Result<Vec<_>, KafkaError>>()?;
-        Ok(Self { client: Arc::new(client), groups: Arc::new(groups) })
+        Ok(Self { client: Arc::new(client), groups: Arc::new(groups), dlq: None })
+    }
+
+    /// Also reports how many records the dead-letter topic `dlq` holds.
+    pub fn watching_dlq(mut self, dlq: String) -> Self {
+        self.dlq = Some(dlq);
+        self
     }
 
     /// Fetches cluster metadata (and lag) within `timeout` per request, on a
@@ -67,9 +88,11 @@ impl BrokerProbe {
     pub async fn check(&self, timeout: Duration) -> Result<BrokerStatus, KafkaError> {
         let client = Arc::clone(&self.client);
         let groups = Arc::clone(&self.groups);
+        let dlq = self.dlq.clone();
         tokio::task::spawn_blocking(move || {
             let md = client.fetch_metadata(None, timeout).map_err(KafkaError::Metadata)?;
             let mut consumer_lag = BTreeMap::new();
+            let mut partition_lag = Vec::new();
             for group in groups.iter() {
                 let mut tpl = TopicPartitionList::new();
                 for topic in &group.topics {
@@ -90,11 +113,36 @@ impl BrokerProbe {
                         Offset::Offset(o) => o,
                         _ => low,
                     };
-                    lag += (high - done).max(0);
+                    let behind = (high - done).max(0);
+                    lag += behind;
+                    partition_lag.push(PartitionLag {
+                        group: group.name.clone(),
+                        topic: e.topic().to_string(),
+                        partition: e.partition(),
+                        lag: behind,
+                    });
                 }
                 consumer_lag.insert(group.name.clone(), lag);
             }
-            Ok(BrokerStatus { brokers: md.brokers().len(), topics: md.topics().len(), consumer_lag })
+            let dlq_records = match dlq.as_deref().and_then(|name| md.topics().iter().find(|t| t.name() == name)) {
+                Some(topic) => {
+                    let mut records = 0;
+                    for p in topic.partitions() {
+                        let (low, high) =
+                            client.fetch_watermarks(topic.name(), p.id(), timeout).map_err(KafkaError::Metadata)?;
+                        records += (high - low).max(0);
+                    }
+                    Some(records)
+                }
+                None => None,
+            };
+            Ok(BrokerStatus {
+                brokers: md.brokers().len(),
+                topics: md.topics().len(),
+                consumer_lag,
+                partition_lag,
+                dlq_records,
+            })
         })
         .await
         .map_err(|e| KafkaError::Task(e.to_string()))?

@@ -1,6 +1,8 @@
 //! The knowledge base in PostgreSQL: idempotent ingestion of a directory of
-//! markdown articles, and tenant-scoped hybrid search (pgvector HNSW cosine
-//! plus full text, fused by reciprocal rank).
+//! markdown articles or of one article (the admin API's edits), each
+//! article's source markdown kept in `kb_documents` beside its chunks, and
+//! tenant-scoped hybrid search (pgvector HNSW cosine plus full text, fused
+//! by reciprocal rank).
 
 use super::chunker::{Chunk, chunk_markdown};
 use super::embedder::{EmbedError, Embedder, to_stored};
@@ -34,7 +36,7 @@ pub enum KbError {
     Db(#[from] sqlx::Error),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct IngestReport {
     pub documents: usize,
     pub chunks: usize,
@@ -89,29 +91,158 @@ fn embedding_text(chunk: &Chunk) -> String {
 
 /// Makes the tenant's knowledge base (for this embedder) exactly the given
 /// articles: new and changed chunks are embedded and upserted, unchanged
-/// ones are left alone, chunks no longer present are deleted. Running it
-/// twice on the same articles changes nothing.
+/// ones are left alone, chunks no longer present are deleted, and the
+/// articles' markdown is stored in `kb_documents` (articles no longer
+/// present are removed from it). Running it twice on the same articles
+/// changes nothing.
 pub async fn ingest(
     pool: &PgPool,
     tenant: TenantId,
     embedder: &dyn Embedder,
     articles: &[Article],
 ) -> Result<IngestReport, KbError> {
-    let chunks: Vec<Chunk> = articles.iter().flat_map(|a| chunk_markdown(&a.document, &a.markdown)).collect();
+    let per_article: Vec<Vec<Chunk>> = articles.iter().map(|a| chunk_markdown(&a.document, &a.markdown)).collect();
     let mut tx = begin_tenant(pool, tenant).await?;
-    let existing: HashMap<(String, i32), String> = sqlx::query_as::<_, (String, i32, String)>(
-        "SELECT document, chunk_index, content_hash FROM knowledge_base WHERE embedder = $1",
+    // The source rows first: their row locks order this transaction after
+    // any concurrent writer of the same articles (see `ingest_document`).
+    for (article, chunks) in articles.iter().zip(&per_article) {
+        store_source(&mut tx, article, &title_of(article, chunks)).await?;
+    }
+    let chunks: Vec<Chunk> = per_article.into_iter().flatten().collect();
+    let names: Vec<&str> = articles.iter().map(|a| a.document.as_str()).collect();
+    sqlx::query("DELETE FROM kb_documents WHERE document <> ALL($1::text[])").bind(&names).execute(&mut *tx).await?;
+    let existing = stored_hashes(&mut tx, embedder, None).await?;
+    let mut report = IngestReport { documents: articles.len(), chunks: chunks.len(), ..Default::default() };
+    upsert_chunks(&mut tx, embedder, &chunks, &existing, &mut report).await?;
+    let keep_docs: Vec<String> = chunks.iter().map(|c| c.document.clone()).collect();
+    let keep_idx: Vec<i32> = chunks.iter().map(|c| i32::try_from(c.index).unwrap_or(i32::MAX)).collect();
+    report.deleted = sqlx::query(
+        "DELETE FROM knowledge_base k WHERE embedder = $1 AND NOT EXISTS (
+           SELECT 1 FROM unnest($2::text[], $3::int[]) AS keep(document, chunk_index)
+            WHERE keep.document = k.document AND keep.chunk_index = k.chunk_index)",
     )
     .bind(embedder.name())
-    .fetch_all(&mut *tx)
+    .bind(&keep_docs)
+    .bind(&keep_idx)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Creates or replaces one article, leaving every other one alone: its
+/// markdown is stored, its new and changed chunks are embedded, unchanged
+/// ones are kept, and its chunks beyond the new last one are deleted (all
+/// for this embedder; other embedders' chunks are refreshed by their own
+/// ingest). Writers of the same article are serialised by its
+/// `kb_documents` row.
+pub async fn ingest_document(
+    pool: &PgPool,
+    tenant: TenantId,
+    embedder: &dyn Embedder,
+    article: &Article,
+) -> Result<IngestReport, KbError> {
+    let chunks = chunk_markdown(&article.document, &article.markdown);
+    let mut tx = begin_tenant(pool, tenant).await?;
+    store_source(&mut tx, article, &title_of(article, &chunks)).await?;
+    let existing = stored_hashes(&mut tx, embedder, Some(&article.document)).await?;
+    let mut report = IngestReport { documents: 1, chunks: chunks.len(), ..Default::default() };
+    upsert_chunks(&mut tx, embedder, &chunks, &existing, &mut report).await?;
+    report.deleted =
+        sqlx::query("DELETE FROM knowledge_base WHERE embedder = $1 AND document = $2 AND chunk_index >= $3")
+            .bind(embedder.name())
+            .bind(&article.document)
+            .bind(i32::try_from(chunks.len()).unwrap_or(i32::MAX))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Removes one article: its markdown and its chunks of every embedder.
+/// False when the tenant has no such article.
+pub async fn delete_document(pool: &PgPool, tenant: TenantId, document: &str) -> Result<bool, KbError> {
+    let mut tx = begin_tenant(pool, tenant).await?;
+    let sources = sqlx::query("DELETE FROM kb_documents WHERE document = $1")
+        .bind(document)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    let chunks = sqlx::query("DELETE FROM knowledge_base WHERE document = $1")
+        .bind(document)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(sources + chunks > 0)
+}
+
+/// An article's title as the chunker read it (its `#` line, else its
+/// name), also when it has no text to chunk.
+fn title_of(article: &Article, chunks: &[Chunk]) -> String {
+    if let Some(chunk) = chunks.first() {
+        return chunk.title.clone();
+    }
+    let title_line = article.markdown.lines().find_map(|l| l.trim_start().strip_prefix("# ").map(str::trim));
+    match title_line {
+        Some(t) if !t.is_empty() => t.to_string(),
+        _ => article.document.trim_end_matches(".md").replace(['-', '_'], " "),
+    }
+}
+
+/// Upserts the article's `kb_documents` row; `updated_at` moves only when
+/// the markdown changed.
+async fn store_source(conn: &mut PgConnection, article: &Article, title: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO kb_documents (tenant_id, document, title, markdown)
+         VALUES (app_current_tenant(), $1, $2, $3)
+         ON CONFLICT (tenant_id, document) DO UPDATE SET
+           title = EXCLUDED.title, markdown = EXCLUDED.markdown,
+           updated_at = CASE WHEN kb_documents.markdown IS DISTINCT FROM EXCLUDED.markdown
+                             OR kb_documents.title IS DISTINCT FROM EXCLUDED.title
+                             THEN now() ELSE kb_documents.updated_at END",
+    )
+    .bind(&article.document)
+    .bind(title)
+    .bind(&article.markdown)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Content hashes of the stored chunks of this embedder (of one document,
+/// or of all), by (document, chunk index).
+async fn stored_hashes(
+    conn: &mut PgConnection,
+    embedder: &dyn Embedder,
+    document: Option<&str>,
+) -> Result<HashMap<(String, i32), String>, sqlx::Error> {
+    Ok(sqlx::query_as::<_, (String, i32, String)>(
+        "SELECT document, chunk_index, content_hash FROM knowledge_base
+          WHERE embedder = $1 AND ($2::text IS NULL OR document = $2)",
+    )
+    .bind(embedder.name())
+    .bind(document)
+    .fetch_all(&mut *conn)
     .await?
     .into_iter()
     .map(|(d, i, h)| ((d, i), h))
-    .collect();
+    .collect())
+}
 
-    let mut report = IngestReport { documents: articles.len(), chunks: chunks.len(), ..Default::default() };
+/// Embeds and upserts the chunks whose content hash differs from the
+/// stored one; counts embedded and unchanged chunks into `report`.
+async fn upsert_chunks(
+    conn: &mut PgConnection,
+    embedder: &dyn Embedder,
+    chunks: &[Chunk],
+    existing: &HashMap<(String, i32), String>,
+    report: &mut IngestReport,
+) -> Result<(), KbError> {
     let mut changed = Vec::new();
-    for chunk in &chunks {
+    for chunk in chunks {
         let hash = content_hash(chunk);
         let key = (chunk.document.clone(), i32::try_from(chunk.index).unwrap_or(i32::MAX));
         if existing.get(&key) == Some(&hash) {
@@ -144,30 +275,16 @@ pub async fn ingest(
             .bind(hash)
             .bind(embedder.name())
             .bind(to_stored(vector)?)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
             report.embedded += 1;
         }
     }
-    let keep_docs: Vec<String> = chunks.iter().map(|c| c.document.clone()).collect();
-    let keep_idx: Vec<i32> = chunks.iter().map(|c| i32::try_from(c.index).unwrap_or(i32::MAX)).collect();
-    report.deleted = sqlx::query(
-        "DELETE FROM knowledge_base k WHERE embedder = $1 AND NOT EXISTS (
-           SELECT 1 FROM unnest($2::text[], $3::int[]) AS keep(document, chunk_index)
-            WHERE keep.document = k.document AND keep.chunk_index = k.chunk_index)",
-    )
-    .bind(embedder.name())
-    .bind(&keep_docs)
-    .bind(&keep_idx)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    tx.commit().await?;
-    Ok(report)
+    Ok(())
 }
 
 /// One search result.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct SearchHit {
     pub id: Uuid,
     pub document: String,

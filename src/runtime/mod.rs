@@ -31,8 +31,9 @@ pub enum Accepted {
 use crate::actors::router::{DeliveryFailed, DeliveryResult};
 use crate::actors::supervisor::{self, SupervisorArgs};
 use crate::actors::{
-    ConversationActorMessage, ConversationDeps, ConversationSupervisor, Delivery, Registry, ResidentActor,
-    RouterConfig, StatsSnapshot, SupervisorConfig, SupervisorMessage, SupervisorStats, TurnReceipt, run_router,
+    ConversationActorMessage, ConversationDeps, ConversationSupervisor, Delivery, HumanAction, HumanOutcome,
+    HumanRefusal, Registry, ResidentActor, RouterConfig, StatsSnapshot, SupervisorConfig, SupervisorMessage,
+    SupervisorStats, TurnReceipt, run_router,
 };
 use crate::brain::Brain;
 use crate::bus::{MemoryTopic, OutboundRecord, PartitionReceiver};
@@ -65,6 +66,8 @@ pub struct RuntimeConfig {
     pub outbound_capacity: usize,
     /// How long shutdown waits for in-flight turns.
     pub drain_timeout: Duration,
+    /// Where turns are counted (the process's `/metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Default for RuntimeConfig {
@@ -81,6 +84,7 @@ impl Default for RuntimeConfig {
             relay_interval: Duration::from_secs(1),
             outbound_capacity: 65_536,
             drain_timeout: Duration::from_secs(30),
+            metrics: Arc::default(),
         }
     }
 }
@@ -157,6 +161,7 @@ impl Runtime {
             approval_threshold: config.approval_threshold,
             snapshot_every: config.snapshot_every.max(1),
             max_conflict_retries: 3,
+            metrics: Arc::clone(&config.metrics),
         });
         let registry: Registry = Arc::default();
         let stats: Arc<SupervisorStats> = Arc::default();
@@ -305,6 +310,23 @@ impl Runtime {
         rx.await.map_err(|_| SubmitError::OutcomeLost)?.map_err(SubmitError::Refused)
     }
 
+    /// A support agent's reply or decision on a draft, carried out by the
+    /// customer's actor (the outer error: it never got there).
+    pub async fn human(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+        conversation: ConversationId,
+        action: HumanAction,
+    ) -> Result<Result<HumanOutcome, HumanRefusal>, SubmitError> {
+        let (tx, rx) = oneshot::channel();
+        let message = ConversationActorMessage::Human(conversation, action, RpcReplyPort::from(tx));
+        self.supervisor
+            .cast(SupervisorMessage::Route { tenant, customer, message })
+            .map_err(|_| SubmitError::Closed)?;
+        rx.await.map_err(|_| SubmitError::OutcomeLost)
+    }
+
     /// The actor's view of a customer's conversation (spawning it if needed).
     pub async fn inspect(
         &self,
@@ -317,6 +339,21 @@ impl Runtime {
             .cast(SupervisorMessage::Route { tenant, customer, message })
             .map_err(|_| SubmitError::Closed)?;
         rx.await.map_err(|_| SubmitError::OutcomeLost)
+    }
+
+    /// Restarts a customer's actor: the running one drains and stops, and
+    /// a successor rehydrates from PostgreSQL at once (so a conversation
+    /// fixed in the database by hand is picked up). Answers the state the
+    /// successor loaded.
+    pub async fn restart(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<(Option<ConversationId>, ConversationState), SubmitError> {
+        self.passivate(customer).await?;
+        let loaded = self.inspect(tenant, customer).await?;
+        self.stats.restarted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(loaded)
     }
 
     /// Passivates a customer's actor now; answers whether it was resident.
@@ -346,7 +383,14 @@ impl Runtime {
     }
 
     pub fn resident(&self) -> Vec<ResidentActor> {
-        supervisor::resident(&self.registry)
+        let mut actors = supervisor::resident(&self.registry);
+        if let Some(tickets) = &self.tickets {
+            for a in &mut actors {
+                a.partition =
+                    Some(crate::bus::partition_of(a.customer_id.to_string().as_bytes(), tickets.partitions()));
+            }
+        }
+        actors
     }
 
     pub fn config(&self) -> &RuntimeConfig {

@@ -3,7 +3,7 @@
 //! `GET /api/v1/conversations/{id}` (the conversation, its transcript across
 //! channels, its event log). Viewer and up.
 
-use super::{require, scope};
+use super::{TenantQuery, require, scope};
 use crate::auth::{Caller, Role};
 use crate::db::begin_tenant;
 use crate::http::AppState;
@@ -14,23 +14,38 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(detail))
+}
 
 const MAX_LIMIT: i64 = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// The tenant to work in (global admin keys only).
     tenant: Option<String>,
+    /// A conversation state, e.g. `escalated`, `human_active`.
     state: Option<String>,
+    /// `email`, `whatsapp`, `slack` or `webform`.
     channel: Option<String>,
+    /// Only conversations with (true) or without (false) an open escalation.
     escalated: Option<bool>,
+    /// Only conversations updated at or after this time (RFC 3339).
     updated_since: Option<DateTime<Utc>>,
+    /// Page size, 1–200 (default 50).
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ConversationSummary {
     pub id: Uuid,
     pub customer_id: Uuid,
@@ -43,7 +58,7 @@ pub struct ConversationSummary {
     pub delivery_failed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Page {
     pub items: Vec<ConversationSummary>,
     /// Pass as `cursor` for the next page; absent on the last one.
@@ -61,6 +76,11 @@ fn decode_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), Problem> {
     Ok((DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&Utc), id.parse().map_err(|_| bad())?))
 }
 
+/// Conversations, newest first, with filters and cursor pagination.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ListQuery),
+    responses((status = 200, body = Page), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -118,12 +138,7 @@ pub async fn list(
     Ok(Json(Page { items, next_cursor }))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DetailQuery {
-    tenant: Option<String>,
-}
-
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct TranscriptMessage {
     pub id: Uuid,
     pub channel: String,
@@ -134,28 +149,35 @@ pub struct TranscriptMessage {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct EventEntry {
     pub seq: i64,
     pub event_type: String,
     pub state_before: String,
     pub state_after: String,
+    #[schema(value_type = Object)]
     pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Detail {
     pub conversation: ConversationSummary,
     pub messages: Vec<TranscriptMessage>,
     pub events: Vec<EventEntry>,
 }
 
+/// One conversation with its transcript across channels and its event log.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "conversation id"), TenantQuery),
+    responses((status = 200, body = Detail), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem)),
+    security(("api_key" = [])))]
 pub async fn detail(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<DetailQuery>,
+    Query(q): Query<TenantQuery>,
 ) -> Result<Json<Detail>, Problem> {
     require(&caller, Role::Viewer)?;
     let tenant = scope(&caller, q.tenant.as_deref())?;

@@ -20,9 +20,20 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-#[derive(Debug, Serialize)]
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(merge_candidates))
+        .routes(routes!(detail))
+        .routes(routes!(merge))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Customer {
     pub id: Uuid,
     pub display_name: Option<String>,
@@ -31,19 +42,23 @@ pub struct Customer {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+#[schema(as = CustomerIdentifier)]
 pub struct Identifier {
     pub kind: String,
     pub value: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// The tenant to work in (global admin keys only).
     tenant: Option<String>,
+    /// How many, 1–200 (default 50).
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Customers {
     pub items: Vec<Customer>,
 }
@@ -89,6 +104,11 @@ async fn load(
         .collect())
 }
 
+/// Customers, newest first, each with its identifiers.
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(ListQuery),
+    responses((status = 200, body = Customers), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,6 +120,12 @@ pub async fn list(
     Ok(Json(Customers { items }))
 }
 
+/// One customer with its identifiers.
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers",
+    params(("id" = String, Path, description = "customer id"), TenantQuery),
+    responses((status = 200, body = Customer), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("api_key" = [])))]
 pub async fn detail(
     State(state): State<AppState>,
     caller: Caller,
@@ -113,21 +139,27 @@ pub async fn detail(
     found.into_iter().next().map(Json).ok_or_else(|| Problem::not_found("no such customer"))
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct MergeCandidate {
     pub id: Uuid,
     pub customer_a: Uuid,
     pub customer_b: Uuid,
+    #[schema(value_type = Object)]
     pub evidence: serde_json::Value,
     pub status: String,
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MergeCandidates {
     pub items: Vec<MergeCandidate>,
 }
 
+/// Pending merge candidates: two customers one message tied together.
+#[utoipa::path(get, path = "/api/v1/customers/merge-candidates", tag = "customers", params(TenantQuery),
+    responses((status = 200, body = MergeCandidates), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("api_key" = [])))]
 pub async fn merge_candidates(
     State(state): State<AppState>,
     caller: Caller,
@@ -147,12 +179,21 @@ pub async fn merge_candidates(
     Ok(Json(MergeCandidates { items }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeRequest {
+    /// The customer whose identifiers and history move to this one.
     absorb: String,
 }
 
+/// Merge another customer into this one.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/merge", tag = "customers",
+    params(("id" = String, Path, description = "the customer that stays"), TenantQuery),
+    request_body = MergeRequest,
+    responses((status = 200, body = Customer), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 415, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)),
+    security(("api_key" = [])))]
 pub async fn merge(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,13 +1,18 @@
 //! The admin API under `/api/v1/…` (issue #7, DESIGN.md §7): every route
 //! takes the caller's API key (`Authorization: Bearer fte_…`; missing or
-//! unknown → 401), checks the least role it needs (→ 403) and works inside
-//! the caller's tenant (a global admin names one with `?tenant=`). Another
-//! tenant's data is never visible, not even by id: it is simply not found.
+//! unknown → 401) or, without one, the console's session cookie; checks
+//! the least role it needs (→ 403) and works inside the caller's tenant
+//! (a global admin names one with `?tenant=`). Another tenant's data is
+//! never visible, not even by id: it is simply not found.
 
 pub mod actors;
+pub mod approvals;
 pub mod audit;
+pub mod channel_stats;
 pub mod conversations;
 pub mod customers;
+pub mod kb;
+pub mod tenants;
 pub mod tickets;
 pub mod workflow;
 
@@ -23,10 +28,13 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
+        // No key: the console's session cookie (changes need its CSRF header).
+        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            return super::console::session_cookie::caller(state, &parts.method, &parts.headers).await;
+        };
+        let token = header
+            .to_str()
+            .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| Problem::unauthorized("an API key is required (Authorization: Bearer fte_…)"))?;
         match authenticate(&state.pool, token).await {
@@ -41,9 +49,17 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// `?tenant=` of routes that take no other query.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantQuery {
+    /// The tenant to work in (global admin keys only; a tenant key may name only its own).
     pub tenant: Option<String>,
+}
+
+/// A JSON request body, or the problem with it (400 for bad syntax, 415
+/// for a missing JSON content type, 422 for a wrong shape).
+pub fn body<T>(parsed: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, Problem> {
+    parsed.map(|axum::Json(v)| v).map_err(|e| Problem::new(e.status(), "bad-request", e.body_text()))
 }
 
 /// A database failure as the caller sees it (the cause goes to the log).

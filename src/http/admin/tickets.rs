@@ -15,12 +15,19 @@ use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(detail, update))
+}
 
 const STATUSES: [&str; 5] = ["open", "pending", "escalated", "resolved", "closed"];
 const PRIORITIES: [&str; 4] = ["low", "medium", "high", "urgent"];
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Ticket {
     pub id: Uuid,
     /// `TKT-<number>`.
@@ -40,20 +47,30 @@ pub struct Ticket {
 const COLUMNS: &str = "SELECT id, 'TKT-' || number AS reference, customer_id, conversation_id, source_channel, subject,
                               category, status, priority, created_at, updated_at, resolved_at FROM tickets";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// The tenant to work in (global admin keys only).
     tenant: Option<String>,
+    /// `open`, `pending`, `escalated`, `resolved` or `closed`.
     status: Option<String>,
+    /// `low`, `medium`, `high` or `urgent`.
     priority: Option<String>,
+    /// How many, 1–200 (default 50).
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Tickets {
     pub items: Vec<Ticket>,
 }
 
+/// Tickets, newest first.
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(ListQuery),
+    responses((status = 200, body = Tickets), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -94,6 +111,12 @@ async fn one(state: &AppState, tenant: crate::domain::TenantId, id: Uuid) -> Res
     ticket.ok_or_else(|| Problem::not_found("no such ticket"))
 }
 
+/// One ticket.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets",
+    params(("id" = String, Path, description = "ticket id"), TenantQuery),
+    responses((status = 200, body = Ticket), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("api_key" = [])))]
 pub async fn detail(
     State(state): State<AppState>,
     caller: Caller,
@@ -106,13 +129,23 @@ pub async fn detail(
     Ok(Json(one(&state, tenant, id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketUpdate {
+    /// `open`, `pending`, `escalated`, `resolved` or `closed`.
     status: Option<String>,
+    /// `low`, `medium`, `high` or `urgent`.
     priority: Option<String>,
 }
 
+/// Change a ticket's status or priority.
+#[utoipa::path(patch, path = "/api/v1/tickets/{id}", tag = "tickets",
+    params(("id" = String, Path, description = "ticket id"), TenantQuery),
+    request_body = TicketUpdate,
+    responses((status = 200, body = Ticket), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem), (status = 415, body = Problem),
+              (status = 422, body = Problem), (status = 503, body = Problem)),
+    security(("api_key" = [])))]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,0 +1,194 @@
+//! The operator console in a real browser (Debian's headless Chromium over
+//! WebDriver), end to end against `fte serve`: a customer asks for a human
+//! on WhatsApp (a webhook signed by the official `twilio` SDK), so the
+//! conversation escalates; an agent signs in at `/admin` with an API key,
+//! finds it in the escalation queue, opens it, claims it and replies in the
+//! reply box; the local fake of Twilio's Messages API receives exactly that
+//! reply for the customer's number, and the audit log has the claim and the
+//! reply.
+
+mod common;
+
+use common::fake_provider::{FakeProvider, Recorded, signed_webhook};
+use common::webdriver::{Browser, Scope};
+use common::{TestDb, spawn_serve, tenant_count};
+use fte::auth::{Role, create_key};
+use fte::channels::Provider;
+use fte::crm::{MergePolicy, upsert_account};
+use serde_json::json;
+use std::time::Duration;
+use uuid::Uuid;
+
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "twilio-console-test-token";
+const BUSINESS: &str = "+31208084417";
+const CUSTOMER: &str = "+31612345678";
+const REPLY: &str = "Hi Jo, this is Ana from support. Your export is fixed: please try it again now.";
+
+fn accept(_: &Recorded) -> (u16, Vec<(String, String)>, String) {
+    let sid = format!("SM{}", Uuid::new_v4().simple());
+    (201, vec![], json!({ "sid": sid, "status": "queued", "account_sid": SID }).to_string())
+}
+
+fn inbound(sid: &str, body: &str) -> Vec<String> {
+    vec![
+        format!("MessageSid={sid}"),
+        format!("SmsMessageSid={sid}"),
+        format!("AccountSid={SID}"),
+        format!("From=whatsapp:{CUSTOMER}"),
+        format!("To=whatsapp:{BUSINESS}"),
+        format!("Body={body}"),
+        "ProfileName=Jo Doe".into(),
+        format!("WaId={}", CUSTOMER.trim_start_matches('+')),
+        "NumMedia=0".into(),
+    ]
+}
+
+/// Waits until the element's text is `want`.
+async fn wait_text(browser: &Browser, css: &str, want: &str, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let element = browser.find(&Scope::Document, css, within).await;
+        let text = browser.text(&element).await;
+        if text.trim() == want {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{css} shows {text:?}, not {want:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until the element's text contains `want`.
+async fn wait_contains(browser: &Browser, css: &str, want: &str, within: Duration) -> String {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let element = browser.find(&Scope::Document, css, within).await;
+        let text = browser.text(&element).await;
+        if text.contains(want) {
+            return text;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{css} shows {text:?}, without {want:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_claims_and_answers_an_escalation_from_the_console() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("tallyloom", MergePolicy::Manual).await.id;
+    let (_, agent) = create_key(&db.pool, Some(tenant), Role::Agent, "Ana").await.unwrap();
+    let fake = FakeProvider::start(accept).await;
+    let (mut child, addr) = spawn_serve(&db.url, &[("FTE_TEST_TWILIO_TOKEN", TOKEN)]);
+    let base = format!("http://{addr}");
+    upsert_account(
+        &db.pool,
+        tenant,
+        Provider::Twilio,
+        BUSINESS,
+        &json!({ "account_sid": SID, "auth_token_env": "FTE_TEST_TWILIO_TOKEN", "base_url": fake.base_url }),
+    )
+    .await
+    .unwrap();
+
+    // The customer asks for a person on WhatsApp: escalated, with a holding reply.
+    let hook = format!("{base}/webhooks/twilio/whatsapp");
+    let form = inbound("SM0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c", "My invoice export is broken, I want to talk to a human");
+    let mut args = vec!["twilio", hook.as_str(), TOKEN];
+    args.extend(form.iter().map(String::as_str));
+    let (status, body) = signed_webhook(&args);
+    assert_eq!(status, 200, "{body}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tenant_count(&db, tenant, "SELECT count(*) FROM escalations WHERE status = 'open'").await < 1 {
+        assert!(tokio::time::Instant::now() < deadline, "the conversation never escalated");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let holding = fake.wait_for(1, Duration::from_secs(20)).await;
+    assert_ne!(holding[0].form_value("Body").as_deref(), Some(REPLY));
+    let conversation: Uuid = {
+        let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
+        let id = sqlx::query_scalar("SELECT conversation_id FROM escalations").fetch_one(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        id
+    };
+
+    // The agent signs in.
+    let browser = Browser::start().await;
+    let long = Duration::from_secs(20);
+    browser.goto(&format!("{base}/admin")).await;
+    let key = browser.find(&Scope::Document, "[data-testid=api-key]", long).await;
+    browser.type_into(&key, &agent).await;
+    browser.click(&browser.find(&Scope::Document, "[data-testid=sign-in]", long).await).await;
+    wait_text(&browser, "[data-testid=signed-in-as]", "Ana (agent)", long).await;
+
+    // The escalation is in the queue; opening it shows the transcript.
+    let row = format!("[data-testid=escalation-row][data-conversation-id=\"{conversation}\"]");
+    let status = format!("{row} [data-testid=escalation-status]");
+    wait_text(&browser, &status, "open", long).await;
+    browser.click(&browser.find(&Scope::Document, &row, long).await).await;
+    wait_text(&browser, "[data-testid=conversation-state]", "escalated", long).await;
+    wait_text(&browser, "[data-testid=conversation-channel]", "whatsapp", long).await;
+    wait_contains(
+        &browser,
+        "[data-testid=message][data-direction=inbound] [data-testid=message-body]",
+        "I want to talk to a human",
+        long,
+    )
+    .await;
+
+    // Claim, then reply.
+    browser.click(&browser.find(&Scope::Document, "[data-testid=claim]", long).await).await;
+    wait_text(&browser, "[data-testid=conversation-state]", "human_active", long).await;
+    wait_contains(&browser, &status, "claimed by Ana", long).await;
+    let reply_box = browser.find(&Scope::Document, "[data-testid=reply-body]", long).await;
+    browser.type_into(&reply_box, REPLY).await;
+    browser.click(&browser.find(&Scope::Document, "[data-testid=reply-send]", long).await).await;
+    wait_text(
+        &browser,
+        "[data-testid=transcript] [data-testid=message]:last-child [data-testid=message-body]",
+        REPLY,
+        long,
+    )
+    .await;
+    let notice = browser.find(&Scope::Document, "[data-testid=notice]", long).await;
+    assert_eq!(browser.attribute(&notice, "data-kind").await.as_deref(), Some("info"));
+    browser.quit().await;
+
+    // The fake Twilio received exactly that reply, for the customer's number.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let sent = loop {
+        let sent: Vec<Recorded> =
+            fake.requests().into_iter().filter(|r| r.form_value("Body").as_deref() == Some(REPLY)).collect();
+        if !sent.is_empty() {
+            break sent;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the reply never reached the provider: {:?}", fake.requests());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sent.len(), 1, "sent once");
+    assert_eq!(fake.requests().len(), 2, "the holding reply and the human's reply, nothing else");
+    let req = &sent[0];
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str()),
+        ("POST", format!("/2010-04-01/Accounts/{SID}/Messages.json").as_str())
+    );
+    assert_eq!(req.form_value("To"), Some(format!("whatsapp:{CUSTOMER}")));
+    assert_eq!(req.form_value("From"), Some(format!("whatsapp:{BUSINESS}")));
+
+    // The audit log has the claim and the reply, by the agent's key.
+    let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
+    let audited: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, actor FROM audit_log WHERE target_type = 'conversation' AND target_id = $1 ORDER BY id",
+    )
+    .bind(conversation.to_string())
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let actions: Vec<&str> = audited.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(actions, ["conversation.claim", "conversation.reply"], "{audited:?}");
+    assert!(audited.iter().all(|(_, actor)| actor.ends_with(":Ana")), "{audited:?}");
+
+    child.kill().ok();
+    child.wait().ok();
+}
