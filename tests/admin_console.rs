@@ -16,6 +16,9 @@ use fte::auth::{Role, create_key};
 use fte::channels::Provider;
 use fte::crm::{MergePolicy, upsert_account};
 use serde_json::json;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -42,6 +45,32 @@ fn inbound(sid: &str, body: &str) -> Vec<String> {
         format!("WaId={}", CUSTOMER.trim_start_matches('+')),
         "NumMedia=0".into(),
     ]
+}
+
+/// `fte serve`, stopped when the test ends, also by a failed assertion.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+/// A future's panic as a value, so the browser can be closed before the
+/// test fails (dropping the WebDriver client alone leaves Chromium running).
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
 }
 
 /// Waits until the element's text is `want`.
@@ -72,13 +101,57 @@ async fn wait_contains(browser: &Browser, css: &str, want: &str, within: Duratio
     }
 }
 
+/// In the console: sign in, find the escalation, open it, claim it, reply.
+async fn agent_answers(browser: &Browser, base: &str, agent: &str, conversation: Uuid) {
+    // The agent signs in.
+    let long = Duration::from_secs(20);
+    browser.goto(&format!("{base}/admin")).await;
+    let key = browser.find(&Scope::Document, "[data-testid=api-key]", long).await;
+    browser.type_into(&key, agent).await;
+    browser.click(&browser.find(&Scope::Document, "[data-testid=sign-in]", long).await).await;
+    wait_text(browser, "[data-testid=signed-in-as]", "Ana (agent)", long).await;
+
+    // The escalation is in the queue; opening it shows the transcript.
+    let row = format!("[data-testid=escalation-row][data-conversation-id=\"{conversation}\"]");
+    let status = format!("{row} [data-testid=escalation-status]");
+    wait_text(browser, &status, "open", long).await;
+    browser.click(&browser.find(&Scope::Document, &row, long).await).await;
+    wait_text(browser, "[data-testid=conversation-state]", "escalated", long).await;
+    wait_text(browser, "[data-testid=conversation-channel]", "whatsapp", long).await;
+    wait_contains(
+        browser,
+        "[data-testid=message][data-direction=inbound] [data-testid=message-body]",
+        "I want to talk to a human",
+        long,
+    )
+    .await;
+
+    // Claim, then reply.
+    browser.click(&browser.find(&Scope::Document, "[data-testid=claim]", long).await).await;
+    wait_text(browser, "[data-testid=conversation-state]", "human_active", long).await;
+    wait_contains(browser, &status, "claimed by Ana", long).await;
+    let reply_box = browser.find(&Scope::Document, "[data-testid=reply-body]", long).await;
+    browser.type_into(&reply_box, REPLY).await;
+    browser.click(&browser.find(&Scope::Document, "[data-testid=reply-send]", long).await).await;
+    wait_text(
+        browser,
+        "[data-testid=transcript] [data-testid=message]:last-child [data-testid=message-body]",
+        REPLY,
+        long,
+    )
+    .await;
+    let notice = browser.find(&Scope::Document, "[data-testid=notice]", long).await;
+    assert_eq!(browser.attribute(&notice, "data-kind").await.as_deref(), Some("info"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_claims_and_answers_an_escalation_from_the_console() {
     let db = TestDb::new().await;
     let tenant = db.tenant("tallyloom", MergePolicy::Manual).await.id;
     let (_, agent) = create_key(&db.pool, Some(tenant), Role::Agent, "Ana").await.unwrap();
     let fake = FakeProvider::start(accept).await;
-    let (mut child, addr) = spawn_serve(&db.url, &[("FTE_TEST_TWILIO_TOKEN", TOKEN)]);
+    let (child, addr) = spawn_serve(&db.url, &[("FTE_TEST_TWILIO_TOKEN", TOKEN)]);
+    let _serve = KillOnDrop(child);
     let base = format!("http://{addr}");
     upsert_account(
         &db.pool,
@@ -111,47 +184,13 @@ async fn an_agent_claims_and_answers_an_escalation_from_the_console() {
         id
     };
 
-    // The agent signs in.
+    // The agent works in the browser; it is closed even when a step fails.
     let browser = Browser::start().await;
-    let long = Duration::from_secs(20);
-    browser.goto(&format!("{base}/admin")).await;
-    let key = browser.find(&Scope::Document, "[data-testid=api-key]", long).await;
-    browser.type_into(&key, &agent).await;
-    browser.click(&browser.find(&Scope::Document, "[data-testid=sign-in]", long).await).await;
-    wait_text(&browser, "[data-testid=signed-in-as]", "Ana (agent)", long).await;
-
-    // The escalation is in the queue; opening it shows the transcript.
-    let row = format!("[data-testid=escalation-row][data-conversation-id=\"{conversation}\"]");
-    let status = format!("{row} [data-testid=escalation-status]");
-    wait_text(&browser, &status, "open", long).await;
-    browser.click(&browser.find(&Scope::Document, &row, long).await).await;
-    wait_text(&browser, "[data-testid=conversation-state]", "escalated", long).await;
-    wait_text(&browser, "[data-testid=conversation-channel]", "whatsapp", long).await;
-    wait_contains(
-        &browser,
-        "[data-testid=message][data-direction=inbound] [data-testid=message-body]",
-        "I want to talk to a human",
-        long,
-    )
-    .await;
-
-    // Claim, then reply.
-    browser.click(&browser.find(&Scope::Document, "[data-testid=claim]", long).await).await;
-    wait_text(&browser, "[data-testid=conversation-state]", "human_active", long).await;
-    wait_contains(&browser, &status, "claimed by Ana", long).await;
-    let reply_box = browser.find(&Scope::Document, "[data-testid=reply-body]", long).await;
-    browser.type_into(&reply_box, REPLY).await;
-    browser.click(&browser.find(&Scope::Document, "[data-testid=reply-send]", long).await).await;
-    wait_text(
-        &browser,
-        "[data-testid=transcript] [data-testid=message]:last-child [data-testid=message-body]",
-        REPLY,
-        long,
-    )
-    .await;
-    let notice = browser.find(&Scope::Document, "[data-testid=notice]", long).await;
-    assert_eq!(browser.attribute(&notice, "data-kind").await.as_deref(), Some("info"));
+    let driven = CatchUnwind(Box::pin(agent_answers(&browser, &base, &agent, conversation))).await;
     browser.quit().await;
+    if let Err(panic) = driven {
+        std::panic::resume_unwind(panic);
+    }
 
     // The fake Twilio received exactly that reply, for the customer's number.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -188,7 +227,4 @@ async fn an_agent_claims_and_answers_an_escalation_from_the_console() {
     let actions: Vec<&str> = audited.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(actions, ["conversation.claim", "conversation.reply"], "{audited:?}");
     assert!(audited.iter().all(|(_, actor)| actor.ends_with(":Ana")), "{audited:?}");
-
-    child.kill().ok();
-    child.wait().ok();
 }

@@ -194,7 +194,7 @@ async fn a_tenant_key_never_reaches_another_tenants_records_by_id() {
 
     let mut tx = fte::db::begin_tenant(&db.pool, b).await.unwrap();
     let (conversation, customer): (uuid::Uuid, uuid::Uuid) =
-        sqlx::query_as("SELECT id, customer_id FROM conversations ORDER BY created_at LIMIT 1")
+        sqlx::query_as("SELECT id, customer_id FROM conversations ORDER BY opened_at LIMIT 1")
             .fetch_one(&mut *tx)
             .await
             .unwrap();
@@ -236,7 +236,11 @@ async fn a_tenant_key_never_reaches_another_tenants_records_by_id() {
         ("POST", format!("/api/v1/actors/{customer}/passivate"), None),
         ("POST", format!("/api/v1/actors/{customer}/restart"), None),
         ("GET", format!("/api/v1/customers/{customer}"), None),
-        ("POST", format!("/api/v1/customers/{customer}/merge"), Some(json!({"absorb": customer.to_string()}))),
+        (
+            "POST",
+            format!("/api/v1/customers/{customer}/merge"),
+            Some(json!({"absorb": uuid::Uuid::now_v7().to_string()})),
+        ),
         ("GET", format!("/api/v1/tickets/{ticket}"), None),
         ("PATCH", format!("/api/v1/tickets/{ticket}"), Some(json!({"status": "closed"}))),
         ("GET", "/api/v1/kb/documents/b-secret".to_string(), None),

@@ -104,7 +104,7 @@ const MAX_REQUEST_BYTES: usize = 256 * 1024;
 /// The documented API routes and their OpenAPI document.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use utoipa::OpenApi;
-    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let (router, mut document) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(admin::workflow::routes())
         .merge(admin::approvals::routes())
         .merge(admin::channel_stats::routes())
@@ -116,7 +116,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(metrics::routes())
         .merge(admin::kb::routes())
         .merge(admin::tenants::routes())
-        .split_for_parts()
+        .split_for_parts();
+    openapi::problem_content_types(&mut document);
+    (router, document)
 }
 
 pub fn router(state: AppState) -> Router {

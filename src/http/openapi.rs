@@ -51,3 +51,31 @@ pub async fn serve(document: Option<std::sync::Arc<str>>) -> axum::response::Res
         None => super::problem::Problem::internal("the API description could not be rendered").into_response(),
     }
 }
+
+/// Error responses are RFC 7807 problems: documents every 4xx and 5xx
+/// response whose body the handlers declared as JSON under
+/// `application/problem+json`, the content type they are sent with.
+pub fn problem_content_types(openapi: &mut utoipa::openapi::OpenApi) {
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in operation.responses.responses.iter_mut() {
+                let is_error = status.starts_with('4') || status.starts_with('5');
+                if let (true, utoipa::openapi::RefOr::T(response)) = (is_error, response)
+                    && let Some(content) = response.content.shift_remove("application/json")
+                {
+                    response.content.insert("application/problem+json".to_string(), content);
+                }
+            }
+        }
+    }
+}

@@ -100,7 +100,8 @@ async fn stored(
         return Ok(None);
     }
     let conversation: Option<(Uuid, String, i64)> = sqlx::query_as(
-        "SELECT id, state, state_version FROM conversations WHERE customer_id = $1 ORDER BY created_at DESC LIMIT 1",
+        "SELECT id, state, state_version FROM conversations WHERE customer_id = $1
+          ORDER BY (state <> 'resolved') DESC, opened_at DESC LIMIT 1",
     )
     .bind(customer.as_uuid())
     .fetch_optional(&mut *tx)

@@ -141,6 +141,12 @@ fn field(field: &str, message: impl Into<String>) -> FieldError {
     FieldError { field: field.into(), message: message.into() }
 }
 
+/// A name that can be looked up at all (PostgreSQL text holds no NUL; the
+/// table allows 255 bytes): anything else is simply not found.
+fn storable_name(name: &str) -> bool {
+    (1..=255).contains(&name.len()) && !name.contains('\0')
+}
+
 /// `[a-z0-9][a-z0-9._-]{0,120}`.
 pub fn valid_document_name(name: &str) -> bool {
     let mut bytes = name.bytes();
@@ -210,6 +216,9 @@ pub async fn list_documents(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(Problem::bad_request(format!("limit must be 1-{MAX_LIMIT}")));
     }
+    if q.cursor.as_deref().is_some_and(|c| !storable_name(c)) {
+        return Err(Problem::bad_request("cursor is not one this API gave out"));
+    }
     let embedder_name = state.embedder.as_ref().map(|e| e.name().to_string());
     let mut tx = begin_tenant(&state.pool, tenant).await.map_err(unavailable)?;
     let mut items: Vec<DocumentSummary> = sqlx::query_as(
@@ -259,6 +268,9 @@ pub async fn get_document(
 ) -> Result<Json<DocumentDetail>, Problem> {
     require(&caller, Role::Viewer)?;
     let tenant = scope(&caller, q.tenant.as_deref())?;
+    if !storable_name(&document) {
+        return Err(Problem::not_found("no such document"));
+    }
     let embedder_name = state.embedder.as_ref().map(|e| e.name().to_string());
     let source = source(&state, tenant, &document).await?;
     let mut tx = begin_tenant(&state.pool, tenant).await.map_err(unavailable)?;
@@ -328,6 +340,8 @@ pub async fn put_document(
         errors.push(field("markdown", "must not be empty"));
     } else if body.markdown.len() > MAX_MARKDOWN_BYTES {
         errors.push(field("markdown", format!("at most {MAX_MARKDOWN_BYTES} bytes")));
+    } else if body.markdown.contains('\0') {
+        errors.push(field("markdown", "must not contain NUL characters"));
     } else if crate::kb::chunker::chunk_markdown(&document, &body.markdown).is_empty() {
         errors.push(field("markdown", "holds no text below its headings: nothing could be searched"));
     }
@@ -394,6 +408,9 @@ pub async fn delete_document(
 ) -> Result<StatusCode, Problem> {
     require(&caller, Role::Supervisor)?;
     let tenant = scope(&caller, q.tenant.as_deref())?;
+    if !storable_name(&document) {
+        return Err(Problem::not_found("no such document"));
+    }
     let before = source(&state, tenant, &document).await?;
     if !store::delete_document(&state.pool, tenant, &document).await.map_err(kb_failed)? {
         return Err(Problem::not_found("no such document"));
@@ -452,6 +469,8 @@ pub async fn search_preview(
         errors.push(field("query", "must not be empty"));
     } else if query.chars().count() > MAX_QUERY_CHARS {
         errors.push(field("query", format!("at most {MAX_QUERY_CHARS} characters")));
+    } else if query.contains('\0') {
+        errors.push(field("query", "must not contain NUL characters"));
     }
     let max = i64::try_from(MAX_RESULTS).unwrap_or(5);
     let limit = body.limit.unwrap_or(max);

@@ -102,8 +102,8 @@ fn field(field: &str, message: impl Into<String>) -> FieldError {
 
 fn check_name(name: &str, errors: &mut Vec<FieldError>) {
     let n = name.trim().chars().count();
-    if n == 0 || n > 200 {
-        errors.push(field("name", "1-200 characters"));
+    if n == 0 || n > 200 || name.contains('\0') {
+        errors.push(field("name", "1-200 characters, no NUL"));
     }
 }
 
@@ -171,6 +171,9 @@ pub async fn list_tenants(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(Problem::bad_request(format!("limit must be 1-{MAX_LIMIT}")));
     }
+    if q.cursor.as_deref().is_some_and(|c| c.contains('\0')) {
+        return Err(Problem::bad_request("cursor is not one this API gave out"));
+    }
     let sql = format!("{COLUMNS} WHERE ($1::text IS NULL OR slug > $1) ORDER BY slug LIMIT $2");
     let mut tx = match caller.tenant {
         Some(own) => begin_tenant(&state.pool, own).await,
@@ -235,7 +238,10 @@ pub async fn create_tenant(
         Err(CrmError::Database(e)) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
             return Err(taken());
         }
-        Err(CrmError::InvalidTenant(m)) => return Err(Problem::invalid_fields(vec![field("slug", m)])),
+        Err(CrmError::InvalidTenant(m)) => {
+            let which = if m.starts_with("name") { "name" } else { "slug" };
+            return Err(Problem::invalid_fields(vec![field(which, m)]));
+        }
         Err(e) => {
             tracing::error!(error = %e, slug, "cannot create a tenant");
             return Err(Problem::unavailable("the tenant could not be created; retry"));
@@ -452,6 +458,10 @@ pub async fn put_agent_config(
         return Err(Problem::invalid_fields(vec![field("agent_config", "must be a JSON object")]));
     }
     let config = AgentConfig::from_json(document).map_err(invalid)?;
+    // PostgreSQL's jsonb holds no NUL character.
+    if serde_json::to_string(&config).is_ok_and(|text| text.contains("\\u0000")) {
+        return Err(Problem::invalid_fields(vec![field("agent_config", "text must not contain NUL characters")]));
+    }
     let before = stored_config(&state, tenant).await?;
     config.store(&state.pool, tenant).await.map_err(invalid)?;
     let after = serde_json::to_value(&config).map_err(|e| Problem::internal(e.to_string()))?;
