@@ -130,7 +130,8 @@ impl App {
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let mut background = Vec::new();
         let runs_agent = matches!(role, Role::All | Role::Worker) && settings.agent.brain == BrainKind::Agent;
-        let (embedder, kb_search) = knowledge_base(settings, runs_agent)?;
+        let embedder = kb_embedder(settings, runs_agent)?;
+        let kb_search = Arc::new(KbSearch::new());
         let runtime = if matches!(role, Role::All | Role::Worker) {
             let transport = kafka.clone().map_or(Transport::Embedded, Transport::Kafka);
             let brain: Arc<dyn Brain> = match (settings.agent.brain, &embedder) {
@@ -281,14 +282,11 @@ impl App {
     }
 }
 
-/// The knowledge base's embedder and search, built once per process and
-/// shared by the agent brain and the admin API. A process that runs the
-/// agent cannot start without its embedder; any other process starts
+/// The knowledge base's embedder, built once per process and shared (with
+/// one `KbSearch`) by the agent brain and the admin API. A process that
+/// runs the agent cannot start without it; any other process starts
 /// without one (its knowledge-base edits and search answer 503).
-fn knowledge_base(
-    settings: &ServeSettings,
-    required: bool,
-) -> Result<(Option<Arc<dyn Embedder>>, Arc<KbSearch>), StartupError> {
+fn kb_embedder(settings: &ServeSettings, required: bool) -> Result<Option<Arc<dyn Embedder>>, StartupError> {
     let embedder = match settings.agent.embedder.build() {
         Ok(embedder) => {
             tracing::info!(embedder = embedder.name(), "knowledge-base embedder ready");
@@ -300,7 +298,7 @@ fn knowledge_base(
             None
         }
     };
-    Ok((embedder, Arc::new(KbSearch::new())))
+    Ok(embedder)
 }
 
 /// Embedded mode's dispatcher: one task per outbound partition, replies

@@ -5,7 +5,8 @@
 //! finds it in the escalation queue, opens it, claims it and replies in the
 //! reply box; the local fake of Twilio's Messages API receives exactly that
 //! reply for the customer's number, and the audit log has the claim and the
-//! reply.
+//! reply. Then the other views (approvals, actors, channel health) and
+//! signing out.
 
 mod common;
 
@@ -102,7 +103,7 @@ async fn wait_contains(browser: &Browser, css: &str, want: &str, within: Duratio
 }
 
 /// In the console: sign in, find the escalation, open it, claim it, reply.
-async fn agent_answers(browser: &Browser, base: &str, agent: &str, conversation: Uuid) {
+async fn agent_answers(browser: &Browser, base: &str, agent: &str, conversation: Uuid, customer: Uuid) {
     // The agent signs in.
     let long = Duration::from_secs(20);
     browser.goto(&format!("{base}/admin")).await;
@@ -142,6 +143,22 @@ async fn agent_answers(browser: &Browser, base: &str, agent: &str, conversation:
     .await;
     let notice = browser.find(&Scope::Document, "[data-testid=notice]", long).await;
     assert_eq!(browser.attribute(&notice, "data-kind").await.as_deref(), Some("info"));
+
+    // The other views: no drafts waiting, the customer's actor resident (the
+    // runtime's counters are for supervisors), the WhatsApp channel healthy.
+    browser.click(&browser.find(&Scope::Document, "[data-testid=tab-approvals]", long).await).await;
+    browser.find(&Scope::Document, "[data-empty=approvals]:not([hidden])", long).await;
+    browser.click(&browser.find(&Scope::Document, "[data-testid=tab-actors]", long).await).await;
+    wait_contains(browser, "[data-testid=actors-table]", &customer.to_string(), long).await;
+    wait_contains(browser, "[data-testid=runtime-stats]", "supervisor", long).await;
+    browser.click(&browser.find(&Scope::Document, "[data-testid=tab-channels]", long).await).await;
+    wait_text(browser, "[data-testid=health-status]", "ok", long).await;
+    wait_text(browser, "[data-testid=channel-row][data-channel=whatsapp] [data-testid=channel-status]", "ok", long)
+        .await;
+
+    // Signing out returns to the sign-in form.
+    browser.click(&browser.find(&Scope::Document, "[data-testid=sign-out]", long).await).await;
+    browser.find(&Scope::Document, "[data-testid=api-key]", long).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,16 +194,17 @@ async fn an_agent_claims_and_answers_an_escalation_from_the_console() {
     }
     let holding = fake.wait_for(1, Duration::from_secs(20)).await;
     assert_ne!(holding[0].form_value("Body").as_deref(), Some(REPLY));
-    let conversation: Uuid = {
+    let (conversation, customer): (Uuid, Uuid) = {
         let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
-        let id = sqlx::query_scalar("SELECT conversation_id FROM escalations").fetch_one(&mut *tx).await.unwrap();
+        let ids =
+            sqlx::query_as("SELECT conversation_id, customer_id FROM escalations").fetch_one(&mut *tx).await.unwrap();
         tx.commit().await.unwrap();
-        id
+        ids
     };
 
     // The agent works in the browser; it is closed even when a step fails.
     let browser = Browser::start().await;
-    let driven = CatchUnwind(Box::pin(agent_answers(&browser, &base, &agent, conversation))).await;
+    let driven = CatchUnwind(Box::pin(agent_answers(&browser, &base, &agent, conversation, customer))).await;
     browser.quit().await;
     if let Err(panic) = driven {
         std::panic::resume_unwind(panic);
@@ -227,4 +245,8 @@ async fn an_agent_claims_and_answers_an_escalation_from_the_console() {
     let actions: Vec<&str> = audited.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(actions, ["conversation.claim", "conversation.reply"], "{audited:?}");
     assert!(audited.iter().all(|(_, actor)| actor.ends_with(":Ana")), "{audited:?}");
+    let mut tx = fte::db::begin_system_job(&db.pool, fte::db::SystemJob::ApiAuth).await.unwrap();
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM admin_sessions").fetch_one(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(sessions, 0, "signing out ended the session");
 }

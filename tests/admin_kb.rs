@@ -298,6 +298,16 @@ async fn edits_are_validated_role_checked_and_tenant_scoped() {
     }
     let (_, detail) = get(addr, path, viewer).await;
     assert_eq!(detail["markdown"], article, "a refused edit changed nothing");
+    // NUL (which PostgreSQL text cannot hold): refused in a body (400, by
+    // the API's guard), not found in a name.
+    assert_eq!(put(addr, "launch.md", supervisor, "# T\n\nA NUL \u{0} here.", "r").await.0, 400);
+    assert_eq!(search(addr, viewer, "a\u{0}b", 3).await.0, 400);
+    assert_eq!(get(addr, "/api/v1/kb/documents?cursor=a%00", viewer).await.0, 400);
+    assert_eq!(get(addr, "/api/v1/kb/documents/a%00b", viewer).await.0, 404);
+    assert_eq!(
+        call(addr, reqwest::Method::DELETE, "/api/v1/kb/documents/a%00b", Some(supervisor), None, "r").await.0,
+        404
+    );
 
     // Tenant B sees none of A's articles, by list, by name or by search.
     assert_eq!(get(addr, path, &admin_b).await.0, 404);

@@ -97,6 +97,7 @@ async fn tenants_are_listed_created_and_changed_by_admins_in_scope() {
     assert_eq!(slugs(&second), ["tenant-b"]);
     assert!(second["next_cursor"].is_null());
     assert_eq!(get(addr, "/api/v1/tenants?limit=0", &global).await.0, 400);
+    assert_eq!(get(addr, "/api/v1/tenants?cursor=a%00", &global).await.0, 400);
     // A tenant admin sees its own tenant only; another's id is not found.
     let (_, own) = get(addr, "/api/v1/tenants", &admin_a).await;
     assert_eq!(slugs(&own), ["tenant-a"]);

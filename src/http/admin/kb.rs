@@ -255,6 +255,7 @@ pub async fn list_documents(
     params(("document" = String, Path, description = "The article's name, e.g. `password-reset.md`"), TenantQuery),
     responses(
         (status = 200, description = "The article", body = DocumentDetail),
+        (status = 400, description = "A global key named no tenant", body = Problem),
         (status = 401, description = "No or unknown API key", body = Problem),
         (status = 404, description = "No such article", body = Problem),
     ),
@@ -310,6 +311,7 @@ pub async fn get_document(
     responses(
         (status = 200, description = "Replaced", body = DocumentStored),
         (status = 201, description = "Created", body = DocumentStored),
+        (status = 400, description = "A global key named no tenant", body = Problem),
         (status = 401, description = "No or unknown API key", body = Problem),
         (status = 403, description = "Below supervisor", body = Problem),
         (status = 404, description = "Another tenant named", body = Problem),
@@ -340,8 +342,6 @@ pub async fn put_document(
         errors.push(field("markdown", "must not be empty"));
     } else if body.markdown.len() > MAX_MARKDOWN_BYTES {
         errors.push(field("markdown", format!("at most {MAX_MARKDOWN_BYTES} bytes")));
-    } else if body.markdown.contains('\0') {
-        errors.push(field("markdown", "must not contain NUL characters"));
     } else if crate::kb::chunker::chunk_markdown(&document, &body.markdown).is_empty() {
         errors.push(field("markdown", "holds no text below its headings: nothing could be searched"));
     }
@@ -393,6 +393,7 @@ pub async fn put_document(
     params(("document" = String, Path, description = "The article's name"), TenantQuery),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "A global key named no tenant", body = Problem),
         (status = 401, description = "No or unknown API key", body = Problem),
         (status = 403, description = "Below supervisor", body = Problem),
         (status = 404, description = "No such article", body = Problem),
@@ -447,6 +448,7 @@ pub async fn delete_document(
     request_body = SearchRequest,
     responses(
         (status = 200, description = "The hits, best first", body = SearchPreview),
+        (status = 400, description = "A global key named no tenant", body = Problem),
         (status = 401, description = "No or unknown API key", body = Problem),
         (status = 404, description = "Another tenant named", body = Problem),
         (status = 422, description = "Empty or too long query, limit outside 1-5", body = Problem),
@@ -469,8 +471,6 @@ pub async fn search_preview(
         errors.push(field("query", "must not be empty"));
     } else if query.chars().count() > MAX_QUERY_CHARS {
         errors.push(field("query", format!("at most {MAX_QUERY_CHARS} characters")));
-    } else if query.contains('\0') {
-        errors.push(field("query", "must not contain NUL characters"));
     }
     let max = i64::try_from(MAX_RESULTS).unwrap_or(5);
     let limit = body.limit.unwrap_or(max);

@@ -102,8 +102,8 @@ fn field(field: &str, message: impl Into<String>) -> FieldError {
 
 fn check_name(name: &str, errors: &mut Vec<FieldError>) {
     let n = name.trim().chars().count();
-    if n == 0 || n > 200 || name.contains('\0') {
-        errors.push(field("name", "1-200 characters, no NUL"));
+    if n == 0 || n > 200 {
+        errors.push(field("name", "1-200 characters"));
     }
 }
 
@@ -377,10 +377,10 @@ async fn stored_config(state: &AppState, tenant: TenantId) -> Result<serde_json:
 /// The field a configuration error is about: the unknown one serde names,
 /// or the field its message starts with; else the whole document.
 fn config_field(message: &str) -> String {
-    if let Some(rest) = message.split("unknown field `").nth(1) {
-        if let Some(name) = rest.split('`').next() {
-            return name.to_string();
-        }
+    if let Some(rest) = message.split("unknown field `").nth(1)
+        && let Some(name) = rest.split('`').next()
+    {
+        return name.to_string();
     }
     let first = message.split([' ', ':']).next().unwrap_or_default();
     let known = serde_json::to_value(AgentConfig::default()).ok();
@@ -458,10 +458,6 @@ pub async fn put_agent_config(
         return Err(Problem::invalid_fields(vec![field("agent_config", "must be a JSON object")]));
     }
     let config = AgentConfig::from_json(document).map_err(invalid)?;
-    // PostgreSQL's jsonb holds no NUL character.
-    if serde_json::to_string(&config).is_ok_and(|text| text.contains("\\u0000")) {
-        return Err(Problem::invalid_fields(vec![field("agent_config", "text must not contain NUL characters")]));
-    }
     let before = stored_config(&state, tenant).await?;
     config.store(&state.pool, tenant).await.map_err(invalid)?;
     let after = serde_json::to_value(&config).map_err(|e| Problem::internal(e.to_string()))?;

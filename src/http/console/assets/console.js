@@ -366,6 +366,19 @@
     return parts.join(' · ');
   }
 
+  var CHANNEL_COLUMNS = [
+    { title: 'Channel', keys: ['channel', 'provider'] },
+    { title: 'Address', keys: ['address'] },
+    { title: 'Status', keys: ['status'], kind: 'status' },
+    { title: 'Last inbound', keys: ['last_inbound_at'], kind: 'time' },
+    { title: 'Last outbound', keys: ['last_outbound_at'], kind: 'time' },
+    { title: 'Sent 24h', keys: ['sent_24h'] },
+    { title: 'Failed 24h', keys: ['failed_24h'] },
+    { title: 'Sent 1h', keys: ['sent_1h'] },
+    { title: 'Failed 1h', keys: ['failed_1h'] },
+    { title: 'Error rate', keys: ['error_rate_1h', 'error_rate'], kind: 'rate' }
+  ];
+
   function percent(rate) {
     return typeof rate === 'number' ? (rate * 100).toFixed(1) + '%' : cellText(rate);
   }
@@ -392,22 +405,28 @@
         return;
       }
       if (!channels.length) {
-        box.appendChild(el('p', { class: 'muted', text: 'No channel accounts are configured.' }));
+        box.appendChild(el('p', { class: 'muted', text: 'No per-channel figures were reported.' }));
         return;
       }
+      // Columns for the fields the server reports (whichever of them it has).
+      var columns = CHANNEL_COLUMNS.filter(function (col) {
+        return channels.some(function (c) { return col.keys.some(function (k) { return k in c; }); });
+      });
+      function value(c, col) {
+        for (var i = 0; i < col.keys.length; i++) if (col.keys[i] in c) return c[col.keys[i]];
+        return null;
+      }
       box.appendChild(el('table', { 'data-testid': 'channel-table' },
-        el('thead', null, el('tr', null, ['Provider', 'Address', 'Status', 'Last inbound', 'Last outbound', 'Sent 24h', 'Failed 24h', 'Error rate']
-          .map(function (h) { return el('th', { text: h }); }))),
+        el('thead', null, el('tr', null, columns.map(function (col) { return el('th', { text: col.title }); }))),
         el('tbody', null, channels.map(function (c) {
-          return el('tr', { 'data-testid': 'channel-row' },
-            el('td', { text: cellText(c.provider) }),
-            el('td', { text: cellText(c.address) }),
-            el('td', { class: 'status-' + c.status, text: cellText(c.status) }),
-            el('td', { title: when(c.last_inbound_at), text: ago(c.last_inbound_at) }),
-            el('td', { title: when(c.last_outbound_at), text: ago(c.last_outbound_at) }),
-            el('td', { text: cellText(c.sent_24h) }),
-            el('td', { text: cellText(c.failed_24h) }),
-            el('td', { text: percent(c.error_rate) }));
+          return el('tr', { 'data-testid': 'channel-row', 'data-channel': c.channel || c.provider || '' },
+            columns.map(function (col) {
+              var v = value(c, col);
+              if (col.kind === 'time') return el('td', { title: when(v), text: v ? ago(v) : 'never' });
+              if (col.kind === 'rate') return el('td', { text: percent(v) });
+              if (col.kind === 'status') return el('td', { class: 'status-' + v, 'data-testid': 'channel-status', text: cellText(v) });
+              return el('td', { text: cellText(v) });
+            }));
         }))));
     });
   };
