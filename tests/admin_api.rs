@@ -14,29 +14,11 @@ use serde_json::{Value, json};
 const INJECT: &str = "admin-test-inject-token";
 
 async fn inject(addr: std::net::SocketAddr, tenant: TenantId, from: &str, id: &str) {
-    let body = json!({"tenant_id": tenant.to_string(), "channel": "email", "external_id": id, "from": from, "body": "Hello there"});
-    let r = reqwest::Client::new()
-        .post(format!("http://{addr}/api/v1/inbound"))
-        .bearer_auth(INJECT)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    common::inject(addr, INJECT, tenant, "email", from, id, "Hello there").await;
 }
 
 async fn start(db: &TestDb) -> common::RunningApp {
-    let settings = common::serve_settings(&[
-        "--database-url",
-        &db.url,
-        "--http-addr",
-        "127.0.0.1:0",
-        "--kafka-brokers",
-        "",
-        "--inject-api-token",
-        INJECT,
-    ]);
-    common::start_app(&settings).await
+    common::start_injectable(db, INJECT, &[]).await
 }
 
 async fn get(addr: std::net::SocketAddr, path: &str, key: Option<&str>) -> (u16, Value, reqwest::header::HeaderMap) {

@@ -31,17 +31,7 @@ async fn call(
     body: Option<Value>,
     request_id: &str,
 ) -> (u16, Value) {
-    let mut req =
-        reqwest::Client::new().request(method, format!("http://{addr}{path}")).header("x-request-id", request_id);
-    if let Some(k) = key {
-        req = req.bearer_auth(k);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    common::api_call(addr, method, path, key, body, Some(request_id)).await
 }
 
 async fn get(addr: SocketAddr, path: &str, key: &str) -> (u16, Value) {

@@ -82,19 +82,9 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
 
 async fn call(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = reqwest::Client::new().request(method, format!("http://{addr}{path}"));
-    if let Some(k) = key {
-        req = req.bearer_auth(k);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
+    let (status, body) = common::api_call(addr, method, path, key, body, None).await;
     if status >= 400 {
-        assert_eq!(ct, "application/problem+json", "{status} {path}: {body}");
+        assert_eq!(body["status"], status, "{path}: an error is a problem document: {body}");
     }
     (status, body)
 }
@@ -104,30 +94,11 @@ fn fill(path: &str, id: &str, document: &str) -> String {
 }
 
 async fn start(db: &TestDb) -> common::RunningApp {
-    let settings = common::serve_settings(&[
-        "--database-url",
-        &db.url,
-        "--http-addr",
-        "127.0.0.1:0",
-        "--kafka-brokers",
-        "",
-        "--inject-api-token",
-        INJECT,
-    ]);
-    common::start_app(&settings).await
+    common::start_injectable(db, INJECT, &[]).await
 }
 
 async fn inject(addr: SocketAddr, tenant: TenantId, from: &str, id: &str, text: &str) {
-    let body =
-        json!({"tenant_id": tenant.to_string(), "channel": "email", "external_id": id, "from": from, "body": text});
-    let r = reqwest::Client::new()
-        .post(format!("http://{addr}/api/v1/inbound"))
-        .bearer_auth(INJECT)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    common::inject(addr, INJECT, tenant, "email", from, id, text).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

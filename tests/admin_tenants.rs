@@ -18,30 +18,13 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 
 async fn start(db: &TestDb) -> common::RunningApp {
-    let settings = common::serve_settings(&[
-        "--database-url",
-        &db.url,
-        "--http-addr",
-        "127.0.0.1:0",
-        "--kafka-brokers",
-        "",
-        "--embedder",
-        "hashing",
-    ]);
+    let settings =
+        common::serve_settings(&["--database-url", &db.url, "--http-addr", "127.0.0.1:0", "--kafka-brokers", ""]);
     common::start_app(&settings).await
 }
 
 async fn call(addr: SocketAddr, method: Method, path: &str, key: &str, body: Option<Value>, rid: &str) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("http://{addr}{path}"))
-        .bearer_auth(key)
-        .header("x-request-id", rid);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    common::api_call(addr, method, path, Some(key), body, Some(rid)).await
 }
 
 async fn get(addr: SocketAddr, path: &str, key: &str) -> (u16, Value) {

@@ -8,7 +8,7 @@ mod common;
 
 use common::TestDb;
 use fte::crm::MergePolicy;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn parse(text: &str) -> Vec<Value> {
     use std::io::Write;
@@ -31,25 +31,11 @@ fn parse(text: &str) -> Vec<Value> {
 async fn metrics_parse_as_prometheus_text() {
     let db = TestDb::new().await;
     let tenant = db.tenant("metrics", MergePolicy::Manual).await.id;
-    let settings = common::serve_settings(&[
-        "--database-url",
-        &db.url,
-        "--http-addr",
-        "127.0.0.1:0",
-        "--kafka-brokers",
-        "",
-        "--inject-api-token",
-        "tok",
-    ]);
-    let app = common::start_app(&settings).await;
+    let app = common::start_injectable(&db, "tok", &[]).await;
     let addr = app.addr;
     let client = reqwest::Client::new();
-    let body = json!({"tenant_id": tenant.to_string(), "channel": "email", "external_id": "m-1", "from": "m@example.com", "body": "hi"});
-    let r = client.post(format!("http://{addr}/api/v1/inbound")).bearer_auth("tok").json(&body).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let body = json!({"tenant_id": tenant.to_string(), "channel": "whatsapp", "external_id": "m-2", "from": "+14155550100", "body": "I want a human"});
-    let r = client.post(format!("http://{addr}/api/v1/inbound")).bearer_auth("tok").json(&body).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    common::inject(addr, "tok", tenant, "email", "m@example.com", "m-1", "hi").await;
+    common::inject(addr, "tok", tenant, "whatsapp", "+14155550100", "m-2", "I want a human").await;
 
     // /health: every channel listed; the two that had traffic are not idle.
     let health: Value = client.get(format!("http://{addr}/health")).send().await.unwrap().json().await.unwrap();

@@ -12,7 +12,6 @@ mod common;
 use common::TestDb;
 use fte::auth::{Role, create_key};
 use fte::crm::MergePolicy;
-use serde_json::json;
 use std::process::Command;
 
 const INJECT: &str = "schemathesis-inject-token";
@@ -25,32 +24,11 @@ fn schemathesis() -> std::path::PathBuf {
 async fn the_served_openapi_document_holds_under_schemathesis() {
     let db = TestDb::new().await;
     let tenant = db.tenant("tallyloom", MergePolicy::Manual).await.id;
-    let settings = common::serve_settings(&[
-        "--database-url",
-        &db.url,
-        "--http-addr",
-        "127.0.0.1:0",
-        "--kafka-brokers",
-        "",
-        "--inject-api-token",
-        INJECT,
-    ]);
-    let app = common::start_app(&settings).await;
+    let app = common::start_injectable(&db, INJECT, &[]).await;
     let addr = app.addr;
-    for (i, text) in ["How do I export invoices?", "I want to talk to a human", "Please draft a reply about refunds"]
-        .iter()
-        .enumerate()
-    {
-        let body = json!({"tenant_id": tenant.to_string(), "channel": "email", "external_id": format!("st-{i}"),
-                          "from": format!("st{i}@example.com"), "body": text});
-        let r = reqwest::Client::new()
-            .post(format!("http://{addr}/api/v1/inbound"))
-            .bearer_auth(INJECT)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+    let texts = ["How do I export invoices?", "I want to talk to a human", "Please draft a reply about refunds"];
+    for (i, text) in texts.iter().enumerate() {
+        common::inject(addr, INJECT, tenant, "email", &format!("st{i}@example.com"), &format!("st-{i}"), text).await;
     }
     let (_, key) = create_key(&db.pool, Some(tenant), Role::Admin, "schemathesis").await.unwrap();
 

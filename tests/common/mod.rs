@@ -182,6 +182,11 @@ pub fn spawn_role(role: &str, db_url: &str, env: &[(&str, &str)]) -> (std::proce
         .env_remove("KAFKA_BROKERS")
         .stdout(std::process::Stdio::inherit())
         .stderr(std::process::Stdio::piped());
+    // With the echo brain, the cheap hashing embedder (the KB routes need
+    // one; nothing needs the sentence model).
+    if !env.iter().any(|(k, _)| *k == "FTE_BRAIN" || *k == "KB_EMBEDDER") {
+        cmd.env("KB_EMBEDDER", "hashing");
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -253,9 +258,16 @@ pub fn serve_settings(flags: &[&str]) -> fte::config::ServeSettings {
         #[command(flatten)]
         serve: fte::config::ServeSettings,
     }
-    // The deterministic brain unless the test picks one.
+    // The deterministic brain unless the test picks one; with it, the cheap
+    // hashing embedder (for the knowledge-base routes) unless the test
+    // picks one, so no app loads the sentence model it does not use.
     let brain: &[&str] = if flags.contains(&"--brain") { &[] } else { &["--brain", "echo"] };
-    let args = std::iter::once("fte").chain(brain.iter().copied()).chain(flags.iter().copied());
+    let embedder: &[&str] =
+        if flags.contains(&"--brain") || flags.contains(&"--embedder") { &[] } else { &["--embedder", "hashing"] };
+    let args = std::iter::once("fte")
+        .chain(brain.iter().copied())
+        .chain(embedder.iter().copied())
+        .chain(flags.iter().copied());
     <Wrapper as clap::Parser>::parse_from(args).serve
 }
 
@@ -447,4 +459,68 @@ pub async fn tenant_count(db: &TestDb, tenant: fte::domain::TenantId, sql: &'sta
     let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut *tx).await.unwrap();
     tx.commit().await.unwrap();
     n
+}
+
+/// An in-process `serve` on `db` (no broker, the echo brain) whose inject
+/// API takes `token`; `extra` flags are added.
+pub async fn start_injectable(db: &TestDb, token: &str, extra: &[&str]) -> RunningApp {
+    let mut flags = vec![
+        "--database-url",
+        &db.url,
+        "--http-addr",
+        "127.0.0.1:0",
+        "--kafka-brokers",
+        "",
+        "--inject-api-token",
+        token,
+    ];
+    flags.extend_from_slice(extra);
+    start_app(&serve_settings(&flags)).await
+}
+
+/// Posts a customer message to the inject API; asserts it was committed.
+pub async fn inject(
+    addr: std::net::SocketAddr,
+    token: &str,
+    tenant: fte::domain::TenantId,
+    channel: &str,
+    from: &str,
+    external_id: &str,
+    body: &str,
+) {
+    let message = serde_json::json!({"tenant_id": tenant.to_string(), "channel": channel, "external_id": external_id,
+                                     "from": from, "body": body});
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1/inbound"))
+        .bearer_auth(token)
+        .json(&message)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+/// One API request (with the key, the JSON body and the request id when
+/// given): the status and the JSON body (null when there is none).
+pub async fn api_call(
+    addr: std::net::SocketAddr,
+    method: reqwest::Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<serde_json::Value>,
+    request_id: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new().request(method, format!("http://{addr}{path}"));
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    if let Some(id) = request_id {
+        req = req.header("x-request-id", id);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
 }
