@@ -118,6 +118,7 @@ async fn keys_roles_and_tenant_scope_guard_the_conversations_api() {
     assert_eq!(status, 200, "{actors}");
     let resident = actors["items"].as_array().unwrap();
     assert_eq!(resident.len(), 3);
+    assert!(resident.iter().all(|a| a["conversation_state"] == "awaiting_customer"), "{actors}");
     let (_, actors_b, _) = get(addr, "/api/v1/actors", Some(&key_b)).await;
     assert_eq!(actors_b["items"].as_array().unwrap().len(), 1);
     assert_eq!(get(addr, "/api/v1/runtime/stats", Some(viewer)).await.0, 403);

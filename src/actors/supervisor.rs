@@ -144,6 +144,8 @@ pub struct ResidentActor {
     /// The `fte.tickets.incoming` partition its messages arrive on (the
     /// in-process bus; `None` with Kafka, where the broker assigns it).
     pub partition: Option<usize>,
+    /// Its conversation's state as stored (filled in by the admin API).
+    pub conversation_state: Option<String>,
 }
 
 pub type Registry = Arc<DashMap<CustomerId, Slot>>;
@@ -493,7 +495,15 @@ pub fn resident(registry: &Registry) -> Vec<ResidentActor> {
                 ),
                 Slot::Draining { tenant, pending, .. } => ("draining", *tenant, 0, pending.len()),
             };
-            ResidentActor { customer_id: *e.key(), tenant_id: tenant, status, idle_ms, queue_depth, partition: None }
+            ResidentActor {
+                customer_id: *e.key(),
+                tenant_id: tenant,
+                status,
+                idle_ms,
+                queue_depth,
+                partition: None,
+                conversation_state: None,
+            }
         })
         .collect()
 }

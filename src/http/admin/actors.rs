@@ -58,7 +58,22 @@ pub async fn list(
 ) -> Result<Json<Actors>, Problem> {
     require(&caller, Role::Viewer)?;
     let tenant = scope(&caller, q.tenant.as_deref())?;
-    let items = runtime(&state)?.resident().into_iter().filter(|a| a.tenant_id == tenant).collect();
+    let mut items: Vec<ResidentActor> =
+        runtime(&state)?.resident().into_iter().filter(|a| a.tenant_id == tenant).collect();
+    let customers: Vec<Uuid> = items.iter().map(|a| a.customer_id.as_uuid()).collect();
+    let mut tx = begin_tenant(&state.pool, tenant).await.map_err(unavailable)?;
+    let states: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT DISTINCT ON (customer_id) customer_id, state FROM conversations WHERE customer_id = ANY($1)
+          ORDER BY customer_id, (state <> 'resolved') DESC, opened_at DESC",
+    )
+    .bind(&customers)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)?;
+    for a in &mut items {
+        a.conversation_state = states.iter().find(|(c, _)| *c == a.customer_id.as_uuid()).map(|(_, s)| s.clone());
+    }
     Ok(Json(Actors { items }))
 }
 
