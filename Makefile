@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
 
-.PHONY: setup up up-pg down run migrate test lint eval bench-actors
+.PHONY: setup up up-pg down run migrate test lint eval bench bench-actors bench-micro
 
 setup:
 	scripts/setup.sh
@@ -48,7 +48,19 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
+## The load harness (issue #8): same-run baselines (PostgreSQL commits at 1
+## and 32 clients, broker round trip) and every scenario against a worker of
+## the release build on the real broker; writes target/bench/report.{json,html}.
+bench: up
+	$(CARGO) build --release --bin fte
+	source .dev/env && target/release/fte bench --out target/bench
+
 ## Memory per resident conversation actor and spawn + rehydrate time
 ## (ACTORS=100000 by default), release build.
 bench-actors: up-pg
 	source .dev/env && $(CARGO) bench --bench resident_actors
+
+## Microbenchmarks (criterion): state machine, channel formatting,
+## signatures, actor round trip, turn commit, knowledge-base search.
+bench-micro: up-pg
+	source .dev/env && $(CARGO) bench --bench micro

@@ -65,6 +65,10 @@ pub enum Command {
     /// Run a tickets file through the live path against a fresh database
     /// and score the agent.
     Eval(crate::eval::EvalArgs),
+    /// Load-test a worker of this binary on the real broker and PostgreSQL,
+    /// next to the machine's own ceilings; writes report.json and
+    /// report.html (see `make bench`).
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,6 +256,18 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             .await
             .map_err(|e| StartupError::Command(e.to_string()))?;
             println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            Ok(())
+        }
+        Command::Bench(args) => {
+            let report = crate::bench::run(args).await.map_err(|e| StartupError::Command(e.to_string()))?;
+            for t in &report.targets {
+                let verdict = match t.met {
+                    Some(true) => "met",
+                    Some(false) => "MISSED",
+                    None => "not measured",
+                };
+                println!("{verdict:>12}  {}: {}", t.target, t.measured);
+            }
             Ok(())
         }
         Command::Eval(args) => {

@@ -38,6 +38,7 @@ pub mod actors;
 pub mod agent;
 pub mod app;
 pub mod auth;
+pub mod bench;
 pub mod brain;
 pub mod bus;
 pub mod channels;

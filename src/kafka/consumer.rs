@@ -10,6 +10,9 @@ use rdkafka::message::BorrowedMessage;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// librdkafka's default is 500 ms.
+const FETCH_WAIT_MAX_MS: &str = "20";
+
 pub fn group_consumer<C: ConsumerContext + 'static>(
     bootstrap: &str,
     group: &str,
@@ -28,6 +31,11 @@ pub fn group_consumer<C: ConsumerContext + 'static>(
         .set("session.timeout.ms", session_timeout_ms.to_string())
         .set("heartbeat.interval.ms", (session_timeout_ms / 4).max(100).to_string())
         .set("max.poll.interval.ms", max_poll_interval_ms.max(session_timeout_ms).to_string())
+        // A fetch that finds nothing returns within this time. Apache Kafka
+        // answers a waiting fetch as soon as a record arrives, but not every
+        // Kafka-protocol broker does (tansu waits the whole time), and each
+        // record crosses two consumers on its way to a reply.
+        .set("fetch.wait.max.ms", FETCH_WAIT_MAX_MS)
         .create_with_context(context)
         .map_err(KafkaError::Config)
 }

@@ -1,0 +1,208 @@
+//! The deployment a bench run measures: a scratch database (migrated, one
+//! tenant, the sample knowledge base) and an `fte worker` process of this
+//! same binary on the real broker, under a topic prefix of its own. The
+//! harness owns the process so the restart scenario can SIGKILL it and
+//! start it again; everything is removed at the end.
+
+use crate::crm::{MergePolicy, NewTenant, create_tenant};
+use crate::domain::TenantId;
+use crate::kafka::Topics;
+use sqlx::{Connection, PgConnection, PgPool};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeploymentError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(String),
+    #[error("tenant: {0}")]
+    Tenant(#[from] crate::crm::CrmError),
+    #[error("cannot run {what}: {source}")]
+    Spawn { what: String, source: std::io::Error },
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// How the worker under test runs.
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    /// `agent` (the local brain) or `echo`.
+    pub brain: String,
+    /// `minilm` or `hashing`.
+    pub embedder: String,
+    /// The sample knowledge base to ingest.
+    pub kb_dir: PathBuf,
+}
+
+pub struct Deployment {
+    base_url: String,
+    database: String,
+    pub database_url: String,
+    pub pool: PgPool,
+    pub tenant: TenantId,
+    pub brokers: String,
+    pub topics: Topics,
+    settings: WorkerSettings,
+    /// This binary, resolved once (a rebuild replaces the file under a
+    /// running process).
+    exe: PathBuf,
+    worker: Option<Child>,
+    http_port: u16,
+}
+
+fn with_database(base: &str, name: &str) -> Result<String, DeploymentError> {
+    let (head, tail) =
+        base.rsplit_once('/').ok_or_else(|| DeploymentError::Failed("DATABASE_URL has no database name".into()))?;
+    let query = tail.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    Ok(format!("{head}/{name}{query}"))
+}
+
+fn free_port() -> Result<u16, DeploymentError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|source| DeploymentError::Spawn { what: "a local port".into(), source })?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|source| DeploymentError::Spawn { what: "a local port".into(), source })
+}
+
+impl Deployment {
+    pub async fn create(base_url: &str, brokers: &str, settings: WorkerSettings) -> Result<Self, DeploymentError> {
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let database = format!("fte_bench_{}", &run[..12]);
+        let mut admin = PgConnection::connect(base_url).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}"))).execute(&mut admin).await?;
+        let database_url = with_database(base_url, &database)?;
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&database_url).await?;
+        crate::db::migrate(&pool).await.map_err(|e| DeploymentError::Migrate(e.to_string()))?;
+        let tenant = create_tenant(
+            &pool,
+            &NewTenant { slug: "bench".into(), name: "Bench".into(), merge_policy: MergePolicy::Auto },
+        )
+        .await?
+        .id;
+        let topics = Topics { prefix: format!("bench{}.", &run[..8]), ..Topics::default() };
+        let exe = std::env::current_exe().map_err(|source| DeploymentError::Spawn { what: "fte".into(), source })?;
+        let mut deployment = Self {
+            base_url: base_url.to_string(),
+            database,
+            database_url,
+            pool,
+            tenant,
+            brokers: brokers.to_string(),
+            topics,
+            settings,
+            exe,
+            worker: None,
+            http_port: free_port()?,
+        };
+        deployment.ingest_kb()?;
+        Ok(deployment)
+    }
+
+    fn command(&self, args: &[&str]) -> Result<Command, DeploymentError> {
+        let mut cmd = Command::new(&self.exe);
+        cmd.args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("KAFKA_BROKERS", &self.brokers)
+            .env("KAFKA_TOPIC_PREFIX", &self.topics.prefix)
+            .env("KB_EMBEDDER", &self.settings.embedder)
+            .env("FTE_BRAIN", &self.settings.brain)
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn");
+        Ok(cmd)
+    }
+
+    fn ingest_kb(&mut self) -> Result<(), DeploymentError> {
+        let dir = self.settings.kb_dir.display().to_string();
+        let tenant = self.tenant.to_string();
+        let out = self
+            .command(&["kb", "ingest", "--tenant", &tenant, &dir])?
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|source| DeploymentError::Spawn { what: "fte kb ingest".into(), source })?;
+        if !out.status.success() {
+            return Err(DeploymentError::Failed(format!(
+                "fte kb ingest failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Starts the worker and waits until it is ready (`/ready` is 200).
+    pub async fn start_worker(&mut self) -> Result<Duration, DeploymentError> {
+        let started = Instant::now();
+        let addr = format!("127.0.0.1:{}", self.http_port);
+        let child = self
+            .command(&["worker"])?
+            .env("HTTP_ADDR", &addr)
+            // Every answer goes out (no drafts wait for a human).
+            .env("APPROVAL_THRESHOLD", "0")
+            // The shortest session the broker accepts: a killed worker's
+            // partitions move on sooner.
+            .env("KAFKA_SESSION_TIMEOUT_MS", "6000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|source| DeploymentError::Spawn { what: "fte worker".into(), source })?;
+        self.worker = Some(child);
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(w) = self.worker.as_mut()
+                && let Ok(Some(status)) = w.try_wait()
+            {
+                return Err(DeploymentError::Failed(format!("the worker exited at start-up: {status}")));
+            }
+            let ready = client.get(format!("http://{addr}/ready")).send().await.is_ok_and(|r| r.status().is_success());
+            if ready {
+                return Ok(started.elapsed());
+            }
+            if Instant::now() > deadline {
+                return Err(DeploymentError::Failed("the worker was not ready within 120 s".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGKILLs the worker (no drain, no goodbye).
+    pub fn kill_worker(&mut self) {
+        if let Some(mut w) = self.worker.take() {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+    }
+
+    /// The worker's resident set size.
+    pub fn worker_rss_bytes(&self) -> Option<u64> {
+        let pid = self.worker.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    }
+
+    /// Stops the worker and drops the scratch database.
+    pub async fn destroy(mut self) -> Result<(), DeploymentError> {
+        self.kill_worker();
+        self.pool.close().await;
+        let mut admin = PgConnection::connect(&self.base_url).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database)))
+            .execute(&mut admin)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        self.kill_worker();
+    }
+}

@@ -1,0 +1,263 @@
+//! The load harness (issue #8, `fte bench`, `make bench`): drives customer
+//! messages through a deployment of this binary on the real broker and
+//! PostgreSQL, measures what comes back, and sets every figure next to the
+//! machine's own ceilings measured in the same run. Writes `report.json`
+//! and `report.html`.
+
+pub mod baseline;
+pub mod deployment;
+pub mod html;
+pub mod load;
+pub mod report;
+pub mod scenarios;
+
+use deployment::{Deployment, WorkerSettings};
+use report::{Baselines, Machine, Report, ScenarioResult, TargetCheck};
+use scenarios::Sizes;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// A database the harness may create scratch databases from.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    #[arg(long, env = "KAFKA_BROKERS")]
+    pub kafka_brokers: String,
+    /// The worker's brain: `agent` (the local brain) or `echo`.
+    #[arg(long, default_value = "agent")]
+    pub brain: String,
+    /// The worker's embedder: `minilm` or `hashing`.
+    #[arg(long, default_value = "minilm")]
+    pub embedder: String,
+    #[arg(long, default_value = "context/product-docs")]
+    pub kb: PathBuf,
+    /// Scenarios to run, in order.
+    #[arg(long, value_delimiter = ',', default_value = "baselines,max,steady,burst,cross_channel,idle,restart")]
+    pub scenarios: Vec<String>,
+    /// Customers of the `max` scenario.
+    #[arg(long, default_value_t = 300)]
+    pub customers: usize,
+    /// Messages per customer.
+    #[arg(long, default_value_t = 4)]
+    pub messages: usize,
+    /// Conversations in flight in closed loops.
+    #[arg(long, default_value_t = 64)]
+    pub in_flight: usize,
+    #[arg(long, default_value_t = 20)]
+    pub steady_secs: u64,
+    #[arg(long, default_value_t = 5)]
+    pub burst_secs: u64,
+    #[arg(long, default_value_t = 2000)]
+    pub idle_customers: usize,
+    #[arg(long, default_value_t = 2000)]
+    pub restart_customers: usize,
+    #[arg(long, default_value_t = 30)]
+    pub reply_timeout_secs: u64,
+    /// Seconds each PostgreSQL baseline runs.
+    #[arg(long, default_value_t = 5)]
+    pub baseline_secs: u64,
+    /// Where `report.json` and `report.html` go.
+    #[arg(long, default_value = "target/bench")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Deployment(#[from] deployment::DeploymentError),
+    #[error(transparent)]
+    Scenario(#[from] scenarios::ScenarioError),
+    #[error(transparent)]
+    Baseline(#[from] baseline::BaselineError),
+    #[error("cannot write the report to {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("unknown scenario {0:?}")]
+    Unknown(String),
+}
+
+fn machine(args: &BenchArgs) -> Machine {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory_kb = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    Machine {
+        cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        memory_bytes: memory_kb * 1024,
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string(),
+        profile: if cfg!(debug_assertions) { "debug".into() } else { "release".into() },
+        postgres_version: String::new(),
+        broker: args.kafka_brokers.clone(),
+    }
+}
+
+pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
+    let mut report =
+        Report { started_at: chrono::Utc::now().to_rfc3339(), machine: machine(&args), ..Default::default() };
+    for name in &args.scenarios {
+        if !["baselines", "max", "steady", "burst", "cross_channel", "idle", "restart"].contains(&name.as_str()) {
+            return Err(BenchError::Unknown(name.clone()));
+        }
+    }
+    let wants = |s: &str| args.scenarios.iter().any(|n| n == s);
+    if wants("baselines") {
+        report.baselines = baselines(&args).await?;
+    }
+    let settings =
+        WorkerSettings { brain: args.brain.clone(), embedder: args.embedder.clone(), kb_dir: args.kb.clone() };
+    let mut d = Deployment::create(&args.database_url, &args.kafka_brokers, settings).await?;
+    report.machine.postgres_version =
+        sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&d.pool).await.unwrap_or_default();
+    let result = scenarios(&args, &mut d, &mut report).await;
+    d.destroy().await?;
+    result?;
+    report.targets = targets(&report);
+    write(&args.out, &report)?;
+    Ok(report)
+}
+
+async fn baselines(args: &BenchArgs) -> Result<Baselines, BenchError> {
+    let secs = Duration::from_secs(args.baseline_secs.max(1));
+    eprintln!("baselines: PostgreSQL commits (1 and 32 clients), broker round trip");
+    Ok(Baselines {
+        pg_commits_1: Some(baseline::pg_commit_rate(&args.database_url, 1, secs).await?),
+        pg_commits_32: Some(baseline::pg_commit_rate(&args.database_url, 32, secs).await?),
+        broker_roundtrip: Some(baseline::broker_roundtrip_rate(&args.kafka_brokers, 20_000, 512).await?),
+    })
+}
+
+async fn scenarios(args: &BenchArgs, d: &mut Deployment, report: &mut Report) -> Result<(), BenchError> {
+    let sizes = Sizes {
+        customers: args.customers,
+        messages: args.messages,
+        in_flight: args.in_flight,
+        steady: Duration::from_secs(args.steady_secs),
+        burst: Duration::from_secs(args.burst_secs),
+        idle_customers: args.idle_customers,
+        restart_customers: args.restart_customers,
+        reply_timeout: Duration::from_secs(args.reply_timeout_secs),
+    };
+    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    d.start_worker().await?;
+    // Warm-up: the model, the pools, the first rebalance.
+    let warm = scenarios::open(d, &sizes, &format!("{run}w"), "warmup", 20.0, Duration::from_secs(2)).await?;
+    eprintln!("warm-up: {} replies", warm.replies_received);
+    let mut max_rate = None;
+    for name in &args.scenarios {
+        let result: ScenarioResult = match name.as_str() {
+            "max" => {
+                let r = scenarios::max(d, &sizes, &run).await?;
+                max_rate = Some(r.throughput_per_sec);
+                r
+            }
+            "steady" => {
+                let rate = max_rate.unwrap_or(50.0) / 2.0;
+                scenarios::open(d, &sizes, &run, "steady", rate.max(1.0), sizes.steady).await?
+            }
+            "burst" => {
+                let rate = max_rate.unwrap_or(50.0) * 3.0;
+                scenarios::open(d, &sizes, &run, "burst", rate.max(1.0), sizes.burst).await?
+            }
+            "cross_channel" => scenarios::cross_channel(d, &sizes, &run).await?,
+            "idle" => scenarios::idle(d, &sizes, &run).await?,
+            "restart" => scenarios::restart(d, &sizes, &run).await?,
+            _ => continue,
+        };
+        eprintln!(
+            "{}: {:.1} replies/s, p99 {} ms, {} errors",
+            result.name,
+            result.throughput_per_sec,
+            result.latency_ms.as_ref().map_or("-".into(), |p| format!("{:.1}", p.p99)),
+            result.errors
+        );
+        report.scenarios.push(result);
+    }
+    Ok(())
+}
+
+fn scenario<'a>(report: &'a Report, name: &str) -> Option<&'a ScenarioResult> {
+    report.scenarios.iter().find(|s| s.name == name)
+}
+
+fn figure(s: &ScenarioResult, name: &str) -> Option<f64> {
+    s.figures.iter().find(|f| f.name == name).map(|f| f.value)
+}
+
+/// Issue #8's targets against this run.
+pub fn targets(report: &Report) -> Vec<TargetCheck> {
+    let mut checks = Vec::new();
+    let ceiling = report.baselines.pg_commits_32.as_ref().map(|r| r.per_sec);
+    checks.push(match (scenario(report, "max"), ceiling) {
+        (Some(max), Some(c)) if c > 0.0 => {
+            let ratio = max.throughput_per_sec / c;
+            TargetCheck {
+                target: "throughput ≥ 50% of the 32-client single-row commit ceiling".into(),
+                measured: format!("{:.1}/s = {:.1}% of {c:.0}/s", max.throughput_per_sec, ratio * 100.0),
+                met: Some(ratio >= 0.5),
+            }
+        }
+        _ => TargetCheck {
+            target: "throughput ≥ 50% of the commit ceiling".into(),
+            measured: "not measured".into(),
+            met: None,
+        },
+    });
+    checks.push(match scenario(report, "steady").and_then(|s| s.latency_ms.as_ref().map(|p| (s, p.p99))) {
+        Some((s, p99)) => TargetCheck {
+            target: "p99 < 100 ms at half the maximum rate".into(),
+            measured: format!("p99 {p99:.1} ms at {:.1} messages/s", figure(s, "offered rate").unwrap_or(0.0)),
+            met: Some(p99 < 100.0 && s.errors == 0),
+        },
+        None => TargetCheck {
+            target: "p99 < 100 ms at half the maximum rate".into(),
+            measured: "not measured".into(),
+            met: None,
+        },
+    });
+    checks.push(match scenario(report, "idle").and_then(|s| figure(s, "projected for 100,000 resident")) {
+        Some(gib) => TargetCheck {
+            target: "100,000 resident idle conversations in ≤ 1 GiB RSS".into(),
+            measured: format!("{gib:.2} GiB projected from the idle scenario's RSS growth"),
+            met: Some(gib <= 1.0),
+        },
+        None => TargetCheck {
+            target: "100,000 resident idle conversations in ≤ 1 GiB".into(),
+            measured: "not measured".into(),
+            met: None,
+        },
+    });
+    checks.push(
+        match scenario(report, "restart").and_then(|s| figure(s, "all served again after kill -9").map(|v| (s, v))) {
+            Some((s, secs)) => TargetCheck {
+                target: "10,000 resident conversations served again < 10 s after kill -9".into(),
+                measured: format!("{} conversations served again {secs:.1} s after kill -9", s.customers),
+                met: Some(secs < 10.0 && s.customers >= 10_000 && s.errors == 0),
+            },
+            None => TargetCheck {
+                target: "served again < 10 s after kill -9".into(),
+                measured: "not measured".into(),
+                met: None,
+            },
+        },
+    );
+    checks
+}
+
+fn write(dir: &std::path::Path, report: &Report) -> Result<(), BenchError> {
+    let fail = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| BenchError::Write { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(fail(dir))?;
+    let json = dir.join("report.json");
+    let text = serde_json::to_string_pretty(report)
+        .map_err(|e| BenchError::Write { path: json.display().to_string(), source: std::io::Error::other(e) })?;
+    std::fs::write(&json, text).map_err(fail(&json))?;
+    let html = dir.join("report.html");
+    std::fs::write(&html, html::render(report)).map_err(fail(&html))?;
+    eprintln!("report: {} and {}", json.display(), html.display());
+    Ok(())
+}

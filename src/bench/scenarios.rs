@@ -1,0 +1,148 @@
+//! The scenarios of a bench run (issue #8 item 3), each a load plan on the
+//! deployment plus the figures it exists for: `max` (closed loop: the
+//! highest sustained rate), `steady` (open loop at half of it: latency at
+//! a load), `burst` (open loop at three times it: how the backlog drains),
+//! `cross_channel` (one person on email and WhatsApp), `idle` (memory per
+//! resident conversation in the worker) and `restart` (SIGKILL the worker
+//! with conversations resident; time until every customer is answered
+//! again).
+
+use super::deployment::Deployment;
+use super::load::{LoadError, Pace, Plan, Target, drive};
+use super::report::{Figure, ScenarioResult};
+use std::time::{Duration, Instant};
+
+/// What customers ask: questions the sample knowledge base answers, so the
+/// local brain replies instead of handing over.
+pub const QUESTIONS: [&str; 6] = [
+    "How do I export my invoices to CSV?",
+    "How can I change the currency on an invoice?",
+    "Where do I add a new team member?",
+    "How do I connect my bank account?",
+    "Can I set up recurring invoices?",
+    "How do I reset my password?",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Deployment(#[from] super::deployment::DeploymentError),
+}
+
+/// The knobs of one run.
+#[derive(Clone, Debug)]
+pub struct Sizes {
+    pub customers: usize,
+    pub messages: usize,
+    pub in_flight: usize,
+    pub steady: Duration,
+    pub burst: Duration,
+    pub idle_customers: usize,
+    pub restart_customers: usize,
+    pub reply_timeout: Duration,
+}
+
+fn plan(name: &str, customers: usize, messages: usize, pace: Pace, sizes: &Sizes) -> Plan {
+    Plan {
+        name: name.into(),
+        customers: customers.max(1),
+        messages: messages.max(1),
+        pace,
+        cross_channel: false,
+        reply_timeout: sizes.reply_timeout,
+        questions: QUESTIONS.iter().map(|q| q.to_string()).collect(),
+        first_message: 0,
+    }
+}
+
+fn target(d: &Deployment) -> Target {
+    Target { brokers: d.brokers.clone(), topics: d.topics.clone(), tenant: d.tenant }
+}
+
+fn figure(name: &str, value: f64, unit: &str) -> Figure {
+    Figure { name: name.into(), value, unit: unit.into() }
+}
+
+/// Closed loop: `in_flight` conversations at a time.
+pub async fn max(d: &Deployment, sizes: &Sizes, run: &str) -> Result<ScenarioResult, ScenarioError> {
+    let p = plan("max", sizes.customers, sizes.messages, Pace::Closed { in_flight: sizes.in_flight }, sizes);
+    let what = format!(
+        "{} customers × {} messages, closed loop, {} conversations in flight",
+        sizes.customers, sizes.messages, sizes.in_flight
+    );
+    Ok(drive(&target(d), &p, run, what).await?)
+}
+
+/// Open loop at `rate` messages per second for `how_long`.
+pub async fn open(
+    d: &Deployment,
+    sizes: &Sizes,
+    run: &str,
+    name: &str,
+    rate: f64,
+    how_long: Duration,
+) -> Result<ScenarioResult, ScenarioError> {
+    let total = ((rate * how_long.as_secs_f64()).ceil() as usize).max(1);
+    let messages = sizes.messages.clamp(1, total);
+    let customers = total.div_ceil(messages);
+    let p = plan(name, customers, messages, Pace::Open { per_sec: rate }, sizes);
+    let what = format!(
+        "open loop at {rate:.1} messages/s for {:.0} s ({customers} customers × {messages})",
+        how_long.as_secs_f64()
+    );
+    let mut result = drive(&target(d), &p, run, what).await?;
+    result.figures.push(figure("offered rate", rate, "messages/s"));
+    Ok(result)
+}
+
+/// One person writing on email and WhatsApp alternately.
+pub async fn cross_channel(d: &Deployment, sizes: &Sizes, run: &str) -> Result<ScenarioResult, ScenarioError> {
+    let customers = (sizes.customers / 2).max(1);
+    let mut p = plan("cross_channel", customers, 4, Pace::Closed { in_flight: sizes.in_flight }, sizes);
+    p.cross_channel = true;
+    let what = format!("{customers} customers × 4 messages alternating email and WhatsApp, closed loop");
+    Ok(drive(&target(d), &p, run, what).await?)
+}
+
+/// Memory per resident conversation: the worker's RSS before and after
+/// `idle_customers` new customers each had one turn (and stay resident).
+pub async fn idle(d: &Deployment, sizes: &Sizes, run: &str) -> Result<ScenarioResult, ScenarioError> {
+    let before = d.worker_rss_bytes();
+    let n = sizes.idle_customers;
+    let p = plan("idle", n, 1, Pace::Closed { in_flight: sizes.in_flight * 2 }, sizes);
+    let mut result = drive(&target(d), &p, run, format!("{n} new customers, one message each, then left idle")).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = d.worker_rss_bytes();
+    if let (Some(b), Some(a)) = (before, after) {
+        let per = a.saturating_sub(b) as f64 / n.max(1) as f64;
+        result.figures.push(figure("worker RSS before", b as f64 / 1_048_576.0, "MiB"));
+        result.figures.push(figure("worker RSS after", a as f64 / 1_048_576.0, "MiB"));
+        result.figures.push(figure("RSS per resident conversation", per / 1024.0, "KiB"));
+        result.figures.push(figure("projected for 100,000 resident", per * 100_000.0 / 1_073_741_824.0, "GiB"));
+    }
+    Ok(result)
+}
+
+/// `restart_customers` conversations resident; SIGKILL the worker, start
+/// it again, every customer writes once more: the time from the kill until
+/// the last of them is answered.
+pub async fn restart(d: &mut Deployment, sizes: &Sizes, run: &str) -> Result<ScenarioResult, ScenarioError> {
+    let n = sizes.restart_customers;
+    let warm = plan("restart", n, 1, Pace::Closed { in_flight: sizes.in_flight * 2 }, sizes);
+    drive(&target(d), &warm, run, "warm-up".into()).await?;
+    let killed = Instant::now();
+    d.kill_worker();
+    let ready_after = d.start_worker().await?;
+    // The same customers (same run tag), their second message.
+    let mut again = plan("restart", n, 1, Pace::Closed { in_flight: n }, sizes);
+    again.first_message = 1;
+    let mut result = drive(&target(d), &again, run, String::new()).await?;
+    let served = killed.elapsed();
+    result.description =
+        format!("{n} resident conversations; worker SIGKILLed and restarted; each customer writes again");
+    result.figures.push(figure("worker ready after restart", ready_after.as_secs_f64(), "s"));
+    result.figures.push(figure("all served again after kill -9", served.as_secs_f64(), "s"));
+    Ok(result)
+}
