@@ -75,6 +75,7 @@ impl Deployment {
         let database = format!("fte_bench_{}", &run[..12]);
         let mut admin = PgConnection::connect(base_url).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}"))).execute(&mut admin).await?;
+        eprintln!("scratch database {database}");
         let database_url = with_database(base_url, &database)?;
         let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&database_url).await?;
         crate::db::migrate(&pool).await.map_err(|e| DeploymentError::Migrate(e.to_string()))?;

@@ -1,0 +1,78 @@
+//! `fte bench` end to end, small: the same-run baselines, the closed-loop
+//! maximum, an open-loop load, the cross-channel customers and the SIGKILL
+//! restart, against a worker of this binary on the real broker and a
+//! scratch database. Every message must be answered once, the report must
+//! parse back as the harness's own types with every figure present, the
+//! scratch database must be gone afterwards, and the HTML report must hold
+//! its plots.
+
+mod common;
+
+use fte::bench::report::Report;
+use std::process::Command;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_bench_run_measures_every_scenario_and_writes_its_report() {
+    let out = std::env::temp_dir().join(format!("fte-bench-{}", uuid::Uuid::new_v4().simple()));
+    let dir = out.display().to_string();
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_fte"))
+            .args(["bench", "--brain", "echo", "--embedder", "hashing"])
+            .args(["--scenarios", "baselines,max,steady,cross_channel,restart"])
+            .args(["--customers", "16", "--messages", "2", "--in-flight", "8", "--steady-secs", "2"])
+            .args(["--restart-customers", "12", "--baseline-secs", "1", "--reply-timeout-secs", "20"])
+            .args(["--out", &dir])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DATABASE_URL", common::database_url())
+            .env("KAFKA_BROKERS", common::kafka_brokers())
+            .env("LOG_FORMAT", "json")
+            .output()
+            .expect("run fte bench")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "fte bench failed:\n{stdout}\n{stderr}");
+
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let pg1 = report.baselines.pg_commits_1.as_ref().expect("1-client commit baseline");
+    let pg32 = report.baselines.pg_commits_32.as_ref().expect("32-client commit baseline");
+    assert!(pg1.per_sec > 0.0 && pg32.per_sec > 0.0, "{:?}", report.baselines);
+    assert!(report.baselines.broker_roundtrip.as_ref().is_some_and(|r| r.per_sec > 0.0));
+    let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["max", "steady", "cross_channel", "restart"]);
+    for s in &report.scenarios {
+        assert_eq!(s.errors, 0, "{}: {s:?}", s.name);
+        assert_eq!(s.replies_received, s.messages_sent, "{}: every message answered once", s.name);
+        let p = s.latency_ms.as_ref().expect("latency measured");
+        assert!(p.p50 > 0.0 && p.p50 <= p.p99 && p.p99 <= p.max, "{}: {p:?}", s.name);
+        assert!(!s.histogram.is_empty() && !s.timeline.is_empty(), "{}", s.name);
+        assert_eq!(s.histogram.iter().map(|(_, n)| n).sum::<u64>(), s.replies_received, "{}", s.name);
+    }
+    assert_eq!(report.scenarios[0].messages_sent, 32);
+    assert_eq!(report.scenarios[2].messages_sent, 32, "8 customers × 4 messages across email and WhatsApp");
+    let restart = &report.scenarios[3];
+    let served = restart.figures.iter().find(|f| f.name == "all served again after kill -9").expect("recovery time");
+    assert!(served.value > 0.0);
+    assert_eq!(report.targets.len(), 4);
+    assert!(report.targets[0].met.is_some(), "throughput is set against the commit ceiling: {:?}", report.targets[0]);
+    assert!(stdout.contains("throughput ≥ 50%"), "{stdout}");
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3 * report.scenarios.len(), "three plots per scenario");
+
+    // The scratch database is gone.
+    let scratch = stderr
+        .split_whitespace()
+        .find(|w| w.starts_with("fte_bench_"))
+        .expect("the harness names its scratch database")
+        .to_string();
+    let leftover: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+        .bind(&scratch)
+        .fetch_one(&common::TestDb::new().await.pool)
+        .await
+        .unwrap();
+    assert_eq!(leftover, 0, "fte bench left {scratch} behind");
+    let _ = std::fs::remove_dir_all(&out);
+}
