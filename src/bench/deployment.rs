@@ -178,6 +178,20 @@ impl Deployment {
         }
     }
 
+    /// The worker's count and total seconds of customer turns (message
+    /// taken → decision committed) so far, from its `/metrics`.
+    pub async fn turn_totals(&self) -> Option<(f64, f64)> {
+        let text =
+            reqwest::get(format!("http://127.0.0.1:{}/metrics", self.http_port)).await.ok()?.text().await.ok()?;
+        let sum_of = |name: &str| -> f64 {
+            text.lines()
+                .filter(|l| l.starts_with(name))
+                .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+                .sum()
+        };
+        Some((sum_of("fte_turn_duration_seconds_count"), sum_of("fte_turn_duration_seconds_sum")))
+    }
+
     /// The worker's resident set size.
     pub fn worker_rss_bytes(&self) -> Option<u64> {
         let pid = self.worker.as_ref()?.id();
@@ -195,10 +209,21 @@ impl Deployment {
         self.kill_worker();
         self.pool.close().await;
         let mut admin = PgConnection::connect(&self.base_url).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database)))
-            .execute(&mut admin)
-            .await?;
-        Ok(())
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database);
+        // A server process that is not ours (autovacuum, say) can hold the
+        // database for a moment, and this role may not terminate it.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match sqlx::query(sqlx::AssertSqlSafe(drop.clone())).execute(&mut admin).await {
+                Ok(_) => return Ok(()),
+                Err(e) if attempt < 10 => {
+                    tracing::debug!(error = %e, attempt, "scratch database still in use; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }
 

@@ -112,10 +112,12 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
     report.machine.postgres_version =
         sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&d.pool).await.unwrap_or_default();
     let result = scenarios(&args, &mut d, &mut report).await;
+    if result.is_ok() {
+        report.targets = targets(&report);
+        write(&args.out, &report)?;
+    }
     d.destroy().await?;
     result?;
-    report.targets = targets(&report);
-    write(&args.out, &report)?;
     Ok(report)
 }
 
@@ -147,7 +149,8 @@ async fn scenarios(args: &BenchArgs, d: &mut Deployment, report: &mut Report) ->
     eprintln!("warm-up: {} replies", warm.replies_received);
     let mut max_rate = None;
     for name in &args.scenarios {
-        let result: ScenarioResult = match name.as_str() {
+        let turns_before = d.turn_totals().await;
+        let mut result: ScenarioResult = match name.as_str() {
             "max" => {
                 let r = scenarios::max(d, &sizes, &run).await?;
                 max_rate = Some(r.throughput_per_sec);
@@ -166,6 +169,17 @@ async fn scenarios(args: &BenchArgs, d: &mut Deployment, report: &mut Report) ->
             "restart" => scenarios::restart(d, &sizes, &run).await?,
             _ => continue,
         };
+        // Where the time goes: the worker's own turn time (the rest of the
+        // end-to-end latency is the broker hops and queueing).
+        if let (Some((n0, s0)), Some((n1, s1))) = (turns_before, d.turn_totals().await)
+            && n1 > n0
+        {
+            result.figures.push(report::Figure {
+                name: "worker turn time (mean)".into(),
+                value: (s1 - s0) / (n1 - n0) * 1000.0,
+                unit: "ms".into(),
+            });
+        }
         eprintln!(
             "{}: {:.1} replies/s, p99 {} ms, {} errors",
             result.name,
