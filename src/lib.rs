@@ -51,6 +51,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod eval;
 pub mod gmail;
+pub mod html_escape;
 pub mod http;
 pub mod kafka;
 pub mod kb;

@@ -458,21 +458,7 @@ impl Axis {
 
 // ---- formatting -----------------------------------------------------------
 
-/// HTML-escapes text for element content and attribute values.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::html_escape::escape as esc;
 
 fn or_dash(s: &str) -> &str {
     if s.trim().is_empty() { "—" } else { s }

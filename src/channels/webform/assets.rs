@@ -27,22 +27,7 @@ pub const WIDGET_KEY_PLACEHOLDER: &str = "{{WIDGET_KEY}}";
 /// attribute (keys that pass `TicketRequest` checks need no escaping, but
 /// whatever the caller passes cannot break out of the attribute).
 pub fn render_support_page(widget_key: &str) -> String {
-    SUPPORT_HTML.replace(WIDGET_KEY_PLACEHOLDER, &escape_attribute(widget_key))
-}
-
-fn escape_attribute(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
+    SUPPORT_HTML.replace(WIDGET_KEY_PLACEHOLDER, &crate::html_escape::escape(widget_key))
 }
 
 #[cfg(test)]

@@ -15,21 +15,7 @@ const CONSOLE_CSS: &str = include_str!("assets/console.css");
 /// Where the sign-in page shows its error.
 const ERROR_SLOT: &str = "<!--error-->";
 
-/// Text made safe to place in HTML (element content or quoted attribute).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::html_escape::escape;
 
 fn no_store(status: StatusCode, body: String) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
