@@ -80,9 +80,12 @@ impl Plan {
     fn customer(&self, run: &str, i: usize) -> Result<Customer, LoadError> {
         let email = EmailAddress::parse(&format!("{}-{run}-c{i}@bench.example", self.name))
             .map_err(|e| LoadError::Plan(e.to_string()))?;
-        // +1 555 01xx xxxx: reserved for fiction; unique per customer of a run.
-        let phone =
-            PhoneNumber::parse(&format!("+1555{:07}", i % 10_000_000)).map_err(|e| LoadError::Plan(e.to_string()))?;
+        // Unique per customer of this plan and run: the area code comes
+        // from both (another plan's customers must never share a number,
+        // or identity resolution would make them one person).
+        let area = 200 + crate::bus::partition_of(format!("{}-{run}", self.name).as_bytes(), 800);
+        let phone = PhoneNumber::parse(&format!("+1{area}{:07}", i % 10_000_000))
+            .map_err(|e| LoadError::Plan(e.to_string()))?;
         Ok(Customer { email, phone })
     }
 

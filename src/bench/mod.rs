@@ -33,7 +33,9 @@ pub struct BenchArgs {
     #[arg(long, default_value = "context/product-docs")]
     pub kb: PathBuf,
     /// Scenarios to run, in order.
-    #[arg(long, value_delimiter = ',', default_value = "baselines,max,steady,burst,cross_channel,idle,restart")]
+    /// (`idle` comes first: later scenarios leave freed memory behind
+    /// that new conversations reuse without growing the RSS.)
+    #[arg(long, value_delimiter = ',', default_value = "baselines,idle,max,steady,burst,cross_channel,restart")]
     pub scenarios: Vec<String>,
     /// Customers of the `max` scenario.
     #[arg(long, default_value_t = 300)]
@@ -50,7 +52,7 @@ pub struct BenchArgs {
     pub burst_secs: u64,
     #[arg(long, default_value_t = 2000)]
     pub idle_customers: usize,
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 300)]
     pub restart_customers: usize,
     #[arg(long, default_value_t = 30)]
     pub reply_timeout_secs: u64,
@@ -231,18 +233,23 @@ pub fn targets(report: &Report) -> Vec<TargetCheck> {
             met: None,
         },
     });
-    checks.push(match scenario(report, "idle").and_then(|s| figure(s, "projected for 100,000 resident")) {
-        Some(gib) => TargetCheck {
-            target: "100,000 resident idle conversations in ≤ 1 GiB RSS".into(),
-            measured: format!("{gib:.2} GiB projected from the idle scenario's RSS growth"),
-            met: Some(gib <= 1.0),
+    let grew = |s: &&ScenarioResult| figure(s, "RSS per resident conversation").is_some_and(|kib| kib > 0.0);
+    checks.push(
+        match scenario(report, "idle").filter(grew).and_then(|s| figure(s, "projected for 100,000 resident")) {
+            Some(gib) => TargetCheck {
+                target: "100,000 resident idle conversations in ≤ 1 GiB RSS".into(),
+                measured: format!("{gib:.2} GiB projected from the idle scenario's RSS growth"),
+                met: Some(gib <= 1.0),
+            },
+            None => TargetCheck {
+                target: "100,000 resident idle conversations in ≤ 1 GiB".into(),
+                measured:
+                    "not measured: the worker's RSS did not grow (freed memory was reused); see make bench-actors"
+                        .into(),
+                met: None,
+            },
         },
-        None => TargetCheck {
-            target: "100,000 resident idle conversations in ≤ 1 GiB".into(),
-            measured: "not measured".into(),
-            met: None,
-        },
-    });
+    );
     checks.push(
         match scenario(report, "restart").and_then(|s| figure(s, "all served again after kill -9").map(|v| (s, v))) {
             Some((s, secs)) => TargetCheck {
