@@ -212,16 +212,13 @@ pub async fn list_documents(
     require(&caller, Role::Viewer)?;
     let Query(q) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
     let tenant = scope(&caller, q.tenant.as_deref())?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Problem::bad_request(format!("limit must be 1-{MAX_LIMIT}")));
-    }
+    let limit = super::page_limit(q.limit, 100, MAX_LIMIT)?;
     if q.cursor.as_deref().is_some_and(|c| !storable_name(c)) {
         return Err(Problem::bad_request("cursor is not one this API gave out"));
     }
     let embedder_name = state.embedder.as_ref().map(|e| e.name().to_string());
     let mut tx = begin_tenant(&state.pool, tenant).await.map_err(unavailable)?;
-    let mut items: Vec<DocumentSummary> = sqlx::query_as(
+    let items: Vec<DocumentSummary> = sqlx::query_as(
         "WITH chunked AS (
              SELECT document, max(title) AS title, max(updated_at) AS updated_at,
                     count(DISTINCT chunk_index) FILTER (WHERE $1::text IS NULL OR embedder = $1) AS chunks
@@ -240,10 +237,7 @@ pub async fn list_documents(
     .await
     .map_err(unavailable)?;
     tx.commit().await.map_err(unavailable)?;
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more = items.len() > limit;
-    items.truncate(limit);
-    let next_cursor = if more { items.last().map(|d| d.document.clone()) } else { None };
+    let (items, next_cursor) = super::into_page(items, limit, |d| d.document.clone());
     Ok(Json(DocumentPage { items, next_cursor, embedder: embedder_name }))
 }
 

@@ -56,6 +56,23 @@ pub struct TenantQuery {
     pub tenant: Option<String>,
 }
 
+/// The page size asked for (`default` when none), refused outside
+/// `1..=max`.
+pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, Problem> {
+    let limit = asked.unwrap_or(default);
+    if (1..=max).contains(&limit) { Ok(limit) } else { Err(Problem::bad_request(format!("limit must be 1-{max}"))) }
+}
+
+/// Rows read with `LIMIT limit + 1`, cut to one page: the page, and the
+/// cursor (`cursor_of` its last row) when another page follows.
+pub fn into_page<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if more { rows.last().map(cursor_of) } else { None };
+    (rows, next)
+}
+
 /// A JSON request body, or the problem with it (400 for bad syntax, 415
 /// for a missing JSON content type, 422 for a wrong shape).
 pub fn body<T>(parsed: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, Problem> {

@@ -167,10 +167,7 @@ pub async fn list_tenants(
 ) -> Result<Json<TenantPage>, Problem> {
     require(&caller, Role::Admin)?;
     let Query(q) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Problem::bad_request(format!("limit must be 1-{MAX_LIMIT}")));
-    }
+    let limit = super::page_limit(q.limit, 100, MAX_LIMIT)?;
     if q.cursor.as_deref().is_some_and(|c| c.contains('\0')) {
         return Err(Problem::bad_request("cursor is not one this API gave out"));
     }
@@ -180,16 +177,14 @@ pub async fn list_tenants(
         None => begin_system_job(&state.pool, SystemJob::TenantDirectory).await,
     }
     .map_err(unavailable)?;
-    let mut items: Vec<TenantView> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let items: Vec<TenantView> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(q.cursor.as_deref())
         .bind(limit + 1)
         .fetch_all(&mut *tx)
         .await
         .map_err(unavailable)?;
     tx.commit().await.map_err(unavailable)?;
-    let more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = if more { items.last().map(|t| t.slug.clone()) } else { None };
+    let (items, next_cursor) = super::into_page(items, limit, |t| t.slug.clone());
     Ok(Json(TenantPage { items, next_cursor }))
 }
 
