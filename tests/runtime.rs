@@ -349,6 +349,7 @@ async fn a_stale_commit_is_a_version_conflict_and_never_overwrites() {
         approval: None,
         agent: None,
         close_escalations: false,
+        claim_escalation: None,
         decided_approval: None,
         snapshot_every: 100,
     };

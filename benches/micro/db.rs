@@ -182,6 +182,7 @@ fn first_turn(tenant: TenantId, customer: CustomerId, n: u64) -> TurnRecord {
             record: AgentRecord::default(),
         }),
         close_escalations: false,
+        claim_escalation: None,
         decided_approval: None,
         snapshot_every: 100,
     }

@@ -449,6 +449,7 @@ impl ConversationActorState {
             approval,
             agent: agent_turn,
             close_escalations: false,
+            claim_escalation: None,
             decided_approval: None,
             snapshot_every: self.deps.snapshot_every,
         };
@@ -528,6 +529,7 @@ impl ConversationActorState {
             approval: None,
             agent: None,
             close_escalations: effects.contains(&Effect::CloseEscalation),
+            claim_escalation: None,
             decided_approval: None,
             snapshot_every: self.deps.snapshot_every,
         };

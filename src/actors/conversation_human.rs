@@ -16,7 +16,7 @@ use super::ConversationActorState;
 use crate::agent::format::{HumanReplyError, format_human_reply};
 use crate::agent::tools::Urgency;
 use crate::conversation::store::{self, ApprovalDecision, NewEscalation, NewReply, StoreError, TurnRecord};
-use crate::conversation::{Author, ConversationState, Effect, Event, Rejected, transition};
+use crate::conversation::{Author, ConversationState, Effect, Event, Rejected, Status, transition};
 use crate::domain::{ApprovalId, Channel, ConversationId, CustomerId, EscalationReason, MessageId, TenantId};
 use sqlx::PgPool;
 
@@ -58,6 +58,8 @@ impl HumanAction {
 /// What an accepted action did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HumanOutcome {
+    /// The conversation's state after the action.
+    pub status: Status,
     pub state_version: u64,
     /// The message queued for the customer, if the action sends one.
     pub reply_id: Option<MessageId>,
@@ -135,7 +137,13 @@ pub async fn carry_out(
         }),
         _ => None,
     });
+    // Whoever claims or answers the conversation has its escalation.
+    let claim_escalation = match &writes.event {
+        Event::HumanClaimed { by } | Event::HumanReplied { by, .. } => Some(by.clone()),
+        _ => None,
+    };
     let outcome = HumanOutcome {
+        status: after.status,
         state_version: after.version,
         reply_id: writes.reply.as_ref().map(|r| r.id),
         escalated: escalation.as_ref().map(|e| e.reason),
@@ -154,6 +162,7 @@ pub async fn carry_out(
         approval: None,
         agent: None,
         close_escalations: effects.contains(&Effect::CloseEscalation),
+        claim_escalation,
         decided_approval: writes.decision,
         snapshot_every: held.snapshot_every,
     };

@@ -284,6 +284,8 @@ pub struct TurnRecord {
     pub agent: Option<AgentTurn>,
     /// Mark the conversation's open escalations resolved.
     pub close_escalations: bool,
+    /// Mark the conversation's open escalation claimed by this person.
+    pub claim_escalation: Option<String>,
     /// A human decided on the pending draft.
     pub decided_approval: Option<ApprovalDecision>,
     /// Write a snapshot when the version crosses a multiple of this.
@@ -572,6 +574,17 @@ pub async fn commit_turn(pool: &PgPool, rec: &TurnRecord) -> Result<CommitOutcom
             tx.rollback().await?;
             return Err(StoreError::VersionConflict { expected });
         }
+    }
+
+    if let Some(by) = &rec.claim_escalation {
+        sqlx::query(
+            "UPDATE escalations SET status = 'claimed', claimed_by = $2, claimed_at = now()
+              WHERE conversation_id = $1 AND status = 'open'",
+        )
+        .bind(conversation)
+        .bind(by)
+        .execute(&mut *tx)
+        .await?;
     }
 
     if rec.close_escalations {

@@ -134,7 +134,7 @@ async fn decide(
     let outcome = act(&state, &t, make(approval, caller.actor())).await?;
     let message_id = outcome.reply_id.map(|m| m.as_uuid());
     let extra = serde_json::json!({ "approval_id": approval.as_uuid(), "message_id": message_id });
-    audit_step(&state, &caller, request.as_ref(), &t, action, extra).await?;
+    audit_step(&state, &caller, request.as_ref(), &t, action, &outcome, extra).await?;
     Ok(Json(Stepped { conversation_id: t.conversation, state_version: outcome.state_version, message_id }))
 }
 

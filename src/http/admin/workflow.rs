@@ -190,21 +190,6 @@ pub(super) async fn act(state: &AppState, t: &Target, action: HumanAction) -> Re
     done.map_err(|e| refusal_problem(e, &t.state_before))
 }
 
-/// Marks the conversation's open escalation claimed by `caller`.
-async fn mark_claimed(state: &AppState, t: &Target, caller: &Caller) -> Result<(), Problem> {
-    let mut tx = begin_tenant(&state.pool, t.tenant).await.map_err(unavailable)?;
-    sqlx::query(
-        "UPDATE escalations SET status = 'claimed', claimed_by = $2, claimed_at = now()
-          WHERE conversation_id = $1 AND status = 'open'",
-    )
-    .bind(t.conversation)
-    .bind(caller.actor())
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)
-}
-
 /// Writes the audit row of a step on conversation `t`.
 pub(super) async fn audit_step(
     state: &AppState,
@@ -212,10 +197,10 @@ pub(super) async fn audit_step(
     request: Option<&Extension<RequestId>>,
     t: &Target,
     action: &'static str,
+    outcome: &HumanOutcome,
     extra: serde_json::Value,
 ) -> Result<(), Problem> {
-    let (_, after) = owner(state, t.tenant, t.conversation).await?;
-    let mut after = serde_json::json!({ "state": after });
+    let mut after = serde_json::json!({ "state": outcome.status.as_str() });
     if let (Some(a), serde_json::Value::Object(more)) = (after.as_object_mut(), extra) {
         a.extend(more);
     }
@@ -247,10 +232,7 @@ async fn step(
 ) -> Result<Json<Stepped>, Problem> {
     let t = target(&state, &caller, &id, &q).await?;
     let outcome = act(&state, &t, make(caller.actor())).await?;
-    if action == "conversation.claim" {
-        mark_claimed(&state, &t, &caller).await?;
-    }
-    audit_step(&state, &caller, request.as_ref(), &t, action, serde_json::json!({})).await?;
+    audit_step(&state, &caller, request.as_ref(), &t, action, &outcome, serde_json::json!({})).await?;
     Ok(Json(Stepped { conversation_id: t.conversation, state_version: outcome.state_version, message_id: None }))
 }
 
@@ -325,7 +307,6 @@ pub async fn reply(
     let t = target(&state, &caller, &id, &q).await?;
     let ReplyRequest { body: text } = body(parsed)?;
     let outcome = act(&state, &t, HumanAction::Reply { by: caller.actor(), body: text }).await?;
-    mark_claimed(&state, &t, &caller).await?;
     let message_id = outcome.reply_id.map(|m| m.as_uuid());
     audit_step(
         &state,
@@ -333,6 +314,7 @@ pub async fn reply(
         request.as_ref(),
         &t,
         "conversation.reply",
+        &outcome,
         serde_json::json!({ "message_id": message_id }),
     )
     .await?;
