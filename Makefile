@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
 
-.PHONY: setup up up-pg down run migrate test lint eval bench bench-actors bench-micro
+.PHONY: setup up up-pg down run migrate test lint eval bench bench-actors bench-micro k8s-check
 
 setup:
 	scripts/setup.sh
@@ -47,6 +47,13 @@ eval: up-pg
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+## The deployment, offline (issue #9): render k8s/overlays/{dev,prod}, validate
+## every object against its schema, check the deployment policy, lint the
+## Dockerfile (scripts/k8s-check.py; tests/k8s_manifests.rs runs it in `make
+## test` and compares the roles with the binary).
+k8s-check: setup
+	.dev/venv/bin/python scripts/k8s-check.py
 
 ## The load harness (issue #8): same-run baselines (PostgreSQL commits at 1
 ## and 32 clients, broker round trip) and every scenario against a worker of

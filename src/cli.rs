@@ -65,6 +65,10 @@ pub enum Command {
     /// Run a tickets file through the live path against a fresh database
     /// and score the agent.
     Eval(crate::eval::EvalArgs),
+    /// One HTTP GET against a running process on this host (default: its
+    /// `/ready` on `HTTP_ADDR`); exits 0 on a 2xx answer, 1 otherwise. For
+    /// the container image's HEALTHCHECK, which has no curl.
+    Probe(crate::probe::ProbeArgs),
     /// Load-test a worker of this binary on the real broker and PostgreSQL,
     /// next to the machine's own ceilings; writes report.json and
     /// report.html (see `make bench`).
@@ -256,6 +260,11 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             .await
             .map_err(|e| StartupError::Command(e.to_string()))?;
             println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            Ok(())
+        }
+        Command::Probe(args) => {
+            let status = crate::probe::run(&args).await.map_err(|e| StartupError::Command(e.to_string()))?;
+            println!("HTTP {status}");
             Ok(())
         }
         Command::Bench(args) => {

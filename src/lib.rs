@@ -31,6 +31,8 @@
 //! - [`provider_http`]: the one HTTP step of every provider call.
 //! - [`dispatch`]: the dispatcher: replies to providers, retries, delivery
 //!   status, dead letters.
+//! - [`probe`]: `fte probe`, the container image's HEALTHCHECK (one GET,
+//!   exit status from the answer).
 //! - [`cli`]: subcommands and flags; [`config`]: settings; [`secret`]:
 //!   values that never print; [`telemetry`]: logging.
 
@@ -57,6 +59,7 @@ pub mod kafka;
 pub mod kb;
 pub mod metrics;
 pub mod outbox;
+pub mod probe;
 pub mod provider_http;
 pub mod runtime;
 pub mod secret;

@@ -106,6 +106,9 @@ async fn health_is_503_when_postgres_goes_away() {
     assert_eq!(body["checks"]["postgres"]["status"], "error");
     let (status, _) = get(addr, "/ready").await;
     assert_eq!(status, 503);
+    // The liveness probe checks no dependency: the process itself is fine.
+    let (status, body) = get(addr, "/live").await;
+    assert_eq!((status, &body["live"]), (200, &Value::Bool(true)));
 }
 
 #[tokio::test]
@@ -114,6 +117,19 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
     let (mut child, addr) = common::spawn_serve(&db.url, &[]);
     let (status, body) = get(addr, "/health").await;
     assert_eq!(status, 200, "{body}");
+    // The image's HEALTHCHECK: `fte probe` exits 0 on a 2xx answer, 1 otherwise.
+    let probe = |path: &str| {
+        Command::new(env!("CARGO_BIN_EXE_fte"))
+            .args(["probe", "--http-addr", &addr.to_string(), "--path", path])
+            .output()
+            .unwrap()
+    };
+    let ready = probe("/ready");
+    assert!(ready.status.success(), "{ready:?}");
+    assert_eq!(String::from_utf8_lossy(&ready.stdout).trim(), "HTTP 200");
+    let missing = probe("/no-such-route");
+    assert_eq!(missing.status.code(), Some(1), "{missing:?}");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("HTTP 404"), "{missing:?}");
     let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     let status = common::wait_exit(&mut child, Duration::from_secs(10));

@@ -8,7 +8,7 @@
 //! data is HTML-escaped, and every number goes through a formatter that
 //! prints "—" instead of `NaN` or `inf`.
 
-use super::report::{Baselines, Figure, Percentiles, Report, ScenarioResult, TargetCheck, TimelinePoint};
+use super::report::{Baselines, Figure, HopLatency, Percentiles, Report, ScenarioResult, TargetCheck, TimelinePoint};
 
 /// The page's only styling; the SVG plots use its classes too.
 const STYLE: &str = "\
@@ -157,6 +157,7 @@ fn scenario(out: &mut String, s: &ScenarioResult, ceiling: Option<f64>) {
     ];
     kv_table(out, "Summary", &rows);
     figures(out, &s.figures);
+    hops(out, &s.hops);
     out.push_str("<div class=\"plots\">\n");
     out.push_str(&histogram_plot(&s.histogram));
     out.push_str(&throughput_plot(&s.timeline));
@@ -175,6 +176,30 @@ fn figures(out: &mut String, figures: &[Figure]) {
             esc(or_dash(&f.name)),
             num(f.value),
             esc(&f.unit)
+        ));
+    }
+    out.push_str("</tbody>\n</table>\n");
+}
+
+/// Where the time went: one row per hop of the pipeline.
+fn hops(out: &mut String, hops: &[HopLatency]) {
+    if hops.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<table>\n<caption>Latency by hop (ms)</caption>\n<thead><tr><th>Hop</th><th>Replies</th>\
+         <th>p50</th><th>p90</th><th>p99</th><th>mean</th></tr></thead>\n<tbody>\n",
+    );
+    for h in hops {
+        let p = &h.latency_ms;
+        out.push_str(&format!(
+            "<tr><th>{}</th><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+            esc(or_dash(&h.hop)),
+            count(h.replies),
+            num(p.p50),
+            num(p.p90),
+            num(p.p99),
+            num(p.mean)
         ));
     }
     out.push_str("</tbody>\n</table>\n");

@@ -3,7 +3,7 @@
 //! data never panics nor puts `NaN`/`inf` into the page.
 
 use super::*;
-use crate::bench::report::{Machine, Rate};
+use crate::bench::report::{HopLatency, Machine, Rate};
 
 const HOSTILE: &str = "<script>alert(1)</script>";
 
@@ -36,6 +36,7 @@ fn steady() -> ScenarioResult {
             .map(|i| TimelinePoint { t: i as f64, replies: 380 + i * 3, p99_ms: Some(40.0 + i as f64) })
             .collect(),
         figures: vec![Figure { name: "RSS per resident conversation".into(), value: 5321.7, unit: "bytes".into() }],
+        hops: vec![HopLatency { hop: "turn".into(), replies: 5998, latency_ms: percentiles(9.0) }],
     }
 }
 
@@ -58,6 +59,7 @@ fn hostile() -> ScenarioResult {
             TimelinePoint { t: 3.0, replies: 4, p99_ms: Some(9.0) },
         ],
         figures: vec![Figure { name: HOSTILE.into(), value: 1.0, unit: "<u>".into() }],
+        hops: vec![HopLatency { hop: HOSTILE.into(), replies: 9, latency_ms: percentiles(1.0) }],
     }
 }
 

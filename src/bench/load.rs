@@ -12,6 +12,7 @@
 //! pace), which finds the maximum rate. Open loop: messages go out at a
 //! fixed rate whatever the replies do, which measures latency at a load.
 
+use super::hops::{HopRecorder, ReplyStamps, Routed, read_tickets};
 use super::report::{Percentiles, ScenarioResult, TimelinePoint};
 use crate::domain::{Channel, EmailAddress, Identifier, InboundMessage, OutboundMessage, PhoneNumber, TenantId};
 use crate::kafka::KafkaProducer;
@@ -174,9 +175,10 @@ fn buckets(h: &Histogram<u64>) -> Vec<(f64, u64)> {
 }
 
 /// Outstanding messages by customer: who is told when the reply comes.
-type Waiting = Arc<Mutex<HashMap<usize, VecDeque<oneshot::Sender<Instant>>>>>;
+type Waiting = Arc<Mutex<HashMap<usize, VecDeque<oneshot::Sender<(Instant, ReplyStamps)>>>>>;
 
-fn reply_consumer(target: &Target, channels: &[Channel]) -> Result<StreamConsumer, LoadError> {
+/// A consumer of the harness's own group, reading `topics` from the start.
+fn own_consumer(target: &Target, topics: &[String]) -> Result<StreamConsumer, LoadError> {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", &target.brokers)
         .set("group.id", format!("fte-bench-{}", uuid::Uuid::new_v4().simple()))
@@ -185,7 +187,6 @@ fn reply_consumer(target: &Target, channels: &[Channel]) -> Result<StreamConsume
         .set("fetch.wait.max.ms", "10")
         .create()
         .map_err(LoadError::Consumer)?;
-    let topics: Vec<String> = channels.iter().map(|c| target.topics.outbound(*c)).collect();
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&names).map_err(LoadError::Consumer)?;
     Ok(consumer)
@@ -207,6 +208,7 @@ async fn read_replies(
         };
         let Ok(record) = record else { continue };
         let arrived = Instant::now();
+        let arrived_wall = chrono::Utc::now();
         let Some(out) = record
             .payload()
             .and_then(|p| Envelope::parse(p).ok())
@@ -220,7 +222,9 @@ async fn read_replies(
         let Some(customer) = out.recipient.as_ref().and_then(|r| lookup.get(r.value()).copied()) else { continue };
         let next = waiting.lock().ok().and_then(|mut w| w.get_mut(&customer).and_then(VecDeque::pop_front));
         if let Some(tx) = next {
-            let _ = tx.send(arrived);
+            let stamps =
+                ReplyStamps { committed: out.created_at, published_ms: record.timestamp().to_millis(), arrived: arrived_wall };
+            let _ = tx.send((arrived, stamps));
         }
     }
 }
@@ -242,8 +246,15 @@ pub async fn drive(target: &Target, plan: &Plan, run: &str, description: String)
     let waiting: Waiting = Arc::default();
     let stop = Arc::new(tokio::sync::Notify::new());
     let since = chrono::Utc::now();
-    let consumer = reply_consumer(target, channels)?;
+    let outbound: Vec<String> = channels.iter().map(|c| target.topics.outbound(*c)).collect();
+    let consumer = own_consumer(target, &outbound)?;
     let reader = tokio::spawn(read_replies(consumer, lookup, waiting.clone(), since, stop.clone()));
+    let routed: Routed = Arc::default();
+    let stop_tickets = Arc::new(tokio::sync::Notify::new());
+    let tickets = own_consumer(target, &[target.topics.tickets()])?;
+    let ticket_reader =
+        tokio::spawn(read_tickets(tickets, routed.clone(), format!("bench-{}-{run}-", plan.name), stop_tickets.clone()));
+    let hops = Arc::new(Mutex::new(HopRecorder::new().map_err(LoadError::Plan)?));
     let producer = KafkaProducer::new(&target.brokers)?;
     let recorder = Arc::new(Mutex::new(Recorder::new()?));
     let total = (plan.customers * plan.messages) as u64;
@@ -261,6 +272,8 @@ pub async fn drive(target: &Target, plan: &Plan, run: &str, description: String)
         producer,
         waiting,
         recorder: recorder.clone(),
+        hops: hops.clone(),
+        routed,
         progress: progress.clone(),
     });
     let started = Instant::now();
@@ -313,8 +326,10 @@ pub async fn drive(target: &Target, plan: &Plan, run: &str, description: String)
     }
     let seconds = started.elapsed().as_secs_f64();
     progress.finish_and_clear();
+    // One permit each: a reader busy with a record sees it next time round.
     stop.notify_one();
-    let _ = reader.await;
+    stop_tickets.notify_one();
+    let _ = tokio::join!(reader, ticket_reader);
     let recorder = recorder.lock().map_err(|_| LoadError::Plan("recorder poisoned".into()))?;
     let replies = recorder.all.len();
     Ok(ScenarioResult {
@@ -339,6 +354,7 @@ pub async fn drive(target: &Target, plan: &Plan, run: &str, description: String)
             })
             .collect(),
         figures: Vec::new(),
+        hops: hops.lock().map(|h| h.summary()).unwrap_or_default(),
     })
 }
 
@@ -351,6 +367,8 @@ struct Ctx {
     producer: KafkaProducer,
     waiting: Waiting,
     recorder: Arc<Mutex<Recorder>>,
+    hops: Arc<Mutex<HopRecorder>>,
+    routed: Routed,
     progress: indicatif::ProgressBar,
 }
 
@@ -373,15 +391,20 @@ impl Ctx {
             w.entry(i).or_default().push_back(tx);
         }
         let sent_at = Instant::now();
+        let sent_wall = chrono::Utc::now();
         if let Err(e) = self.producer.send(&topic, &key, &envelope).await {
             tracing::warn!(error = %e, "bench: produce failed");
             self.failed();
             return false;
         }
         match tokio::time::timeout(self.plan.reply_timeout, rx).await {
-            Ok(Ok(arrived)) => {
+            Ok(Ok((arrived, stamps))) => {
                 if let Ok(mut r) = self.recorder.lock() {
                     r.reply(arrived.saturating_duration_since(sent_at));
+                }
+                let routed = self.routed.remove(&message.external_id).map(|(_, at)| at);
+                if let Ok(mut h) = self.hops.lock() {
+                    h.record(sent_wall, routed, stamps);
                 }
                 self.progress.inc(1);
                 true

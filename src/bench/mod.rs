@@ -6,7 +6,9 @@
 
 pub mod baseline;
 pub mod deployment;
+pub mod hops;
 pub mod html;
+pub mod kb;
 pub mod load;
 pub mod report;
 pub mod scenarios;
@@ -34,8 +36,9 @@ pub struct BenchArgs {
     pub kb: PathBuf,
     /// Scenarios to run, in order.
     /// (`idle` comes first: later scenarios leave freed memory behind
-    /// that new conversations reuse without growing the RSS.)
-    #[arg(long, value_delimiter = ',', default_value = "baselines,idle,max,steady,burst,cross_channel,restart")]
+    /// that new conversations reuse without growing the RSS; `kb_search`
+    /// always runs last, as it rebuilds the knowledge base's index.)
+    #[arg(long, value_delimiter = ',', default_value = "baselines,idle,max,steady,burst,cross_channel,restart,kb_search")]
     pub scenarios: Vec<String>,
     /// Customers of the `max` scenario.
     #[arg(long, default_value_t = 300)]
@@ -56,6 +59,12 @@ pub struct BenchArgs {
     pub restart_customers: usize,
     #[arg(long, default_value_t = 30)]
     pub reply_timeout_secs: u64,
+    /// Chunks in the `kb_search` scenario's corpus.
+    #[arg(long, default_value_t = 100_000)]
+    pub kb_chunks: usize,
+    /// Searches the `kb_search` scenario measures.
+    #[arg(long, default_value_t = 500)]
+    pub kb_searches: usize,
     /// Seconds each PostgreSQL baseline runs.
     #[arg(long, default_value_t = 5)]
     pub baseline_secs: u64,
@@ -74,6 +83,10 @@ pub enum BenchError {
     Baseline(#[from] baseline::BaselineError),
     #[error("cannot write the report to {path}: {source}")]
     Write { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Kb(#[from] kb::KbBenchError),
+    #[error("embedder: {0}")]
+    Embedder(String),
     #[error("unknown scenario {0:?}")]
     Unknown(String),
 }
@@ -100,7 +113,7 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
     let mut report =
         Report { started_at: chrono::Utc::now().to_rfc3339(), machine: machine(&args), ..Default::default() };
     for name in &args.scenarios {
-        if !["baselines", "max", "steady", "burst", "cross_channel", "idle", "restart"].contains(&name.as_str()) {
+        if !["baselines", "max", "steady", "burst", "cross_channel", "idle", "restart", "kb_search"].contains(&name.as_str()) {
             return Err(BenchError::Unknown(name.clone()));
         }
     }
@@ -113,7 +126,13 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
     let mut d = Deployment::create(&args.database_url, &args.kafka_brokers, settings).await?;
     report.machine.postgres_version =
         sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&d.pool).await.unwrap_or_default();
-    let result = scenarios(&args, &mut d, &mut report).await;
+    let mut result = scenarios(&args, &mut d, &mut report).await;
+    if result.is_ok() && wants("kb_search") {
+        match kb_search(&args, &d).await {
+            Ok(r) => report.scenarios.push(r),
+            Err(e) => result = Err(e),
+        }
+    }
     if result.is_ok() {
         report.targets = targets(&report);
         write(&args.out, &report)?;
@@ -121,6 +140,39 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
     d.destroy().await?;
     result?;
     Ok(report)
+}
+
+/// The knowledge-base scenario, with the embedder the worker uses.
+async fn kb_search(args: &BenchArgs, d: &Deployment) -> Result<ScenarioResult, BenchError> {
+    use clap::ValueEnum;
+    let kind = crate::agent::settings::EmbedderKind::from_str(&args.embedder, true).map_err(BenchError::Embedder)?;
+    let settings = crate::agent::settings::EmbedderSettings {
+        embedder: kind,
+        minilm_dir: std::env::var_os("FTE_MINILM_DIR").map(PathBuf::from),
+        openai_base_url: std::env::var("OPENAI_BASE_URL").unwrap_or_else(|_| "https://api.openai.com/v1".into()),
+        openai_embedding_model: std::env::var("OPENAI_EMBEDDING_MODEL")
+            .unwrap_or_else(|_| "text-embedding-3-small".into()),
+        openai_api_key: std::env::var("OPENAI_API_KEY").ok().map(crate::secret::Secret::new),
+    };
+    let embedder = settings.build().map_err(|e| BenchError::Embedder(e.to_string()))?;
+    eprintln!("kb_search: growing a {}-chunk corpus", args.kb_chunks);
+    let queries: Vec<String> =
+        scenarios::QUESTIONS.iter().chain(kb::MORE_QUESTIONS.iter()).map(|q| q.to_string()).collect();
+    let result = kb::kb_search(kb::KbPlan {
+        pool: &d.pool,
+        embedder: embedder.as_ref(),
+        kb_dir: &args.kb,
+        chunks: args.kb_chunks,
+        queries: &queries,
+        searches: args.kb_searches,
+    })
+    .await?;
+    eprintln!(
+        "kb_search: p95 {} ms over {} searches",
+        figure(&result, "search p95").map_or("-".into(), |v| format!("{v:.1}")),
+        result.replies_received
+    );
+    Ok(result)
 }
 
 async fn baselines(args: &BenchArgs) -> Result<Baselines, BenchError> {
@@ -259,6 +311,22 @@ pub fn targets(report: &Report) -> Vec<TargetCheck> {
             },
             None => TargetCheck {
                 target: "served again < 10 s after kill -9".into(),
+                measured: "not measured".into(),
+                met: None,
+            },
+        },
+    );
+    checks.push(
+        match scenario(report, "kb_search")
+            .and_then(|s| Some((figure(s, "search p95")?, figure(s, "chunks")?, s.errors)))
+        {
+            Some((p95, chunks, empty)) => TargetCheck {
+                target: "knowledge-base search p95 < 20 ms at 100,000 chunks".into(),
+                measured: format!("p95 {p95:.1} ms at {chunks:.0} chunks ({empty} searches found nothing)"),
+                met: Some(p95 < 20.0 && chunks >= 100_000.0 && empty == 0),
+            },
+            None => TargetCheck {
+                target: "knowledge-base search p95 < 20 ms at 100,000 chunks".into(),
                 measured: "not measured".into(),
                 met: None,
             },

@@ -102,6 +102,18 @@ pub struct ScenarioResult {
     /// Scenario-specific figures (RSS per resident actor, recovery time, …).
     #[serde(default)]
     pub figures: Vec<Figure>,
+    /// End-to-end latency split into the pipeline's hops (see
+    /// [`super::hops`]).
+    #[serde(default)]
+    pub hops: Vec<HopLatency>,
+}
+
+/// One hop of the pipeline, over the replies whose stamps covered it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HopLatency {
+    pub hop: String,
+    pub replies: u64,
+    pub latency_ms: Percentiles,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

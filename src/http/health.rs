@@ -5,6 +5,9 @@
 //! never turns the answer into a 503 that would restart healthy pods).
 //! `/ready`: 200 only while this process accepts traffic and its database
 //! answers, so a load balancer stops sending work during shutdown.
+//! `/live`: 200 whenever the HTTP server answers at all, checking no
+//! dependency: the liveness probe, so that an outage of PostgreSQL or the
+//! broker (which `/health` and `/ready` report) never restarts healthy pods.
 
 use super::AppState;
 use axum::Json;
@@ -206,6 +209,15 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_jso
     (StatusCode::OK, Json(serde_json::json!({ "ready": true })))
 }
 
+/// The process answers HTTP (always 200; no dependency is checked).
+#[utoipa::path(get, path = "/live", tag = "observability", responses((status = 200, body = serde_json::Value)))]
+pub async fn live() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "live": true }))
+}
+
 pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(health)).routes(utoipa_axum::routes!(ready))
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(health))
+        .routes(utoipa_axum::routes!(ready))
+        .routes(utoipa_axum::routes!(live))
 }

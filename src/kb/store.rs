@@ -24,6 +24,38 @@ const CANDIDATES: i64 = 20;
 /// The usual reciprocal-rank-fusion constant.
 const RRF_K: f32 = 60.0;
 
+/// The width that has an HNSW index of its own (MiniLM's).
+const NARROW_DIMS: usize = 384;
+
+/// Hybrid candidates: the nearest chunks by cosine and the best keyword
+/// matches. `$1` embedder, `$2` query vector, `$3` candidates per ranking,
+/// `$4` OR-ed lexemes. The two statements differ only in the vector
+/// expression, which must match an index's exactly.
+const WIDE_SEARCH: &str = "WITH by_vector AS (
+         SELECT id FROM knowledge_base WHERE embedder = $1 AND dims <> 384 ORDER BY embedding <=> $2 LIMIT $3
+     ), by_text AS (
+         SELECT id FROM knowledge_base, to_tsquery('simple', $4) q
+          WHERE $4 <> '' AND embedder = $1 AND search_text @@ q
+          ORDER BY ts_rank_cd(search_text, q) DESC, id LIMIT $3
+     )
+     SELECT k.id, k.document, k.title, k.heading, k.chunk_index, k.content, 1 - (k.embedding <=> $2),
+            k.search_text::text
+       FROM knowledge_base k
+      WHERE k.id IN (SELECT id FROM by_vector UNION SELECT id FROM by_text)";
+
+const NARROW_SEARCH: &str = "WITH by_vector AS (
+         SELECT id FROM knowledge_base WHERE embedder = $1 AND dims = 384
+          ORDER BY subvector(embedding, 1, 384)::vector(384) <=> $2 LIMIT $3
+     ), by_text AS (
+         SELECT id FROM knowledge_base, to_tsquery('simple', $4) q
+          WHERE $4 <> '' AND embedder = $1 AND search_text @@ q
+          ORDER BY ts_rank_cd(search_text, q) DESC, id LIMIT $3
+     )
+     SELECT k.id, k.document, k.title, k.heading, k.chunk_index, k.content,
+            1 - (subvector(k.embedding, 1, 384)::vector(384) <=> $2), k.search_text::text
+       FROM knowledge_base k
+      WHERE k.id IN (SELECT id FROM by_vector UNION SELECT id FROM by_text)";
+
 #[derive(Debug, thiserror::Error)]
 pub enum KbError {
     #[error("cannot read {path}: {source}")]
@@ -260,11 +292,13 @@ async fn upsert_chunks(
         for ((chunk, hash), vector) in batch.iter().zip(vectors) {
             sqlx::query(
                 "INSERT INTO knowledge_base
-                   (id, tenant_id, document, title, heading, chunk_index, content, content_hash, embedder, embedding)
-                 VALUES ($1, app_current_tenant(), $2, $3, $4, $5, $6, $7, $8, $9)
+                   (id, tenant_id, document, title, heading, chunk_index, content, content_hash, embedder, embedding,
+                    dims)
+                 VALUES ($1, app_current_tenant(), $2, $3, $4, $5, $6, $7, $8, $9, $10)
                  ON CONFLICT (tenant_id, embedder, document, chunk_index) DO UPDATE SET
                    title = EXCLUDED.title, heading = EXCLUDED.heading, content = EXCLUDED.content,
-                   content_hash = EXCLUDED.content_hash, embedding = EXCLUDED.embedding, updated_at = now()",
+                   content_hash = EXCLUDED.content_hash, embedding = EXCLUDED.embedding, dims = EXCLUDED.dims,
+                   updated_at = now()",
             )
             .bind(Uuid::now_v7())
             .bind(&chunk.document)
@@ -274,7 +308,8 @@ async fn upsert_chunks(
             .bind(&chunk.content)
             .bind(hash)
             .bind(embedder.name())
-            .bind(to_stored(vector)?)
+            .bind(to_stored(vector.clone())?)
+            .bind(i32::try_from(vector.len()).unwrap_or(i32::MAX))
             .execute(&mut *conn)
             .await?;
             report.embedded += 1;
@@ -373,7 +408,13 @@ impl KbSearch {
     ) -> Result<SearchResult, KbError> {
         let limit = limit.clamp(1, MAX_RESULTS);
         let vector = embedder.embed(&[query.to_string()]).await?.into_iter().next().unwrap_or_default();
-        let stored = to_stored(vector)?;
+        // 384-dimension vectors have an index of their own width (see the
+        // migration `kb_narrow_index`); any other width the padded one.
+        let (sql, query_vector) = if vector.len() == NARROW_DIMS {
+            (NARROW_SEARCH, pgvector::Vector::from(vector))
+        } else {
+            to_stored(vector).map(|v| (WIDE_SEARCH, v))?
+        };
         let mut tx = begin_tenant(pool, tenant).await?;
         let stats = self.stats_for(&mut tx, tenant, embedder.name()).await?;
         // Filtered HNSW scans keep going until enough rows pass the filter.
@@ -404,21 +445,9 @@ impl KbSearch {
             .map(|l| format!("'{l}'"))
             .collect::<Vec<_>>()
             .join(" | ");
-        let rows: Vec<Row> = sqlx::query_as(
-            "WITH by_vector AS (
-                 SELECT id FROM knowledge_base WHERE embedder = $1 ORDER BY embedding <=> $2 LIMIT $3
-             ), by_text AS (
-                 SELECT id FROM knowledge_base, to_tsquery('simple', $4) q
-                  WHERE $4 <> '' AND embedder = $1 AND search_text @@ q
-                  ORDER BY ts_rank_cd(search_text, q) DESC, id LIMIT $3
-             )
-             SELECT k.id, k.document, k.title, k.heading, k.chunk_index, k.content, 1 - (k.embedding <=> $2),
-                    k.search_text::text
-               FROM knowledge_base k
-              WHERE k.id IN (SELECT id FROM by_vector UNION SELECT id FROM by_text)",
-        )
-        .bind(embedder.name())
-        .bind(&stored)
+        let rows: Vec<Row> = sqlx::query_as(sql)
+            .bind(embedder.name())
+            .bind(&query_vector)
         .bind(CANDIDATES)
         .bind(&or_query)
         .fetch_all(&mut *tx)
