@@ -16,7 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 const OVERLAYS: [&str; 2] = ["k8s/overlays/dev", "k8s/overlays/prod"];
 const BROKEN: &str = "tests/fixtures/k8s-broken";
 /// Variables a container may set that are not clap arguments, and why.
-const ENV_NOT_FLAGS: [(&str, &str); 1] = [("RUST_LOG", "the log filter, read by tracing's EnvFilter (src/telemetry.rs)")];
+const ENV_NOT_FLAGS: [(&str, &str); 1] =
+    [("RUST_LOG", "the log filter, read by tracing's EnvFilter (src/telemetry.rs)")];
 /// Where the image installs the binary (Dockerfile).
 const BINARY: &str = "/usr/local/bin/fte";
 
@@ -119,7 +120,8 @@ fn compare_roles(target: &Value) -> Vec<String> {
             }
         }
     }
-    for (kind, role) in [("Deployment", "api"), ("Deployment", "worker"), ("Deployment", "dispatcher"), ("Job", "migrate")]
+    for (kind, role) in
+        [("Deployment", "api"), ("Deployment", "worker"), ("Deployment", "dispatcher"), ("Job", "migrate")]
     {
         match roles.get(&(kind.to_string(), role.to_string())).map(Vec::len) {
             Some(1) => {}
@@ -186,7 +188,11 @@ fn the_broken_fixture_is_rejected_for_each_mistake() {
         .unwrap()
         .iter()
         .map(|v| {
-            (v["obj"].as_str().unwrap().into(), v["rule"].as_str().unwrap().into(), v["message"].as_str().unwrap().into())
+            (
+                v["obj"].as_str().unwrap().into(),
+                v["rule"].as_str().unwrap().into(),
+                v["message"].as_str().unwrap().into(),
+            )
         })
         .collect();
     let expect = |obj: &str, rule: &str, message: &str| {

@@ -93,3 +93,54 @@ async fn the_openai_embedder_speaks_the_embeddings_wire_format() {
     let vectors = e.embed(&["a".to_string(), "abc".to_string()]).await.unwrap();
     assert_eq!(vectors, vec![vec![1.0, 1.0, 0.0], vec![3.0, 1.0, 0.0]]);
 }
+
+/// 384-dimension vectors are searched through the index of their own width
+/// (`knowledge_base_embedding_384`), other widths through the padded one:
+/// the search statement's vector expression must match the index's, or
+/// every search would scan the table.
+#[tokio::test]
+async fn each_width_is_searched_through_its_own_index() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("acme", MergePolicy::Manual).await.id;
+    let narrow = HashingEmbedder::new(384);
+    let wide = HashingEmbedder::default();
+    kb::ingest(&db.pool, tenant, &narrow, &corpus()).await.unwrap();
+    kb::ingest(&db.pool, tenant, &wide, &corpus()).await.unwrap();
+    // Four rows would never make the planner pick an index: make it (a
+    // statement that no index can order still runs, by a sort).
+    for setting in ["enable_seqscan", "enable_sort"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{}\" SET {setting} = off", db.name)))
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    let search = KbSearch::new();
+    for (embedder, index) in [(&narrow, "knowledge_base_embedding_384"), (&wide, "knowledge_base_embedding")] {
+        let before = index_scans(&db, index).await;
+        // A pool of its own: closing it ends the backend, which reports
+        // its statistics.
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let hits = search.search(&pool, tenant, embedder, "reset link", None, 5).await.unwrap().hits;
+        pool.close().await;
+        assert_eq!(hits[0].document, "password.md");
+        assert!(hits[0].cosine > 0.0, "{:?}", hits[0]);
+        let mut after = index_scans(&db, index).await;
+        for _ in 0..50 {
+            if after > before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            after = index_scans(&db, index).await;
+        }
+        assert!(after > before, "{index} was not used ({before} → {after} scans)");
+    }
+}
+
+/// Scans of `index` reported so far.
+async fn index_scans(db: &TestDb, index: &str) -> i64 {
+    sqlx::query_scalar("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = $1")
+        .bind(index)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}

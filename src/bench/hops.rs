@@ -27,12 +27,7 @@ pub type Routed = Arc<DashMap<String, i64>>;
 
 /// Fills `routed` from the tickets topic until `stop`; only ids starting
 /// with `prefix` (this plan's messages) are kept.
-pub async fn read_tickets(
-    consumer: StreamConsumer,
-    routed: Routed,
-    prefix: String,
-    stop: Arc<tokio::sync::Notify>,
-) {
+pub async fn read_tickets(consumer: StreamConsumer, routed: Routed, prefix: String, stop: Arc<tokio::sync::Notify>) {
     loop {
         let record = tokio::select! {
             r = consumer.recv() => r,
@@ -106,7 +101,11 @@ impl HopRecorder {
         HOPS.iter()
             .zip(&self.hops)
             .filter(|(_, h)| !h.is_empty())
-            .map(|(name, h)| HopLatency { hop: (*name).to_string(), replies: h.len(), latency_ms: percentiles(h, 1000.0) })
+            .map(|(name, h)| HopLatency {
+                hop: (*name).to_string(),
+                replies: h.len(),
+                latency_ms: percentiles(h, 1000.0),
+            })
             .collect()
     }
 }
@@ -142,7 +141,11 @@ mod tests {
     fn a_missing_routing_stamp_leaves_out_only_the_hops_it_bounds() {
         let sent = Utc::now();
         let mut r = HopRecorder::new().unwrap();
-        r.record(sent, None, ReplyStamps { committed: sent, published_ms: Some(sent.timestamp_millis()), arrived: sent });
+        r.record(
+            sent,
+            None,
+            ReplyStamps { committed: sent, published_ms: Some(sent.timestamp_millis()), arrived: sent },
+        );
         let names: Vec<String> = r.summary().into_iter().map(|h| h.hop).collect();
         assert_eq!(names, vec!["relayed".to_string(), "delivered".to_string()]);
     }

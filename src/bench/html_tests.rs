@@ -157,8 +157,8 @@ fn escapes_every_string_from_the_data() {
     assert!(!html.contains(HOSTILE));
     assert!(!html.contains("<u>") && !html.contains("<x>") && !html.contains("<b>"));
     let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;";
-    // Scenario heading, figure name, target's measured value.
-    assert_eq!(html.matches(escaped).count(), 3);
+    // Scenario heading, figure name, hop name, target's measured value.
+    assert_eq!(html.matches(escaped).count(), 4);
     assert!(html.contains("a &amp; b &quot;quoted&quot; &#39;single&#39; &lt;b&gt;"));
     assert!(html.contains("Linux 6.8 &lt;x&gt;"));
     assert!(html.contains("&lt;u&gt;"));

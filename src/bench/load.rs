@@ -222,8 +222,11 @@ async fn read_replies(
         let Some(customer) = out.recipient.as_ref().and_then(|r| lookup.get(r.value()).copied()) else { continue };
         let next = waiting.lock().ok().and_then(|mut w| w.get_mut(&customer).and_then(VecDeque::pop_front));
         if let Some(tx) = next {
-            let stamps =
-                ReplyStamps { committed: out.created_at, published_ms: record.timestamp().to_millis(), arrived: arrived_wall };
+            let stamps = ReplyStamps {
+                committed: out.created_at,
+                published_ms: record.timestamp().to_millis(),
+                arrived: arrived_wall,
+            };
             let _ = tx.send((arrived, stamps));
         }
     }
@@ -252,8 +255,12 @@ pub async fn drive(target: &Target, plan: &Plan, run: &str, description: String)
     let routed: Routed = Arc::default();
     let stop_tickets = Arc::new(tokio::sync::Notify::new());
     let tickets = own_consumer(target, &[target.topics.tickets()])?;
-    let ticket_reader =
-        tokio::spawn(read_tickets(tickets, routed.clone(), format!("bench-{}-{run}-", plan.name), stop_tickets.clone()));
+    let ticket_reader = tokio::spawn(read_tickets(
+        tickets,
+        routed.clone(),
+        format!("bench-{}-{run}-", plan.name),
+        stop_tickets.clone(),
+    ));
     let hops = Arc::new(Mutex::new(HopRecorder::new().map_err(LoadError::Plan)?));
     let producer = KafkaProducer::new(&target.brokers)?;
     let recorder = Arc::new(Mutex::new(Recorder::new()?));

@@ -38,7 +38,11 @@ pub struct BenchArgs {
     /// (`idle` comes first: later scenarios leave freed memory behind
     /// that new conversations reuse without growing the RSS; `kb_search`
     /// always runs last, as it rebuilds the knowledge base's index.)
-    #[arg(long, value_delimiter = ',', default_value = "baselines,idle,max,steady,burst,cross_channel,restart,kb_search")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "baselines,idle,max,steady,burst,cross_channel,restart,kb_search"
+    )]
     pub scenarios: Vec<String>,
     /// Customers of the `max` scenario.
     #[arg(long, default_value_t = 300)]
@@ -113,7 +117,9 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
     let mut report =
         Report { started_at: chrono::Utc::now().to_rfc3339(), machine: machine(&args), ..Default::default() };
     for name in &args.scenarios {
-        if !["baselines", "max", "steady", "burst", "cross_channel", "idle", "restart", "kb_search"].contains(&name.as_str()) {
+        if !["baselines", "max", "steady", "burst", "cross_channel", "idle", "restart", "kb_search"]
+            .contains(&name.as_str())
+        {
             return Err(BenchError::Unknown(name.clone()));
         }
     }

@@ -448,10 +448,10 @@ impl KbSearch {
         let rows: Vec<Row> = sqlx::query_as(sql)
             .bind(embedder.name())
             .bind(&query_vector)
-        .bind(CANDIDATES)
-        .bind(&or_query)
-        .fetch_all(&mut *tx)
-        .await?;
+            .bind(CANDIDATES)
+            .bind(&or_query)
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
 
         let mut hits = score_rows(rows, &stats, &lexemes, &focus_lexemes);
