@@ -18,10 +18,29 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 pub type PublishFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+pub type BatchFuture<'a> = Pin<Box<dyn Future<Output = Vec<Result<(), String>>> + Send + 'a>>;
 
 /// Where the relay publishes: Kafka, or the in-process bus.
 pub trait OutboundSink: Send + Sync + 'static {
     fn publish(&self, record: OutboundRecord) -> PublishFuture<'_>;
+
+    /// Publishes `records` in order; one result per record, in order. This
+    /// default waits for each before the next; a sink that can keep many
+    /// in flight without reordering them (Kafka) overrides it.
+    fn publish_batch(&self, records: Vec<OutboundRecord>) -> BatchFuture<'_> {
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(records.len());
+            for record in records {
+                let result = self.publish(record).await;
+                let failed = result.is_err();
+                results.push(result);
+                if failed {
+                    break;
+                }
+            }
+            results
+        })
+    }
 }
 
 /// The embedded bus's outbound topics, by name.
@@ -53,13 +72,20 @@ pub async fn publish_pending(pool: &PgPool, sink: &dyn OutboundSink) -> Result<u
         .bind(BATCH)
         .fetch_all(&mut *tx)
         .await?;
-        let mut published = Vec::with_capacity(rows.len());
         let fetched = rows.len();
-        for (id, topic, key, payload) in rows {
-            match sink.publish(OutboundRecord { outbox_id: id, topic, key, payload }).await {
+        let records: Vec<OutboundRecord> = rows
+            .into_iter()
+            .map(|(id, topic, key, payload)| OutboundRecord { outbox_id: id, topic, key, payload })
+            .collect();
+        let ids: Vec<i64> = records.iter().map(|r| r.outbox_id).collect();
+        let mut published = Vec::with_capacity(fetched);
+        for (id, result) in ids.into_iter().zip(sink.publish_batch(records).await) {
+            match result {
                 Ok(()) => published.push(id),
                 Err(error) => {
-                    // Keep order: stop at the first failure, retry later.
+                    // Keep order: stop at the first failure and publish
+                    // from there again later (rows after it that did go out
+                    // go out twice; consumers dedupe by message id).
                     tracing::warn!(outbox_id = id, %error, "outbox publish failed; will retry");
                     break;
                 }

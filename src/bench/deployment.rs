@@ -45,6 +45,8 @@ pub struct Deployment {
     pub tenant: TenantId,
     pub brokers: String,
     pub topics: Topics,
+    /// The harness's producer (customers' messages), shared by every plan.
+    pub producer: crate::kafka::KafkaProducer,
     settings: WorkerSettings,
     /// This binary, resolved once (a rebuild replaces the file under a
     /// running process).
@@ -95,6 +97,8 @@ impl Deployment {
             tenant,
             brokers: brokers.to_string(),
             topics,
+            producer: crate::kafka::KafkaProducer::new(brokers)
+                .map_err(|e| DeploymentError::Failed(format!("producer: {e}")))?,
             settings,
             exe,
             worker: None,

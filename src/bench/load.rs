@@ -41,6 +41,10 @@ pub enum LoadError {
 #[derive(Clone)]
 pub struct Target {
     pub brokers: String,
+    /// One producer for the whole run: a new one spends its first second
+    /// fetching metadata and a producer id, which every plan's first
+    /// messages would count as latency.
+    pub producer: KafkaProducer,
     pub topics: Topics,
     pub tenant: TenantId,
 }
@@ -262,7 +266,7 @@ pub async fn drive(target: &Target, plan: &Plan, run: &str, description: String)
         stop_tickets.clone(),
     ));
     let hops = Arc::new(Mutex::new(HopRecorder::new().map_err(LoadError::Plan)?));
-    let producer = KafkaProducer::new(&target.brokers)?;
+    let producer = target.producer.clone();
     let recorder = Arc::new(Mutex::new(Recorder::new()?));
     let total = (plan.customers * plan.messages) as u64;
     let progress = indicatif::ProgressBar::new(total).with_message(plan.name.clone());

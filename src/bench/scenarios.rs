@@ -58,7 +58,7 @@ fn plan(name: &str, customers: usize, messages: usize, pace: Pace, sizes: &Sizes
 }
 
 fn target(d: &Deployment) -> Target {
-    Target { brokers: d.brokers.clone(), topics: d.topics.clone(), tenant: d.tenant }
+    Target { brokers: d.brokers.clone(), producer: d.producer.clone(), topics: d.topics.clone(), tenant: d.tenant }
 }
 
 fn figure(name: &str, value: f64, unit: &str) -> Figure {

@@ -1,23 +1,54 @@
 //! The identity router (worker role): consumes every channel's inbound
 //! topic, resolves the sender to a customer in the CRM, and produces the
 //! message to `fte.tickets.incoming` keyed by customer, so one customer's
-//! messages from any channel reach one partition and one actor. The input
-//! offset is stored only after the produce is acknowledged; a record that
-//! is not a valid inbound event goes to `fte.dlq` with the reason, and the
-//! router carries on.
+//! messages from any channel reach one partition and one actor. A record
+//! that is not a valid inbound event goes to `fte.dlq` with the reason, and
+//! the router carries on.
+//!
+//! It is a pipeline: up to [`IN_FLIGHT`] records are resolved at once, but
+//! their produces are queued strictly in input order (so a sender's
+//! messages keep their order on the tickets topic), and an input offset is
+//! stored only once it and every record before it were acknowledged by the
+//! broker: a crash or a rebalance redelivers exactly what was not done.
+//! One record at a time capped the worker at one resolution plus one
+//! broker round trip per message (issue #8's hop breakdown).
 
-use super::{DeadLetter, Envelope, EventType, KafkaProducer, Topics};
+use super::{DeadLetter, Envelope, EventType, KafkaError, KafkaProducer, Topics};
 use crate::crm::{CrmError, resolve_customer};
 use crate::domain::{InboundMessage, TicketMessage};
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use sqlx::PgPool;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::sync::watch;
 
 const SOURCE: &str = "/fte/worker/identity-router";
 
-/// Runs until `shutdown` turns true.
+/// Records between being read and their offset being stored.
+pub const IN_FLIGHT: usize = 64;
+
+/// Where an input record came from.
+struct Position {
+    topic: String,
+    partition: i32,
+    offset: i64,
+}
+
+/// What a read record becomes once resolved: a record to produce (to the
+/// tickets topic, or a dead letter), or nothing because the process is
+/// shutting down (it is redelivered).
+enum Resolved {
+    Produce { at: Position, topic: String, key: String, payload: Vec<u8> },
+    ShuttingDown,
+}
+
+type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Runs until `shutdown` turns true, then settles what is in flight.
 pub async fn run_identity_router(
     consumer: StreamConsumer<super::LoggedRebalance>,
     producer: KafkaProducer,
@@ -25,36 +56,48 @@ pub async fn run_identity_router(
     pool: PgPool,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let Some(msg) = super::consumer::next_record(&consumer, &mut shutdown, "identity-router").await else { break };
-        let (topic, partition, offset) = (msg.topic().to_string(), msg.partition(), msg.offset());
-        let payload = msg.payload().unwrap_or_default();
-        let parsed = Envelope::parse(payload).and_then(|env| {
-            let inbound: InboundMessage = env.data_as(EventType::Inbound)?;
-            if env.tenant()? != inbound.tenant_id {
-                return Err(super::EnvelopeError::Tenant(env.tenantid.clone()));
+    let mut resolving: FuturesOrdered<Pending<Resolved>> = FuturesOrdered::new();
+    let mut acknowledging: FuturesOrdered<Pending<Option<Position>>> = FuturesOrdered::new();
+    let mut reading = true;
+    while reading || !resolving.is_empty() || !acknowledging.is_empty() {
+        let room = resolving.len() + acknowledging.len() < IN_FLIGHT;
+        tokio::select! {
+            msg = super::consumer::next_record(&consumer, &mut shutdown, "identity-router"), if reading && room => {
+                let Some(msg) = msg else {
+                    reading = false;
+                    continue;
+                };
+                let at = Position { topic: msg.topic().to_string(), partition: msg.partition(), offset: msg.offset() };
+                let payload = msg.payload().unwrap_or_default().to_vec();
+                let key = msg.key().map(<[u8]>::to_vec);
+                drop(msg);
+                resolving.push_back(Box::pin(resolve(at, key, payload, topics.clone(), pool.clone(), shutdown.clone())));
             }
-            Ok(inbound)
-        });
-        let outcome = match parsed {
-            Err(reason) => {
-                let dead = DeadLetter::new(&topic, partition, offset, msg.key(), payload, reason.to_string());
-                dead_letter(&producer, &topics, &dead, &mut shutdown).await
-            }
-            Ok(inbound) => match route(&producer, &topics, &pool, inbound, &mut shutdown).await {
-                Routed::Done => true,
-                Routed::ShuttingDown => false,
-                Routed::Refused(reason) => {
-                    let dead = DeadLetter::new(&topic, partition, offset, msg.key(), payload, reason);
-                    dead_letter(&producer, &topics, &dead, &mut shutdown).await
+            Some(resolved) = resolving.next(), if !resolving.is_empty() => match resolved {
+                Resolved::Produce { at, topic, key, payload } => {
+                    // Queued here, in input order; acknowledged later.
+                    let queued = producer.enqueue(&topic, &key, &payload).await;
+                    let retry = Retry { producer: producer.clone(), topic, key, payload };
+                    acknowledging.push_back(Box::pin(retry.settle(at, queued, shutdown.clone())));
+                }
+                Resolved::ShuttingDown => {
+                    // Nothing after an unfinished record may be stored.
+                    reading = false;
+                    resolving.clear();
                 }
             },
-        };
-        if !outcome {
-            break; // shutting down before the record was handled: it is redelivered
-        }
-        if let Err(e) = consumer.store_offset(&topic, partition, offset) {
-            tracing::warn!(%topic, partition, offset, error = %e, "cannot store offset (partition revoked?)");
+            Some(settled) = acknowledging.next(), if !acknowledging.is_empty() => match settled {
+                Some(at) => {
+                    if let Err(e) = consumer.store_offset(&at.topic, at.partition, at.offset) {
+                        tracing::warn!(topic = %at.topic, partition = at.partition, offset = at.offset, error = %e, "cannot store offset (partition revoked?)");
+                    }
+                }
+                None => {
+                    reading = false;
+                    resolving.clear();
+                    acknowledging.clear();
+                }
+            },
         }
     }
     if let Err(e) = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync) {
@@ -62,8 +105,101 @@ pub async fn run_identity_router(
     }
 }
 
+/// Parses and resolves one record into what to produce.
+async fn resolve(
+    at: Position,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    topics: Topics,
+    pool: PgPool,
+    mut shutdown: watch::Receiver<bool>,
+) -> Resolved {
+    let parsed = Envelope::parse(&payload).and_then(|env| {
+        let inbound: InboundMessage = env.data_as(EventType::Inbound)?;
+        if env.tenant()? != inbound.tenant_id {
+            return Err(super::EnvelopeError::Tenant(env.tenantid.clone()));
+        }
+        Ok(inbound)
+    });
+    let refused = match parsed {
+        Err(reason) => reason.to_string(),
+        Ok(inbound) => match route(&pool, inbound, &mut shutdown).await {
+            Routed::Ticket { key, payload } => return Resolved::Produce { at, topic: topics.tickets(), key, payload },
+            Routed::ShuttingDown => return Resolved::ShuttingDown,
+            Routed::Refused(reason) => reason,
+        },
+    };
+    let dead = DeadLetter::new(&at.topic, at.partition, at.offset, key.as_deref(), &payload, refused);
+    tracing::warn!(topic = %dead.topic, partition = dead.partition, offset = dead.offset, reason = %dead.reason, "record sent to the dead-letter topic");
+    let payload = serde_json::to_vec(&dead).unwrap_or_default();
+    Resolved::Produce { at, topic: topics.dlq(), key: dead.key.unwrap_or_default(), payload }
+}
+
+/// A record to produce again if its acknowledgement fails.
+struct Retry {
+    producer: KafkaProducer,
+    topic: String,
+    key: String,
+    payload: Vec<u8>,
+}
+
+impl Retry {
+    /// Waits for the broker's acknowledgement of `queued`, producing the
+    /// record again after a failure (librdkafka has already retried for
+    /// `delivery.timeout.ms` by then, so the record may land after later
+    /// ones: nothing is lost, order is kept in every other case) until it
+    /// is acknowledged or the process shuts down (`None`).
+    async fn settle<F>(
+        self,
+        at: Position,
+        queued: Result<F, KafkaError>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Option<Position>
+    where
+        F: Future<Output = Result<super::producer::Delivered, KafkaError>>,
+    {
+        let mut delay = Duration::from_millis(100);
+        let mut error = match queued {
+            Ok(ack) => match ack.await {
+                Ok(_) => return Some(at),
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
+        loop {
+            tracing::warn!(%error, topic = %self.topic, "produce failed; retrying");
+            if !pause(delay, &mut shutdown).await {
+                return None;
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+            error = match self.producer.enqueue(&self.topic, &self.key, &self.payload).await {
+                Ok(ack) => match ack.await {
+                    Ok(_) => return Some(at),
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+        }
+    }
+}
+
+/// Sleeps `delay`; false when the process is shutting down instead.
+async fn pause(delay: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    if *shutdown.borrow() {
+        return false;
+    }
+    tokio::select! {
+        () = tokio::time::sleep(delay) => !*shutdown.borrow(),
+        _ = shutdown.changed() => false,
+    }
+}
+
 enum Routed {
-    Done,
+    /// The ticket to produce, keyed by customer.
+    Ticket {
+        key: String,
+        payload: Vec<u8>,
+    },
     ShuttingDown,
     /// A permanent error (unknown tenant, invalid data): dead-letter it.
     Refused(String),
@@ -83,51 +219,29 @@ fn transient(e: &CrmError) -> bool {
     }
 }
 
-/// Resolves and forwards one message, retrying transient failures until
+/// Resolves one message to its ticket, retrying transient failures until
 /// it succeeds or the process shuts down.
-async fn route(
-    producer: &KafkaProducer,
-    topics: &Topics,
-    pool: &PgPool,
-    inbound: InboundMessage,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Routed {
+async fn route(pool: &PgPool, inbound: InboundMessage, shutdown: &mut watch::Receiver<bool>) -> Routed {
     let mut delay = Duration::from_millis(100);
     loop {
-        let attempt = async {
-            let identifiers = inbound.all_identifiers();
-            let resolution =
-                match resolve_customer(pool, inbound.tenant_id, &identifiers, inbound.display_name.as_deref()).await {
-                    Ok(r) => r,
-                    Err(e) if transient(&e) => return Err(e.to_string()),
-                    Err(e) => return Ok(Err(format!("identity resolution refused the message: {e}"))),
+        let identifiers = inbound.all_identifiers();
+        match resolve_customer(pool, inbound.tenant_id, &identifiers, inbound.display_name.as_deref()).await {
+            Ok(resolution) => {
+                let ticket = TicketMessage { customer_id: resolution.customer_id, message: inbound.clone() };
+                let key = ticket.customer_id.to_string();
+                return match Envelope::new(EventType::Ticket, SOURCE, inbound.tenant_id, Some(key.clone()), &ticket) {
+                    Ok(env) => Routed::Ticket { key, payload: env.to_bytes() },
+                    Err(e) => Routed::Refused(format!("the ticket does not serialize: {e}")),
                 };
-            let ticket = TicketMessage { customer_id: resolution.customer_id, message: inbound.clone() };
-            let env = Envelope::new(
-                EventType::Ticket,
-                SOURCE,
-                inbound.tenant_id,
-                Some(ticket.customer_id.to_string()),
-                &ticket,
-            )
-            .map_err(|e| e.to_string())?;
-            producer
-                .send(&topics.tickets(), &ticket.customer_id.to_string(), &env)
-                .await
-                .map(|_| Ok(()))
-                .map_err(|e| e.to_string())
-        };
-        match attempt.await {
-            Ok(Ok(())) => return Routed::Done,
-            Ok(Err(reason)) => return Routed::Refused(reason),
-            Err(error) => {
-                tracing::warn!(%error, external_id = %inbound.external_id, "identity routing failed; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    _ = shutdown.changed() => return Routed::ShuttingDown,
+            }
+            Err(e) if transient(&e) => {
+                tracing::warn!(error = %e, external_id = %inbound.external_id, "identity resolution failed; retrying");
+                if !pause(delay, shutdown).await {
+                    return Routed::ShuttingDown;
                 }
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
+            Err(e) => return Routed::Refused(format!("identity resolution refused the message: {e}")),
         }
     }
 }

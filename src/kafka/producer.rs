@@ -2,12 +2,18 @@
 //! (librdkafka's default differs), keyed; `send` waits for the broker's
 //! acknowledgement and surfaces every failure to the caller, who decides
 //! whether to retry (librdkafka already retries transient errors within
-//! `delivery.timeout.ms`).
+//! `delivery.timeout.ms`). `enqueue` splits a send in two: the record is
+//! queued now, in call order (librdkafka keeps that order per partition,
+//! idempotence keeps it across retries), and the acknowledgement is awaited
+//! later, so a caller can keep many records in flight without reordering
+//! them.
 
 use super::KafkaError;
 use super::envelope::Envelope;
 use rdkafka::ClientConfig;
+use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use std::future::Future;
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -45,6 +51,34 @@ impl KafkaProducer {
             Ok(delivery) => Ok(Delivered { partition: delivery.partition, offset: delivery.offset }),
             Err((error, _)) => Err(KafkaError::Produce { topic: topic.into(), error }),
         }
+    }
+
+    /// Queues one record now (waiting only while librdkafka's local queue
+    /// is full) and returns the acknowledgement to await.
+    pub async fn enqueue(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+    ) -> Result<impl Future<Output = Result<Delivered, KafkaError>> + Send + use<>, KafkaError> {
+        let fail = |error| KafkaError::Produce { topic: topic.into(), error };
+        let queued = loop {
+            match self.inner.send_result(FutureRecord::to(topic).key(key).payload(payload)) {
+                Ok(queued) => break queued,
+                Err((RdKafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((error, _)) => return Err(fail(error)),
+            }
+        };
+        let topic = topic.to_string();
+        Ok(async move {
+            match queued.await {
+                Ok(Ok(delivery)) => Ok(Delivered { partition: delivery.partition, offset: delivery.offset }),
+                Ok(Err((error, _))) => Err(KafkaError::Produce { topic, error }),
+                Err(_) => Err(KafkaError::Produce { topic, error: RdKafkaError::Canceled }),
+            }
+        })
     }
 
     pub async fn send(&self, topic: &str, key: &str, envelope: &Envelope) -> Result<Delivered, KafkaError> {
