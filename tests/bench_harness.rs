@@ -1,7 +1,9 @@
 //! `fte bench` end to end, small: the same-run baselines, the closed-loop
 //! maximum, an open-loop load, the cross-channel customers and the SIGKILL
 //! restart, against a worker of this binary on the real broker and a
-//! scratch database. Every message must be answered once, the report must
+//! scratch database, and the knowledge-base search on a grown corpus.
+//! Every message must be answered once, its latency split into the
+//! pipeline's hops, the report must
 //! parse back as the harness's own types with every figure present, the
 //! scratch database must be gone afterwards, and the HTML report must hold
 //! its plots.
@@ -18,7 +20,8 @@ async fn a_small_bench_run_measures_every_scenario_and_writes_its_report() {
     let run = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_fte"))
             .args(["bench", "--brain", "echo", "--embedder", "hashing"])
-            .args(["--scenarios", "baselines,max,steady,cross_channel,restart"])
+            .args(["--scenarios", "baselines,max,steady,cross_channel,restart,kb_search"])
+            .args(["--kb-chunks", "1500", "--kb-searches", "40"])
             .args(["--customers", "16", "--messages", "2", "--in-flight", "8", "--steady-secs", "2"])
             .args(["--restart-customers", "12", "--baseline-secs", "1", "--reply-timeout-secs", "20"])
             .args(["--out", &dir])
@@ -41,21 +44,35 @@ async fn a_small_bench_run_measures_every_scenario_and_writes_its_report() {
     assert!(pg1.per_sec > 0.0 && pg32.per_sec > 0.0, "{:?}", report.baselines);
     assert!(report.baselines.broker_roundtrip.as_ref().is_some_and(|r| r.per_sec > 0.0));
     let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["max", "steady", "cross_channel", "restart"]);
-    for s in &report.scenarios {
+    assert_eq!(names, ["max", "steady", "cross_channel", "restart", "kb_search"]);
+    let (load, kb) = report.scenarios.split_at(4);
+    for s in load {
         assert_eq!(s.errors, 0, "{}: {s:?}", s.name);
         assert_eq!(s.replies_received, s.messages_sent, "{}: every message answered once", s.name);
         let p = s.latency_ms.as_ref().expect("latency measured");
         assert!(p.p50 > 0.0 && p.p50 <= p.p99 && p.p99 <= p.max, "{}: {p:?}", s.name);
         assert!(!s.histogram.is_empty() && !s.timeline.is_empty(), "{}", s.name);
         assert_eq!(s.histogram.iter().map(|(_, n)| n).sum::<u64>(), s.replies_received, "{}", s.name);
+        let hops: Vec<&str> = s.hops.iter().map(|h| h.hop.as_str()).collect();
+        assert_eq!(hops, ["routed", "turn", "relayed", "delivered"], "{}", s.name);
+        for h in &s.hops {
+            assert!(h.replies > 0 && h.replies <= s.replies_received, "{}: {h:?}", s.name);
+            assert!(h.latency_ms.p50 <= p.max, "{}: a hop is part of the whole: {h:?} vs {p:?}", s.name);
+        }
     }
+    let kb = &kb[0];
+    let figure = |name: &str| kb.figures.iter().find(|f| f.name == name).map(|f| f.value);
+    assert_eq!(figure("chunks"), Some(1500.0), "{kb:?}");
+    assert_eq!((kb.replies_received, kb.errors), (40, 0), "every search found something: {kb:?}");
+    assert!(figure("search p95").is_some_and(|v| v > 0.0), "{kb:?}");
     assert_eq!(report.scenarios[0].messages_sent, 32);
     assert_eq!(report.scenarios[2].messages_sent, 32, "8 customers × 4 messages across email and WhatsApp");
     let restart = &report.scenarios[3];
     let served = restart.figures.iter().find(|f| f.name == "all served again after kill -9").expect("recovery time");
     assert!(served.value > 0.0);
-    assert_eq!(report.targets.len(), 4);
+    assert_eq!(report.targets.len(), 5);
+    assert!(report.targets[4].measured.contains("at 1500 chunks"), "{:?}", report.targets[4]);
+    assert_eq!(report.targets[4].met, Some(false), "1,500 chunks cannot meet a 100,000-chunk target");
     assert!(report.targets[0].met.is_some(), "throughput is set against the commit ceiling: {:?}", report.targets[0]);
     assert!(stdout.contains("throughput ≥ 50%"), "{stdout}");
 

@@ -181,6 +181,7 @@ pub async fn kb_search(plan: KbPlan<'_>) -> Result<ScenarioResult, KbBenchError>
         seconds,
         throughput_per_sec: if seconds > 0.0 { h.len() as f64 / seconds } else { 0.0 },
         latency_ms: super::load::percentiles_us(&h),
+        histogram: super::load::buckets(&h),
         figures: vec![
             figure("chunks", total as f64, "rows"),
             figure("search p95", ms(0.95), "ms"),

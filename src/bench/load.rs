@@ -171,7 +171,7 @@ pub fn percentiles_us(h: &Histogram<u64>) -> Option<Percentiles> {
 }
 
 /// Log-spaced buckets (upper bound ms, count) of a histogram of µs.
-fn buckets(h: &Histogram<u64>) -> Vec<(f64, u64)> {
+pub(crate) fn buckets(h: &Histogram<u64>) -> Vec<(f64, u64)> {
     if h.is_empty() {
         return Vec::new();
     }
