@@ -116,6 +116,31 @@ pub fn score(stats: &LexicalStats, query: &[String], chunk: &Lexemes) -> (f32, f
     (score, if total > 0.0 { matched / total } else { 0.0 })
 }
 
+/// Keyword candidates are ranked row by row in PostgreSQL, so their number
+/// is the search's cost: past this many expected matches the commonest
+/// query words (the lowest idf, the least evidence) stop selecting
+/// candidates. They still count in every candidate's score.
+pub const TEXT_MATCH_BUDGET: u64 = 2_000;
+
+/// The query's lexemes that select keyword candidates: the rarest first,
+/// while their document frequencies add up to at most
+/// [`TEXT_MATCH_BUDGET`] (and at least the rarest one).
+pub fn match_lexemes<'a>(lexemes: &'a [String], stats: &LexicalStats) -> Vec<&'a String> {
+    let mut by_df: Vec<(&String, u64)> =
+        lexemes.iter().map(|l| (l, u64::from(stats.df.get(l).copied().unwrap_or(0)))).collect();
+    by_df.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+    let mut expected = 0u64;
+    let mut kept = Vec::new();
+    for (lexeme, df) in by_df {
+        if !kept.is_empty() && expected + df > TEXT_MATCH_BUDGET {
+            break;
+        }
+        expected += df;
+        kept.push(lexeme);
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +166,23 @@ mod tests {
         let (s_common, m_common) = score(&stats, &q, &common);
         assert!(s_rare > s_common && m_rare > m_common);
         assert!((m_rare + m_common - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn the_rarest_words_select_candidates_within_the_budget() {
+        let df = |pairs: &[(&str, u32)]| pairs.iter().map(|(w, n)| (w.to_string(), *n)).collect();
+        let words = |ws: &[&str]| ws.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        let query = words(&["invoic", "export", "csv", "quarterli"]);
+        // A small corpus: every word selects.
+        let small = LexicalStats::new(208, 20_000, df(&[("invoic", 90), ("export", 20), ("csv", 6)]));
+        let mut all: Vec<&String> = match_lexemes(&query, &small);
+        all.sort();
+        assert_eq!(all, ["csv", "export", "invoic", "quarterli"]);
+        // A large one: the common words stop selecting.
+        let large = LexicalStats::new(100_000, 9_000_000, df(&[("invoic", 40_000), ("export", 1_500), ("csv", 400)]));
+        assert_eq!(match_lexemes(&query, &large), ["quarterli", "csv", "export"]);
+        // Even when the rarest alone is over the budget, it selects.
+        let huge = LexicalStats::new(1_000_000, 90_000_000, df(&[("invoic", 400_000), ("export", 90_000)]));
+        assert_eq!(match_lexemes(&words(&["invoic", "export"]), &huge), ["export"]);
     }
 }

@@ -19,42 +19,49 @@ use uuid::Uuid;
 
 /// Searches return at most this many hits (DESIGN.md §5).
 pub const MAX_RESULTS: usize = 5;
-/// Candidates taken from each ranking before fusion.
-const CANDIDATES: i64 = 20;
 /// The usual reciprocal-rank-fusion constant.
 const RRF_K: f32 = 60.0;
 
 /// The width that has an HNSW index of its own (MiniLM's).
 const NARROW_DIMS: usize = 384;
 
-/// Hybrid candidates: the nearest chunks by cosine and the best keyword
-/// matches. `$1` embedder, `$2` query vector, `$3` candidates per ranking,
-/// `$4` OR-ed lexemes. The two statements differ only in the vector
-/// expression, which must match an index's exactly.
-const WIDE_SEARCH: &str = "WITH by_vector AS (
-         SELECT id FROM knowledge_base WHERE embedder = $1 AND dims <> 384 ORDER BY embedding <=> $2 LIMIT $3
-     ), by_text AS (
-         SELECT id FROM knowledge_base, to_tsquery('simple', $4) q
-          WHERE $4 <> '' AND embedder = $1 AND search_text @@ q
-          ORDER BY ts_rank_cd(search_text, q) DESC, id LIMIT $3
-     )
-     SELECT k.id, k.document, k.title, k.heading, k.chunk_index, k.content, 1 - (k.embedding <=> $2),
-            k.search_text::text
-       FROM knowledge_base k
-      WHERE k.id IN (SELECT id FROM by_vector UNION SELECT id FROM by_text)";
+/// Hybrid candidates: the 20 nearest chunks by cosine and the 20 best
+/// keyword matches (`$1` embedder, `$2` query vector, `$3` OR-ed lexemes).
+/// The limits are literals so that a generic plan of the prepared
+/// statement still expects 40 rows and fetches them by key, not by a scan
+/// of the table. Keyword matches are ranked row by row, so at most 500 of
+/// them are (a corpus that matches more has had its commonest query words
+/// left out of the match already, see [`lexical::match_lexemes`]). The
+/// statements for the two widths differ only in the vector expression,
+/// which must match an index's exactly.
+macro_rules! search_sql {
+    ($filter:literal, $vector:literal) => {
+        concat!(
+            "WITH by_vector AS (
+                 SELECT id FROM knowledge_base WHERE embedder = $1 AND ",
+            $filter,
+            " ORDER BY ",
+            $vector,
+            " <=> $2 LIMIT 20
+             ), by_text AS (
+                 SELECT id FROM (
+                     SELECT id, search_text FROM knowledge_base
+                      WHERE $3 <> '' AND embedder = $1 AND search_text @@ to_tsquery('simple', $3)
+                      LIMIT 500
+                 ) matched
+                 ORDER BY ts_rank_cd(search_text, to_tsquery('simple', $3)) DESC, id LIMIT 20
+             )
+             SELECT id, document, title, heading, chunk_index, content, 1 - (",
+            $vector,
+            " <=> $2), search_text::text
+               FROM knowledge_base
+              WHERE id IN (SELECT id FROM by_vector UNION SELECT id FROM by_text)"
+        )
+    };
+}
 
-const NARROW_SEARCH: &str = "WITH by_vector AS (
-         SELECT id FROM knowledge_base WHERE embedder = $1 AND dims = 384
-          ORDER BY subvector(embedding, 1, 384)::vector(384) <=> $2 LIMIT $3
-     ), by_text AS (
-         SELECT id FROM knowledge_base, to_tsquery('simple', $4) q
-          WHERE $4 <> '' AND embedder = $1 AND search_text @@ q
-          ORDER BY ts_rank_cd(search_text, q) DESC, id LIMIT $3
-     )
-     SELECT k.id, k.document, k.title, k.heading, k.chunk_index, k.content,
-            1 - (subvector(k.embedding, 1, 384)::vector(384) <=> $2), k.search_text::text
-       FROM knowledge_base k
-      WHERE k.id IN (SELECT id FROM by_vector UNION SELECT id FROM by_text)";
+const WIDE_SEARCH: &str = search_sql!("dims <> 384", "embedding");
+const NARROW_SEARCH: &str = search_sql!("dims = 384", "subvector(embedding, 1, 384)::vector(384)");
 
 #[derive(Debug, thiserror::Error)]
 pub enum KbError {
@@ -439,19 +446,14 @@ impl KbSearch {
         };
         // Quoted lexemes, OR-ed: nothing in the customer's text is query
         // syntax.
-        let or_query = lexemes
-            .iter()
+        let or_query = lexical::match_lexemes(&lexemes, &stats)
+            .into_iter()
             .filter(|l| !l.contains(['\\', '\'']))
             .map(|l| format!("'{l}'"))
             .collect::<Vec<_>>()
             .join(" | ");
-        let rows: Vec<Row> = sqlx::query_as(sql)
-            .bind(embedder.name())
-            .bind(&query_vector)
-            .bind(CANDIDATES)
-            .bind(&or_query)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows: Vec<Row> =
+            sqlx::query_as(sql).bind(embedder.name()).bind(&query_vector).bind(&or_query).fetch_all(&mut *tx).await?;
         tx.commit().await?;
 
         let mut hits = score_rows(rows, &stats, &lexemes, &focus_lexemes);
