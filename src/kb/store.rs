@@ -427,6 +427,11 @@ impl KbSearch {
         // Filtered HNSW scans keep going until enough rows pass the filter.
         sqlx::query("SET LOCAL hnsw.iterative_scan = strict_order").execute(&mut *tx).await?;
         sqlx::query("SET LOCAL hnsw.ef_search = 100").execute(&mut *tx).await?;
+        // Every part of the statement has an index that is right at any
+        // corpus size, but at 100,000 chunks the planner took a keyword
+        // match under a LIMIT for a table scan (it assumes matches spread
+        // evenly; a rare word's are not), reading half the table.
+        sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await?;
         let lexemes: Vec<String> =
             sqlx::query_scalar("SELECT lexeme FROM unnest(to_tsvector('english', $1)) ORDER BY lexeme")
                 .bind(query)
