@@ -238,9 +238,7 @@ impl Embedder for Precomputed {
     fn embed<'a>(&'a self, texts: &'a [String]) -> crate::kb::embedder::EmbedFuture<'a> {
         let found =
             texts.iter().map(|t| self.vectors.get(t).and_then(|v| v.first().cloned())).collect::<Option<Vec<_>>>();
-        Box::pin(async move {
-            found.ok_or(crate::kb::embedder::EmbedError::Count { expected: texts.len(), got: 0 })
-        })
+        Box::pin(async move { found.ok_or(crate::kb::embedder::EmbedError::Count { expected: texts.len(), got: 0 }) })
     }
 }
 
