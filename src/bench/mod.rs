@@ -57,7 +57,8 @@ pub struct BenchArgs {
     pub steady_secs: u64,
     #[arg(long, default_value_t = 5)]
     pub burst_secs: u64,
-    #[arg(long, default_value_t = 2000)]
+    /// New customers of the `idle` scenario (after half as many more).
+    #[arg(long, default_value_t = 1200)]
     pub idle_customers: usize,
     #[arg(long, default_value_t = 300)]
     pub restart_customers: usize,

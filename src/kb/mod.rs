@@ -10,6 +10,7 @@ pub mod lexical;
 pub mod minilm;
 pub mod store;
 pub mod text;
+pub mod threads;
 
 pub use embedder::{Embedder, HashingEmbedder, OpenAiEmbedder};
 pub use minilm::MiniLmEmbedder;
