@@ -1,6 +1,7 @@
 //! `fte bench` end to end, small: the same-run baselines, the closed-loop
 //! maximum, an open-loop load, the cross-channel customers and the SIGKILL
-//! restart, against a worker of this binary on the real broker and a
+//! restart, WhatsApp messages as signed Twilio webhooks through an `fte
+//! api` process, against a worker of this binary on the real broker and a
 //! scratch database, and the knowledge-base search on a grown corpus.
 //! Every message must be answered once, its latency split into the
 //! pipeline's hops, the report must
@@ -20,7 +21,7 @@ async fn a_small_bench_run_measures_every_scenario_and_writes_its_report() {
     let run = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_fte"))
             .args(["bench", "--brain", "echo", "--embedder", "hashing"])
-            .args(["--scenarios", "baselines,max,steady,cross_channel,restart,kb_search"])
+            .args(["--scenarios", "baselines,max,steady,cross_channel,http_ingress,restart,kb_search"])
             .args(["--kb-chunks", "1500", "--kb-searches", "40"])
             .args(["--customers", "16", "--messages", "2", "--in-flight", "8", "--steady-secs", "2"])
             .args(["--restart-customers", "12", "--baseline-secs", "1", "--reply-timeout-secs", "20"])
@@ -44,8 +45,8 @@ async fn a_small_bench_run_measures_every_scenario_and_writes_its_report() {
     assert!(pg1.per_sec > 0.0 && pg32.per_sec > 0.0, "{:?}", report.baselines);
     assert!(report.baselines.broker_roundtrip.as_ref().is_some_and(|r| r.per_sec > 0.0));
     let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["max", "steady", "cross_channel", "restart", "kb_search"]);
-    let (load, kb) = report.scenarios.split_at(4);
+    assert_eq!(names, ["max", "steady", "cross_channel", "http_ingress", "restart", "kb_search"]);
+    let (load, kb) = report.scenarios.split_at(5);
     for s in load {
         assert_eq!(s.errors, 0, "{}: {s:?}", s.name);
         assert_eq!(s.replies_received, s.messages_sent, "{}: every message answered once", s.name);
@@ -67,7 +68,8 @@ async fn a_small_bench_run_measures_every_scenario_and_writes_its_report() {
     assert!(figure("search p95").is_some_and(|v| v > 0.0), "{kb:?}");
     assert_eq!(report.scenarios[0].messages_sent, 32);
     assert_eq!(report.scenarios[2].messages_sent, 32, "8 customers × 4 messages across email and WhatsApp");
-    let restart = &report.scenarios[3];
+    assert_eq!(report.scenarios[3].messages_sent, 16, "8 WhatsApp customers × 2 webhooks");
+    let restart = &report.scenarios[4];
     let served = restart.figures.iter().find(|f| f.name == "all served again after kill -9").expect("recovery time");
     assert!(served.value > 0.0);
     assert_eq!(report.targets.len(), 5);

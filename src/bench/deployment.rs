@@ -2,7 +2,9 @@
 //! tenant, the sample knowledge base) and an `fte worker` process of this
 //! same binary on the real broker, under a topic prefix of its own. The
 //! harness owns the process so the restart scenario can SIGKILL it and
-//! start it again; everything is removed at the end.
+//! start it again; everything is removed at the end. For the HTTP ingress
+//! scenario it also starts an `fte api` process with a Twilio WhatsApp
+//! number of the tenant's, so messages can arrive as signed webhooks.
 
 use crate::crm::{MergePolicy, NewTenant, create_tenant};
 use crate::domain::TenantId;
@@ -47,12 +49,26 @@ pub struct Deployment {
     pub topics: Topics,
     /// The harness's producer (customers' messages), shared by every plan.
     pub producer: crate::kafka::KafkaProducer,
+    /// The `api` process's Twilio number, once started.
+    pub twilio: Option<TwilioIngress>,
     settings: WorkerSettings,
     /// This binary, resolved once (a rebuild replaces the file under a
     /// running process).
     exe: PathBuf,
     worker: Option<Child>,
     http_port: u16,
+    api: Option<Child>,
+}
+
+/// The tenant's Twilio WhatsApp number in a bench run, and where the
+/// `api` process takes its webhooks.
+#[derive(Clone, Debug)]
+pub struct TwilioIngress {
+    /// `http://127.0.0.1:<port>/webhooks/twilio/whatsapp`: what Twilio signs.
+    pub url: String,
+    pub account_sid: String,
+    pub auth_token: String,
+    pub business: String,
 }
 
 fn with_database(base: &str, name: &str) -> Result<String, DeploymentError> {
@@ -103,6 +119,8 @@ impl Deployment {
             exe,
             worker: None,
             http_port: free_port()?,
+            api: None,
+            twilio: None,
         };
         deployment.ingest_kb()?;
         Ok(deployment)
@@ -174,11 +192,71 @@ impl Deployment {
         }
     }
 
+    /// Starts an `fte api` process (webhook ingress onto the inbound topics)
+    /// with a Twilio WhatsApp number for the tenant, and waits until it is
+    /// ready. Its inbound rate limit is lifted: the bench sets the pace.
+    pub async fn start_api(&mut self) -> Result<TwilioIngress, DeploymentError> {
+        let auth_token = uuid::Uuid::new_v4().simple().to_string();
+        let ingress = TwilioIngress {
+            url: String::new(),
+            account_sid: format!("AC{}", uuid::Uuid::new_v4().simple()),
+            auth_token: auth_token.clone(),
+            business: "+15550100100".into(),
+        };
+        crate::crm::upsert_account(
+            &self.pool,
+            self.tenant,
+            crate::channels::Provider::Twilio,
+            &ingress.business,
+            // The dispatcher is not part of the run: replies stop at the
+            // outbound topic, so the API base is never called.
+            &serde_json::json!({
+                "account_sid": ingress.account_sid,
+                "auth_token_env": "FTE_BENCH_TWILIO_TOKEN",
+                "base_url": "http://127.0.0.1:9",
+            }),
+        )
+        .await?;
+        let addr = format!("127.0.0.1:{}", free_port()?);
+        let child = self
+            .command(&["api"])?
+            .env("HTTP_ADDR", &addr)
+            .env("FTE_BENCH_TWILIO_TOKEN", &auth_token)
+            .env("INBOUND_RATE_PER_SEC", "1000000")
+            .env("INBOUND_BURST", "1000000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|source| DeploymentError::Spawn { what: "fte api".into(), source })?;
+        self.api = Some(child);
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !client.get(format!("http://{addr}/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
+            if let Some(api) = self.api.as_mut()
+                && let Ok(Some(status)) = api.try_wait()
+            {
+                return Err(DeploymentError::Failed(format!("the api process exited at start-up: {status}")));
+            }
+            if Instant::now() > deadline {
+                return Err(DeploymentError::Failed("the api process was not ready within 60 s".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(TwilioIngress { url: format!("http://{addr}/webhooks/twilio/whatsapp"), ..ingress })
+    }
+
     /// SIGKILLs the worker (no drain, no goodbye).
     pub fn kill_worker(&mut self) {
         if let Some(mut w) = self.worker.take() {
             let _ = w.kill();
             let _ = w.wait();
+        }
+    }
+
+    fn kill_api(&mut self) {
+        if let Some(mut api) = self.api.take() {
+            let _ = api.kill();
+            let _ = api.wait();
         }
     }
 
@@ -211,6 +289,7 @@ impl Deployment {
     /// Stops the worker and drops the scratch database.
     pub async fn destroy(mut self) -> Result<(), DeploymentError> {
         self.kill_worker();
+        self.kill_api();
         self.pool.close().await;
         let mut admin = PgConnection::connect(&self.base_url).await?;
         let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database);
@@ -234,5 +313,6 @@ impl Deployment {
 impl Drop for Deployment {
     fn drop(&mut self) {
         self.kill_worker();
+        self.kill_api();
     }
 }

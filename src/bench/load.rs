@@ -47,6 +47,8 @@ pub struct Target {
     pub producer: KafkaProducer,
     pub topics: Topics,
     pub tenant: TenantId,
+    /// Where signed Twilio webhooks go, for plans sent `via_http`.
+    pub twilio: Option<super::deployment::TwilioIngress>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -73,6 +75,9 @@ pub struct Plan {
     /// The index of each customer's first message in this plan (a later
     /// plan for the same customers continues their conversations).
     pub first_message: usize,
+    /// Every message is a WhatsApp message posted to the `api` process as
+    /// Twilio's signed webhook, instead of a record on the inbound topic.
+    pub via_http: bool,
 }
 
 /// One simulated customer: their addresses.
@@ -96,7 +101,7 @@ impl Plan {
 
     fn message(&self, tenant: TenantId, run: &str, c: &Customer, i: usize, m: usize) -> InboundMessage {
         let m = m + self.first_message;
-        let whatsapp = self.cross_channel && m % 2 == 1;
+        let whatsapp = self.via_http || (self.cross_channel && m % 2 == 1);
         let (channel, sender, other) = if whatsapp {
             (Channel::Whatsapp, Identifier::Whatsapp(c.phone.clone()), Identifier::Email(c.email.clone()))
         } else {
@@ -248,8 +253,16 @@ pub async fn drive(target: &Target, plan: &Plan, run: &str, description: String)
         lookup.insert(c.email.as_str().to_string(), i);
         lookup.insert(c.phone.as_str().to_string(), i);
     }
-    let channels: &[Channel] =
-        if plan.cross_channel { &[Channel::Email, Channel::Whatsapp] } else { &[Channel::Email] };
+    let channels: &[Channel] = if plan.via_http {
+        &[Channel::Whatsapp]
+    } else if plan.cross_channel {
+        &[Channel::Email, Channel::Whatsapp]
+    } else {
+        &[Channel::Email]
+    };
+    if plan.via_http && target.twilio.is_none() {
+        return Err(LoadError::Plan("an HTTP plan needs the api process's Twilio number".into()));
+    }
     let waiting: Waiting = Arc::default();
     let stop = Arc::new(tokio::sync::Notify::new());
     let since = chrono::Utc::now();
@@ -259,12 +272,8 @@ pub async fn drive(target: &Target, plan: &Plan, run: &str, description: String)
     let routed: Routed = Arc::default();
     let stop_tickets = Arc::new(tokio::sync::Notify::new());
     let tickets = own_consumer(target, &[target.topics.tickets()])?;
-    let ticket_reader = tokio::spawn(read_tickets(
-        tickets,
-        routed.clone(),
-        format!("bench-{}-{run}-", plan.name),
-        stop_tickets.clone(),
-    ));
+    let ticket_reader =
+        tokio::spawn(read_tickets(tickets, routed.clone(), ticket_prefix(plan, run), stop_tickets.clone()));
     let hops = Arc::new(Mutex::new(HopRecorder::new().map_err(LoadError::Plan)?));
     let producer = target.producer.clone();
     let recorder = Arc::new(Mutex::new(Recorder::new()?));
@@ -283,6 +292,7 @@ pub async fn drive(target: &Target, plan: &Plan, run: &str, description: String)
         producer,
         waiting,
         recorder: recorder.clone(),
+        http: reqwest::Client::new(),
         hops: hops.clone(),
         routed,
         progress: progress.clone(),
@@ -378,6 +388,7 @@ struct Ctx {
     producer: KafkaProducer,
     waiting: Waiting,
     recorder: Arc<Mutex<Recorder>>,
+    http: reqwest::Client,
     hops: Arc<Mutex<HopRecorder>>,
     routed: Routed,
     progress: indicatif::ProgressBar,
@@ -403,8 +414,12 @@ impl Ctx {
         }
         let sent_at = Instant::now();
         let sent_wall = chrono::Utc::now();
-        if let Err(e) = self.producer.send(&topic, &key, &envelope).await {
-            tracing::warn!(error = %e, "bench: produce failed");
+        let sent = match &self.target.twilio {
+            Some(twilio) if self.plan.via_http => post_twilio(&self.http, twilio, &message).await,
+            _ => self.producer.send(&topic, &key, &envelope).await.map(|_| ()).map_err(|e| e.to_string()),
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "bench: sending the message failed");
             self.failed();
             return false;
         }
@@ -413,7 +428,7 @@ impl Ctx {
                 if let Ok(mut r) = self.recorder.lock() {
                     r.reply(arrived.saturating_duration_since(sent_at));
                 }
-                let routed = self.routed.remove(&message.external_id).map(|(_, at)| at);
+                let routed = self.routed.remove(&routing_id(&self.plan, &message)).map(|(_, at)| at);
                 if let Ok(mut h) = self.hops.lock() {
                     h.record(sent_wall, routed, stamps);
                 }
@@ -438,4 +453,53 @@ impl Ctx {
     fn lost(&self, n: u64) {
         self.progress.inc(n);
     }
+}
+
+/// Twilio's message id for one of the bench's messages (`SM` and 32 hex
+/// digits, derived from the message's own id).
+fn twilio_sid(external_id: &str) -> String {
+    format!("SM{}", uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, external_id.as_bytes()).simple())
+}
+
+/// The id the identity router's ticket carries for `message`.
+fn routing_id(plan: &Plan, message: &InboundMessage) -> String {
+    if plan.via_http { twilio_sid(&message.external_id) } else { message.external_id.clone() }
+}
+
+/// What this plan's tickets' ids start with.
+fn ticket_prefix(plan: &Plan, run: &str) -> String {
+    if plan.via_http { "SM".into() } else { format!("bench-{}-{run}-", plan.name) }
+}
+
+/// Posts `message` as Twilio's WhatsApp webhook, signed the way Twilio
+/// signs it (HMAC-SHA1 of the URL and the sorted form fields).
+async fn post_twilio(
+    client: &reqwest::Client,
+    twilio: &super::deployment::TwilioIngress,
+    message: &InboundMessage,
+) -> Result<(), String> {
+    let phone = message.sender.value().to_string();
+    let sid = twilio_sid(&message.external_id);
+    let form: Vec<(String, String)> = vec![
+        ("MessageSid".into(), sid.clone()),
+        ("SmsMessageSid".into(), sid),
+        ("AccountSid".into(), twilio.account_sid.clone()),
+        ("From".into(), format!("whatsapp:{phone}")),
+        ("To".into(), format!("whatsapp:{}", twilio.business)),
+        ("Body".into(), message.body.clone()),
+        ("WaId".into(), phone.trim_start_matches('+').to_string()),
+        ("NumMedia".into(), "0".into()),
+    ];
+    let signature = crate::channels::twilio::signature::RequestValidator::new(&twilio.auth_token)
+        .map_err(|e| e.to_string())?
+        .compute_signature(&twilio.url, &form);
+    let response = client
+        .post(&twilio.url)
+        .header("X-Twilio-Signature", signature)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(crate::channels::twilio::form::encode(form.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status().is_success() { Ok(()) } else { Err(format!("the webhook answered {}", response.status())) }
 }

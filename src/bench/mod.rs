@@ -41,7 +41,7 @@ pub struct BenchArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "baselines,idle,max,steady,burst,cross_channel,restart,kb_search"
+        default_value = "baselines,idle,max,steady,burst,cross_channel,http_ingress,restart,kb_search"
     )]
     pub scenarios: Vec<String>,
     /// Customers of the `max` scenario.
@@ -118,7 +118,7 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
     let mut report =
         Report { started_at: chrono::Utc::now().to_rfc3339(), machine: machine(&args), ..Default::default() };
     for name in &args.scenarios {
-        if !["baselines", "max", "steady", "burst", "cross_channel", "idle", "restart", "kb_search"]
+        if !["baselines", "max", "steady", "burst", "cross_channel", "http_ingress", "idle", "restart", "kb_search"]
             .contains(&name.as_str())
         {
             return Err(BenchError::Unknown(name.clone()));
@@ -226,6 +226,7 @@ async fn scenarios(args: &BenchArgs, d: &mut Deployment, report: &mut Report) ->
                 scenarios::open(d, &sizes, &run, "burst", rate.max(1.0), sizes.burst).await?
             }
             "cross_channel" => scenarios::cross_channel(d, &sizes, &run).await?,
+            "http_ingress" => scenarios::http_ingress(d, &sizes, &run).await?,
             "idle" => scenarios::idle(d, &sizes, &run).await?,
             "restart" => scenarios::restart(d, &sizes, &run).await?,
             _ => continue,

@@ -54,11 +54,18 @@ fn plan(name: &str, customers: usize, messages: usize, pace: Pace, sizes: &Sizes
         reply_timeout: sizes.reply_timeout,
         questions: QUESTIONS.iter().map(|q| q.to_string()).collect(),
         first_message: 0,
+        via_http: false,
     }
 }
 
 fn target(d: &Deployment) -> Target {
-    Target { brokers: d.brokers.clone(), producer: d.producer.clone(), topics: d.topics.clone(), tenant: d.tenant }
+    Target {
+        brokers: d.brokers.clone(),
+        producer: d.producer.clone(),
+        topics: d.topics.clone(),
+        tenant: d.tenant,
+        twilio: d.twilio.clone(),
+    }
 }
 
 fn figure(name: &str, value: f64, unit: &str) -> Figure {
@@ -103,6 +110,21 @@ pub async fn cross_channel(d: &Deployment, sizes: &Sizes, run: &str) -> Result<S
     let mut p = plan("cross_channel", customers, 4, Pace::Closed { in_flight: sizes.in_flight }, sizes);
     p.cross_channel = true;
     let what = format!("{customers} customers × 4 messages alternating email and WhatsApp, closed loop");
+    Ok(drive(&target(d), &p, run, what).await?)
+}
+
+/// WhatsApp customers writing through the `api` process: each message is
+/// Twilio's signed webhook (the ingress role verifies the signature,
+/// publishes to the inbound topic and answers), closed loop.
+pub async fn http_ingress(d: &mut Deployment, sizes: &Sizes, run: &str) -> Result<ScenarioResult, ScenarioError> {
+    if d.twilio.is_none() {
+        d.twilio = Some(d.start_api().await?);
+    }
+    let customers = (sizes.customers / 2).max(1);
+    let mut p = plan("http_ingress", customers, 2, Pace::Closed { in_flight: sizes.in_flight }, sizes);
+    p.via_http = true;
+    let what =
+        format!("{customers} WhatsApp customers × 2 messages as signed Twilio webhooks to `fte api`, closed loop");
     Ok(drive(&target(d), &p, run, what).await?)
 }
 
