@@ -67,8 +67,8 @@ async fn a_small_bench_run_measures_every_scenario_and_writes_its_report() {
     assert_eq!((kb.replies_received, kb.errors), (40, 0), "every search found something: {kb:?}");
     assert!(figure("search p95").is_some_and(|v| v > 0.0), "{kb:?}");
     assert_eq!(report.scenarios[0].messages_sent, 32);
-    assert_eq!(report.scenarios[2].messages_sent, 32, "8 customers × 4 messages across email and WhatsApp");
-    assert_eq!(report.scenarios[3].messages_sent, 16, "8 WhatsApp customers × 2 webhooks");
+    assert_eq!(report.scenarios[2].messages_sent, 16, "4 customers × 4 messages across email and WhatsApp");
+    assert_eq!(report.scenarios[3].messages_sent, 8, "4 WhatsApp customers × 2 webhooks");
     let restart = &report.scenarios[4];
     let served = restart.figures.iter().find(|f| f.name == "all served again after kill -9").expect("recovery time");
     assert!(served.value > 0.0);
