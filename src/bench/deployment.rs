@@ -87,6 +87,32 @@ fn free_port() -> Result<u16, DeploymentError> {
         .map_err(|source| DeploymentError::Spawn { what: "a local port".into(), source })
 }
 
+/// Waits until the process at `addr` answers `/ready` with 200; an error
+/// when it exits first or is not ready within `within`.
+async fn wait_ready(
+    child: &mut Option<Child>,
+    addr: &str,
+    what: &str,
+    within: Duration,
+) -> Result<(), DeploymentError> {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(c) = child.as_mut()
+            && let Ok(Some(status)) = c.try_wait()
+        {
+            return Err(DeploymentError::Failed(format!("{what} exited at start-up: {status}")));
+        }
+        if client.get(format!("http://{addr}/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(DeploymentError::Failed(format!("{what} was not ready within {} s", within.as_secs())));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 impl Deployment {
     pub async fn create(base_url: &str, brokers: &str, settings: WorkerSettings) -> Result<Self, DeploymentError> {
         let run = uuid::Uuid::new_v4().simple().to_string();
@@ -173,23 +199,8 @@ impl Deployment {
             .spawn()
             .map_err(|source| DeploymentError::Spawn { what: "fte worker".into(), source })?;
         self.worker = Some(child);
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Some(w) = self.worker.as_mut()
-                && let Ok(Some(status)) = w.try_wait()
-            {
-                return Err(DeploymentError::Failed(format!("the worker exited at start-up: {status}")));
-            }
-            let ready = client.get(format!("http://{addr}/ready")).send().await.is_ok_and(|r| r.status().is_success());
-            if ready {
-                return Ok(started.elapsed());
-            }
-            if Instant::now() > deadline {
-                return Err(DeploymentError::Failed("the worker was not ready within 120 s".into()));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_ready(&mut self.worker, &addr, "the worker", Duration::from_secs(120)).await?;
+        Ok(started.elapsed())
     }
 
     /// Starts an `fte api` process (webhook ingress onto the inbound topics)
@@ -229,19 +240,7 @@ impl Deployment {
             .spawn()
             .map_err(|source| DeploymentError::Spawn { what: "fte api".into(), source })?;
         self.api = Some(child);
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !client.get(format!("http://{addr}/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
-            if let Some(api) = self.api.as_mut()
-                && let Ok(Some(status)) = api.try_wait()
-            {
-                return Err(DeploymentError::Failed(format!("the api process exited at start-up: {status}")));
-            }
-            if Instant::now() > deadline {
-                return Err(DeploymentError::Failed("the api process was not ready within 60 s".into()));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_ready(&mut self.api, &addr, "the api process", Duration::from_secs(60)).await?;
         Ok(TwilioIngress { url: format!("http://{addr}/webhooks/twilio/whatsapp"), ..ingress })
     }
 
