@@ -151,16 +151,15 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
 
 /// The knowledge-base scenario, with the embedder the worker uses.
 async fn kb_search(args: &BenchArgs, d: &Deployment) -> Result<ScenarioResult, BenchError> {
-    use clap::ValueEnum;
-    let kind = crate::agent::settings::EmbedderKind::from_str(&args.embedder, true).map_err(BenchError::Embedder)?;
-    let settings = crate::agent::settings::EmbedderSettings {
-        embedder: kind,
-        minilm_dir: std::env::var_os("FTE_MINILM_DIR").map(PathBuf::from),
-        openai_base_url: std::env::var("OPENAI_BASE_URL").unwrap_or_else(|_| "https://api.openai.com/v1".into()),
-        openai_embedding_model: std::env::var("OPENAI_EMBEDDING_MODEL")
-            .unwrap_or_else(|_| "text-embedding-3-small".into()),
-        openai_api_key: std::env::var("OPENAI_API_KEY").ok().map(crate::secret::Secret::new),
-    };
+    // The worker's own flags and environment, defaults included.
+    #[derive(clap::Parser)]
+    struct Embedder {
+        #[command(flatten)]
+        settings: crate::agent::settings::EmbedderSettings,
+    }
+    let settings = <Embedder as clap::Parser>::try_parse_from(["fte", "--embedder", &args.embedder])
+        .map_err(|e| BenchError::Embedder(e.to_string()))?
+        .settings;
     let embedder = settings.build().map_err(|e| BenchError::Embedder(e.to_string()))?;
     eprintln!("kb_search: growing a {}-chunk corpus", args.kb_chunks);
     let queries: Vec<String> =

@@ -48,6 +48,9 @@ enum Resolved {
 
 type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+/// The broker's answer to one queued record.
+type Acknowledgement = Pending<Result<super::producer::Delivered, KafkaError>>;
+
 /// Runs until `shutdown` turns true, then settles what is in flight.
 pub async fn run_identity_router(
     consumer: StreamConsumer<super::LoggedRebalance>,
@@ -76,8 +79,8 @@ pub async fn run_identity_router(
             Some(resolved) = resolving.next(), if !resolving.is_empty() => match resolved {
                 Resolved::Produce { at, topic, key, payload } => {
                     // Queued here, in input order; acknowledged later.
-                    let queued = producer.enqueue(&topic, &key, &payload).await;
                     let retry = Retry { producer: producer.clone(), topic, key, payload };
+                    let queued = retry.enqueue().await;
                     acknowledging.push_back(Box::pin(retry.settle(at, queued, shutdown.clone())));
                 }
                 Resolved::ShuttingDown => {
@@ -130,9 +133,14 @@ async fn resolve(
         },
     };
     let dead = DeadLetter::new(&at.topic, at.partition, at.offset, key.as_deref(), &payload, refused);
+    let (key, payload) = dead_letter_record(&dead);
+    Resolved::Produce { at, topic: topics.dlq(), key, payload }
+}
+
+/// The dead letter's key and value on `fte.dlq` (logged once here).
+fn dead_letter_record(dead: &DeadLetter) -> (String, Vec<u8>) {
     tracing::warn!(topic = %dead.topic, partition = dead.partition, offset = dead.offset, reason = %dead.reason, "record sent to the dead-letter topic");
-    let payload = serde_json::to_vec(&dead).unwrap_or_default();
-    Resolved::Produce { at, topic: topics.dlq(), key: dead.key.unwrap_or_default(), payload }
+    (dead.key.clone().unwrap_or_default(), serde_json::to_vec(dead).unwrap_or_default())
 }
 
 /// A record to produce again if its acknowledgement fails.
@@ -149,37 +157,34 @@ impl Retry {
     /// `delivery.timeout.ms` by then, so the record may land after later
     /// ones: nothing is lost, order is kept in every other case) until it
     /// is acknowledged or the process shuts down (`None`).
-    async fn settle<F>(
+    async fn settle(
         self,
         at: Position,
-        queued: Result<F, KafkaError>,
+        mut queued: Result<Acknowledgement, KafkaError>,
         mut shutdown: watch::Receiver<bool>,
-    ) -> Option<Position>
-    where
-        F: Future<Output = Result<super::producer::Delivered, KafkaError>>,
-    {
+    ) -> Option<Position> {
         let mut delay = Duration::from_millis(100);
-        let mut error = match queued {
-            Ok(ack) => match ack.await {
-                Ok(_) => return Some(at),
-                Err(e) => e,
-            },
-            Err(e) => e,
-        };
         loop {
-            tracing::warn!(%error, topic = %self.topic, "produce failed; retrying");
-            if !pause(delay, &mut shutdown).await {
-                return None;
-            }
-            delay = (delay * 2).min(Duration::from_secs(5));
-            error = match self.producer.enqueue(&self.topic, &self.key, &self.payload).await {
+            let error = match queued {
                 Ok(ack) => match ack.await {
                     Ok(_) => return Some(at),
                     Err(e) => e,
                 },
                 Err(e) => e,
             };
+            tracing::warn!(%error, topic = %self.topic, "produce failed; retrying");
+            if !pause(delay, &mut shutdown).await {
+                return None;
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+            queued = self.enqueue().await;
         }
+    }
+
+    /// Queues the record (in call order) and returns its acknowledgement.
+    async fn enqueue(&self) -> Result<Acknowledgement, KafkaError> {
+        let ack = self.producer.enqueue(&self.topic, &self.key, &self.payload).await?;
+        Ok(Box::pin(ack))
     }
 }
 
@@ -253,9 +258,7 @@ pub(crate) async fn dead_letter(
     dead: &DeadLetter,
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
-    tracing::warn!(topic = %dead.topic, partition = dead.partition, offset = dead.offset, reason = %dead.reason, "record sent to the dead-letter topic");
-    let payload = serde_json::to_vec(dead).unwrap_or_default();
-    let key = dead.key.clone().unwrap_or_default();
+    let (key, payload) = dead_letter_record(dead);
     loop {
         match producer.send_bytes(&topics.dlq(), &key, &payload).await {
             Ok(_) => return true,

@@ -16,6 +16,9 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::future::Future;
 use std::time::Duration;
 
+/// How long a send waits for room in librdkafka's local queue.
+const QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
+
 #[derive(Clone)]
 pub struct KafkaProducer {
     inner: FutureProducer,
@@ -46,15 +49,12 @@ impl KafkaProducer {
 
     /// Sends one record and waits until the broker has it.
     pub async fn send_bytes(&self, topic: &str, key: &str, payload: &[u8]) -> Result<Delivered, KafkaError> {
-        let record = FutureRecord::to(topic).key(key).payload(payload);
-        match self.inner.send(record, Duration::from_secs(30)).await {
-            Ok(delivery) => Ok(Delivered { partition: delivery.partition, offset: delivery.offset }),
-            Err((error, _)) => Err(KafkaError::Produce { topic: topic.into(), error }),
-        }
+        self.enqueue(topic, key, payload).await?.await
     }
 
-    /// Queues one record now (waiting only while librdkafka's local queue
-    /// is full) and returns the acknowledgement to await.
+    /// Queues one record now (waiting up to [`QUEUE_TIMEOUT`] while
+    /// librdkafka's local queue is full) and returns the acknowledgement to
+    /// await.
     pub async fn enqueue(
         &self,
         topic: &str,
@@ -62,9 +62,15 @@ impl KafkaProducer {
         payload: &[u8],
     ) -> Result<impl Future<Output = Result<Delivered, KafkaError>> + Send + use<>, KafkaError> {
         let fail = |error| KafkaError::Produce { topic: topic.into(), error };
+        let deadline = tokio::time::Instant::now() + QUEUE_TIMEOUT;
         let queued = loop {
             match self.inner.send_result(FutureRecord::to(topic).key(key).payload(payload)) {
                 Ok(queued) => break queued,
+                Err((error @ RdKafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))
+                    if tokio::time::Instant::now() >= deadline =>
+                {
+                    return Err(fail(error));
+                }
                 Err((RdKafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }

@@ -297,6 +297,7 @@ async fn upsert_chunks(
             return Err(EmbedError::Count { expected: texts.len(), got: vectors.len() }.into());
         }
         for ((chunk, hash), vector) in batch.iter().zip(vectors) {
+            let dims = i32::try_from(vector.len()).unwrap_or(i32::MAX);
             sqlx::query(
                 "INSERT INTO knowledge_base
                    (id, tenant_id, document, title, heading, chunk_index, content, content_hash, embedder, embedding,
@@ -315,8 +316,8 @@ async fn upsert_chunks(
             .bind(&chunk.content)
             .bind(hash)
             .bind(embedder.name())
-            .bind(to_stored(vector.clone())?)
-            .bind(i32::try_from(vector.len()).unwrap_or(i32::MAX))
+            .bind(to_stored(vector)?)
+            .bind(dims)
             .execute(&mut *conn)
             .await?;
             report.embedded += 1;
