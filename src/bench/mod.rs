@@ -12,6 +12,7 @@ pub mod kb;
 pub mod load;
 pub mod report;
 pub mod scenarios;
+pub mod webhook;
 
 use deployment::{Deployment, WorkerSettings};
 use report::{Baselines, Machine, Report, ScenarioResult, TargetCheck};
