@@ -153,8 +153,10 @@ impl App {
                 let dispatcher =
                     Dispatcher::new(pool.clone(), &settings.channels, None, background_rx.clone(), metrics.clone())
                         .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?;
-                let recovery = dispatcher.clone();
-                background.push(tokio::spawn(async move { recovery.recover().await }));
+                background.push(tokio::spawn(dispatcher.clone().run_sweeper(
+                    Duration::from_secs(settings.channels.stuck_reply_sweep_secs.max(1)),
+                    Duration::from_secs(settings.channels.stuck_reply_secs),
+                )));
                 for channel in Channel::ALL {
                     for partition in runtime.take_outbound(channel) {
                         background.push(tokio::spawn(dispatch_partition(
@@ -191,6 +193,10 @@ impl App {
                 metrics.clone(),
             )
             .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?;
+            background.push(tokio::spawn(dispatcher.clone().run_sweeper(
+                Duration::from_secs(settings.channels.stuck_reply_sweep_secs.max(1)),
+                Duration::from_secs(settings.channels.stuck_reply_secs),
+            )));
             background.push(tokio::spawn(run_dispatcher(
                 consumer,
                 k.topics.clone(),

@@ -131,6 +131,14 @@ pub struct ChannelSettings {
     /// Milliseconds one provider request may take.
     #[arg(long, env = "SEND_TIMEOUT_MS", default_value_t = 10_000)]
     pub send_timeout_ms: u64,
+
+    /// A reply still unsettled this many seconds after its commit is
+    /// delivered by the stuck-reply sweeper (its outbound record was lost).
+    #[arg(long, env = "STUCK_REPLY_SECS", default_value_t = 30)]
+    pub stuck_reply_secs: u64,
+    /// Seconds between two sweeps for stuck replies.
+    #[arg(long, env = "STUCK_REPLY_SWEEP_SECS", default_value_t = 10)]
+    pub stuck_reply_sweep_secs: u64,
 }
 
 /// Topic layout and consumer settings (used when `KAFKA_BROKERS` is set).

@@ -121,3 +121,46 @@ pub async fn begin_system_job(pool: &PgPool, job: SystemJob) -> Result<Transacti
     sqlx::query("SELECT set_config('app.system_job', $1, true)").bind(job.as_str()).execute(&mut *tx).await?;
     Ok(tx)
 }
+
+/// Whether a database failure is worth waiting out: the server or the
+/// network is away or busy (pool time-outs, lost connections, a server
+/// shutting down or starting, too many connections, serialization or
+/// deadlock aborts). Anything else (a constraint, a type, a bug in a
+/// statement) fails the same way again on a healthy server.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| transient_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// SQLSTATE classes and codes of failures that pass: 08 connection
+/// exception, 53 insufficient resources, 57P01–57P03 shutdown / cannot
+/// connect now, 40001 serialization failure, 40P01 deadlock, 55P03 lock not
+/// available, 57014 query cancelled (a statement time-out).
+fn transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40003" | "40P01" | "55P03" | "57014")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_are_transient_and_bad_statements_are_not() {
+        assert!(is_transient(&sqlx::Error::PoolTimedOut));
+        assert!(is_transient(&sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))));
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+        assert!(!is_transient(&sqlx::Error::ColumnNotFound("x".into())));
+        for code in ["08006", "08001", "53300", "57P01", "57P03", "40001", "40P01"] {
+            assert!(transient_sqlstate(code), "{code}");
+        }
+        for code in ["22021", "23505", "42P01", "42703", "XX000"] {
+            assert!(!transient_sqlstate(code), "{code}");
+        }
+    }
+}

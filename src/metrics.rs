@@ -72,6 +72,10 @@ pub struct Metrics {
     /// tenant → model tokens and cost (micro-USD), labelled by the
     /// tenant's slug at scrape time.
     spend: DashMap<TenantId, (AtomicU64, AtomicU64)>,
+    /// Replies found unsettled past the stuck threshold by the last sweep.
+    stuck_replies: AtomicU64,
+    /// Stuck replies the sweeper delivered.
+    redriven: AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -137,6 +141,20 @@ impl Metrics {
         self.turns.entry(channel).or_default().observe(took);
     }
 
+    /// What the last stuck-reply sweep found.
+    pub fn set_stuck_replies(&self, count: u64) {
+        self.stuck_replies.store(count, Ordering::Relaxed);
+    }
+
+    pub fn stuck_replies(&self) -> u64 {
+        self.stuck_replies.load(Ordering::Relaxed)
+    }
+
+    /// A stuck reply delivered by the sweeper.
+    pub fn redriven(&self) {
+        self.redriven.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A conversation handed to humans.
     pub fn escalation(&self, reason: &'static str) {
         self.escalations.entry(reason).or_default().fetch_add(1, Ordering::Relaxed);
@@ -195,6 +213,12 @@ impl Metrics {
                 e.value().load(Ordering::Relaxed)
             );
         }
+        out.push_str("# HELP fte_stuck_replies Replies unsettled past the stuck threshold at the last sweep.\n");
+        out.push_str("# TYPE fte_stuck_replies gauge\n");
+        let _ = writeln!(out, "fte_stuck_replies {}", self.stuck_replies());
+        out.push_str("# HELP fte_redriven_replies_total Stuck replies the sweeper delivered.\n");
+        out.push_str("# TYPE fte_redriven_replies_total counter\n");
+        let _ = writeln!(out, "fte_redriven_replies_total {}", self.redriven.load(Ordering::Relaxed));
         out.push_str(
             "# HELP fte_turn_duration_seconds Customer turns, message taken to decision committed, per channel.\n",
         );

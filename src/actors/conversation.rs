@@ -89,13 +89,54 @@ pub enum TurnError {
     WrongTenant { expected: TenantId, got: TenantId },
 }
 
+impl TurnError {
+    /// Whether the same turn is expected to commit once a passing
+    /// condition is over (the database away or busy, a model endpoint
+    /// unreachable, a concurrent writer): such a failure is retried for as
+    /// long as it lasts, and never escalates the message.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TurnError::Store(e) => e.is_transient(),
+            TurnError::Brain(e) => e.is_transient(),
+            TurnError::Rejected(_) | TurnError::Unsupported(_) | TurnError::WrongTenant { .. } => false,
+        }
+    }
+
+    fn failure(&self) -> TurnFailure {
+        TurnFailure { reason: self.to_string(), transient: self.is_transient() }
+    }
+}
+
+/// Why a turn did not commit, as the router that retries it needs to know.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct TurnFailure {
+    pub reason: String,
+    /// Waited out, never counted towards giving up (see
+    /// [`TurnError::is_transient`]).
+    pub transient: bool,
+}
+
+impl TurnFailure {
+    pub fn transient(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into(), transient: true }
+    }
+
+    pub fn lasting(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into(), transient: false }
+    }
+}
+
+/// The answer to a customer message: its receipt once committed.
+pub type TurnResult = Result<TurnReceipt, TurnFailure>;
+
 pub enum ConversationActorMessage {
     /// A customer message, answered with the receipt once committed.
-    Inbound(Box<TicketMessage>, RpcReplyPort<Result<TurnReceipt, String>>),
+    Inbound(Box<TicketMessage>, RpcReplyPort<TurnResult>),
     /// A customer message that failed every attempt: store it, hand the
     /// conversation to humans (`processing_failure`) and send the customer
     /// a short apology, without asking the brain again.
-    GiveUp(Box<TicketMessage>, RpcReplyPort<Result<TurnReceipt, String>>),
+    GiveUp(Box<TicketMessage>, RpcReplyPort<TurnResult>),
     /// The inactivity timeout, applied only if the conversation is still
     /// at `version` (the one the sweeper saw): a customer who wrote in the
     /// meantime keeps their conversation open.
@@ -166,7 +207,7 @@ impl Actor for ConversationActor {
                         // Whatever happened, the in-memory state may now
                         // disagree with the database: stop, and let the
                         // next message rehydrate a fresh actor.
-                        let _ = reply.send(Err(e.to_string()));
+                        let _ = reply.send(Err(e.failure()));
                         Err(Box::new(e))
                     }
                 }
@@ -178,7 +219,7 @@ impl Actor for ConversationActor {
                 };
                 let result = Box::pin(state.handle_inbound_with(&msg, Some(forced))).await;
                 let failed = result.is_err();
-                let _ = reply.send(result.map_err(|e| e.to_string()));
+                let _ = reply.send(result.map_err(|e| e.failure()));
                 if failed { Err("giving up on a message failed too".into()) } else { Ok(()) }
             }
             ConversationActorMessage::Expire { version, reply } => {

@@ -8,7 +8,7 @@ pub mod supervisor;
 
 pub use conversation::{
     ConversationActor, ConversationActorMessage, ConversationDeps, HumanAction, HumanOutcome, HumanRefusal, TurnError,
-    TurnReceipt, carry_out_stored,
+    TurnFailure, TurnReceipt, TurnResult, carry_out_stored,
 };
 pub use router::{Delivery, RouterConfig, run_router};
 pub use supervisor::{

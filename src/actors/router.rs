@@ -2,27 +2,33 @@
 //! and feeds the supervisor. Guarantees, per customer (the partition key):
 //! - order: a customer's next message is dispatched only when the previous
 //!   one has been committed (or has finally failed);
-//! - at-least-once: a message whose actor failed or stopped before
-//!   answering is redelivered (with backoff), up to `max_attempts`;
+//! - at-least-once: a message whose turn failed, or whose actor stopped
+//!   before answering, is redelivered with backoff;
+//! - transient is not poison: a failure the turn calls transient (the
+//!   database away or busy, a model endpoint unreachable) is retried for as
+//!   long as it lasts and never counts towards giving up;
+//! - poison: a message whose turn fails `max_attempts` times for a lasting
+//!   reason while the system is healthy (other turns commit meanwhile, or
+//!   the database answers) is stored, its conversation is flagged for
+//!   humans (`processing_failure`) and the customer gets a short apology;
+//!   the caller is told it failed (Kafka: it goes to `fte.dlq`), and the
+//!   customer's next message flows;
 //! - isolation: customers do not wait for each other; at most
 //!   `max_in_flight` messages of the partition are dispatched at once
 //!   (beyond that the router stops reading, which backs up to producers).
 //!
-//! - failure: a message that fails `max_attempts` times is stored, its
-//!   conversation is flagged for humans (`processing_failure`) and the
-//!   customer gets a short apology; the caller is told it failed (Kafka:
-//!   it goes to `fte.dlq`), and the customer's next message flows.
-//!
 //! The loop ends when its input closes, after every in-flight message is
 //! settled: that is the drain on shutdown or partition revoke.
 
-use super::conversation::{ConversationActorMessage, TurnReceipt};
+use super::conversation::{ConversationActorMessage, TurnFailure, TurnReceipt, TurnResult};
 use super::supervisor::SupervisorMessage;
 use crate::domain::{CustomerId, TicketMessage};
 use ractor::{ActorRef, RpcReplyPort};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -30,14 +36,27 @@ use tokio::task::JoinSet;
 #[derive(Clone, Debug)]
 pub struct RouterConfig {
     pub max_in_flight: usize,
+    /// Failures for a lasting reason, on a healthy system, before a
+    /// message is given up as poison.
     pub max_attempts: u32,
     /// First redelivery delay; doubles per attempt, capped at 5 s.
     pub retry_backoff: Duration,
+    /// Turns committed through every router sharing this configuration.
+    pub committed: Arc<AtomicU64>,
+    /// Asked whether the database answers before a message is declared
+    /// poison when no other turn committed meanwhile.
+    pub health: Option<sqlx::PgPool>,
 }
 
 impl Default for RouterConfig {
     fn default() -> Self {
-        Self { max_in_flight: 1024, max_attempts: 5, retry_backoff: Duration::from_millis(50) }
+        Self {
+            max_in_flight: 1024,
+            max_attempts: 5,
+            retry_backoff: Duration::from_millis(50),
+            committed: Arc::default(),
+            health: None,
+        }
     }
 }
 
@@ -59,13 +78,18 @@ pub struct Delivery {
     /// Told the final outcome (in-process callers wait on it).
     pub receipt: Option<oneshot::Sender<DeliveryResult>>,
     attempts: u32,
+    /// Failures for a lasting reason (transient ones are not counted).
+    lasting_failures: u32,
+    /// Turns committed by the routers when this message first failed for
+    /// a lasting reason.
+    committed_at_failure: Option<u64>,
     /// The customer has been told we failed (after the last attempt).
     gave_up: bool,
 }
 
 impl Delivery {
     pub fn new(offset: u64, message: TicketMessage, receipt: Option<oneshot::Sender<DeliveryResult>>) -> Self {
-        Self { offset, message, receipt, attempts: 0, gave_up: false }
+        Self { offset, message, receipt, attempts: 0, lasting_failures: 0, committed_at_failure: None, gave_up: false }
     }
 
     fn customer(&self) -> CustomerId {
@@ -73,7 +97,7 @@ impl Delivery {
     }
 }
 
-type Settled = (Delivery, Result<TurnReceipt, String>);
+type Settled = (Delivery, TurnResult);
 
 /// Runs one partition's router until `input` closes and everything in
 /// flight has settled.
@@ -125,28 +149,42 @@ pub async fn run_router(
                 let customer = delivery.customer();
                 match outcome {
                     Ok(receipt) => {
+                        config.committed.fetch_add(1, Ordering::Relaxed);
                         if let Some(tx) = delivery.receipt.take() {
                             let _ = tx.send(Ok(receipt));
                         }
                     }
-                    Err(error) if delivery.attempts < config.max_attempts && !delivery.gave_up => {
+                    Err(failure) if delivery.gave_up && failure.transient => {
+                        // Handing it over failed for a passing reason: again.
                         let delay = backoff(&config, delivery.attempts);
-                        tracing::warn!(customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts, %error, "turn failed; redelivering");
+                        tracing::warn!(customer_id = %customer, offset = delivery.offset, error = %failure, "hand-over failed for a passing reason; retrying");
+                        give_up(&mut in_flight, &mut task_customer, &supervisor, delivery, failure.reason, delay);
+                        continue;
+                    }
+                    Err(failure) if delivery.gave_up => {
+                        if let Some(tx) = delivery.receipt.take() {
+                            let _ = tx.send(Err(DeliveryFailed { attempts: delivery.attempts, last_error: failure.reason }));
+                        }
+                    }
+                    Err(failure) => {
+                        if !failure.transient {
+                            delivery.lasting_failures += 1;
+                            delivery.committed_at_failure.get_or_insert(config.committed.load(Ordering::Relaxed));
+                        }
+                        if delivery.lasting_failures >= config.max_attempts && is_poison(&config, &delivery).await {
+                            // Store the message, flag the conversation for
+                            // humans and apologise, then report the failure.
+                            tracing::error!(customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts, error = %failure, "turn keeps failing on a healthy system; handing it to humans");
+                            give_up(&mut in_flight, &mut task_customer, &supervisor, delivery, failure.reason, Duration::ZERO);
+                            continue;
+                        }
+                        let delay = backoff(&config, delivery.attempts);
+                        tracing::warn!(
+                            customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts,
+                            transient = failure.transient, error = %failure, "turn failed; redelivering"
+                        );
                         dispatch(&mut in_flight, &mut task_customer, &supervisor, delivery, delay);
                         continue;
-                    }
-                    Err(error) if !delivery.gave_up => {
-                        // Out of attempts: store the message, flag the
-                        // conversation for humans and apologise to the
-                        // customer, then report the failure.
-                        tracing::error!(customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts, %error, "turn failed for good; handing it to humans");
-                        give_up(&mut in_flight, &mut task_customer, &supervisor, delivery, error);
-                        continue;
-                    }
-                    Err(error) => {
-                        if let Some(tx) = delivery.receipt.take() {
-                            let _ = tx.send(Err(DeliveryFailed { attempts: delivery.attempts, last_error: error }));
-                        }
                     }
                 }
                 advance(customer, &mut busy, &mut queued, &mut in_flight, &mut task_customer, &supervisor);
@@ -176,31 +214,53 @@ fn advance(
     }
 }
 
+/// Whether a message that failed `max_attempts` times for a lasting
+/// reason is poison: other turns committed since it first failed, or the
+/// database answers (so the failure is the message's, not an outage's).
+async fn is_poison(config: &RouterConfig, delivery: &Delivery) -> bool {
+    let before = delivery.committed_at_failure.unwrap_or(0);
+    if config.committed.load(Ordering::Relaxed) > before {
+        return true;
+    }
+    let Some(pool) = &config.health else { return true };
+    let probe = sqlx::query("SELECT 1").execute(pool);
+    matches!(tokio::time::timeout(Duration::from_secs(2), probe).await, Ok(Ok(_)))
+}
+
 fn give_up(
     in_flight: &mut JoinSet<Settled>,
     task_customer: &mut HashMap<tokio::task::Id, CustomerId>,
     supervisor: &ActorRef<SupervisorMessage>,
     mut delivery: Delivery,
     error: String,
+    delay: Duration,
 ) {
     delivery.gave_up = true;
     let supervisor = supervisor.clone();
     let customer = delivery.customer();
     let handle = in_flight.spawn(async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let (tx, rx) = oneshot::channel();
         let route = SupervisorMessage::Route {
             tenant: delivery.message.message.tenant_id,
             customer: delivery.customer(),
             message: ConversationActorMessage::GiveUp(Box::new(delivery.message.clone()), RpcReplyPort::from(tx)),
         };
-        let flagged = match supervisor.cast(route) {
-            Ok(()) => rx.await.ok().and_then(Result::ok).is_some(),
-            Err(_) => false,
+        let outcome = match supervisor.cast(route) {
+            Ok(()) => rx.await.unwrap_or_else(|_| Err(TurnFailure::lasting("conversation actor stopped before answering"))),
+            Err(e) => Err(TurnFailure::lasting(format!("supervisor unavailable: {e}"))),
         };
-        if !flagged {
-            tracing::error!(customer_id = %delivery.customer(), offset = delivery.offset, "could not flag the failed message for humans either");
+        match outcome {
+            // Handed over: the delivery is reported failed (the caller
+            // dead-letters it) with the turn's own error.
+            Ok(_) => (delivery, Err(TurnFailure::lasting(error))),
+            Err(failure) => {
+                tracing::error!(customer_id = %delivery.customer(), offset = delivery.offset, error = %failure, "could not flag the failed message for humans");
+                (delivery, Err(failure))
+            }
         }
-        (delivery, Err(error))
     });
     task_customer.insert(handle.id(), customer);
 }
@@ -231,11 +291,11 @@ fn dispatch(
             message: ConversationActorMessage::Inbound(Box::new(delivery.message.clone()), RpcReplyPort::from(tx)),
         };
         if let Err(e) = supervisor.cast(route) {
-            return (delivery, Err(format!("supervisor unavailable: {e}")));
+            return (delivery, Err(TurnFailure::lasting(format!("supervisor unavailable: {e}"))));
         }
         let outcome = match rx.await {
             Ok(result) => result,
-            Err(_) => Err("conversation actor stopped before answering".to_string()),
+            Err(_) => Err(TurnFailure::lasting("conversation actor stopped before answering")),
         };
         (delivery, outcome)
     });

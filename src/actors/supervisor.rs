@@ -10,7 +10,10 @@
 //! messages for other customers; messages that arrive meanwhile wait in the
 //! slot and are delivered in order once the actor is up.
 
-use super::conversation::{ConversationActor, ConversationActorArgs, ConversationActorMessage, ConversationDeps};
+use super::conversation::{
+    ConversationActor, ConversationActorArgs, ConversationActorMessage, ConversationDeps, TurnFailure,
+};
+use crate::conversation::store::StoreError;
 use crate::domain::{CustomerId, TenantId};
 use dashmap::DashMap;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
@@ -157,7 +160,7 @@ pub enum SupervisorMessage {
     Spawned {
         customer: CustomerId,
         generation: u64,
-        result: Result<ActorRef<ConversationActorMessage>, String>,
+        result: Result<ActorRef<ConversationActorMessage>, TurnFailure>,
         took: Duration,
     },
     /// Check for idle actors (internal, periodic).
@@ -281,6 +284,19 @@ impl Actor for ConversationSupervisor {
     }
 }
 
+/// Why an actor did not start, as its waiting messages' routers need it:
+/// a load that failed for a passing reason (the database away) is
+/// transient.
+fn start_failure(error: &ractor::SpawnErr) -> TurnFailure {
+    let transient = match error {
+        ractor::SpawnErr::StartupFailed(inner) => {
+            inner.downcast_ref::<StoreError>().is_some_and(StoreError::is_transient)
+        }
+        _ => false,
+    };
+    TurnFailure { reason: format!("conversation actor failed to start: {error}"), transient }
+}
+
 impl SupervisorState {
     fn route(
         &mut self,
@@ -340,7 +356,7 @@ impl SupervisorState {
             let result = Actor::spawn_linked(None, ConversationActor, args, cell)
                 .await
                 .map(|(actor, _join)| actor)
-                .map_err(|e| e.to_string());
+                .map_err(|e| start_failure(&e));
             let took = started.elapsed();
             let _ = supervisor.cast(SupervisorMessage::Spawned { customer, generation, result, took });
         });
@@ -350,7 +366,7 @@ impl SupervisorState {
         &mut self,
         customer: CustomerId,
         generation: u64,
-        result: Result<ActorRef<ConversationActorMessage>, String>,
+        result: Result<ActorRef<ConversationActorMessage>, TurnFailure>,
         took: Duration,
     ) {
         let Some((_, slot)) = self.registry.remove(&customer) else { return };
@@ -376,11 +392,23 @@ impl SupervisorState {
                 self.registry.insert(customer, Slot::Running { actor, tenant, last_activity: Instant::now(), queued });
                 self.evict_over_capacity();
             }
-            Err(error) => {
-                // The pending messages' reply ports drop with them: their
-                // senders see the failure and redeliver later.
+            Err(failure) => {
+                // Customer messages are told why, so their routers retry
+                // (a database that was away) or count it; other waiting
+                // requests see their reply port close.
                 self.stats.spawn_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(customer_id = %customer, %error, dropped = pending.len(), "conversation actor failed to start");
+                tracing::error!(
+                    customer_id = %customer, error = %failure, transient = failure.transient,
+                    dropped = pending.len(), "conversation actor failed to start"
+                );
+                for m in pending {
+                    match m {
+                        ConversationActorMessage::Inbound(_, reply) | ConversationActorMessage::GiveUp(_, reply) => {
+                            let _ = reply.send(Err(failure.clone()));
+                        }
+                        _ => {}
+                    }
+                }
             }
         }
     }

@@ -65,7 +65,7 @@ impl AgentBrain {
     }
 
     async fn run(&self, input: TurnInput<'_>) -> Result<TurnOutcome, BrainError> {
-        let failed = |e: &dyn std::fmt::Display| BrainError::Failed(e.to_string());
+        let failed = |e: &(dyn std::error::Error + 'static)| brain_error(e);
         let config = AgentConfig::load(&self.pool, input.tenant).await.map_err(|e| failed(&e))?;
         let mut tools = TurnTools {
             pool: &self.pool,
@@ -197,13 +197,40 @@ impl Brain for AgentBrain {
 
     fn acknowledge<'a>(&'a self, input: TurnInput<'a>, reason: EscalationReason) -> AckFuture<'a> {
         Box::pin(async move {
-            let config =
-                AgentConfig::load(&self.pool, input.tenant).await.map_err(|e| BrainError::Failed(e.to_string()))?;
+            let config = AgentConfig::load(&self.pool, input.tenant).await.map_err(|e| brain_error(&e))?;
             let name = input.display_name.and_then(compose::first_name);
             let parts = compose::holding_reply(reason, input.channel, name.as_deref(), false, false, &config);
             Ok(Some(format::format_for_channel(input.channel, &parts, &config)))
         })
     }
+}
+
+/// A failure of the agent's own steps as the runtime sees it: transient
+/// when a database step failed for a passing reason (so the turn is
+/// retried, never escalated), else a failure.
+fn brain_error(error: &(dyn std::error::Error + 'static)) -> BrainError {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        let sql = e
+            .downcast_ref::<sqlx::Error>()
+            .or_else(|| match e.downcast_ref::<config::ConfigError>() {
+                Some(config::ConfigError::Db(sql)) => Some(sql),
+                _ => None,
+            })
+            .or_else(|| match e.downcast_ref::<crate::kb::KbError>() {
+                Some(crate::kb::KbError::Db(sql)) => Some(sql),
+                _ => None,
+            });
+        if let Some(sql) = sql {
+            return if crate::db::is_transient(sql) {
+                BrainError::Unavailable(error.to_string())
+            } else {
+                BrainError::Failed(error.to_string())
+            };
+        }
+        cause = e.source();
+    }
+    BrainError::Failed(error.to_string())
 }
 
 fn brain_label(brain: BrainName) -> &'static str {

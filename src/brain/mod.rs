@@ -84,6 +84,17 @@ pub enum BrainError {
     Timeout,
     #[error("brain failed: {0}")]
     Failed(String),
+    /// A dependency (the database, a model endpoint's network) is away or
+    /// busy: the same turn is expected to work once it is back.
+    #[error("brain dependency unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl BrainError {
+    /// Whether the failure is worth waiting out (see [`BrainError::Unavailable`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, BrainError::Timeout | BrainError::Unavailable(_))
+    }
 }
 
 pub type BrainFuture<'a> = Pin<Box<dyn Future<Output = Result<TurnOutcome, BrainError>> + Send + 'a>>;

@@ -26,6 +26,18 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
+impl StoreError {
+    /// Whether trying again later is expected to work: the database was
+    /// away or busy, or another writer moved the conversation on.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(e) => crate::db::is_transient(e),
+            StoreError::VersionConflict { .. } => true,
+            StoreError::Corrupt { .. } | StoreError::Replay(_) => false,
+        }
+    }
+}
+
 /// A customer's current conversation as the actor holds it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Loaded {

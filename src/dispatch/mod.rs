@@ -1,17 +1,32 @@
-//! The dispatcher (DESIGN.md §2, issue #6 item 7): takes each reply off an
-//! outbound topic and delivers it through its channel's provider.
-//! - Exactly once per acceptance: the reply's row is read first; one that
-//!   a provider already accepted (its id stored as `external_id`) is never
-//!   sent again, whatever redelivers it (a Kafka rebalance, a restart).
-//! - Retries with exponential backoff and full jitter for failures the
-//!   provider calls temporary (throttling, 5xx, network), honouring
-//!   `Retry-After`.
-//! - A reply that fails for good (or runs out of attempts) is marked
-//!   `failed`, its conversation flagged (`delivery_failed_at`), and, with
-//!   Kafka, a dead letter goes to `fte.dlq`.
+//! The dispatcher: takes each reply off an outbound topic and delivers it
+//! through its channel's provider.
+//! - Order: a customer's replies on a channel reach the provider in the
+//!   order their turns committed. Before a reply is sent, the customer's
+//!   earlier replies on that channel that are not settled (accepted, or
+//!   failed for good) are delivered first, whichever outbound record
+//!   arrives first, on whichever dispatcher.
+//! - One acceptance per reply: a reply is held (a transaction-scoped
+//!   advisory lock, let go at once if its dispatcher dies) while it is
+//!   delivered, so two dispatchers never send it at the same time. Before
+//!   the first request that may reach the provider, the attempt is
+//!   recorded (`send_started_at`); a later attempt on a reply in that state
+//!   asks the provider whether it has the message (`senders::find_sent`)
+//!   and sends only if it does not. A reply a provider accepted (its id
+//!   stored as `external_id`) is never sent again.
+//! - Transient is not poison: a database that is away is waited for at
+//!   every step; a send the provider calls temporary (throttling, 5xx,
+//!   network) is retried with exponential backoff and full jitter,
+//!   honouring `Retry-After`, for as long as every send on the channel
+//!   fails. Only a reply that keeps failing while others on its channel go
+//!   through, or one the provider refuses for good, is marked `failed`,
+//!   its conversation flagged (`delivery_failed_at`), and, with Kafka, a
+//!   dead letter goes to `fte.dlq`.
+//! - Nothing stuck: a sweeper delivers replies still unsettled a while
+//!   after their commit (their record lost with a crashed process).
 //! - Per-tenant, per-channel rate limits space the sends.
 //!
-//! Channel specifics (which account, which request) are in `senders`.
+//! Channel specifics (which account, which request, how to ask the
+//! provider about an earlier attempt) are in `senders`.
 
 pub mod retry;
 pub mod senders;
@@ -19,15 +34,16 @@ pub mod store;
 
 use crate::channels::rate_limit::RateLimiter;
 use crate::config::ChannelSettings;
-use crate::domain::{OutboundMessage, TenantId};
+use crate::domain::{Channel, OutboundMessage, TenantId};
 use crate::kafka::{KafkaProducer, Topics};
 use retry::Backoff;
-use senders::{SendContext, SendFailure};
+use senders::{Lookup, SendContext, SendFailure};
 use sqlx::PgPool;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use store::PendingReply;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use uuid::Uuid;
 
 /// The HTTP client for provider APIs, with the configured timeouts.
@@ -71,7 +87,16 @@ pub struct Dispatcher {
     dead_letters: Option<DeadLetters>,
     shutdown: watch::Receiver<bool>,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Bounds the replies held at once: each hold keeps a pooled
+    /// connection, and the steps under it need another.
+    holds: Semaphore,
+    /// Sends accepted per channel (in `Channel::ALL` order): a reply that
+    /// keeps failing while this grows is poison.
+    sent_ok: Vec<AtomicU64>,
 }
+
+/// How often a reply held by another dispatcher is looked at again.
+const HELD_POLL: Duration = Duration::from_millis(200);
 
 impl Dispatcher {
     pub fn new(
@@ -82,6 +107,7 @@ impl Dispatcher {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Arc<Self>, reqwest::Error> {
         let http = http_client(settings)?;
+        let pool_size = pool.options().get_max_connections();
         Ok(Arc::new(Self {
             pool,
             gmail: Arc::new(crate::gmail::GmailClient::new(http.clone())),
@@ -96,84 +122,138 @@ impl Dispatcher {
             dead_letters,
             shutdown,
             metrics,
+            holds: Semaphore::new((pool_size / 2).max(1) as usize),
+            sent_ok: Channel::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
         }))
     }
 
-    /// Delivers one reply (see the module header for the guarantees).
+    /// Delivers one reply (see the module header for the guarantees):
+    /// first the customer's earlier replies on the channel that are not
+    /// settled yet, in commit order, then this one.
     pub async fn deliver(&self, out: &OutboundMessage) -> Outcome {
         let (tenant, id) = (out.tenant_id, out.message_id.as_uuid());
-        let reply = loop {
-            match store::load_reply(&self.pool, tenant, id).await {
-                Ok(Some(reply)) => break reply,
-                Ok(None) => {
-                    tracing::warn!(tenant_id = %tenant, message_id = %id, "outbound record for no stored reply; skipped");
-                    return Outcome::Unknown;
+        let Some(reply) = self.load(tenant, id).await else { return Outcome::Interrupted };
+        let Some(reply) = reply else {
+            tracing::warn!(tenant_id = %tenant, message_id = %id, "outbound record for no stored reply; skipped");
+            return Outcome::Unknown;
+        };
+        if reply.already_accepted() {
+            return Outcome::AlreadySent;
+        }
+        let Some(earlier) = self.db("find earlier replies", || store::predecessors(&self.pool, &reply)).await else {
+            return Outcome::Interrupted;
+        };
+        for predecessor in earlier {
+            tracing::info!(
+                tenant_id = %tenant, message_id = %id, earlier = %predecessor,
+                "an earlier reply of the customer is not settled: delivering it first"
+            );
+            let Some(record) = self.recovered(tenant, predecessor).await else { continue };
+            if self.deliver_held(&record).await == Outcome::Interrupted {
+                return Outcome::Interrupted;
+            }
+        }
+        self.deliver_held(out).await
+    }
+
+    /// Delivers one reply under its hold: a reply another dispatcher holds
+    /// is waited for until it settles or is let go.
+    async fn deliver_held(&self, out: &OutboundMessage) -> Outcome {
+        let (tenant, id) = (out.tenant_id, out.message_id.as_uuid());
+        let Ok(_permit) = self.holds.acquire().await else { return Outcome::Interrupted };
+        loop {
+            let Some(hold) = self.db("hold the reply", || store::try_hold(&self.pool, id)).await else {
+                return Outcome::Interrupted;
+            };
+            let Some(reply) = self.load(tenant, id).await else { return Outcome::Interrupted };
+            let Some(reply) = reply else { return Outcome::Unknown };
+            if reply.already_accepted() {
+                tracing::info!(tenant_id = %tenant, message_id = %id, status = reply.delivery_status, "reply already sent; not sending again");
+                return Outcome::AlreadySent;
+            }
+            let Some(hold) = hold else {
+                tracing::debug!(message_id = %id, "another dispatcher holds the reply; waiting");
+                if self.pause(HELD_POLL).await {
+                    return Outcome::Interrupted;
                 }
-                Err(e) => {
-                    tracing::warn!(tenant_id = %tenant, message_id = %id, error = %e, "cannot read the reply; retrying");
+                continue;
+            };
+            let outcome = self.deliver_reply(&reply, out.recipient.as_ref()).await;
+            // Ending the transaction lets go of the hold.
+            drop(hold);
+            return outcome;
+        }
+    }
+
+    /// Picks the account, then sends with retries.
+    async fn deliver_reply(&self, reply: &PendingReply, recipient: Option<&crate::domain::Identifier>) -> Outcome {
+        loop {
+            match senders::prepare(&self.pool, reply, recipient).await {
+                Ok(context) => return self.send_with_retries(reply, &context).await,
+                Err(failure) if failure.retryable => {
+                    tracing::warn!(message_id = %reply.message_id, reason = failure.reason, "cannot prepare the send; waiting");
                     if self.pause(Duration::from_secs(1)).await {
                         return Outcome::Interrupted;
                     }
                 }
+                Err(failure) => return self.give_up(reply, &failure).await,
             }
-        };
-        if reply.already_accepted() {
-            tracing::info!(tenant_id = %tenant, message_id = %id, status = reply.delivery_status, "reply already sent; not sending again");
-            return Outcome::AlreadySent;
         }
-        let context = match senders::prepare(&self.pool, &reply, out.recipient.as_ref()).await {
-            Ok(context) => context,
-            Err(failure) => return self.give_up(&reply, &failure).await,
-        };
-        self.send_with_retries(&reply, &context).await
+    }
+
+    /// Reads reply `id`; `None` when shutdown came first (a database that
+    /// is away is waited for).
+    async fn load(&self, tenant: TenantId, id: Uuid) -> Option<Option<PendingReply>> {
+        self.db("read the reply", || store::load_reply(&self.pool, tenant, id)).await
+    }
+
+    /// Runs a database step until it succeeds: a transient failure (the
+    /// database away or busy) is waited out with backoff; anything else is
+    /// logged as an error and tried again more slowly, since the reply
+    /// must not be dropped. `None`: shutdown began.
+    async fn db<T, F, Fut>(&self, what: &'static str, mut step: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match step().await {
+                Ok(value) => return Some(value),
+                Err(e) if crate::db::is_transient(&e) => {
+                    tracing::warn!(step = what, error = %e, "database unavailable; waiting")
+                }
+                Err(e) => {
+                    tracing::error!(step = what, error = %e, "database step failed; retrying");
+                    wait = wait.max(Duration::from_secs(5));
+                }
+            }
+            if self.pause(wait).await {
+                return None;
+            }
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
     }
 
     async fn send_with_retries(&self, reply: &PendingReply, context: &SendContext) -> Outcome {
         let mut attempt = 0;
+        let mut in_doubt = reply.send_started_at;
+        // Sends that succeeded on the channel before this reply first failed.
+        let mut successes_before: Option<u64> = None;
         loop {
             attempt += 1;
-            self.limiter.take(reply.tenant_id, reply.channel).await;
-            let sent =
-                senders::send(&self.http, &self.gmail, &self.pool, context, reply, self.public_url.as_deref()).await;
-            let failure = match sent {
-                Ok(accepted) => {
-                    let mut metadata = accepted.metadata.clone();
-                    if let Some(m) = metadata.as_object_mut() {
-                        m.insert("account_id".into(), context.account.id.to_string().into());
-                        m.insert("attempts".into(), attempt.into());
-                    }
-                    return match store::mark_accepted(
-                        &self.pool,
-                        reply.tenant_id,
-                        reply.message_id,
-                        &accepted.external_id,
-                        accepted.status,
-                        &metadata,
-                    )
-                    .await
-                    {
-                        Ok(_) => {
-                            self.metrics.message(reply.channel.as_str(), "outbound");
-                            self.metrics.send(reply.channel.as_str(), "sent");
-                            tracing::info!(
-                                tenant_id = %reply.tenant_id, conversation_id = %reply.conversation_id,
-                                channel = %reply.channel, message_id = %reply.message_id,
-                                external_id = accepted.external_id, attempt, "reply sent"
-                            );
-                            Outcome::Sent { external_id: accepted.external_id }
-                        }
-                        Err(e) => {
-                            // Sent, but not recorded: a redelivery would
-                            // send it again. Loud, so someone notices.
-                            tracing::error!(message_id = %reply.message_id, external_id = accepted.external_id,
-                                error = %e, "reply sent but its provider id could not be stored");
-                            Outcome::Sent { external_id: accepted.external_id }
-                        }
-                    };
-                }
+            let failure = match self.attempt(reply, context, &mut in_doubt, attempt).await {
+                Ok(outcome) => return outcome,
                 Err(failure) => failure,
             };
-            if !failure.retryable || !self.backoff.may_retry(attempt) {
+            let before = *successes_before.get_or_insert_with(|| self.successes(reply.channel));
+            if !failure.retryable {
+                return self.give_up(reply, &failure).await;
+            }
+            // A reply that keeps failing while others on its channel go
+            // through is poison; a provider that fails every send is away,
+            // and is waited for.
+            if !self.backoff.may_retry(attempt) && self.successes(reply.channel) > before {
                 return self.give_up(reply, &failure).await;
             }
             let wait = self.backoff.delay(attempt, failure.retry_after, retry::jitter());
@@ -187,14 +267,137 @@ impl Dispatcher {
         }
     }
 
+    /// One attempt: asks the provider first if an earlier attempt may have
+    /// reached it, else records that an attempt begins and sends.
+    async fn attempt(
+        &self,
+        reply: &PendingReply,
+        context: &SendContext,
+        in_doubt: &mut Option<chrono::DateTime<chrono::Utc>>,
+        attempt: u32,
+    ) -> Result<Outcome, SendFailure> {
+        if let Some(since) = *in_doubt {
+            let Some(taken) =
+                self.db("read accepted replies", || store::accepted_since(&self.pool, reply, since)).await
+            else {
+                return Ok(Outcome::Interrupted);
+            };
+            match senders::find_sent(&self.http, &self.gmail, &self.pool, context, reply, since, &taken).await? {
+                Lookup::Found(accepted) => {
+                    tracing::info!(
+                        tenant_id = %reply.tenant_id, channel = %reply.channel, message_id = %reply.message_id,
+                        external_id = accepted.external_id, "the provider had the reply already; not sending again"
+                    );
+                    self.metrics.send(reply.channel.as_str(), "reconciled");
+                    return Ok(self.accepted(reply, context, accepted, attempt, true).await);
+                }
+                Lookup::NotFound => {}
+                Lookup::Unsupported => {
+                    tracing::warn!(
+                        tenant_id = %reply.tenant_id, channel = %reply.channel, message_id = %reply.message_id,
+                        "an earlier attempt may have been accepted and the provider cannot be asked; sending again"
+                    );
+                    self.metrics.send(reply.channel.as_str(), "resent_unverified");
+                }
+            }
+        }
+        self.limiter.take(reply.tenant_id, reply.channel).await;
+        let Some(started) =
+            self.db("record the attempt", || store::mark_in_doubt(&self.pool, reply.tenant_id, reply.message_id)).await
+        else {
+            return Ok(Outcome::Interrupted);
+        };
+        *in_doubt = Some(started);
+        let sent = senders::send(&self.http, &self.gmail, &self.pool, context, reply, self.public_url.as_deref()).await;
+        let accepted = match sent {
+            Ok(accepted) => accepted,
+            Err(failure) if failure.unanswered => return Err(failure),
+            Err(failure) => {
+                // The provider answered: it did not take this attempt.
+                let cleared = self
+                    .db("clear the attempt", || store::clear_in_doubt(&self.pool, reply.tenant_id, reply.message_id));
+                if cleared.await.is_none() {
+                    return Ok(Outcome::Interrupted);
+                }
+                *in_doubt = None;
+                return Err(failure);
+            }
+        };
+        self.note_success(reply.channel);
+        Ok(self.accepted(reply, context, accepted, attempt, false).await)
+    }
+
+    /// Stores the provider's acceptance (waiting out a database outage: a
+    /// reply accepted but not recorded would be asked about, or sent
+    /// again, by the next attempt).
+    async fn accepted(
+        &self,
+        reply: &PendingReply,
+        context: &SendContext,
+        accepted: senders::Accepted,
+        attempt: u32,
+        reconciled: bool,
+    ) -> Outcome {
+        let mut metadata = accepted.metadata.clone();
+        if let Some(m) = metadata.as_object_mut() {
+            m.insert("account_id".into(), context.account.id.to_string().into());
+            m.insert("attempts".into(), attempt.into());
+            if reconciled {
+                m.insert("reconciled".into(), true.into());
+            }
+        }
+        let stored = self
+            .db("record the acceptance", || {
+                store::mark_accepted(
+                    &self.pool,
+                    reply.tenant_id,
+                    reply.message_id,
+                    &accepted.external_id,
+                    accepted.status,
+                    &metadata,
+                )
+            })
+            .await;
+        if stored.is_none() {
+            // Shutdown: the reply stays in doubt, and the next attempt
+            // finds it at the provider.
+            return Outcome::Interrupted;
+        }
+        if reconciled {
+            return Outcome::AlreadySent;
+        }
+        self.metrics.message(reply.channel.as_str(), "outbound");
+        self.metrics.send(reply.channel.as_str(), "sent");
+        tracing::info!(
+            tenant_id = %reply.tenant_id, conversation_id = %reply.conversation_id,
+            channel = %reply.channel, message_id = %reply.message_id,
+            external_id = accepted.external_id, attempt, "reply sent"
+        );
+        Outcome::Sent { external_id: accepted.external_id }
+    }
+
+    fn successes(&self, channel: Channel) -> u64 {
+        self.channel_successes(channel).map_or(0, |n| n.load(Ordering::Relaxed))
+    }
+
+    fn note_success(&self, channel: Channel) {
+        if let Some(n) = self.channel_successes(channel) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn channel_successes(&self, channel: Channel) -> Option<&AtomicU64> {
+        Channel::ALL.iter().position(|c| *c == channel).and_then(|i| self.sent_ok.get(i))
+    }
+
     async fn give_up(&self, reply: &PendingReply, failure: &SendFailure) -> Outcome {
         tracing::error!(
             tenant_id = %reply.tenant_id, conversation_id = %reply.conversation_id, channel = %reply.channel,
             message_id = %reply.message_id, reason = failure.reason, "reply not delivered; conversation flagged"
         );
         self.metrics.send(reply.channel.as_str(), "failed");
-        if let Err(e) = store::mark_failed(&self.pool, reply, &failure.reason).await {
-            tracing::error!(message_id = %reply.message_id, error = %e, "cannot mark the reply failed");
+        if self.db("mark the reply failed", || store::mark_failed(&self.pool, reply, &failure.reason)).await.is_none() {
+            return Outcome::Interrupted;
         }
         if let Some(dl) = &self.dead_letters {
             let letter = serde_json::json!({
@@ -227,26 +430,48 @@ impl Dispatcher {
         }
     }
 
-    /// Embedded mode at start-up: sends the replies of the last day that
-    /// were committed but never sent (the in-process bus does not survive
-    /// a restart).
-    pub async fn recover(&self) {
-        let now = chrono::Utc::now();
-        let pending = match store::pending_replies(&self.pool, now - chrono::Duration::hours(24), now).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot look for unsent replies");
+    /// The sweeper of stuck replies: every `every`, replies committed in the
+    /// last day and still not settled `stuck_after` after their commit are
+    /// delivered from here (their outbound record was lost with a crashed
+    /// process or an in-process bus, or a dispatcher gave up on a database
+    /// step). A reply some dispatcher is working on is left to it. Runs
+    /// until shutdown; the first sweep is at once (replies a previous run
+    /// left behind).
+    pub async fn run_sweeper(self: Arc<Self>, every: Duration, stuck_after: Duration) {
+        loop {
+            match self.sweep(stuck_after).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(redriven = n, "stuck replies delivered by the sweeper"),
+                Err(e) => tracing::warn!(error = %e, "cannot look for stuck replies; will retry"),
+            }
+            if self.pause(every).await {
                 return;
             }
-        };
-        if !pending.is_empty() {
-            tracing::info!(count = pending.len(), "sending replies left unsent by the last run");
         }
+    }
+
+    /// One sweep; returns how many stuck replies it settled.
+    pub async fn sweep(&self, stuck_after: Duration) -> Result<usize, sqlx::Error> {
+        let now = chrono::Utc::now();
+        let before = now - chrono::Duration::from_std(stuck_after).unwrap_or_default();
+        let pending = store::pending_replies(&self.pool, now - chrono::Duration::hours(24), before).await?;
+        self.metrics.set_stuck_replies(pending.len() as u64);
+        let mut settled = 0;
         for (tenant, id) in pending {
-            if let Some(out) = self.recovered(tenant, id).await {
-                self.deliver(&out).await;
+            // Held: a dispatcher is on it.
+            match store::try_hold(&self.pool, id).await? {
+                Some(hold) => drop(hold),
+                None => continue,
+            }
+            let Some(out) = self.recovered(tenant, id).await else { continue };
+            tracing::warn!(tenant_id = %tenant, message_id = %id, "reply stuck unsent; delivering it");
+            self.metrics.redriven();
+            match self.deliver(&out).await {
+                Outcome::Interrupted => break,
+                _ => settled += 1,
             }
         }
+        Ok(settled)
     }
 
     async fn recovered(&self, tenant: TenantId, id: Uuid) -> Option<OutboundMessage> {

@@ -10,7 +10,8 @@ use crate::channels::DeliveryStatus;
 use crate::crm::ChannelAccount;
 use crate::db::{SystemJob, begin_system_job, begin_tenant};
 use crate::domain::{Channel, TenantId};
-use sqlx::PgPool;
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 /// A reply as the dispatcher needs it.
@@ -30,6 +31,9 @@ pub struct PendingReply {
     pub subject: Option<String>,
     /// The customer message it answers (or the latest on its channel).
     pub origin: Option<Origin>,
+    /// When the first attempt that may have reached the provider began:
+    /// set and not accepted means in doubt (ask the provider first).
+    pub send_started_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -63,6 +67,7 @@ type ReplyRow = (
     Option<Uuid>,
     Option<String>,
     Option<serde_json::Value>,
+    Option<DateTime<Utc>>,
 );
 
 /// The outbound message `id` of `tenant`, if it exists.
@@ -70,7 +75,7 @@ pub async fn load_reply(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<Opt
     let mut tx = begin_tenant(pool, tenant).await?;
     let row: Option<ReplyRow> = sqlx::query_as(
         "SELECT m.id, m.conversation_id, m.customer_id, m.channel, m.author, m.body, m.external_id,
-                m.delivery_status, c.subject, o.id, o.external_id, o.metadata
+                m.delivery_status, c.subject, o.id, o.external_id, o.metadata, m.send_started_at
            FROM messages m
            JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
            LEFT JOIN LATERAL (
@@ -85,8 +90,21 @@ pub async fn load_reply(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<Opt
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
-    let Some((id, conversation, customer, channel, author, body, external_id, status, subject, origin, oext, ometa)) =
-        row
+    let Some((
+        id,
+        conversation,
+        customer,
+        channel,
+        author,
+        body,
+        external_id,
+        status,
+        subject,
+        origin,
+        oext,
+        ometa,
+        send_started_at,
+    )) = row
     else {
         return Ok(None);
     };
@@ -111,6 +129,7 @@ pub async fn load_reply(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<Opt
         delivery_status: status,
         subject,
         origin,
+        send_started_at,
     }))
 }
 
@@ -230,4 +249,92 @@ pub async fn outbox_payload(
             .await?;
     tx.commit().await?;
     Ok(row.map(|(p,)| p))
+}
+
+/// Holds reply `id` for this dispatcher until the returned transaction
+/// ends: committed, rolled back, dropped, or its connection lost (a
+/// dispatcher that dies lets go at once). `None`: another dispatcher
+/// holds it.
+pub async fn try_hold(pool: &PgPool, id: Uuid) -> Result<Option<Transaction<'static, Postgres>>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let (held,): (bool,) =
+        sqlx::query_as("SELECT pg_try_advisory_xact_lock($1)").bind(hold_key(id)).fetch_one(&mut *tx).await?;
+    Ok(held.then_some(tx))
+}
+
+/// The advisory-lock key of a reply: its id folded to 64 bits.
+fn hold_key(id: Uuid) -> i64 {
+    let (high, low) = id.as_u64_pair();
+    (high ^ low) as i64
+}
+
+/// The customer's replies on `reply`'s channel that were committed before
+/// it and are not settled yet (neither accepted nor failed), oldest first.
+pub async fn predecessors(pool: &PgPool, reply: &PendingReply) -> Result<Vec<Uuid>, sqlx::Error> {
+    let mut tx = begin_tenant(pool, reply.tenant_id).await?;
+    let rows: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT m.id FROM messages m JOIN outbox o ON o.message_id = m.id
+          WHERE m.tenant_id = $1 AND m.customer_id = $2 AND m.channel = $3
+            AND m.direction = 'outbound' AND m.delivery_status = 'pending' AND m.id <> $4
+            AND o.id < (SELECT min(id) FROM outbox WHERE message_id = $4)
+          ORDER BY o.id",
+    )
+    .bind(reply.tenant_id)
+    .bind(reply.customer_id)
+    .bind(reply.channel.as_str())
+    .bind(reply.message_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Records, before a request that may reach the provider, that an attempt
+/// began (the first one's time is kept); returns that time.
+pub async fn mark_in_doubt(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<DateTime<Utc>, sqlx::Error> {
+    let mut tx = begin_tenant(pool, tenant).await?;
+    let (at,): (DateTime<Utc>,) = sqlx::query_as(
+        "UPDATE messages SET send_started_at = COALESCE(send_started_at, now()) WHERE id = $1 RETURNING send_started_at",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(at)
+}
+
+/// Clears the attempt mark after the provider answered an attempt with a
+/// refusal: nothing of it was accepted, so the next attempt need not ask.
+pub async fn clear_in_doubt(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<(), sqlx::Error> {
+    let mut tx = begin_tenant(pool, tenant).await?;
+    sqlx::query("UPDATE messages SET send_started_at = NULL WHERE id = $1 AND external_id IS NULL")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// Provider ids of the customer's other replies on `reply`'s channel
+/// accepted since `since`: a provider-side message carrying one of them is
+/// not `reply`'s, however alike their texts.
+pub async fn accepted_since(
+    pool: &PgPool,
+    reply: &PendingReply,
+    since: DateTime<Utc>,
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut tx = begin_tenant(pool, reply.tenant_id).await?;
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT external_id FROM messages
+          WHERE tenant_id = $1 AND customer_id = $2 AND channel = $3 AND direction = 'outbound'
+            AND external_id IS NOT NULL AND id <> $4 AND updated_at >= $5",
+    )
+    .bind(reply.tenant_id)
+    .bind(reply.customer_id)
+    .bind(reply.channel.as_str())
+    .bind(reply.message_id)
+    .bind(since - chrono::Duration::minutes(1))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }

@@ -4,8 +4,12 @@
 //! tokens (cached, refetched once when a token names an unknown key), the
 //! mailbox sync a push triggers (`users.history.list` from the stored
 //! history id, or a resync of the recent INBOX when Gmail says that id is
-//! too old; then `users.messages.get` for each new message), sending, and
-//! the `users.watch` renewal before its 7-day expiry.
+//! too old; then `users.messages.get` for each new message), sending,
+//! the reads that find a sent message again (`users.messages.list` by
+//! `rfc822msgid:`, or of the sent mail to an address after a time, and
+//! `users.messages.get?format=metadata` of chosen headers), and the
+//! `users.watch` renewal before its 7-day expiry. In those reads a 2xx
+//! that cannot be read is `Temporary`: it says nothing either way.
 
 pub mod cursor;
 
@@ -274,6 +278,62 @@ impl GmailClient {
             .map_err(|e| GmailIoError::from_api("messages.send", e))
     }
 
+    /// The ids and thread ids of the mailbox's messages (spam and trash
+    /// included) whose `Message-ID` header is `message_id`: how a reply an
+    /// interrupted send left is found.
+    pub async fn find_by_message_id(
+        &self,
+        account: &ChannelAccount,
+        settings: &GmailSettings,
+        message_id: &str,
+    ) -> Result<Vec<(String, Option<String>)>, GmailIoError> {
+        let api =
+            GmailApi::new(&settings.base_url, &settings.user_id).map_err(|e| GmailIoError::Permanent(e.to_string()))?;
+        let answer = self.authorized(account, settings, |t| api.message_id_search(t, message_id)).await?;
+        Ok(lookup_list(&answer)?.messages)
+    }
+
+    /// One page (newest first) of the mailbox's sent messages to `to`
+    /// dated after `after`, spam and trash included; `page_token` is the
+    /// previous page's `next_page_token`.
+    pub async fn sent_to(
+        &self,
+        account: &ChannelAccount,
+        settings: &GmailSettings,
+        to: &EmailAddress,
+        after: chrono::DateTime<chrono::Utc>,
+        page_token: Option<&str>,
+    ) -> Result<gmail::MessageListPage, GmailIoError> {
+        let api =
+            GmailApi::new(&settings.base_url, &settings.user_id).map_err(|e| GmailIoError::Permanent(e.to_string()))?;
+        let answer = self.authorized(account, settings, |t| api.sent_to_search(t, to, after, page_token)).await?;
+        lookup_list(&answer)
+    }
+
+    /// Message `id`'s labels, thread and the `headers` named; `None` when
+    /// Gmail no longer has it (HTTP 404).
+    pub async fn message_metadata(
+        &self,
+        account: &ChannelAccount,
+        settings: &GmailSettings,
+        id: &str,
+        headers: &[&str],
+    ) -> Result<Option<gmail::MessageMetadata>, GmailIoError> {
+        let api =
+            GmailApi::new(&settings.base_url, &settings.user_id).map_err(|e| GmailIoError::Permanent(e.to_string()))?;
+        let answer = self.authorized(account, settings, |t| api.message_get_metadata(t, id, headers)).await?;
+        match gmail::parse_message_metadata_response(
+            answer.status,
+            answer.retry_after_header().as_deref(),
+            &answer.body,
+        ) {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if e.http_status() == Some(404) => Ok(None),
+            Err(e @ gmail::ApiError::BadResponse(_)) => Err(GmailIoError::Temporary(format!("messages.get: {e}"))),
+            Err(e) => Err(GmailIoError::from_api("messages.get", e)),
+        }
+    }
+
     /// Renews the push watch of every Gmail account that has a topic and
     /// whose watch is missing or has less than a day left.
     pub async fn renew_watches(&self, pool: &PgPool) {
@@ -309,6 +369,15 @@ impl GmailClient {
             .map_err(|e| GmailIoError::Temporary(e.to_string()))?;
         tracing::info!(account_id = %account.id, expires_at = %watch.expiration, "Gmail watch renewed");
         Ok(())
+    }
+}
+
+/// Reads a lookup's `messages.list` answer: an unreadable 2xx is `Temporary`.
+fn lookup_list(answer: &Answer) -> Result<gmail::MessageListPage, GmailIoError> {
+    match gmail::parse_message_list_response(answer.status, answer.retry_after_header().as_deref(), &answer.body) {
+        Ok(page) => Ok(page),
+        Err(e @ gmail::ApiError::BadResponse(_)) => Err(GmailIoError::Temporary(format!("messages.list: {e}"))),
+        Err(e) => Err(GmailIoError::from_api("messages.list", e)),
     }
 }
 

@@ -50,6 +50,11 @@ pub struct ChannelHealth {
     pub failed_24h: i64,
     pub sent_1h: i64,
     pub failed_1h: i64,
+    /// Replies committed but still unsettled (neither accepted by the
+    /// provider nor failed) 30 seconds or more after their commit: the
+    /// dispatcher is waiting out an outage, or the stuck-reply sweeper has
+    /// them next.
+    pub stuck_replies: i64,
     /// Failed / settled deliveries in the last hour.
     #[sqlx(skip)]
     pub error_rate_1h: f64,
@@ -70,7 +75,9 @@ async fn check_channels(state: &AppState) -> Vec<ChannelHealth> {
                     count(*) FILTER (WHERE direction = 'outbound' AND created_at > now() - interval '1 hour'
                                        AND delivery_status IN ('queued', 'sent', 'delivered', 'read')) AS sent_1h,
                     count(*) FILTER (WHERE direction = 'outbound' AND created_at > now() - interval '1 hour'
-                                       AND delivery_status IN ('failed', 'undelivered')) AS failed_1h
+                                       AND delivery_status IN ('failed', 'undelivered')) AS failed_1h,
+                    count(*) FILTER (WHERE direction = 'outbound' AND delivery_status = 'pending'
+                                       AND created_at < now() - interval '30 seconds') AS stuck_replies
                FROM messages WHERE created_at > now() - interval '24 hours'
               GROUP BY channel",
         )
@@ -100,6 +107,7 @@ async fn check_channels(state: &AppState) -> Vec<ChannelHealth> {
                     failed_24h: 0,
                     sent_1h: 0,
                     failed_1h: 0,
+                    stuck_replies: 0,
                     error_rate_1h: 0.0,
                 },
                 |r| ChannelHealth { channel: r.channel.clone(), ..*r },

@@ -29,7 +29,8 @@ pub fn group_consumer<C: ConsumerContext + 'static>(
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", session_timeout_ms.to_string())
-        .set("heartbeat.interval.ms", (session_timeout_ms / 4).max(100).to_string())
+        // Survivors learn of a rebalance on their next heartbeat.
+        .set("heartbeat.interval.ms", (session_timeout_ms / 6).max(100).to_string())
         .set("max.poll.interval.ms", max_poll_interval_ms.max(session_timeout_ms).to_string())
         // A fetch that finds nothing returns within this time. Apache Kafka
         // answers a waiting fetch as soon as a record arrives, but not every

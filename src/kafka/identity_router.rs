@@ -210,15 +210,11 @@ enum Routed {
     Refused(String),
 }
 
-/// Errors worth retrying: the database or the broker is away for a while.
+/// Errors worth retrying: the database is away or busy, or a concurrent
+/// resolution of the same sender won.
 fn transient(e: &CrmError) -> bool {
     match e {
-        CrmError::Database(db) => {
-            matches!(
-                db,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Protocol(_)
-            ) || matches!(db, sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("40") || c.starts_with("08") || c.starts_with("57")))
-        }
+        CrmError::Database(db) => crate::db::is_transient(db),
         CrmError::Contention(_) => true,
         _ => false,
     }

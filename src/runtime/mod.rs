@@ -147,6 +147,8 @@ impl Runtime {
         config: RuntimeConfig,
         transport: Transport,
     ) -> Result<Arc<Self>, RuntimeError> {
+        let mut config = config;
+        config.router.health.get_or_insert_with(|| pool.clone());
         if !(0.0..=1.0).contains(&config.approval_threshold) {
             return Err(RuntimeError::Config(format!(
                 "approval threshold {} is not within 0..1",

@@ -28,6 +28,11 @@ impl Recorded {
         url_decode_pairs(&self.body)
     }
 
+    /// The query string's fields.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        url_decode_pairs(self.query.as_deref().unwrap_or_default())
+    }
+
     pub fn form_value(&self, name: &str) -> Option<String> {
         self.form().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }

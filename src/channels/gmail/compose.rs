@@ -2,18 +2,26 @@
 //! `From` (the support mailbox with its display name), `To`, `Subject`
 //! (`Re: ` + the original unless it already starts with `Re:`; RFC 2047
 //! B-encoded when not ASCII), `Date` (RFC 5322 §3.3, from the caller's
-//! `now`), `Message-ID` (from the caller's id), `In-Reply-To` and
-//! `References` (the original's References + its Message-ID, RFC 5322
-//! §3.6.4, which with the Gmail `threadId` keeps the conversation
-//! threaded), `MIME-Version`, `Content-Type: text/plain; charset=utf-8`
-//! and a quoted-printable or base64 body. CRLF line ends throughout; no
-//! caller value may carry CR or LF into a header (header injection).
-//! Owns `ReplyContext`, `BodyEncoding`, `ComposedMessage` and `ComposeError`.
+//! `now`), `Message-ID` (from the caller's id), `X-FTE-Reply-Id` (the
+//! reply's own uuid, hyphenated: an RFC 5322 §3.6.8 optional field of
+//! plain ASCII, 53 characters, so neither folded nor encoded; Gmail may
+//! replace a client-set `Message-ID` on send but keeps this header, so a
+//! sent reply can be recognised by it), `In-Reply-To` and `References`
+//! (the original's References + its Message-ID, RFC 5322 §3.6.4, which
+//! with the Gmail `threadId` keeps the conversation threaded),
+//! `MIME-Version`, `Content-Type: text/plain; charset=utf-8` and a
+//! quoted-printable or base64 body. CRLF line ends throughout; no caller
+//! value may carry CR or LF into a header (header injection). Owns
+//! `ReplyContext`, `BodyEncoding`, `ComposedMessage` and `ComposeError`.
 
 use super::mime::{NamedAddress, encoded_word, transfer};
 use crate::domain::{EmailAddress, Identifier, InboundMessage};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use uuid::Uuid;
+
+/// The header carrying the reply's own id (`X-FTE-Reply-Id: <uuid>`).
+pub const REPLY_ID_HEADER: &str = "X-FTE-Reply-Id";
 
 /// At most this many ids are kept in `References` (the first and the
 /// latest ones, as RFC 5322 §3.6.4 suggests when trimming).
@@ -138,12 +146,14 @@ fn fold(name: &str, words: &[String]) -> String {
 /// Composes the reply to `context` from `from` (the mailbox and its
 /// display name). `message_id` is the caller's unique id for this message:
 /// a bare token (`01890a5d-…`, made `<token@mailbox-domain>`) or a full
-/// `<left@right>`.
+/// `<left@right>`. `reply_id` is the reply's own id, written as
+/// `X-FTE-Reply-Id`.
 pub fn compose_reply(
     from: &NamedAddress,
     context: &ReplyContext,
     body: &str,
     message_id: &str,
+    reply_id: Uuid,
     now: DateTime<Utc>,
     encoding: BodyEncoding,
 ) -> Result<ComposedMessage, ComposeError> {
@@ -190,6 +200,8 @@ pub fn compose_reply(
     }
     raw.push_str(&format!("Date: {}\r\n", now.to_rfc2822()));
     raw.push_str(&format!("Message-ID: {own_id}\r\n"));
+    // A hyphenated uuid is 36 ASCII characters: the line stays far below 78.
+    raw.push_str(&format!("{REPLY_ID_HEADER}: {}\r\n", reply_id.hyphenated()));
     if let Some(orig) = &context.message_id {
         raw.push_str(&format!("In-Reply-To: {orig}\r\n"));
     }
@@ -240,6 +252,10 @@ mod tests {
         addr(Some("Acme Support"), "support@acme.com")
     }
 
+    fn rid() -> Uuid {
+        Uuid::parse_str("0190a5d2-7c1e-7b3a-9f4e-2d6c8b1a0e57").unwrap()
+    }
+
     #[test]
     fn writes_the_exact_reply() {
         let m = compose_reply(
@@ -247,6 +263,7 @@ mod tests {
             &ctx(),
             "Hello Marisol,\nit is fixed.",
             "0190a5d2",
+            rid(),
             now(),
             BodyEncoding::QuotedPrintable,
         )
@@ -258,6 +275,7 @@ mod tests {
              Subject: Re: Invoice for May\r\n\
              Date: Mon, 6 May 2024 10:15:00 +0000\r\n\
              Message-ID: <0190a5d2@acme.com>\r\n\
+             X-FTE-Reply-Id: 0190a5d2-7c1e-7b3a-9f4e-2d6c8b1a0e57\r\n\
              In-Reply-To: <CAF=abc123@mail.gmail.com>\r\n\
              References: <first@vientoapps.io> <CAF=abc123@mail.gmail.com>\r\n\
              MIME-Version: 1.0\r\n\
@@ -277,7 +295,7 @@ mod tests {
         let mut c = ctx();
         c.subject = Some("Façture — été".into());
         c.to = addr(Some("Zoë, Müller"), "zoe@example.de");
-        let m = compose_reply(&from(), &c, "Grüße ✓", "<x@acme.com>", now(), BodyEncoding::QuotedPrintable).unwrap();
+        let m = compose_reply(&from(), &c, "Grüße ✓", "<x@acme.com>", rid(), now(), BodyEncoding::QuotedPrintable).unwrap();
         let subject_line = m.raw.lines().find(|l| l.starts_with("Subject:")).unwrap();
         assert!(subject_line.starts_with("Subject: =?UTF-8?B?"), "{subject_line}");
         let (head, body) = m.raw.split_once("\r\n\r\n").unwrap();
@@ -289,7 +307,7 @@ mod tests {
             Some("Zoë, Müller")
         );
         assert_eq!(body, "Gr=C3=BC=C3=9Fe =E2=9C=93\r\n");
-        let b = compose_reply(&from(), &c, "Grüße ✓", "<x@acme.com>", now(), BodyEncoding::Base64).unwrap();
+        let b = compose_reply(&from(), &c, "Grüße ✓", "<x@acme.com>", rid(), now(), BodyEncoding::Base64).unwrap();
         assert!(b.raw.contains("Content-Transfer-Encoding: base64\r\n\r\nR3LDvMOfZSDinJM=\r\n"), "{}", b.raw);
     }
 
@@ -309,33 +327,33 @@ mod tests {
         let mut c = ctx();
         c.subject = Some("Hi\r\nBcc: victim@x.com".into());
         assert_eq!(
-            compose_reply(&from(), &c, "b", "id", now(), BodyEncoding::Base64),
+            compose_reply(&from(), &c, "b", "id", rid(), now(), BodyEncoding::Base64),
             Err(ComposeError::LineBreak("the subject"))
         );
         let mut c = ctx();
         c.to.name = Some("Eve\nBcc: x@y.z".into());
         assert_eq!(
-            compose_reply(&from(), &c, "b", "id", now(), BodyEncoding::Base64),
+            compose_reply(&from(), &c, "b", "id", rid(), now(), BodyEncoding::Base64),
             Err(ComposeError::LineBreak("the To name"))
         );
         let mut c = ctx();
         c.message_id = Some("<a@b>\r\nBcc: x@y.z".into());
         assert!(matches!(
-            compose_reply(&from(), &c, "b", "id", now(), BodyEncoding::Base64),
+            compose_reply(&from(), &c, "b", "id", rid(), now(), BodyEncoding::Base64),
             Err(ComposeError::BadMessageId { .. })
         ));
         let mut c = ctx();
         c.references = vec!["not-an-id".into()];
         assert!(matches!(
-            compose_reply(&from(), &c, "b", "id", now(), BodyEncoding::Base64),
+            compose_reply(&from(), &c, "b", "id", rid(), now(), BodyEncoding::Base64),
             Err(ComposeError::BadMessageId { .. })
         ));
         assert!(matches!(
-            compose_reply(&from(), &ctx(), "b", "a b", now(), BodyEncoding::Base64),
+            compose_reply(&from(), &ctx(), "b", "a b", rid(), now(), BodyEncoding::Base64),
             Err(ComposeError::BadMessageId { .. })
         ));
         assert_eq!(
-            compose_reply(&from(), &ctx(), " \n", "id", now(), BodyEncoding::Base64),
+            compose_reply(&from(), &ctx(), " \n", "id", rid(), now(), BodyEncoding::Base64),
             Err(ComposeError::EmptyBody)
         );
     }
@@ -345,7 +363,7 @@ mod tests {
         let mut c = ctx();
         c.references = (0..40).map(|i| format!("<ref{i}.abcdefghijkl@mail.example.com>")).collect();
         c.message_id = Some("<ref39.abcdefghijkl@mail.example.com>".into());
-        let m = compose_reply(&from(), &c, "b", "id", now(), BodyEncoding::QuotedPrintable).unwrap();
+        let m = compose_reply(&from(), &c, "b", "id", rid(), now(), BodyEncoding::QuotedPrintable).unwrap();
         let (head, _) = m.raw.split_once("\r\n\r\n").unwrap();
         assert!(head.split("\r\n").all(|l| l.len() <= 78), "{head}");
         let h = super::super::mime::Headers::parse(head.as_bytes());
@@ -355,7 +373,7 @@ mod tests {
         assert_eq!(refs.last().unwrap(), "<ref39.abcdefghijkl@mail.example.com>");
         let mut c = ctx();
         c.subject = Some("word ".repeat(300).trim().to_string());
-        let m = compose_reply(&from(), &c, "b", "id", now(), BodyEncoding::QuotedPrintable).unwrap();
+        let m = compose_reply(&from(), &c, "b", "id", rid(), now(), BodyEncoding::QuotedPrintable).unwrap();
         let (head, _) = m.raw.split_once("\r\n\r\n").unwrap();
         assert!(head.split("\r\n").all(|l| l.len() <= 78));
         let h = super::super::mime::Headers::parse(head.as_bytes());
@@ -363,8 +381,28 @@ mod tests {
         // No original Message-ID: no In-Reply-To, References as they were.
         let mut c = ctx();
         c.message_id = None;
-        let m = compose_reply(&from(), &c, "b", "id", now(), BodyEncoding::QuotedPrintable).unwrap();
+        let m = compose_reply(&from(), &c, "b", "id", rid(), now(), BodyEncoding::QuotedPrintable).unwrap();
         assert!(!m.raw.contains("In-Reply-To"));
         assert!(m.raw.contains("References: <first@vientoapps.io>\r\n"));
+    }
+
+    #[test]
+    fn carries_the_reply_id_header() {
+        for encoding in [BodyEncoding::QuotedPrintable, BodyEncoding::Base64] {
+            let m = compose_reply(&from(), &ctx(), "Grüße ✓", "<x@acme.com>", rid(), now(), encoding).unwrap();
+            let (head, _) = m.raw.split_once("\r\n\r\n").unwrap();
+            // One unfolded, unencoded line of plain ASCII, well under 78 columns.
+            let lines: Vec<&str> = head.split("\r\n").filter(|l| l.starts_with("X-FTE-Reply-Id:")).collect();
+            assert_eq!(lines, ["X-FTE-Reply-Id: 0190a5d2-7c1e-7b3a-9f4e-2d6c8b1a0e57"], "{head}");
+            assert!(lines[0].is_ascii() && lines[0].len() <= 78 && !lines[0].contains("=?"));
+            // Read back as a header, by any case of its name.
+            let h = super::super::mime::Headers::parse(head.as_bytes());
+            assert_eq!(h.get("x-fte-reply-id"), Some("0190a5d2-7c1e-7b3a-9f4e-2d6c8b1a0e57"));
+            assert_eq!(Uuid::parse_str(h.get(REPLY_ID_HEADER).unwrap()).unwrap(), rid());
+        }
+        // Another reply, another id.
+        let other = Uuid::now_v7();
+        let m = compose_reply(&from(), &ctx(), "b", "id", other, now(), BodyEncoding::QuotedPrintable).unwrap();
+        assert!(m.raw.contains(&format!("\r\nX-FTE-Reply-Id: {}\r\n", other.hyphenated())), "{}", m.raw);
     }
 }

@@ -7,20 +7,33 @@
 //! ("typically valid for at least a week"): then the caller resyncs with
 //! `users.messages.list` (`?labelIds=INBOX&q=newer_than:1d`, answer
 //! `{"messages": [{"id", "threadId"}], "nextPageToken",
-//! "resultSizeEstimate"}`) and dedupes by message id. History ids are
-//! uint64s that Google writes as JSON strings; numbers are accepted too.
-//! Owns `HistoryOutcome`, `HistoryPage`, `AddedMessage`, `MessageListPage`.
+//! "resultSizeEstimate"}`) and dedupes by message id. The same list finds
+//! a sent reply: with `q=rfc822msgid:<Message-ID>&includeSpamTrash=true`
+//! by the `Message-ID` it was composed with (`message_id_search`), and,
+//! for when Gmail replaced that `Message-ID` on send, with `q=in:sent
+//! to:<address> after:<epoch seconds>&includeSpamTrash=true&maxResults=50`
+//! (`sent_to_search`, paged by `pageToken`) the candidates whose headers
+//! the caller then reads (`fetch`'s `message_get_metadata`). No match
+//! answers `{"resultSizeEstimate": 0}`, without `messages`. History ids
+//! are uint64s that Google writes as JSON strings; numbers are accepted
+//! too. Owns `HistoryOutcome`, `HistoryPage`, `AddedMessage`,
+//! `MessageListPage`.
 
 use super::api::{ApiError, GmailApi, check_status, parse_json};
 use super::oauth::AccessToken;
 use super::push::parse_history_id;
 use super::urlenc;
 use crate::channels::ProviderRequest;
+use crate::domain::EmailAddress;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
 /// The Gmail query of the resync after a 404.
 pub const RESYNC_QUERY: &str = "newer_than:1d";
+
+/// Messages per page of `sent_to_search`.
+pub const SENT_SEARCH_PAGE_SIZE: usize = 50;
 
 impl GmailApi {
     /// `users.history.list` of INBOX messages added after
@@ -49,6 +62,56 @@ impl GmailApi {
         push_page_token(&mut url, page_token)?;
         Ok(self.get(token, url))
     }
+
+    /// `users.messages.list` of the messages whose `Message-ID` header is
+    /// `message_id` (with or without its angle brackets), spam and trash
+    /// included.
+    pub fn message_id_search(&self, token: &AccessToken, message_id: &str) -> Result<ProviderRequest, ApiError> {
+        let id = message_id.trim();
+        let id = id.strip_prefix('<').and_then(|i| i.strip_suffix('>')).unwrap_or(id);
+        let ok = !id.is_empty()
+            && id.len() <= 998
+            && id.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'"'));
+        if !ok {
+            return Err(ApiError::BadId { what: "Message-ID", value: message_id.chars().take(200).collect() });
+        }
+        let query = urlenc::component(&format!("rfc822msgid:{id}"));
+        Ok(self.get(token, self.user_url(&format!("messages?q={query}&includeSpamTrash=true"))))
+    }
+
+    /// `users.messages.list` of the mailbox's sent messages to `to` dated
+    /// after `after` (Gmail's `after:` in epoch seconds), spam and trash
+    /// included, `SENT_SEARCH_PAGE_SIZE` a page; `page_token` is the
+    /// previous page's `next_page_token`.
+    pub fn sent_to_search(
+        &self,
+        token: &AccessToken,
+        to: &EmailAddress,
+        after: DateTime<Utc>,
+        page_token: Option<&str>,
+    ) -> Result<ProviderRequest, ApiError> {
+        let query = format!("in:sent to:{} after:{}", search_address(to)?, after.timestamp().max(0));
+        let mut url = self.user_url(&format!(
+            "messages?q={}&includeSpamTrash=true&maxResults={SENT_SEARCH_PAGE_SIZE}",
+            urlenc::component(&query)
+        ));
+        push_page_token(&mut url, page_token)?;
+        Ok(self.get(token, url))
+    }
+}
+
+/// An address as a Gmail search value: as it is when made of letters,
+/// digits and `.`, `_`, `-`, `@` only, else in double quotes (so `+`,
+/// `(`, `{` or a leading `-` keep no search meaning). `EmailAddress` holds
+/// no `"`, whitespace or control characters; refused if it did.
+fn search_address(to: &EmailAddress) -> Result<String, ApiError> {
+    let a = to.as_str();
+    if a.is_empty() || a.contains(|c: char| c == '"' || c == '\\' || c.is_whitespace() || c.is_control()) {
+        return Err(ApiError::BadId { what: "recipient address", value: a.chars().take(200).collect() });
+    }
+    let plain = a.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+        && !a.starts_with('-');
+    Ok(if plain { a.to_string() } else { format!("\"{a}\"") })
 }
 
 fn push_page_token(url: &mut String, page_token: Option<&str>) -> Result<(), ApiError> {
@@ -217,6 +280,82 @@ mod tests {
             r.url,
             "https://gmail.googleapis.com/gmail/v1/users/me/messages?labelIds=INBOX&q=newer_than%3A1d&pageToken=tok"
         );
+    }
+
+    #[test]
+    fn builds_the_message_id_search() {
+        let api = GmailApi::new("http://127.0.0.1:9000/", "support@acme.com").unwrap();
+        let r = api.message_id_search(&token(), "<0190a5d27c1e7b3a9f4e2d6c8b1a0e57@acme.com>").unwrap();
+        assert_eq!(r.method, "GET");
+        assert_eq!(
+            r.url,
+            "http://127.0.0.1:9000/gmail/v1/users/support%40acme.com/messages?q=rfc822msgid%3A0190a5d27c1e7b3a9f4e2d6c8b1a0e57%40acme.com&includeSpamTrash=true"
+        );
+        assert_eq!(r.authorization, "Bearer ya29.tok");
+        assert_eq!(r.body, "");
+        // Without the brackets: the same search.
+        let bare = api.message_id_search(&token(), "0190a5d2@acme.com").unwrap();
+        assert_eq!(bare.url, api.message_id_search(&token(), " <0190a5d2@acme.com> ").unwrap().url);
+        for bad in ["", "<>", "<a b@acme.com>", "<a@acme.com> OR in:inbox", "<a@b>\r\nX: y", "<<a@b>>", "a\"@b"] {
+            assert!(matches!(api.message_id_search(&token(), bad), Err(ApiError::BadId { .. })), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn builds_the_sent_to_search() {
+        let api = GmailApi::new("http://127.0.0.1:9000/", "me").unwrap();
+        let to = EmailAddress::parse("Jo@Example.com").unwrap();
+        let after = Utc.with_ymd_and_hms(2026, 12, 7, 1, 15, 30).unwrap();
+        let r = api.sent_to_search(&token(), &to, after, None).unwrap();
+        assert_eq!(r.method, "GET");
+        assert_eq!(
+            r.url,
+            "http://127.0.0.1:9000/gmail/v1/users/me/messages?q=in%3Asent%20to%3Ajo%40example.com%20after%3A1796606130&includeSpamTrash=true&maxResults=50"
+        );
+        assert_eq!(after.timestamp(), 1796606130);
+        assert_eq!(r.authorization, "Bearer ya29.tok");
+        assert_eq!(r.body, "");
+        let r = api.sent_to_search(&token(), &to, after, Some("09876543210987654321")).unwrap();
+        assert!(r.url.ends_with("&maxResults=50&pageToken=09876543210987654321"), "{}", r.url);
+        assert!(api.sent_to_search(&token(), &to, after, Some("a\nb")).is_err());
+        // Search syntax in an address is quoted away.
+        let plus = EmailAddress::parse("jo+billing(x)@example.com").unwrap();
+        let r = api.sent_to_search(&token(), &plus, after, None).unwrap();
+        assert!(r.url.contains("q=in%3Asent%20to%3A%22jo%2Bbilling%28x%29%40example.com%22%20after%3A"), "{}", r.url);
+        let dash = EmailAddress::parse("-jo@example.com").unwrap();
+        let r = api.sent_to_search(&token(), &dash, after, None).unwrap();
+        assert!(r.url.contains("to%3A%22-jo%40example.com%22"), "{}", r.url);
+    }
+
+    #[test]
+    fn parses_a_sent_to_search() {
+        let body = br#"{
+          "messages": [
+            {"id": "18c9f3b5c8f4e002", "threadId": "18c9f0e1d2c3b4a5"},
+            {"id": "18c9f2a4b7e3d001", "threadId": "18c9f2a4b7e3d001"}
+          ],
+          "nextPageToken": "13609153457412406453",
+          "resultSizeEstimate": 51
+        }"#;
+        let p = parse_message_list_response(200, None, body).unwrap();
+        assert_eq!(
+            p.messages,
+            [
+                ("18c9f3b5c8f4e002".to_string(), Some("18c9f0e1d2c3b4a5".to_string())),
+                ("18c9f2a4b7e3d001".to_string(), Some("18c9f2a4b7e3d001".to_string()))
+            ]
+        );
+        assert_eq!(p.next_page_token.as_deref(), Some("13609153457412406453"));
+        let e = parse_message_list_response(429, Some("5"), br#"{"error":{"code":429,"message":"Too many concurrent requests for user","status":"RESOURCE_EXHAUSTED","errors":[{"domain":"global","reason":"rateLimitExceeded","message":"Too many concurrent requests for user"}]}}"#).unwrap_err();
+        assert!(e.retryable());
+    }
+
+    #[test]
+    fn parses_a_message_id_search() {
+        let found = br#"{"messages":[{"id":"18c9f2a4b7e3d001","threadId":"18c9f0e1d2c3b4a5"}],"resultSizeEstimate":1}"#;
+        let p = parse_message_list_response(200, None, found).unwrap();
+        assert_eq!(p.messages, [("18c9f2a4b7e3d001".to_string(), Some("18c9f0e1d2c3b4a5".to_string()))]);
+        assert!(parse_message_list_response(200, None, br#"{"resultSizeEstimate":0}"#).unwrap().messages.is_empty());
     }
 
     #[test]

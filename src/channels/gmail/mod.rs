@@ -4,13 +4,16 @@
 //! fetches each new message raw (`fetch`), and `email` parses it (`mime`,
 //! `quoting`) into an `InboundMessage`, flagging auto-replies and the
 //! mailbox's own mail so they are never answered. Outbound: `compose`
-//! writes the RFC 5322 reply, `send` builds `users.messages.send`. Upkeep:
-//! `oauth` refreshes the access token, `watch` renews the push watch.
-//! `api` holds the shared base URL, request building and Google error
-//! classification. Nothing here does I/O: every call is a
-//! `ProviderRequest` the dispatcher sends, and every answer is parsed from
-//! (status, `Retry-After`, body). `testkit` mints signed push tokens for
-//! tests and local fakes.
+//! writes the RFC 5322 reply (with its `X-FTE-Reply-Id`), `send` builds
+//! `users.messages.send`; a sent reply is found by its `Message-ID`
+//! (`history`'s `message_id_search`) or, among the sent mail to the
+//! customer (`history`'s `sent_to_search`), by the `X-FTE-Reply-Id` that
+//! `fetch`'s `message_get_metadata` reads. Upkeep: `oauth` refreshes the
+//! access token, `watch` renews the push watch. `api` holds the shared
+//! base URL, request building and Google error classification. Nothing
+//! here does I/O: every call is a `ProviderRequest` the dispatcher sends,
+//! and every answer is parsed from (status, `Retry-After`, body).
+//! `testkit` mints signed push tokens for tests and local fakes.
 
 pub mod api;
 pub mod b64;
@@ -32,9 +35,11 @@ pub mod watch;
 mod email_samples;
 
 pub use api::{ApiError, DEFAULT_BASE_URL, GmailApi, GoogleError};
-pub use compose::{BodyEncoding, ComposeError, ComposedMessage, ReplyContext, compose_reply, reply_subject};
+pub use compose::{
+    BodyEncoding, ComposeError, ComposedMessage, REPLY_ID_HEADER, ReplyContext, compose_reply, reply_subject,
+};
 pub use email::{Automation, EmailMessage, IgnoreReason};
-pub use fetch::{FetchedMessage, parse_message_response};
+pub use fetch::{FetchedMessage, MessageMetadata, parse_message_metadata_response, parse_message_response};
 pub use history::{
     AddedMessage, HistoryOutcome, HistoryPage, MessageListPage, parse_history_response, parse_message_list_response,
 };

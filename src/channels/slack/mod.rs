@@ -2,11 +2,13 @@
 //! checks (`signature`), redelivery headers (`retry`), the request URL's
 //! entry point (`inbound`), payload parsing with its ignore rules
 //! (`events`), the kept customer message and its `InboundMessage`
-//! (`message`), mrkdwn to plain text (`text`), and the `chat.postMessage`
-//! reply (`outbound`). Nothing here does I/O: the HTTP server hands in the
-//! raw request, and the dispatcher sends the request `outbound` builds
-//! with its own client. `signature_vectors.json` holds known-answer
-//! vectors from slack_sdk (see `signature`'s tests).
+//! (`message`), mrkdwn to plain text (`text`), the `chat.postMessage`
+//! reply (`outbound`), and the history read that finds a reply an
+//! interrupted send posted (`lookup`). Nothing here does I/O: the HTTP
+//! server hands in the raw request, and the dispatcher sends the requests
+//! `outbound` and `lookup` build with its own client.
+//! `signature_vectors.json` holds known-answer vectors from slack_sdk (see
+//! `signature`'s tests).
 //!
 //! Flow: `parse_request` → `EventOutcome::UrlVerification` (echo the
 //! challenge), `Ignored` (answer 200, nothing else), or `Message`: dedupe
@@ -16,6 +18,7 @@
 
 pub mod events;
 pub mod inbound;
+pub mod lookup;
 pub mod message;
 pub mod outbound;
 pub mod retry;
@@ -24,7 +27,10 @@ pub mod text;
 
 pub use events::{EventOutcome, IgnoreReason};
 pub use inbound::{InboundError, parse_request};
+pub use lookup::{HistoryMessage, HistoryPage, LookupError, find_reply, find_reply_request, parse_history_response};
 pub use message::{SlackEventKind, SlackFile, SlackMessage};
-pub use outbound::{BotToken, OutboundError, PostedMessage, parse_post_message_response, post_message_request};
+pub use outbound::{
+    BotToken, OutboundError, PostedMessage, REPLY_EVENT_TYPE, parse_post_message_response, post_message_request,
+};
 pub use retry::{RetryHeaderError, RetryInfo, RetryReason};
 pub use signature::{SignatureError, SignatureVerifier, SigningSecret};

@@ -2,8 +2,11 @@
 //! (docs.slack.dev/reference/methods/chat.postMessage): builds
 //! `POST {base}/api/chat.postMessage` with `Authorization: Bearer xoxb-…`
 //! and the JSON body `{"channel", "text", "thread_ts", "mrkdwn": true,
-//! "unfurl_links": false}` (`Content-Type: application/json;
-//! charset=utf-8`), and parses the answer: `{"ok": true, "channel", "ts"}`,
+//! "unfurl_links": false, "metadata": {"event_type": "fte_reply",
+//! "event_payload": {"reply_id": "<the reply's message id>"}}}`
+//! (`Content-Type: application/json; charset=utf-8`; the message metadata,
+//! docs.slack.dev/messaging/message-metadata, is what `history` finds an
+//! interrupted send's message by), and parses the answer: `{"ok": true, "channel", "ts"}`,
 //! or `{"ok": false, "error": "<code>"}` (Slack answers most errors with
 //! HTTP 200), HTTP 429 with `Retry-After: <seconds>` when rate-limited
 //! ("Rate limits": about one message per second per channel), or a 5xx.
@@ -34,7 +37,7 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 /// Slack notes that after `internal_error` and `fatal_error` "some aspect
 /// of the operation" may have succeeded: a retry can, rarely, post twice,
 /// which beats a reply never sent.
-const RETRYABLE_ERRORS: [&str; 6] =
+pub(super) const RETRYABLE_ERRORS: [&str; 6] =
     ["ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"];
 
 /// `error` codes that mean our credentials or the installation are broken:
@@ -140,10 +143,13 @@ impl BotToken {
         Ok(Self(t.to_string()))
     }
 
-    fn bearer(&self) -> String {
+    pub(super) fn bearer(&self) -> String {
         format!("Bearer {}", self.0)
     }
 }
+
+/// The `event_type` of the metadata every reply is posted with.
+pub const REPLY_EVENT_TYPE: &str = "fte_reply";
 
 #[derive(Serialize)]
 struct PostMessageBody<'a> {
@@ -153,17 +159,32 @@ struct PostMessageBody<'a> {
     thread_ts: Option<&'a str>,
     mrkdwn: bool,
     unfurl_links: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<ReplyMetadata<'a>>,
+}
+
+#[derive(Serialize)]
+struct ReplyMetadata<'a> {
+    event_type: &'static str,
+    event_payload: ReplyPayload<'a>,
+}
+
+#[derive(Serialize)]
+struct ReplyPayload<'a> {
+    reply_id: &'a str,
 }
 
 /// The request posting `text` to `channel` (an id: `C…`, `G…`, `D…`),
-/// in the thread `thread_ts` if given (`SlackMessage::reply_thread_ts`).
-/// `base_url` is `DEFAULT_BASE_URL` in production.
+/// in the thread `thread_ts` if given (`SlackMessage::reply_thread_ts`),
+/// carrying `reply_id` (the reply's message id) as message metadata if
+/// given. `base_url` is `DEFAULT_BASE_URL` in production.
 pub fn post_message_request(
     base_url: &str,
     token: &BotToken,
     channel: &str,
     text: &str,
     thread_ts: Option<&str>,
+    reply_id: Option<&str>,
 ) -> Result<ProviderRequest, OutboundError> {
     let base = base_url.trim_end_matches('/');
     if !is_http_url(base) {
@@ -183,7 +204,9 @@ pub fn post_message_request(
     if chars > MAX_TEXT_CHARS {
         return Err(OutboundError::TextTooLong(chars));
     }
-    let body = PostMessageBody { channel, text, thread_ts, mrkdwn: true, unfurl_links: false };
+    let metadata = reply_id
+        .map(|reply_id| ReplyMetadata { event_type: REPLY_EVENT_TYPE, event_payload: ReplyPayload { reply_id } });
+    let body = PostMessageBody { channel, text, thread_ts, mrkdwn: true, unfurl_links: false, metadata };
     Ok(ProviderRequest {
         method: "POST",
         url: format!("{base}/api/chat.postMessage"),
@@ -251,7 +274,7 @@ pub fn parse_post_message_response(
 
 /// `Retry-After` in seconds (Slack's form); an HTTP date is not used by
 /// Slack and reads as absent.
-fn parse_retry_after(raw: &str) -> Option<Duration> {
+pub(super) fn parse_retry_after(raw: &str) -> Option<Duration> {
     let raw = raw.trim();
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -259,12 +282,12 @@ fn parse_retry_after(raw: &str) -> Option<Duration> {
     raw.parse::<u64>().ok().map(Duration::from_secs)
 }
 
-fn is_http_url(s: &str) -> bool {
+pub(super) fn is_http_url(s: &str) -> bool {
     let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
     rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
 }
 
-fn is_message_ts(ts: &str) -> bool {
+pub(super) fn is_message_ts(ts: &str) -> bool {
     ts.len() <= 32
         && ts.split_once('.').is_some_and(|(s, n)| {
             !s.is_empty() && !n.is_empty() && s.bytes().chain(n.bytes()).all(|b| b.is_ascii_digit())
@@ -290,6 +313,7 @@ mod tests {
             "C123ABC456",
             "Hi Ana — *exports* are under `Reports > Export` & <https://tallyloom.com/docs|the docs>.",
             Some("1515449522.000016"),
+            Some("0190a5d2-7c1e-7b3a-9f4e-2d6c8b1a0e57"),
         )
         .unwrap();
         assert_eq!(req.method, "POST");
@@ -304,7 +328,11 @@ mod tests {
                 "text": "Hi Ana — *exports* are under `Reports > Export` & <https://tallyloom.com/docs|the docs>.",
                 "thread_ts": "1515449522.000016",
                 "mrkdwn": true,
-                "unfurl_links": false
+                "unfurl_links": false,
+                "metadata": {
+                    "event_type": "fte_reply",
+                    "event_payload": {"reply_id": "0190a5d2-7c1e-7b3a-9f4e-2d6c8b1a0e57"}
+                }
             })
         );
         assert!(!format!("{req:?}").contains("pdFZ"));
@@ -312,18 +340,21 @@ mod tests {
     }
 
     #[test]
-    fn omits_thread_ts_when_not_threading_and_uses_the_base_url() {
-        let req = post_message_request("http://127.0.0.1:9999", &token(), "D0442US94JD", "hello", None).unwrap();
+    fn omits_thread_ts_and_metadata_when_not_given_and_uses_the_base_url() {
+        let req = post_message_request("http://127.0.0.1:9999", &token(), "D0442US94JD", "hello", None, None).unwrap();
         assert_eq!(req.url, "http://127.0.0.1:9999/api/chat.postMessage");
         let body: Value = serde_json::from_str(&req.body).unwrap();
         assert!(body.get("thread_ts").is_none());
+        assert!(body.get("metadata").is_none());
         assert_eq!(DEFAULT_BASE_URL, "https://slack.com");
     }
 
     #[test]
     fn refuses_bad_requests() {
         let t = token();
-        let r = |base: &str, ch: &str, text: &str, ts: Option<&str>| post_message_request(base, &t, ch, text, ts);
+        let r = |base: &str, ch: &str, text: &str, ts: Option<&str>| {
+            post_message_request(base, &t, ch, text, ts, Some("r"))
+        };
         assert!(matches!(r("slack.com", "C1", "hi", None), Err(OutboundError::BadBaseUrl(_))));
         assert!(matches!(r("ftp://slack.com", "C1", "hi", None), Err(OutboundError::BadBaseUrl(_))));
         assert!(matches!(r(DEFAULT_BASE_URL, "", "hi", None), Err(OutboundError::BadChannel(_))));

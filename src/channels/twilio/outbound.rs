@@ -42,7 +42,7 @@ pub enum OutboundError {
     BadResponse(String),
 }
 
-fn describe(error: &Option<TwilioApiError>) -> String {
+pub(super) fn describe(error: &Option<TwilioApiError>) -> String {
     match error {
         Some(e) => format!("error {} ({})", e.code.map_or("-".to_string(), |c| c.to_string()), e.message),
         None => "no Twilio error body".to_string(),
@@ -130,7 +130,7 @@ impl TwilioCredentials {
     }
 
     /// The `Authorization` header value.
-    fn basic_auth(&self) -> String {
+    pub(super) fn basic_auth(&self) -> String {
         format!("Basic {}", BASE64.encode(format!("{}:{}", self.account_sid, self.auth_token)))
     }
 }
@@ -180,7 +180,7 @@ impl SendRequest {
     }
 }
 
-fn is_http_url(s: &str) -> bool {
+pub(super) fn is_http_url(s: &str) -> bool {
     let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
     rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
 }

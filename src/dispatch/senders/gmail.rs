@@ -2,9 +2,12 @@
 //! customer's message: `In-Reply-To`, `References`, `Re:` subject, the
 //! Gmail thread) sent with `users.messages.send` from the account's
 //! mailbox. Web-form replies go the same way when the tenant has a Gmail
-//! account, as a new email on the form's subject.
+//! account, as a new email on the form's subject. Every reply's
+//! `Message-ID` is its own id at the mailbox's domain, which is how an
+//! earlier attempt is found again (Gmail's `rfc822msgid:` search).
 
-use super::{Accepted, SendContext, SendFailure};
+use super::{Accepted, Lookup, SendContext, SendFailure};
+use crate::channels::DeliveryStatus;
 use crate::channels::gmail::{BodyEncoding, NamedAddress, ReplyContext, compose_reply};
 use crate::channels::settings::GmailSettings;
 use crate::crm::ChannelAccount;
@@ -12,9 +15,12 @@ use crate::dispatch::store::PendingReply;
 use crate::domain::{EmailAddress, Identifier};
 use crate::gmail::{GmailClient, GmailIoError};
 
+/// Gmail's temporary failures include requests that got no answer, so a
+/// temporary failure of a send counts as unanswered (the next attempt asks
+/// Gmail first).
 fn failure(e: GmailIoError) -> SendFailure {
     match e {
-        GmailIoError::Temporary(r) => SendFailure::temporary(r, None),
+        GmailIoError::Temporary(r) => SendFailure::unanswered(r),
         GmailIoError::Permanent(r) | GmailIoError::Unauthenticated(r) => SendFailure::permanent(r),
     }
 }
@@ -46,6 +52,14 @@ fn reply_context(reply: &PendingReply, to: EmailAddress) -> ReplyContext {
     }
 }
 
+/// The mailbox's address and the `Message-ID` `reply` is sent with.
+fn sender(account: &ChannelAccount, reply: &PendingReply) -> Result<(EmailAddress, String), SendFailure> {
+    let from = EmailAddress::parse(&account.address).map_err(|e| SendFailure::permanent(e.to_string()))?;
+    let domain = from.as_str().rsplit('@').next().unwrap_or("localhost").to_string();
+    let message_id = format!("<{}@{domain}>", reply.message_id.simple());
+    Ok((from, message_id))
+}
+
 /// Sends `reply` from `account` to `to`.
 pub async fn send_email(
     gmail: &GmailClient,
@@ -54,10 +68,8 @@ pub async fn send_email(
     reply: &PendingReply,
     to: EmailAddress,
 ) -> Result<Accepted, SendFailure> {
-    let from = EmailAddress::parse(&account.address).map_err(|e| SendFailure::permanent(e.to_string()))?;
-    let domain = from.as_str().rsplit('@').next().unwrap_or("localhost").to_string();
+    let (from, message_id) = sender(account, reply)?;
     let context = reply_context(reply, to);
-    let message_id = format!("<{}@{domain}>", reply.message_id.simple());
     let composed = compose_reply(
         &NamedAddress { name: settings.from_name.clone(), address: from },
         &context,
@@ -77,6 +89,33 @@ pub async fn send_email(
             "message_id_header": composed.message_id,
         }),
         external_id: sent.id,
+    })
+}
+
+/// Looks in `account`'s mailbox for the message `send_email` would have
+/// sent for `reply` (by its `Message-ID`), unless its id is in `taken`.
+pub async fn find_email(
+    gmail: &GmailClient,
+    account: &ChannelAccount,
+    settings: &GmailSettings,
+    reply: &PendingReply,
+    taken: &[String],
+) -> Result<Lookup, SendFailure> {
+    let (_, message_id) = sender(account, reply)?;
+    let found = gmail.find_by_message_id(account, settings, &message_id).await.map_err(failure)?;
+    Ok(match found.into_iter().find(|(id, _)| !taken.contains(id)) {
+        Some((id, thread_id)) => Lookup::Found(Accepted {
+            // As a send's: Gmail has no delivery receipts.
+            status: DeliveryStatus::Sent,
+            metadata: serde_json::json!({
+                "provider": "gmail",
+                "mailbox": account.address,
+                "thread_id": thread_id,
+                "message_id_header": message_id,
+            }),
+            external_id: id,
+        }),
+        None => Lookup::NotFound,
     })
 }
 

@@ -3,8 +3,15 @@
 //! the customer's 24-hour service window the reply goes as text; outside
 //! it only the account's configured template may be sent (without one the
 //! reply fails and the conversation is flagged for a human).
+//!
+//! No earlier attempt can be looked for: the Graph API has no way to list
+//! or search the messages a business number sent (a message is known only
+//! by the `wamid` the send answers with, and by the status webhooks that
+//! name it), and the send takes no idempotency key. `find_sent` says so
+//! (`Lookup::Unsupported`): a resend after an interrupted attempt may
+//! duplicate the reply.
 
-use super::{Accepted, SendContext, SendFailure, execute};
+use super::{Accepted, Lookup, SendContext, SendFailure, execute};
 use crate::channels::meta::{MetaSender, OutboundPlan, Template, parse_send_response, plan_outbound};
 use crate::channels::settings::MetaSettings;
 use crate::db::begin_tenant;
@@ -74,6 +81,13 @@ pub async fn send(
             } else {
                 e.to_string()
             },
+            unanswered: false,
         }),
     }
+}
+
+/// Whether an earlier attempt reached Meta: there is no asking (see the
+/// module header).
+pub fn find_sent() -> Lookup {
+    Lookup::Unsupported
 }

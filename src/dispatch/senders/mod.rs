@@ -3,6 +3,17 @@
 //! the request its provider needs, and what the answer means. One file per
 //! provider; this one holds the shared HTTP step, so every provider's
 //! answer is read the same way (status, `Retry-After`, body).
+//!
+//! Also the reconciliation before a resend (`find_sent`): an attempt that
+//! stopped between the provider's acceptance and the storing of its id
+//! (a crash, a kill) may have delivered the reply, so the provider is
+//! asked first, in its own terms: Twilio's Messages list (recipient, exact
+//! text, creation time), Slack's thread or history (the reply id carried
+//! as message metadata), Gmail's search (the `Message-ID` the reply was
+//! composed with). Meta's Cloud API has no way to list sent messages:
+//! `Lookup::Unsupported`. A provider that cannot answer (network,
+//! 429, 5xx, an unreadable answer) is a temporary failure: the lookup is
+//! asked again, never guessed.
 
 pub mod gmail;
 mod meta;
@@ -19,6 +30,13 @@ use crate::provider_http::Answer;
 use sqlx::PgPool;
 use std::time::Duration;
 
+/// How much earlier than the claim a provider's clock may date a message
+/// of the attempt.
+pub const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+/// Pages of a provider's list read at most by one lookup.
+pub(crate) const MAX_LOOKUP_PAGES: usize = 10;
+
 /// A provider's acceptance of a reply.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Accepted {
@@ -29,6 +47,17 @@ pub struct Accepted {
     pub metadata: serde_json::Value,
 }
 
+/// What the provider says about a reply an earlier attempt may have sent.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Lookup {
+    /// The provider has it: the earlier attempt was accepted.
+    Found(Accepted),
+    /// The provider has no such message: sending is safe.
+    NotFound,
+    /// The provider offers no way to ask (Meta Cloud API): a resend may duplicate.
+    Unsupported,
+}
+
 /// Why a send did not go through.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SendFailure {
@@ -36,15 +65,23 @@ pub struct SendFailure {
     pub retryable: bool,
     /// The provider's own wait (`Retry-After`).
     pub retry_after: Option<Duration>,
+    /// No answer came back (connect error after the request may have
+    /// left, time-out): the provider may have accepted the message.
+    pub unanswered: bool,
 }
 
 impl SendFailure {
     pub fn permanent(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into(), retryable: false, retry_after: None }
+        Self { reason: reason.into(), retryable: false, retry_after: None, unanswered: false }
+    }
+
+    /// A request that got no answer: retryable, and maybe accepted.
+    pub fn unanswered(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into(), retryable: true, retry_after: None, unanswered: true }
     }
 
     pub fn temporary(reason: impl Into<String>, retry_after: Option<Duration>) -> Self {
-        Self { reason: reason.into(), retryable: true, retry_after }
+        Self { reason: reason.into(), retryable: true, retry_after, unanswered: false }
     }
 }
 
@@ -99,10 +136,50 @@ pub async fn send(
     }
 }
 
-/// Performs a provider call for a send: a failure to get an answer
-/// (connect error, timeout) is retryable; a timeout may mean the provider
-/// accepted the message, so a retry can duplicate it — a customer getting a
-/// reply twice beats not getting it.
+/// Asks the provider whether `reply` was already accepted by an attempt that
+/// began at `since` (the claim time). `taken` are provider ids already stored
+/// for OTHER replies of this tenant on this channel and recipient (so two
+/// replies with identical text are told apart): never return one of them.
+pub async fn find_sent(
+    http: &reqwest::Client,
+    gmail: &crate::gmail::GmailClient,
+    pool: &PgPool,
+    context: &SendContext,
+    reply: &PendingReply,
+    since: chrono::DateTime<chrono::Utc>,
+    taken: &[String],
+) -> Result<Lookup, SendFailure> {
+    let provider = context.account.provider;
+    let lookup = match &context.settings {
+        AccountSettings::Twilio(settings) => twilio::find_sent(http, context, settings, reply, since, taken).await,
+        AccountSettings::Meta(_) => Ok(meta::find_sent()),
+        AccountSettings::Slack(settings) => slack::find_sent(http, settings, reply, since, taken).await,
+        AccountSettings::Gmail(settings) => gmail::find_email(gmail, &context.account, settings, reply, taken).await,
+        AccountSettings::Webform(settings) => webform::find_sent(gmail, pool, settings, reply, taken).await,
+    };
+    // The dispatcher reports a found message, an unsupported lookup and a
+    // failure itself; what the provider was asked is traced here.
+    match &lookup {
+        Ok(Lookup::Found(accepted)) => tracing::debug!(
+            tenant_id = %reply.tenant_id, message_id = %reply.message_id, provider = %provider,
+            external_id = accepted.external_id, since = %since, taken = taken.len(), "found at the provider"
+        ),
+        Ok(Lookup::NotFound) => tracing::info!(
+            tenant_id = %reply.tenant_id, message_id = %reply.message_id, provider = %provider,
+            since = %since, taken = taken.len(), "no earlier attempt reached the provider"
+        ),
+        Ok(Lookup::Unsupported) => {}
+        Err(failure) => tracing::debug!(
+            tenant_id = %reply.tenant_id, message_id = %reply.message_id, provider = %provider,
+            retryable = failure.retryable, reason = failure.reason, "the provider could not be asked"
+        ),
+    }
+    lookup
+}
+
+/// Performs a provider call, a send's or a lookup's: a failure to get an
+/// answer (connect error, timeout) is retryable. A send's timeout may mean
+/// the provider accepted the message (`find_sent` asks).
 pub async fn execute(http: &reqwest::Client, request: &ProviderRequest) -> Result<Answer, SendFailure> {
-    crate::provider_http::call(http, request).await.map_err(|e| SendFailure::temporary(e.to_string(), None))
+    crate::provider_http::call(http, request).await.map_err(|e| SendFailure::unanswered(e.to_string()))
 }
