@@ -147,6 +147,9 @@ async fn a_gmail_push_is_synced_answered_and_threaded() {
     assert!(raw.contains("Subject: Re: Export invoices"), "{raw}");
     assert!(raw.contains("In-Reply-To: <orig-1@example.com>"), "{raw}");
     assert!(raw.contains("References: <orig-1@example.com>"), "{raw}");
+    // The reply's own id, by which a resend finds it even if Gmail replaced the Message-ID.
+    let reply_id = raw.lines().find_map(|l| l.strip_prefix("X-FTE-Reply-Id: ")).expect("X-FTE-Reply-Id header");
+    assert!(uuid::Uuid::parse_str(reply_id).is_ok(), "{raw}");
     assert!(raw.contains("\r\n\r\n"), "CRLF headers");
     for _ in 0..100 {
         if one(&db, tenant, "SELECT external_id, delivery_status FROM messages WHERE direction = 'outbound'").await.1

@@ -1,10 +1,12 @@
 //! Reconciliation against local fakes of the providers: `find_sent` asks
 //! Twilio (Messages list, paged), Slack (thread read with metadata) and
-//! Gmail (`rfc822msgid:` search, after a token refresh) in their wire
-//! formats, and reads their answers as Found / NotFound or as a temporary
-//! or permanent failure; Meta cannot be asked, and a web-form reply shown
-//! on the status page only counts as found. No database: none of these
-//! lookups reads one (the pool is lazy and never connects).
+//! Gmail (`rfc822msgid:` search, after a token refresh; when it finds
+//! nothing, the sent mail to the customer, paged, and each candidate's
+//! `X-FTE-Reply-Id` read with `format=metadata`, within a bound) in their
+//! wire formats, and reads their answers as Found / NotFound or as a
+//! temporary or permanent failure; Meta cannot be asked, and a web-form
+//! reply shown on the status page only counts as found. No database: none
+//! of these lookups reads one (the pool is lazy and never connects).
 
 mod common;
 
@@ -235,11 +237,6 @@ const MAILBOX: &str = "support@tallyloom.com";
 
 #[tokio::test]
 async fn gmail_lookup_searches_the_message_id() {
-    // SAFETY: as above.
-    unsafe {
-        std::env::set_var("FTE_TEST_FIND_GMAIL_SECRET", "gsecret");
-        std::env::set_var("FTE_TEST_FIND_GMAIL_REFRESH", "1//refresh");
-    }
     let fake = FakeProvider::start(|rec: &Recorded| {
         let ok = |body: serde_json::Value| (200, vec![], body.to_string());
         match (rec.method.as_str(), rec.path.as_str()) {
@@ -256,20 +253,7 @@ async fn gmail_lookup_searches_the_message_id() {
         }
     })
     .await;
-    let ctx = context(
-        Provider::Gmail,
-        MAILBOX,
-        json!({
-            "client_id": "client-123.apps.googleusercontent.com",
-            "client_secret_env": "FTE_TEST_FIND_GMAIL_SECRET",
-            "refresh_token_env": "FTE_TEST_FIND_GMAIL_REFRESH",
-            "push_audience": "https://fte.test/webhooks/gmail/push",
-            "push_service_account": "gmail-push@tallyloom-prod.iam.gserviceaccount.com",
-            "base_url": fake.base_url,
-            "token_url": format!("{}/token", fake.base_url),
-        }),
-        Some(Identifier::Email(EmailAddress::parse("jo@example.com").unwrap())),
-    );
+    let ctx = gmail_context(&fake);
     let (http, gmail, pool) =
         (reqwest::Client::new(), fte::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
     let mut ours = reply(&ctx, Channel::Email, REPLY, json!({"thread_id": "18c9f0e1d2c3b4a5"}));
@@ -300,6 +284,242 @@ async fn gmail_lookup_searches_the_message_id() {
         json!({"error": {"code": 503, "message": "Backend Error", "errors": [{"reason": "backendError"}]}}).to_string(),
     )]);
     assert!(find_sent(&http, &gmail, &pool, &ctx, &ours, since(), &[]).await.unwrap_err().retryable);
+}
+
+fn gmail_context(fake: &FakeProvider) -> SendContext {
+    // SAFETY: nextest runs each test in a process of its own, and nothing
+    // else in this one reads the environment yet.
+    unsafe {
+        std::env::set_var("FTE_TEST_FIND_GMAIL_SECRET", "gsecret");
+        std::env::set_var("FTE_TEST_FIND_GMAIL_REFRESH", "1//refresh");
+    }
+    context(
+        Provider::Gmail,
+        MAILBOX,
+        json!({
+            "client_id": "client-123.apps.googleusercontent.com",
+            "client_secret_env": "FTE_TEST_FIND_GMAIL_SECRET",
+            "refresh_token_env": "FTE_TEST_FIND_GMAIL_REFRESH",
+            "push_audience": "https://fte.test/webhooks/gmail/push",
+            "push_service_account": "gmail-push@tallyloom-prod.iam.gserviceaccount.com",
+            "base_url": fake.base_url,
+            "token_url": format!("{}/token", fake.base_url),
+        }),
+        Some(Identifier::Email(EmailAddress::parse("jo@example.com").unwrap())),
+    )
+}
+
+const OUR_REPLY: &str = "0190a5d2-7c1e-7b3a-9f4e-2d6c8b1a0e57";
+const ANOTHER_REPLY: &str = "0190a5d1-0b2c-7d4e-8f60-718293a4b5c6";
+/// `in:sent to:jo@example.com after:<since - 60 s>`, as sent.
+const SENT_QUERY: &str = "q=in%3Asent%20to%3Ajo%40example.com%20after%3A1796606130&includeSpamTrash=true&maxResults=50";
+const METADATA_QUERY: &str = "format=metadata&metadataHeaders=X-FTE-Reply-Id&metadataHeaders=Message-ID";
+
+/// Gmail's `messages.get?format=metadata` answer: only the asked headers,
+/// names as the message wrote them.
+fn gmail_metadata(id: &str, thread_id: &str, headers: serde_json::Value) -> serde_json::Value {
+    json!({
+        "id": id, "threadId": thread_id, "labelIds": ["SENT"],
+        "snippet": "Hi Jo, invoices export from Reports &gt; Export &amp; land as CSV.",
+        "payload": {"partId": "", "mimeType": "text/plain", "filename": "", "headers": headers, "body": {"size": 61}},
+        "sizeEstimate": 912, "historyId": "982734", "internalDate": "1796606198000"
+    })
+}
+
+/// A Gmail that replaced the reply's `Message-ID` on send: the
+/// `rfc822msgid:` search finds nothing; the sent mail to Jo lists, newest
+/// first, a message of another reply and one stored for another reply
+/// (page 1), then the reply itself with a Gmail-made `Message-ID` and its
+/// header name in lower case (page 2).
+fn replaced_message_id(rec: &Recorded) -> Reply {
+    let ok = |body: serde_json::Value| (200, vec![], body.to_string());
+    let query = rec.query.clone().unwrap_or_default();
+    match (rec.method.as_str(), rec.path.as_str()) {
+        ("POST", "/token") => {
+            ok(json!({"access_token": "ya29.test-access", "expires_in": 3599, "token_type": "Bearer"}))
+        }
+        ("GET", "/gmail/v1/users/me/messages") if query.starts_with("q=rfc822msgid") => {
+            ok(json!({"resultSizeEstimate": 0}))
+        }
+        ("GET", "/gmail/v1/users/me/messages") if query == SENT_QUERY => ok(json!({
+            "messages": [
+                {"id": "18c9f4c6d9a5f003", "threadId": "18c9f4c6d9a5f003"},
+                {"id": "18c9f3b5c8f4e002", "threadId": "18c9f0e1d2c3b4a5"}
+            ],
+            "nextPageToken": "09812312489719234871",
+            "resultSizeEstimate": 3
+        })),
+        ("GET", "/gmail/v1/users/me/messages") if query == format!("{SENT_QUERY}&pageToken=09812312489719234871") => {
+            ok(
+                json!({"messages": [{"id": "18c9f2a4b7e3d001", "threadId": "18c9f0e1d2c3b4a5"}], "resultSizeEstimate": 3}),
+            )
+        }
+        ("GET", "/gmail/v1/users/me/messages/18c9f4c6d9a5f003") if query == METADATA_QUERY => ok(gmail_metadata(
+            "18c9f4c6d9a5f003",
+            "18c9f4c6d9a5f003",
+            json!([
+                {"name": "Message-ID", "value": "<CAKx9f3Q2mWv+2c@mail.gmail.com>"},
+                {"name": "X-FTE-Reply-Id", "value": ANOTHER_REPLY}
+            ]),
+        )),
+        ("GET", "/gmail/v1/users/me/messages/18c9f2a4b7e3d001") if query == METADATA_QUERY => ok(gmail_metadata(
+            "18c9f2a4b7e3d001",
+            "18c9f0e1d2c3b4a5",
+            json!([
+                {"name": "Message-Id", "value": "<CAKx9f3Q2mWv+1b@mail.gmail.com>"},
+                {"name": "x-fte-reply-id", "value": OUR_REPLY}
+            ]),
+        )),
+        _ => (
+            404,
+            vec![],
+            json!({"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}})
+                .to_string(),
+        ),
+    }
+}
+
+#[tokio::test]
+async fn gmail_lookup_finds_a_replaced_message_id_by_the_reply_id_header() {
+    let fake = FakeProvider::start(replaced_message_id).await;
+    let ctx = gmail_context(&fake);
+    let (http, gmail, pool) =
+        (reqwest::Client::new(), fte::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
+    let mut ours = reply(&ctx, Channel::Email, REPLY, json!({"thread_id": "18c9f0e1d2c3b4a5"}));
+    ours.message_id = Uuid::parse_str(OUR_REPLY).unwrap();
+    // Stored for another reply of the same customer: never read.
+    let taken = ["18c9f3b5c8f4e002".to_string()];
+
+    let Lookup::Found(found) = find_sent(&http, &gmail, &pool, &ctx, &ours, since(), &taken).await.unwrap() else {
+        panic!("the sent message carries the reply's X-FTE-Reply-Id")
+    };
+    assert_eq!(found.external_id, "18c9f2a4b7e3d001");
+    assert_eq!(found.status.as_str(), "sent");
+    assert_eq!(found.metadata["provider"], "gmail");
+    assert_eq!(found.metadata["mailbox"], MAILBOX);
+    assert_eq!(found.metadata["thread_id"], "18c9f0e1d2c3b4a5");
+    // The Message-ID the message has, Gmail's.
+    assert_eq!(found.metadata["message_id_header"], "<CAKx9f3Q2mWv+1b@mail.gmail.com>");
+
+    let asked: Vec<(String, String, String)> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path != "/token")
+        .map(|r| (r.method.clone(), r.path.clone(), r.query.clone().unwrap_or_default()))
+        .collect();
+    let get = |path: &str, query: &str| ("GET".to_string(), path.to_string(), query.to_string());
+    assert_eq!(
+        asked,
+        [
+            get(
+                "/gmail/v1/users/me/messages",
+                "q=rfc822msgid%3A0190a5d27c1e7b3a9f4e2d6c8b1a0e57%40tallyloom.com&includeSpamTrash=true"
+            ),
+            get("/gmail/v1/users/me/messages", SENT_QUERY),
+            get("/gmail/v1/users/me/messages/18c9f4c6d9a5f003", METADATA_QUERY),
+            get("/gmail/v1/users/me/messages", &format!("{SENT_QUERY}&pageToken=09812312489719234871")),
+            get("/gmail/v1/users/me/messages/18c9f2a4b7e3d001", METADATA_QUERY),
+        ]
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .filter(|r| r.path != "/token")
+            .all(|r| r.header("authorization") == Some("Bearer ya29.test-access"))
+    );
+
+    // Throttled while reading a candidate: ask again later, never guess.
+    let before = fake.requests().len();
+    fake.script([
+        (200, vec![], json!({"resultSizeEstimate": 0}).to_string()),
+        (200, vec![], json!({"messages": [{"id": "18c9f2a4b7e3d001", "threadId": "18c9f0e1d2c3b4a5"}]}).to_string()),
+        (
+            429,
+            vec![("Retry-After".into(), "4".into())],
+            json!({"error": {"code": 429, "message": "Too many concurrent requests for user", "status": "RESOURCE_EXHAUSTED",
+                   "errors": [{"domain": "global", "reason": "rateLimitExceeded"}]}})
+            .to_string(),
+        ),
+    ]);
+    let e = find_sent(&http, &gmail, &pool, &ctx, &ours, since(), &[]).await.unwrap_err();
+    assert!(e.retryable, "{e:?}");
+    assert_eq!(fake.requests().len(), before + 3);
+}
+
+#[tokio::test]
+async fn gmail_lookup_does_not_take_another_replys_message() {
+    let fake = FakeProvider::start(replaced_message_id).await;
+    let ctx = gmail_context(&fake);
+    let (http, gmail, pool) =
+        (reqwest::Client::new(), fte::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
+    // A third reply: every sent message to Jo carries another reply's id.
+    let mut third = reply(&ctx, Channel::Email, REPLY, json!({"thread_id": "18c9f0e1d2c3b4a5"}));
+    third.message_id = Uuid::parse_str("0190a5d3-1111-7222-8333-444455556666").unwrap();
+    assert_eq!(find_sent(&http, &gmail, &pool, &ctx, &third, since(), &[]).await.unwrap(), Lookup::NotFound);
+    let read: Vec<String> =
+        fake.requests().into_iter().filter(|r| r.path.contains("/messages/18c9")).map(|r| r.path).collect();
+    assert_eq!(
+        read,
+        [
+            "/gmail/v1/users/me/messages/18c9f4c6d9a5f003",
+            "/gmail/v1/users/me/messages/18c9f3b5c8f4e002",
+            "/gmail/v1/users/me/messages/18c9f2a4b7e3d001"
+        ],
+        "every candidate read, newest first (the second, gone since it was listed, is passed over)"
+    );
+
+    // Our reply's message is the one stored for another reply: not ours to take.
+    let mut ours = third.clone();
+    ours.message_id = Uuid::parse_str(OUR_REPLY).unwrap();
+    let taken = ["18c9f2a4b7e3d001".to_string()];
+    assert_eq!(find_sent(&http, &gmail, &pool, &ctx, &ours, since(), &taken).await.unwrap(), Lookup::NotFound);
+}
+
+#[tokio::test]
+async fn gmail_lookup_past_its_bound_is_a_temporary_failure() {
+    // Sixty sent messages to Jo since the claim, fifty a page, none ours.
+    let fake = FakeProvider::start(|rec: &Recorded| {
+        let ok = |body: serde_json::Value| (200, vec![], body.to_string());
+        let query = rec.query.clone().unwrap_or_default();
+        match (rec.method.as_str(), rec.path.as_str()) {
+            ("POST", "/token") => {
+                ok(json!({"access_token": "ya29.test-access", "expires_in": 3599, "token_type": "Bearer"}))
+            }
+            ("GET", "/gmail/v1/users/me/messages") if query.starts_with("q=rfc822msgid") => {
+                ok(json!({"resultSizeEstimate": 0}))
+            }
+            ("GET", "/gmail/v1/users/me/messages") => {
+                let (range, next) = if query.ends_with("&pageToken=p2") { (50..60, None) } else { (0..50, Some("p2")) };
+                let messages: Vec<_> = range
+                    .map(|i| json!({"id": format!("18ca{i:012x}"), "threadId": format!("18ca{i:012x}")}))
+                    .collect();
+                ok(json!({"messages": messages, "nextPageToken": next, "resultSizeEstimate": 60}))
+            }
+            ("GET", path) if path.starts_with("/gmail/v1/users/me/messages/18ca") => {
+                let id = path.rsplit('/').next().unwrap();
+                ok(gmail_metadata(id, id, json!([{"name": "X-FTE-Reply-Id", "value": ANOTHER_REPLY}])))
+            }
+            _ => (
+                404,
+                vec![],
+                json!({"error": {"code": 404, "message": "Not Found", "status": "NOT_FOUND"}}).to_string(),
+            ),
+        }
+    })
+    .await;
+    let ctx = gmail_context(&fake);
+    let (http, gmail, pool) =
+        (reqwest::Client::new(), fte::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
+    let mut ours = reply(&ctx, Channel::Email, REPLY, json!({}));
+    ours.message_id = Uuid::parse_str(OUR_REPLY).unwrap();
+
+    let e = find_sent(&http, &gmail, &pool, &ctx, &ours, since(), &[]).await.unwrap_err();
+    assert!(e.retryable, "{e:?}");
+    assert!(e.reason.contains("cannot tell whether the reply was sent"), "{}", e.reason);
+    assert!(e.reason.contains("50 messages sent to jo@example.com"), "{}", e.reason);
+    let asked = fake.requests();
+    assert_eq!(asked.iter().filter(|r| r.path.starts_with("/gmail/v1/users/me/messages/")).count(), 50);
+    assert_eq!(asked.iter().filter(|r| r.path == "/gmail/v1/users/me/messages").count(), 3, "rfc822msgid + 2 pages");
 }
 
 #[tokio::test]

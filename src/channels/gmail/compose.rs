@@ -4,9 +4,9 @@
 //! B-encoded when not ASCII), `Date` (RFC 5322 §3.3, from the caller's
 //! `now`), `Message-ID` (from the caller's id), `X-FTE-Reply-Id` (the
 //! reply's own uuid, hyphenated: an RFC 5322 §3.6.8 optional field of
-//! plain ASCII, 53 characters, so neither folded nor encoded; Gmail may
-//! replace a client-set `Message-ID` on send but keeps this header, so a
-//! sent reply can be recognised by it), `In-Reply-To` and `References`
+//! plain ASCII, a 52-character line, so neither folded nor encoded; by it
+//! a sent reply is recognised even when Gmail replaced the client-set
+//! `Message-ID` on send), `In-Reply-To` and `References`
 //! (the original's References + its Message-ID, RFC 5322 §3.6.4, which
 //! with the Gmail `threadId` keeps the conversation threaded),
 //! `MIME-Version`, `Content-Type: text/plain; charset=utf-8` and a
@@ -295,7 +295,8 @@ mod tests {
         let mut c = ctx();
         c.subject = Some("Façture — été".into());
         c.to = addr(Some("Zoë, Müller"), "zoe@example.de");
-        let m = compose_reply(&from(), &c, "Grüße ✓", "<x@acme.com>", rid(), now(), BodyEncoding::QuotedPrintable).unwrap();
+        let m =
+            compose_reply(&from(), &c, "Grüße ✓", "<x@acme.com>", rid(), now(), BodyEncoding::QuotedPrintable).unwrap();
         let subject_line = m.raw.lines().find(|l| l.starts_with("Subject:")).unwrap();
         assert!(subject_line.starts_with("Subject: =?UTF-8?B?"), "{subject_line}");
         let (head, body) = m.raw.split_once("\r\n\r\n").unwrap();

@@ -100,7 +100,8 @@ fn gmail_reply_with_signature_and_quote() {
     let ctx = ReplyContext::from_inbound(&inbound).unwrap();
     assert_eq!(ctx.thread_id.as_deref(), Some("18f4a2b3c4d5e6f0"));
     let from = NamedAddress { name: Some("Acme Support".into()), address: EmailAddress::parse(MAILBOX).unwrap() };
-    let reply = compose_reply(&from, &ctx, "Fixed now.", "r1", uuid::Uuid::nil(), at, BodyEncoding::QuotedPrintable).unwrap();
+    let reply =
+        compose_reply(&from, &ctx, "Fixed now.", "r1", uuid::Uuid::nil(), at, BodyEncoding::QuotedPrintable).unwrap();
     assert!(reply.raw.contains("\r\nTo: Marisol Ortega <marisol@vientoapps.io>\r\n"));
     assert!(reply.raw.contains("\r\nSubject: Re: Invoice for May\r\n"));
     assert!(reply.raw.contains("\r\nIn-Reply-To: <CA+xyz123@mail.gmail.com>\r\n"));

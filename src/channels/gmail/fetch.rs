@@ -65,7 +65,7 @@ pub struct MessageMetadata {
 
 impl MessageMetadata {
     /// The values of every header named `name` (any case), in order.
-    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn header_values<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
         self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
@@ -232,10 +232,7 @@ mod tests {
         assert_eq!(r.body, "");
         assert!(api.message_get_metadata(&tok, "../x", &["Message-ID"]).is_err());
         for bad in ["", "X Y", "X:Y", "X\r\nY", "Grüße"] {
-            assert!(
-                matches!(api.message_get_metadata(&tok, "18c9", &[bad]), Err(ApiError::BadId { .. })),
-                "{bad:?}"
-            );
+            assert!(matches!(api.message_get_metadata(&tok, "18c9", &[bad]), Err(ApiError::BadId { .. })), "{bad:?}");
         }
     }
 
@@ -246,7 +243,7 @@ mod tests {
           "id": "18c9f3b5c8f4e002",
           "threadId": "18c9f0e1d2c3b4a5",
           "labelIds": ["SENT"],
-          "snippet": "Hi Jo — invoices export from Reports &gt; Export",
+          "snippet": "Hi Jo, invoices export from Reports &gt; Export",
           "payload": {
             "partId": "",
             "mimeType": "text/plain",

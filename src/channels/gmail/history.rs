@@ -109,8 +109,8 @@ fn search_address(to: &EmailAddress) -> Result<String, ApiError> {
     if a.is_empty() || a.contains(|c: char| c == '"' || c == '\\' || c.is_whitespace() || c.is_control()) {
         return Err(ApiError::BadId { what: "recipient address", value: a.chars().take(200).collect() });
     }
-    let plain = a.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
-        && !a.starts_with('-');
+    let plain =
+        a.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@')) && !a.starts_with('-');
     Ok(if plain { a.to_string() } else { format!("\"{a}\"") })
 }
 

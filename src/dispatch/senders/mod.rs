@@ -10,7 +10,8 @@
 //! asked first, in its own terms: Twilio's Messages list (recipient, exact
 //! text, creation time), Slack's thread or history (the reply id carried
 //! as message metadata), Gmail's search (the `Message-ID` the reply was
-//! composed with). Meta's Cloud API has no way to list sent messages:
+//! composed with, else its `X-FTE-Reply-Id` among the sent mail to the
+//! customer, for Gmail may replace a client-set `Message-ID`). Meta's Cloud API has no way to list sent messages:
 //! `Lookup::Unsupported`. A provider that cannot answer (network,
 //! 429, 5xx, an unreadable answer) is a temporary failure: the lookup is
 //! asked again, never guessed.
@@ -154,8 +155,10 @@ pub async fn find_sent(
         AccountSettings::Twilio(settings) => twilio::find_sent(http, context, settings, reply, since, taken).await,
         AccountSettings::Meta(_) => Ok(meta::find_sent()),
         AccountSettings::Slack(settings) => slack::find_sent(http, settings, reply, since, taken).await,
-        AccountSettings::Gmail(settings) => gmail::find_email(gmail, &context.account, settings, reply, taken).await,
-        AccountSettings::Webform(settings) => webform::find_sent(gmail, pool, settings, reply, taken).await,
+        AccountSettings::Gmail(settings) => gmail::find_sent(gmail, context, settings, reply, since, taken).await,
+        AccountSettings::Webform(settings) => {
+            webform::find_sent(gmail, pool, context, settings, reply, since, taken).await
+        }
     };
     // The dispatcher reports a found message, an unsupported lookup and a
     // failure itself; what the provider was asked is traced here.

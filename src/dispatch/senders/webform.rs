@@ -4,9 +4,10 @@
 //! (`reply_by_email`, the default). Without a Gmail account the reply is
 //! `sent` to the status page only, and says so in its metadata; the status
 //! page marks it `read` once the customer has seen it. An earlier emailed
-//! attempt is looked for in that Gmail mailbox; a reply shown on the page
-//! only is shown there however often it is delivered, so it counts as
-//! found.
+//! attempt is looked for in that Gmail mailbox, as a Gmail reply's is (by
+//! `Message-ID`, else by `X-FTE-Reply-Id` among the sent mail to the
+//! customer); a reply shown on the page only is shown there however often
+//! it is delivered, so it counts as found.
 
 use super::{Accepted, Lookup, SendContext, SendFailure};
 use crate::channels::DeliveryStatus;
@@ -78,19 +79,24 @@ pub async fn send(
     }
 }
 
-/// Looks for the email an earlier attempt sent (in the mailbox `send`
-/// would use); a page-only reply is `Found` as it is.
+/// Looks for the email an earlier attempt (begun at `since`) sent, in the
+/// mailbox `send` would use and as `super::gmail::find_email` does; a
+/// page-only reply is `Found` as it is.
 pub async fn find_sent(
     gmail: &GmailClient,
     pool: &PgPool,
+    context: &SendContext,
     settings: &WebformSettings,
     reply: &PendingReply,
+    since: chrono::DateTime<chrono::Utc>,
     taken: &[String],
 ) -> Result<Lookup, SendFailure> {
     match mailbox(pool, settings, reply).await? {
         None => Ok(Lookup::Found(on_page(reply))),
         Some((mailbox, gmail_settings)) => {
-            Ok(match super::gmail::find_email(gmail, &mailbox, &gmail_settings, reply, taken).await? {
+            let to = super::gmail::recipient(context)?;
+            let found = super::gmail::find_email(gmail, &mailbox, &gmail_settings, reply, to, since, taken).await?;
+            Ok(match found {
                 Lookup::Found(accepted) => Lookup::Found(emailed(accepted, &mailbox)),
                 other => other,
             })
