@@ -5,9 +5,9 @@
 //!   earlier replies on that channel that are not settled (accepted, or
 //!   failed for good) are delivered first, whichever outbound record
 //!   arrives first, on whichever dispatcher.
-//! - One acceptance per reply: a reply is held (a transaction-scoped
-//!   advisory lock, let go at once if its dispatcher dies) while it is
-//!   delivered, so two dispatchers never send it at the same time. Before
+//! - One acceptance per reply: a reply is held (`hold`: an advisory lock,
+//!   let go at once if its dispatcher dies) while it is delivered, so two
+//!   dispatchers never send it at the same time. Before
 //!   the first request that may reach the provider, the attempt is
 //!   recorded (`send_started_at`); a later attempt on a reply in that state
 //!   asks the provider whether it has the message (`senders::find_sent`)
@@ -28,6 +28,7 @@
 //! Channel specifics (which account, which request, how to ask the
 //! provider about an earlier attempt) are in `senders`.
 
+pub mod hold;
 pub mod retry;
 pub mod senders;
 pub mod store;
@@ -43,7 +44,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use store::PendingReply;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 /// The HTTP client for provider APIs, with the configured timeouts.
@@ -87,9 +88,8 @@ pub struct Dispatcher {
     dead_letters: Option<DeadLetters>,
     shutdown: watch::Receiver<bool>,
     metrics: Arc<crate::metrics::Metrics>,
-    /// Bounds the replies held at once: each hold keeps a pooled
-    /// connection, and the steps under it need another.
-    holds: Semaphore,
+    /// The replies this process is delivering.
+    holds: hold::Holds,
     /// Sends accepted per channel (in `Channel::ALL` order): a reply that
     /// keeps failing while this grows is poison.
     sent_ok: Vec<AtomicU64>,
@@ -107,8 +107,8 @@ impl Dispatcher {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Arc<Self>, reqwest::Error> {
         let http = http_client(settings)?;
-        let pool_size = pool.options().get_max_connections();
         Ok(Arc::new(Self {
+            holds: hold::Holds::new(pool.clone()),
             pool,
             gmail: Arc::new(crate::gmail::GmailClient::new(http.clone())),
             http,
@@ -122,7 +122,6 @@ impl Dispatcher {
             dead_letters,
             shutdown,
             metrics,
-            holds: Semaphore::new((pool_size / 2).max(1) as usize),
             sent_ok: Channel::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
         }))
     }
@@ -160,29 +159,38 @@ impl Dispatcher {
     /// is waited for until it settles or is let go.
     async fn deliver_held(&self, out: &OutboundMessage) -> Outcome {
         let (tenant, id) = (out.tenant_id, out.message_id.as_uuid());
-        let Ok(_permit) = self.holds.acquire().await else { return Outcome::Interrupted };
         loop {
-            let Some(hold) = self.db("hold the reply", || store::try_hold(&self.pool, id)).await else {
+            let Some(hold) = self.db("hold the reply", || self.holds.try_hold(id)).await else {
                 return Outcome::Interrupted;
             };
-            let Some(reply) = self.load(tenant, id).await else { return Outcome::Interrupted };
-            let Some(reply) = reply else { return Outcome::Unknown };
-            if reply.already_accepted() {
-                tracing::info!(tenant_id = %tenant, message_id = %id, status = reply.delivery_status, "reply already sent; not sending again");
-                return Outcome::AlreadySent;
+            if let Some(hold) = hold {
+                let outcome = self.deliver_unsettled(out).await;
+                self.holds.release(hold).await;
+                return outcome;
             }
-            let Some(hold) = hold else {
-                tracing::debug!(message_id = %id, "another dispatcher holds the reply; waiting");
-                if self.pause(HELD_POLL).await {
-                    return Outcome::Interrupted;
-                }
-                continue;
-            };
-            let outcome = self.deliver_reply(&reply, out.recipient.as_ref()).await;
-            // Ending the transaction lets go of the hold.
-            drop(hold);
-            return outcome;
+            match self.load(tenant, id).await {
+                None => return Outcome::Interrupted,
+                Some(None) => return Outcome::Unknown,
+                Some(Some(reply)) if reply.already_accepted() => return Outcome::AlreadySent,
+                Some(Some(_)) => {}
+            }
+            tracing::debug!(message_id = %id, "another dispatcher holds the reply; waiting");
+            if self.pause(HELD_POLL).await {
+                return Outcome::Interrupted;
+            }
         }
+    }
+
+    /// Delivers a held reply unless it is settled already.
+    async fn deliver_unsettled(&self, out: &OutboundMessage) -> Outcome {
+        let (tenant, id) = (out.tenant_id, out.message_id.as_uuid());
+        let Some(reply) = self.load(tenant, id).await else { return Outcome::Interrupted };
+        let Some(reply) = reply else { return Outcome::Unknown };
+        if reply.already_accepted() {
+            tracing::info!(tenant_id = %tenant, message_id = %id, status = reply.delivery_status, "reply already sent; not sending again");
+            return Outcome::AlreadySent;
+        }
+        self.deliver_reply(&reply, out.recipient.as_ref()).await
     }
 
     /// Picks the account, then sends with retries.
@@ -459,8 +467,8 @@ impl Dispatcher {
         let mut settled = 0;
         for (tenant, id) in pending {
             // Held: a dispatcher is on it.
-            match store::try_hold(&self.pool, id).await? {
-                Some(hold) => drop(hold),
+            match self.holds.try_hold(id).await? {
+                Some(hold) => self.holds.release(hold).await,
                 None => continue,
             }
             let Some(out) = self.recovered(tenant, id).await else { continue };

@@ -11,7 +11,7 @@ use crate::crm::ChannelAccount;
 use crate::db::{SystemJob, begin_system_job, begin_tenant};
 use crate::domain::{Channel, TenantId};
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 /// A reply as the dispatcher needs it.
@@ -249,23 +249,6 @@ pub async fn outbox_payload(
             .await?;
     tx.commit().await?;
     Ok(row.map(|(p,)| p))
-}
-
-/// Holds reply `id` for this dispatcher until the returned transaction
-/// ends: committed, rolled back, dropped, or its connection lost (a
-/// dispatcher that dies lets go at once). `None`: another dispatcher
-/// holds it.
-pub async fn try_hold(pool: &PgPool, id: Uuid) -> Result<Option<Transaction<'static, Postgres>>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let (held,): (bool,) =
-        sqlx::query_as("SELECT pg_try_advisory_xact_lock($1)").bind(hold_key(id)).fetch_one(&mut *tx).await?;
-    Ok(held.then_some(tx))
-}
-
-/// The advisory-lock key of a reply: its id folded to 64 bits.
-fn hold_key(id: Uuid) -> i64 {
-    let (high, low) = id.as_u64_pair();
-    (high ^ low) as i64
 }
 
 /// The customer's replies on `reply`'s channel that were committed before
