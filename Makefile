@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
 
-.PHONY: setup up up-pg down run migrate test lint eval bench bench-actors bench-micro k8s-check
+.PHONY: setup up up-pg down run migrate test lint eval bench bench-actors bench-micro k8s-check chaos
 
 setup:
 	scripts/setup.sh
@@ -71,3 +71,15 @@ bench-actors: up-pg
 ## signatures, actor round trip, turn commit, knowledge-base search.
 bench-micro: up-pg
 	source .dev/env && $(CARGO) bench --bench micro
+
+## The chaos harness (docs/chaos.md): a deployment of its own (two
+## PostgreSQL clusters, tansu, a fake Twilio, 1 api, 3 workers, 1
+## dispatcher of the debug build), 1000 customers × 10 WhatsApp messages
+## while workers, the dispatcher and the broker are SIGKILLed and
+## PostgreSQL is stopped; checks at the provider that every acknowledged
+## message got exactly one reply, in order. Writes target/chaos/report.json.
+## More flags: make chaos CHAOS_ARGS='--quick' (or --help).
+CHAOS_ARGS ?=
+chaos: setup
+	$(CARGO) build --bin fte
+	.dev/venv/bin/python scripts/chaos.py --fte target/debug/fte $(CHAOS_ARGS)

