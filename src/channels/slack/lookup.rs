@@ -15,7 +15,8 @@
 //! `LookupError`, `HistoryMessage`, `HistoryPage` and the three functions.
 
 use super::outbound::{
-    BotToken, PostedMessage, REPLY_EVENT_TYPE, RETRYABLE_ERRORS, is_http_url, is_message_ts, parse_retry_after,
+    BotToken, PostedMessage, REPLY_EVENT_TYPE, RETRYABLE_ERRORS, Refusal, SlackAnswer, is_http_url, is_message_ts, open_answer,
+    parse_retry_after,
 };
 use crate::channels::ProviderRequest;
 use chrono::{DateTime, Utc};
@@ -162,6 +163,15 @@ struct MetadataBody {
     event_payload: Option<serde_json::Value>,
 }
 
+impl SlackAnswer for HistoryBody {
+    fn ok(&self) -> Option<bool> {
+        self.ok
+    }
+    fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+}
+
 #[derive(Deserialize)]
 struct ResponseMetadata {
     next_cursor: Option<String>,
@@ -178,20 +188,10 @@ pub fn parse_history_response(
     body: &[u8],
 ) -> Result<HistoryPage, LookupError> {
     let retry_after = retry_after.and_then(parse_retry_after);
-    let parsed = serde_json::from_slice::<HistoryBody>(body);
-    if !(200..=299).contains(&http_status) {
-        let error = parsed.ok().and_then(|b| b.error).map(|e| e.chars().take(100).collect());
-        return Err(LookupError::Api { http_status, error, retry_after });
-    }
-    let parsed = parsed.map_err(|e| LookupError::BadResponse(format!("not a Slack answer: {e}")))?;
-    match parsed.ok {
-        Some(true) => {}
-        Some(false) => {
-            let error = parsed.error.map(|e| e.chars().take(100).collect());
-            return Err(LookupError::Api { http_status, error, retry_after });
-        }
-        None => return Err(LookupError::BadResponse("no \"ok\" field".into())),
-    }
+    let parsed = open_answer::<HistoryBody>(http_status, body).map_err(|refusal| match refusal {
+        Refusal::Api { error } => LookupError::Api { http_status, error, retry_after },
+        Refusal::Unreadable(reason) => LookupError::BadResponse(reason),
+    })?;
     let listed = parsed.messages.ok_or_else(|| LookupError::BadResponse("no messages array".into()))?;
     let mut messages = Vec::with_capacity(listed.len());
     for m in listed {

@@ -242,6 +242,49 @@ struct AnswerBody {
     ts: Option<String>,
 }
 
+/// The fields every Slack Web API answer carries.
+pub(super) trait SlackAnswer {
+    fn ok(&self) -> Option<bool>;
+    fn error(&self) -> Option<&str>;
+}
+
+/// Why a Slack answer is not a success.
+pub(super) enum Refusal {
+    /// A non-2xx status or `ok: false`, with Slack's error code (cut to
+    /// 100 characters) when the body gave one.
+    Api { error: Option<String> },
+    /// Not a Slack answer, or one without `ok`.
+    Unreadable(String),
+}
+
+/// Opens Slack's envelope: the answer's body when its status is 2xx and
+/// it says `ok: true`.
+pub(super) fn open_answer<T: SlackAnswer + serde::de::DeserializeOwned>(
+    http_status: u16,
+    body: &[u8],
+) -> Result<T, Refusal> {
+    let parsed = serde_json::from_slice::<T>(body);
+    let code = |b: &T| b.error().map(|e| e.chars().take(100).collect());
+    if !(200..=299).contains(&http_status) {
+        return Err(Refusal::Api { error: parsed.ok().as_ref().and_then(code) });
+    }
+    let parsed = parsed.map_err(|e| Refusal::Unreadable(format!("not a Slack answer: {e}")))?;
+    match parsed.ok() {
+        Some(true) => Ok(parsed),
+        Some(false) => Err(Refusal::Api { error: code(&parsed) }),
+        None => Err(Refusal::Unreadable("no \"ok\" field".into())),
+    }
+}
+
+impl SlackAnswer for AnswerBody {
+    fn ok(&self) -> Option<bool> {
+        self.ok
+    }
+    fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+}
+
 /// Reads Slack's answer to a `post_message_request`: the HTTP status, the
 /// `Retry-After` header if any, and the body.
 pub fn parse_post_message_response(
@@ -250,20 +293,10 @@ pub fn parse_post_message_response(
     body: &[u8],
 ) -> Result<PostedMessage, OutboundError> {
     let retry_after = retry_after.and_then(parse_retry_after);
-    let parsed = serde_json::from_slice::<AnswerBody>(body);
-    if !(200..=299).contains(&http_status) {
-        let error = parsed.ok().and_then(|b| b.error).map(|e| e.chars().take(100).collect());
-        return Err(OutboundError::Api { http_status, error, retry_after });
-    }
-    let parsed = parsed.map_err(|e| OutboundError::BadResponse(format!("not a Slack answer: {e}")))?;
-    match parsed.ok {
-        Some(true) => {}
-        Some(false) => {
-            let error = parsed.error.map(|e| e.chars().take(100).collect());
-            return Err(OutboundError::Api { http_status, error, retry_after });
-        }
-        None => return Err(OutboundError::BadResponse("no \"ok\" field".into())),
-    }
+    let parsed = open_answer::<AnswerBody>(http_status, body).map_err(|refusal| match refusal {
+        Refusal::Api { error } => OutboundError::Api { http_status, error, retry_after },
+        Refusal::Unreadable(reason) => OutboundError::BadResponse(reason),
+    })?;
     let ts = parsed.ts.filter(|ts| is_message_ts(ts)).ok_or_else(|| OutboundError::BadResponse("no ts".into()))?;
     let channel = parsed
         .channel
