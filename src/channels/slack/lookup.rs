@@ -15,8 +15,8 @@
 //! `LookupError`, `HistoryMessage`, `HistoryPage` and the three functions.
 
 use super::outbound::{
-    BotToken, PostedMessage, REPLY_EVENT_TYPE, RETRYABLE_ERRORS, Refusal, SlackAnswer, is_http_url, is_message_ts, open_answer,
-    parse_retry_after,
+    BotToken, PostedMessage, REPLY_EVENT_TYPE, RETRYABLE_ERRORS, Refusal, SlackAnswer, is_http_url, is_message_ts,
+    open_answer, parse_retry_after,
 };
 use crate::channels::ProviderRequest;
 use chrono::{DateTime, Utc};
