@@ -93,6 +93,10 @@ pub struct Dispatcher {
     /// Sends accepted per channel (in `Channel::ALL` order): a reply that
     /// keeps failing while this grows is poison.
     sent_ok: Vec<AtomicU64>,
+    /// When an outbound record last came in (milliseconds since `born`):
+    /// the sweeper works only while the records have stopped coming.
+    last_record: AtomicU64,
+    born: std::time::Instant,
 }
 
 /// How often a reply held by another dispatcher is looked at again.
@@ -123,6 +127,8 @@ impl Dispatcher {
             shutdown,
             metrics,
             sent_ok: Channel::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+            last_record: AtomicU64::new(0),
+            born: std::time::Instant::now(),
         }))
     }
 
@@ -130,6 +136,19 @@ impl Dispatcher {
     /// first the customer's earlier replies on the channel that are not
     /// settled yet, in commit order, then this one.
     pub async fn deliver(&self, out: &OutboundMessage) -> Outcome {
+        self.last_record.store(self.born.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let outcome = self.deliver_in_order(out).await;
+        self.last_record.store(self.born.elapsed().as_millis() as u64, Ordering::Relaxed);
+        outcome
+    }
+
+    /// Whether outbound records came in within `quiet`.
+    fn records_flowing(&self, quiet: Duration) -> bool {
+        let last = self.last_record.load(Ordering::Relaxed);
+        last > 0 && self.born.elapsed().as_millis() as u64 - last < quiet.as_millis() as u64
+    }
+
+    async fn deliver_in_order(&self, out: &OutboundMessage) -> Outcome {
         let (tenant, id) = (out.tenant_id, out.message_id.as_uuid());
         let Some(reply) = self.load(tenant, id).await else { return Outcome::Interrupted };
         let Some(reply) = reply else {
@@ -442,9 +461,12 @@ impl Dispatcher {
     /// last day and still not settled `stuck_after` after their commit are
     /// delivered from here (their outbound record was lost with a crashed
     /// process or an in-process bus, or a dispatcher gave up on a database
-    /// step). A reply some dispatcher is working on is left to it. Runs
-    /// until shutdown; the first sweep is at once (replies a previous run
-    /// left behind).
+    /// step). It works only while this dispatcher's outbound records have
+    /// stopped coming for `stuck_after`: under a backlog, old replies are
+    /// not lost, only queued, and the records deliver them faster than a
+    /// sweep would. A reply some dispatcher is working on is left to it.
+    /// Runs until shutdown; the first sweep is at once (replies a previous
+    /// run left behind).
     pub async fn run_sweeper(self: Arc<Self>, every: Duration, stuck_after: Duration) {
         loop {
             match self.sweep(stuck_after).await {
@@ -466,6 +488,9 @@ impl Dispatcher {
         self.metrics.set_stuck_replies(pending.len() as u64);
         let mut settled = 0;
         for (tenant, id) in pending {
+            if self.records_flowing(stuck_after) {
+                break;
+            }
             // Held: a dispatcher is on it.
             match self.holds.try_hold(id).await? {
                 Some(hold) => self.holds.release(hold).await,
@@ -474,7 +499,7 @@ impl Dispatcher {
             let Some(out) = self.recovered(tenant, id).await else { continue };
             tracing::warn!(tenant_id = %tenant, message_id = %id, "reply stuck unsent; delivering it");
             self.metrics.redriven();
-            match self.deliver(&out).await {
+            match self.deliver_in_order(&out).await {
                 Outcome::Interrupted => break,
                 _ => settled += 1,
             }
