@@ -166,7 +166,8 @@ impl Dispatcher {
                 tenant_id = %tenant, message_id = %id, earlier = %predecessor,
                 "an earlier reply of the customer is not settled: delivering it first"
             );
-            let Some(record) = self.recovered(tenant, predecessor).await else { continue };
+            let Some(record) = self.recovered(tenant, predecessor).await else { return Outcome::Interrupted };
+            let Some(record) = record else { continue };
             if self.deliver_held(&record).await == Outcome::Interrupted {
                 return Outcome::Interrupted;
             }
@@ -496,7 +497,8 @@ impl Dispatcher {
                 Some(hold) => self.holds.release(hold).await,
                 None => continue,
             }
-            let Some(out) = self.recovered(tenant, id).await else { continue };
+            let Some(out) = self.recovered(tenant, id).await else { break };
+            let Some(out) = out else { continue };
             tracing::warn!(tenant_id = %tenant, message_id = %id, "reply stuck unsent; delivering it");
             self.metrics.redriven();
             match self.deliver_in_order(&out).await {
@@ -507,16 +509,15 @@ impl Dispatcher {
         Ok(settled)
     }
 
-    async fn recovered(&self, tenant: TenantId, id: Uuid) -> Option<OutboundMessage> {
-        match store::outbox_payload(&self.pool, tenant, id).await {
-            Ok(Some(payload)) => serde_json::from_value(payload)
+    /// The outbound record that queued reply `id`, read from the outbox
+    /// (a database that is away is waited for): `None` when shutdown came
+    /// first, `Some(None)` when there is no readable record.
+    async fn recovered(&self, tenant: TenantId, id: Uuid) -> Option<Option<OutboundMessage>> {
+        let payload = self.db("read the outbox", || store::outbox_payload(&self.pool, tenant, id)).await?;
+        Some(payload.and_then(|payload| {
+            serde_json::from_value(payload)
                 .map_err(|e| tracing::warn!(message_id = %id, error = %e, "unreadable outbox payload"))
-                .ok(),
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(message_id = %id, error = %e, "cannot read the outbox");
-                None
-            }
-        }
+                .ok()
+        }))
     }
 }
