@@ -118,10 +118,6 @@ pub struct TurnFailure {
 }
 
 impl TurnFailure {
-    pub fn transient(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into(), transient: true }
-    }
-
     pub fn lasting(reason: impl Into<String>) -> Self {
         Self { reason: reason.into(), transient: false }
     }

@@ -15,10 +15,11 @@
 //! `LookupError`, `HistoryMessage`, `HistoryPage` and the three functions.
 
 use super::outbound::{
-    BotToken, PostedMessage, REPLY_EVENT_TYPE, RETRYABLE_ERRORS, Refusal, SlackAnswer, is_http_url, is_message_ts,
+    BotToken, PostedMessage, REPLY_EVENT_TYPE, Refusal, SlackAnswer, api_retryable, is_http_url, is_message_ts,
     open_answer, parse_retry_after,
 };
 use crate::channels::ProviderRequest;
+use crate::channels::gmail::urlenc::component;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::time::Duration;
@@ -48,11 +49,7 @@ impl LookupError {
     /// `missing_scope`, `thread_not_found`...) will fail the same way.
     pub fn retryable(&self) -> bool {
         match self {
-            LookupError::Api { http_status, error, .. } => {
-                *http_status == 429
-                    || (500..=599).contains(http_status)
-                    || error.as_deref().is_some_and(|e| RETRYABLE_ERRORS.contains(&e))
-            }
+            LookupError::Api { http_status, error, .. } => api_retryable(*http_status, error.as_deref()),
             LookupError::BadResponse(_) => true,
             LookupError::BadBaseUrl(_) | LookupError::BadChannel(_) | LookupError::BadThreadTs(_) => false,
         }
@@ -70,18 +67,6 @@ impl LookupError {
 /// Slack's `oldest`/`latest` form: epoch seconds with six decimals.
 pub fn slack_ts(at: DateTime<Utc>) -> String {
     format!("{}.{:06}", at.timestamp().max(0), at.timestamp_subsec_micros().min(999_999))
-}
-
-/// Percent-encodes a query value (all but RFC 3986's unreserved bytes).
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for &b in value.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// The request reading `channel` from `oldest` on, with metadata: the
@@ -115,7 +100,7 @@ pub fn find_reply_request(
     };
     query.push_str(&format!("&include_all_metadata=true&oldest={}&limit={PAGE_LIMIT}", slack_ts(oldest)));
     if let Some(cursor) = cursor {
-        query.push_str(&format!("&cursor={}", encode(cursor)));
+        query.push_str(&format!("&cursor={}", component(cursor)));
     }
     Ok(ProviderRequest {
         method: "GET",

@@ -88,11 +88,7 @@ impl OutboundError {
     /// posted.
     pub fn retryable(&self) -> bool {
         match self {
-            OutboundError::Api { http_status, error, .. } => {
-                *http_status == 429
-                    || (500..=599).contains(http_status)
-                    || error.as_deref().is_some_and(|e| RETRYABLE_ERRORS.contains(&e))
-            }
+            OutboundError::Api { http_status, error, .. } => api_retryable(*http_status, error.as_deref()),
             _ => false,
         }
     }
@@ -240,6 +236,12 @@ struct AnswerBody {
     error: Option<String>,
     channel: Option<String>,
     ts: Option<String>,
+}
+
+/// Whether a Slack API refusal may go away: HTTP 429, 5xx, or one of the
+/// throttling / Slack-side error codes.
+pub(super) fn api_retryable(http_status: u16, error: Option<&str>) -> bool {
+    http_status == 429 || (500..=599).contains(&http_status) || error.is_some_and(|e| RETRYABLE_ERRORS.contains(&e))
 }
 
 /// The fields every Slack Web API answer carries.
