@@ -218,6 +218,12 @@ pub struct RuntimeSettings {
     /// Attempts at a message before it is given up.
     #[arg(long, env = "MAX_DELIVERY_ATTEMPTS", default_value_t = 5)]
     pub max_delivery_attempts: u32,
+
+    /// Turns in progress at once in this process (default: the database
+    /// pool's size). Raise it for a slow model: a turn waiting on the
+    /// model holds no connection.
+    #[arg(long, env = "TURN_CONCURRENCY")]
+    pub turn_concurrency: Option<usize>,
 }
 
 impl RuntimeSettings {
@@ -235,6 +241,7 @@ impl RuntimeSettings {
             snapshot_every: self.snapshot_every.max(1),
             inactivity_timeout: Duration::from_secs(self.inactivity_timeout_secs),
             drain_timeout,
+            turn_concurrency: self.turn_concurrency,
             ..defaults
         }
     }

@@ -19,7 +19,9 @@ use crate::domain::{
 
 /// What a customer is told when their message could not be processed.
 pub const APOLOGY: &str = "Sorry, something went wrong on our side while handling your message. A member of our team has it and will follow up here.";
+use futures::FutureExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::panic::AssertUnwindSafe;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Instant;
@@ -121,6 +123,10 @@ impl TurnFailure {
     pub fn lasting(reason: impl Into<String>) -> Self {
         Self { reason: reason.into(), transient: false }
     }
+
+    pub fn transient(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into(), transient: true }
+    }
 }
 
 /// The answer to a customer message: its receipt once committed.
@@ -193,18 +199,26 @@ impl Actor for ConversationActor {
                     "turn", tenant_id = %state.tenant, customer_id = %state.customer,
                     channel = %msg.message.channel, conversation_id = tracing::field::Empty,
                 );
-                let result = Box::pin(tracing::Instrument::instrument(state.handle_inbound(&msg), span)).await;
-                match result {
-                    Ok(receipt) => {
+                let turn = Box::pin(tracing::Instrument::instrument(state.handle_inbound(&msg), span));
+                // A panic is this message's own failure: answered as
+                // lasting, so it counts towards giving up (a closed reply
+                // port means a message that never ran).
+                match AssertUnwindSafe(turn).catch_unwind().await {
+                    Ok(Ok(receipt)) => {
                         let _ = reply.send(Ok(receipt));
                         Ok(())
                     }
-                    Err(e) => {
+                    Ok(Err(e)) => {
                         // Whatever happened, the in-memory state may now
                         // disagree with the database: stop, and let the
                         // next message rehydrate a fresh actor.
                         let _ = reply.send(Err(e.failure()));
                         Err(Box::new(e))
+                    }
+                    Err(panic) => {
+                        let reason = format!("the turn panicked: {}", panic_text(panic.as_ref()));
+                        let _ = reply.send(Err(TurnFailure::lasting(reason.clone())));
+                        Err(reason.into())
                     }
                 }
             }
@@ -245,6 +259,15 @@ impl Actor for ConversationActor {
             }
         }
     }
+}
+
+/// The message a panic carried, when it is text.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)")
 }
 
 /// Answers an applied event. A refusal (by the state machine, or an

@@ -17,10 +17,17 @@
 //!   customer's next message flows;
 //! - isolation: customers do not wait for each other; at most
 //!   `max_in_flight` messages of the partition are dispatched at once
-//!   (beyond that the router stops reading, which backs up to producers).
+//!   (beyond that the router stops reading, which backs up to producers);
+//! - admission: a turn starts only with a permit of the process's
+//!   `admission` semaphore (sized from the database pool), so under a
+//!   backlog turns queue here, in order, instead of crowding the pool
+//!   until its waiters time out.
 //!
 //! The loop ends when its input closes, after every in-flight message is
-//! settled: that is the drain on shutdown or partition revoke.
+//! settled: that is the drain on shutdown or partition revoke. With
+//! `hand_over_on_close` (Kafka, where the partition's next owner reads
+//! every record whose offset was not stored), nothing new starts once the
+//! input closed: waiting messages and failed turns are left to that owner.
 
 use super::conversation::{ConversationActorMessage, TurnFailure, TurnReceipt, TurnResult};
 use super::outage::OutageGate;
@@ -31,9 +38,9 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
 #[derive(Clone, Debug)]
@@ -52,7 +59,15 @@ pub struct RouterConfig {
     pub health: Option<sqlx::PgPool>,
     /// Closed while the database is away: no turn is dispatched.
     pub outage: Arc<super::outage::OutageGate>,
+    /// Turns in progress at once, across every router of the process.
+    pub admission: Arc<Semaphore>,
+    /// Once the input closes, start nothing: the partition's next owner
+    /// redelivers what did not commit here.
+    pub hand_over_on_close: bool,
 }
+
+/// Permits of [`RouterConfig::admission`] when nothing sizes it.
+pub const DEFAULT_TURN_CONCURRENCY: usize = 64;
 
 impl Default for RouterConfig {
     fn default() -> Self {
@@ -63,6 +78,8 @@ impl Default for RouterConfig {
             committed: Arc::default(),
             health: None,
             outage: Arc::default(),
+            admission: Arc::new(Semaphore::new(DEFAULT_TURN_CONCURRENCY)),
+            hand_over_on_close: false,
         }
     }
 }
@@ -113,15 +130,19 @@ pub async fn run_router(
     supervisor: ActorRef<SupervisorMessage>,
     config: RouterConfig,
 ) {
-    let mut in_flight: JoinSet<Settled> = JoinSet::new();
+    let lane = Lane {
+        supervisor,
+        gate: Arc::clone(&config.outage),
+        admission: Arc::clone(&config.admission),
+        closed: Arc::new(AtomicBool::new(false)),
+    };
+    let mut in_flight = InFlight::default();
     // Customers with a message in flight, and what waits behind it.
     let mut busy: HashMap<CustomerId, VecDeque<Delivery>> = HashMap::new();
     let mut queued = 0usize;
     let mut open = true;
-    // Which customer each in-flight task serves, to move on if one dies.
-    let mut task_customer: HashMap<tokio::task::Id, CustomerId> = HashMap::new();
     loop {
-        let has_room = in_flight.len() + queued < config.max_in_flight;
+        let has_room = in_flight.tasks.len() + queued < config.max_in_flight;
         tokio::select! {
             next = input.recv(), if open && has_room => match next {
                 Some(delivery) => {
@@ -131,15 +152,25 @@ pub async fn run_router(
                         queued += 1;
                     } else {
                         busy.insert(customer, VecDeque::new());
-                        dispatch(&mut in_flight, &mut task_customer, (&supervisor, &config.outage), delivery, Duration::ZERO);
+                        in_flight.dispatch(&lane, delivery, Duration::ZERO);
                     }
                 }
-                None => open = false,
+                None => {
+                    open = false;
+                    if config.hand_over_on_close {
+                        // Whatever has not started stays with the
+                        // partition's next owner: dropping a receipt
+                        // leaves its offset unstored.
+                        lane.closed.store(true, Ordering::Relaxed);
+                        busy.values_mut().for_each(VecDeque::clear);
+                        queued = 0;
+                    }
+                }
             },
-            Some(done) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
+            Some(done) = in_flight.tasks.join_next_with_id(), if !in_flight.tasks.is_empty() => {
                 let (mut delivery, outcome) = match done {
                     Ok((id, settled)) => {
-                        task_customer.remove(&id);
+                        in_flight.customers.remove(&id);
                         settled
                     }
                     Err(e) => {
@@ -147,8 +178,8 @@ pub async fn run_router(
                         // is lost to this router, but the customer's queue
                         // must not stall behind it.
                         tracing::error!(error = %e, "router task failed");
-                        if let Some(customer) = task_customer.remove(&e.id()) {
-                            advance(customer, &mut busy, &mut queued, &mut in_flight, &mut task_customer, (&supervisor, &config.outage));
+                        if let Some(customer) = in_flight.customers.remove(&e.id()) {
+                            advance(customer, &mut busy, &mut queued, &mut in_flight, &lane);
                         }
                         continue;
                     }
@@ -161,11 +192,15 @@ pub async fn run_router(
                             let _ = tx.send(Ok(receipt));
                         }
                     }
+                    Err(failure) if lane.is_closed() => {
+                        // Handed over: the next owner redelivers it.
+                        tracing::debug!(customer_id = %customer, offset = delivery.offset, error = %failure, "turn not retried here: the partition moved");
+                    }
                     Err(failure) if delivery.gave_up && failure.transient => {
                         // Handing it over failed for a passing reason: again.
                         let delay = backoff(&config, delivery.attempts);
                         tracing::warn!(customer_id = %customer, offset = delivery.offset, error = %failure, "hand-over failed for a passing reason; retrying");
-                        give_up(&mut in_flight, &mut task_customer, &supervisor, delivery, failure.reason, delay);
+                        in_flight.give_up(&lane, delivery, failure.reason, delay);
                         continue;
                     }
                     Err(failure) if delivery.gave_up => {
@@ -184,7 +219,7 @@ pub async fn run_router(
                             // Store the message, flag the conversation for
                             // humans and apologise, then report the failure.
                             tracing::error!(customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts, error = %failure, "turn keeps failing on a healthy system; handing it to humans");
-                            give_up(&mut in_flight, &mut task_customer, &supervisor, delivery, failure.reason, Duration::ZERO);
+                            in_flight.give_up(&lane, delivery, failure.reason, Duration::ZERO);
                             continue;
                         }
                         let delay = backoff(&config, delivery.attempts);
@@ -192,14 +227,124 @@ pub async fn run_router(
                             customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts,
                             transient = failure.transient, error = %failure, "turn failed; redelivering"
                         );
-                        dispatch(&mut in_flight, &mut task_customer, (&supervisor, &config.outage), delivery, delay);
+                        in_flight.dispatch(&lane, delivery, delay);
                         continue;
                     }
                 }
-                advance(customer, &mut busy, &mut queued, &mut in_flight, &mut task_customer, (&supervisor, &config.outage));
+                advance(customer, &mut busy, &mut queued, &mut in_flight, &lane);
             },
             else => break,
         }
+    }
+}
+
+/// What a router's tasks share: where turns go and what must let them.
+struct Lane {
+    supervisor: ActorRef<SupervisorMessage>,
+    gate: Arc<OutageGate>,
+    admission: Arc<Semaphore>,
+    /// The input closed and work is handed over: start nothing new.
+    closed: Arc<AtomicBool>,
+}
+
+impl Lane {
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Runs one message through the customer's actor once the database is
+    /// up and a turn may start; the admission permit is held until the
+    /// actor answers.
+    async fn run(
+        supervisor: ActorRef<SupervisorMessage>,
+        (gate, admission, closed): (Arc<OutageGate>, Arc<Semaphore>, Arc<AtomicBool>),
+        delivery: &Delivery,
+        delay: Duration,
+        make: fn(Box<TicketMessage>, RpcReplyPort<TurnResult>) -> ConversationActorMessage,
+    ) -> TurnResult {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        gate.wait_open().await;
+        let Ok(_permit) = admission.acquire().await else {
+            return Err(TurnFailure::transient("the router's admission closed"));
+        };
+        if closed.load(Ordering::Relaxed) {
+            return Err(TurnFailure::transient("the partition moved before the turn started"));
+        }
+        let (tx, rx) = oneshot::channel();
+        let route = SupervisorMessage::Route {
+            tenant: delivery.message.message.tenant_id,
+            customer: delivery.customer(),
+            message: make(Box::new(delivery.message.clone()), RpcReplyPort::from(tx)),
+        };
+        if let Err(e) = supervisor.cast(route) {
+            return Err(TurnFailure::lasting(format!("supervisor unavailable: {e}")));
+        }
+        // A closed port means the actor stopped with this message still in
+        // its mailbox (another message's failure, a passivation): nothing
+        // of it ran, so it is retried like any passing failure. A turn
+        // that fails on its own answers with its error (a panic included).
+        rx.await.unwrap_or_else(|_| Err(TurnFailure::transient("conversation actor stopped before answering")))
+    }
+
+    fn parts(&self) -> (ActorRef<SupervisorMessage>, (Arc<OutageGate>, Arc<Semaphore>, Arc<AtomicBool>)) {
+        (
+            self.supervisor.clone(),
+            (Arc::clone(&self.gate), Arc::clone(&self.admission), Arc::clone(&self.closed)),
+        )
+    }
+}
+
+/// The router's running turns, and which customer each serves (to move
+/// on if a task dies).
+#[derive(Default)]
+struct InFlight {
+    tasks: JoinSet<Settled>,
+    customers: HashMap<tokio::task::Id, CustomerId>,
+}
+
+impl InFlight {
+    fn spawn(&mut self, customer: CustomerId, fut: Pin<Box<dyn Future<Output = Settled> + Send>>) {
+        let handle = self.tasks.spawn(fut);
+        self.customers.insert(handle.id(), customer);
+    }
+
+    fn dispatch(&mut self, lane: &Lane, mut delivery: Delivery, delay: Duration) {
+        delivery.attempts += 1;
+        let customer = delivery.customer();
+        let (supervisor, shared) = lane.parts();
+        self.spawn(
+            customer,
+            Box::pin(async move {
+                let outcome =
+                    Lane::run(supervisor, shared, &delivery, delay, ConversationActorMessage::Inbound).await;
+                (delivery, outcome)
+            }),
+        );
+    }
+
+    /// Stores the message, flags the conversation for humans and
+    /// apologises; the delivery is then reported failed (the caller
+    /// dead-letters it) with the turn's own error.
+    fn give_up(&mut self, lane: &Lane, mut delivery: Delivery, error: String, delay: Duration) {
+        delivery.gave_up = true;
+        let customer = delivery.customer();
+        let (supervisor, shared) = lane.parts();
+        self.spawn(
+            customer,
+            Box::pin(async move {
+                let outcome =
+                    Lane::run(supervisor, shared, &delivery, delay, ConversationActorMessage::GiveUp).await;
+                match outcome {
+                    Ok(_) => (delivery, Err(TurnFailure::lasting(error))),
+                    Err(failure) => {
+                        tracing::error!(customer_id = %delivery.customer(), offset = delivery.offset, error = %failure, "could not flag the failed message for humans");
+                        (delivery, Err(failure))
+                    }
+                }
+            }),
+        );
     }
 }
 
@@ -208,14 +353,13 @@ fn advance(
     customer: CustomerId,
     busy: &mut HashMap<CustomerId, VecDeque<Delivery>>,
     queued: &mut usize,
-    in_flight: &mut JoinSet<Settled>,
-    task_customer: &mut HashMap<tokio::task::Id, CustomerId>,
-    (supervisor, gate): (&ActorRef<SupervisorMessage>, &Arc<OutageGate>),
+    in_flight: &mut InFlight,
+    lane: &Lane,
 ) {
     match busy.get_mut(&customer).and_then(VecDeque::pop_front) {
         Some(next) => {
             *queued -= 1;
-            dispatch(in_flight, task_customer, (supervisor, gate), next, Duration::ZERO);
+            in_flight.dispatch(lane, next, Duration::ZERO);
         }
         None => {
             busy.remove(&customer);
@@ -236,80 +380,7 @@ async fn is_poison(config: &RouterConfig, delivery: &Delivery) -> bool {
     matches!(tokio::time::timeout(Duration::from_secs(2), probe).await, Ok(Ok(_)))
 }
 
-fn give_up(
-    in_flight: &mut JoinSet<Settled>,
-    task_customer: &mut HashMap<tokio::task::Id, CustomerId>,
-    supervisor: &ActorRef<SupervisorMessage>,
-    mut delivery: Delivery,
-    error: String,
-    delay: Duration,
-) {
-    delivery.gave_up = true;
-    let supervisor = supervisor.clone();
-    let customer = delivery.customer();
-    let handle = in_flight.spawn(async move {
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        let (tx, rx) = oneshot::channel();
-        let route = SupervisorMessage::Route {
-            tenant: delivery.message.message.tenant_id,
-            customer: delivery.customer(),
-            message: ConversationActorMessage::GiveUp(Box::new(delivery.message.clone()), RpcReplyPort::from(tx)),
-        };
-        let outcome = match supervisor.cast(route) {
-            Ok(()) => rx.await.unwrap_or_else(|_| Err(TurnFailure::lasting("conversation actor stopped before answering"))),
-            Err(e) => Err(TurnFailure::lasting(format!("supervisor unavailable: {e}"))),
-        };
-        match outcome {
-            // Handed over: the delivery is reported failed (the caller
-            // dead-letters it) with the turn's own error.
-            Ok(_) => (delivery, Err(TurnFailure::lasting(error))),
-            Err(failure) => {
-                tracing::error!(customer_id = %delivery.customer(), offset = delivery.offset, error = %failure, "could not flag the failed message for humans");
-                (delivery, Err(failure))
-            }
-        }
-    });
-    task_customer.insert(handle.id(), customer);
-}
-
 fn backoff(config: &RouterConfig, attempts: u32) -> Duration {
     let factor = 1u32 << attempts.saturating_sub(1).min(16);
     config.retry_backoff.saturating_mul(factor).min(Duration::from_secs(5))
-}
-
-fn dispatch(
-    in_flight: &mut JoinSet<Settled>,
-    task_customer: &mut HashMap<tokio::task::Id, CustomerId>,
-    (supervisor, gate): (&ActorRef<SupervisorMessage>, &Arc<OutageGate>),
-    mut delivery: Delivery,
-    delay: Duration,
-) {
-    delivery.attempts += 1;
-    let supervisor = supervisor.clone();
-    let customer = delivery.customer();
-    let gate = Arc::clone(gate);
-    let fut: Pin<Box<dyn Future<Output = Settled> + Send>> = Box::pin(async move {
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        gate.wait_open().await;
-        let (tx, rx) = oneshot::channel();
-        let route = SupervisorMessage::Route {
-            tenant: delivery.message.message.tenant_id,
-            customer: delivery.customer(),
-            message: ConversationActorMessage::Inbound(Box::new(delivery.message.clone()), RpcReplyPort::from(tx)),
-        };
-        if let Err(e) = supervisor.cast(route) {
-            return (delivery, Err(TurnFailure::lasting(format!("supervisor unavailable: {e}"))));
-        }
-        let outcome = match rx.await {
-            Ok(result) => result,
-            Err(_) => Err(TurnFailure::lasting("conversation actor stopped before answering")),
-        };
-        (delivery, outcome)
-    });
-    let handle = in_flight.spawn(fut);
-    task_customer.insert(handle.id(), customer);
 }

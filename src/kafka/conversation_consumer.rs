@@ -15,8 +15,9 @@
 //! partition never stalls the others.
 //!
 //! On revoke, stored offsets are committed synchronously, routing to the
-//! revoked partitions stops, their in-flight turns finish and then their
-//! customers' actors are stopped (each within the drain deadline); a write from
+//! revoked partitions stops, their in-flight turns finish (nothing new
+//! starts: waiting records and failed turns are the next owner's) and then
+//! their customers' actors are stopped (each within the drain deadline); a write from
 //! a worker that lost a partition cannot overwrite its new owner's state
 //! (optimistic concurrency on `state_version` makes it re-read instead).
 
@@ -110,12 +111,19 @@ impl ConversationConsumer {
         let topic = self.topics.tickets();
         let mut pipelines: HashMap<i32, Pipeline> = HashMap::new();
         let mut flush = tokio::time::interval(Duration::from_millis(20));
+        // A revoked partition's router is closed even when no record
+        // arrives, so it stops starting turns its next owner now runs.
+        let mut revokes = tokio::time::interval(Duration::from_millis(100));
         loop {
             let overflowing = pipelines.values().any(|p| !p.overflow.is_empty());
             let msg = tokio::select! {
                 msg = super::consumer::next_record(&self.consumer, &mut shutdown, "conversations") => msg,
                 _ = flush.tick(), if overflowing => {
                     self.flush_overflow(&topic, &mut pipelines);
+                    continue;
+                }
+                _ = revokes.tick() => {
+                    self.drop_revoked(&mut pipelines);
                     continue;
                 }
             };

@@ -3,7 +3,7 @@
 //! and the producer the API side uses to publish inbound messages.
 
 use super::RuntimeConfig;
-use crate::actors::SupervisorMessage;
+use crate::actors::{RouterConfig, SupervisorMessage};
 use crate::domain::InboundMessage;
 use crate::kafka::{
     ConversationConsumer, Envelope, EventType, KafkaError, KafkaProducer, LoggedRebalance, RebalanceContext, Topics,
@@ -135,7 +135,8 @@ fn consumers(
         supervisor: supervisor.clone(),
         producer: producer.clone(),
         topics: k.topics.clone(),
-        router: config.router.clone(),
+        // The partition's next owner redelivers whatever did not commit.
+        router: RouterConfig { hand_over_on_close: true, ..config.router.clone() },
         drain_timeout: config.drain_timeout,
     };
     let conversation_task = tokio::spawn(consumer.run(stop));

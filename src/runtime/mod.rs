@@ -66,6 +66,9 @@ pub struct RuntimeConfig {
     pub outbound_capacity: usize,
     /// How long shutdown waits for in-flight turns.
     pub drain_timeout: Duration,
+    /// Turns in progress at once in this process; `None`: as many as the
+    /// database pool has connections (a turn holds at most one at a time).
+    pub turn_concurrency: Option<usize>,
     /// Where turns are counted (the process's `/metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -84,6 +87,7 @@ impl Default for RuntimeConfig {
             relay_interval: Duration::from_secs(1),
             outbound_capacity: 65_536,
             drain_timeout: Duration::from_secs(30),
+            turn_concurrency: None,
             metrics: Arc::default(),
         }
     }
@@ -149,6 +153,8 @@ impl Runtime {
     ) -> Result<Arc<Self>, RuntimeError> {
         let mut config = config;
         config.router.health.get_or_insert_with(|| pool.clone());
+        let permits = config.turn_concurrency.unwrap_or(pool.options().get_max_connections() as usize).max(1);
+        config.router.admission = Arc::new(tokio::sync::Semaphore::new(permits));
         if !(0.0..=1.0).contains(&config.approval_threshold) {
             return Err(RuntimeError::Config(format!(
                 "approval threshold {} is not within 0..1",
