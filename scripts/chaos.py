@@ -28,6 +28,9 @@ from __future__ import annotations
 import argparse
 import base64
 import collections
+import decimal
+import email
+import email.policy
 import email.utils
 import hashlib
 import heapq
@@ -38,6 +41,7 @@ import json
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -626,21 +630,1034 @@ def self_test_fake(fake: FakeTwilio) -> dict:
 
 
 # ----------------------------------------------------------------------------
+# Slack and Gmail: the fakes, and the key Pub/Sub's push tokens are signed with
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def slack_ts_key(ts: str) -> decimal.Decimal:
+    return decimal.Decimal(ts)
+
+
+class FakeServer:
+    """The part every fake shares: a threaded HTTP server whose `route`
+    answers (status, JSON body or bytes, extra headers, whether the request
+    was a send the provider accepted). A send whose answer cannot be written
+    back (the sender was SIGKILLed meanwhile) is counted as
+    `answers_lost_after_accept`: the provider has the message, the sender
+    never learnt its id."""
+
+    server_name = "fake"
+
+    def __init__(self, latency_ms: float):
+        self.latency_ms = latency_ms
+        self.lock = threading.Lock()
+        self.counters = collections.Counter()
+        self.sends: list[dict] = []  # accepted sends, in the order received
+        self.last_accept: float | None = None
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = fake.server_name
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                fake.handle(self, "POST")
+
+            def do_GET(self):
+                fake.handle(self, "GET")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def shutdown(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def snapshot(self) -> list[dict]:
+        with self.lock:
+            return list(self.sends)
+
+    def record_send(self, rec: dict) -> dict:
+        """Files an accepted send (under the lock): sequence number and
+        receipt time."""
+        rec.update(seq=len(self.sends), t=time.monotonic(), wall=time.time())
+        self.sends.append(rec)
+        self.counters["sends"] += 1
+        self.last_accept = rec["t"]
+        return rec
+
+    def provider_latency(self):
+        # The provider has the message from here on; its answer takes a
+        # while to come back (a crash meanwhile leaves the sender not knowing).
+        if self.latency_ms > 0:
+            time.sleep(random.uniform(0, self.latency_ms) / 1000.0)
+
+    def fake_error(self, e: Exception) -> tuple[int, object, dict]:
+        raise NotImplementedError
+
+    def handle(self, req: http.server.BaseHTTPRequestHandler, method: str) -> None:
+        accepted = False
+        headers: dict = {}
+        try:
+            length = int(req.headers.get("Content-Length") or 0)
+            raw = req.rfile.read(length) if length else b""
+            status, body, headers, accepted = self.route(req, method, raw)
+        except Exception as e:  # a bug of the fake must not look like the provider's answer
+            self.counters["fake_errors"] += 1
+            traceback.print_exc()
+            status, body, headers, accepted = (*self.fake_error(e), False)
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        try:
+            req.send_response(status)
+            headers = {"Content-Type": "application/json; charset=utf-8", **headers}
+            for k, v in headers.items():
+                req.send_header(k, v)
+            req.send_header("Content-Length", str(len(data)))
+            req.end_headers()
+            req.wfile.write(data)
+            req.wfile.flush()
+        except OSError:
+            self.counters["answers_lost" + ("_after_accept" if accepted else "")] += 1
+            req.close_connection = True
+
+    @staticmethod
+    def params(req, raw: bytes) -> dict:
+        """Query string and body (form or JSON) parameters, the way Slack's
+        and Google's endpoints read them; a repeated key keeps a list."""
+        url = urllib.parse.urlsplit(req.path)
+        out: dict = {}
+        for k, v in urllib.parse.parse_qsl(url.query, keep_blank_values=True):
+            out.setdefault(k, []).append(v)
+        ctype = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if raw and ctype == "application/json":
+            body = json.loads(raw.decode("utf-8"))
+            if not isinstance(body, dict):
+                raise ValueError("the JSON body is not an object")
+            for k, v in body.items():
+                out[k] = [v]
+        elif raw and ctype == "application/x-www-form-urlencoded":
+            for k, v in urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True):
+                out.setdefault(k, []).append(v)
+        return {k: (v[0] if len(v) == 1 else v) for k, v in out.items()}
+
+
+class FakeSlack(FakeServer):
+    """Slack's Web API as the dispatcher uses it (POST/GET
+    `/api/<method>`, `Authorization: Bearer xoxb-…`, answers
+    `{"ok": true, …}` or `{"ok": false, "error": "<code>"}` with HTTP 200):
+    `chat.postMessage` (JSON body `channel`, `text`, `thread_ts`,
+    `metadata: {event_type, event_payload}`; answers `channel`, `ts` and
+    the stored `message`), `conversations.replies` (a thread: its parent
+    first, then the replies oldest first) and `conversations.history` (a
+    conversation's top-level messages, newest first), both with `oldest`,
+    `latest`, `inclusive`, `limit`, `cursor` (`has_more`,
+    `response_metadata.next_cursor`) and the messages' `metadata` only with
+    `include_all_metadata`, plus `auth.test`. Slack may return fewer
+    messages than `limit`; this fake returns at most `PAGE_CAP` a page, so
+    every lookup pages. The customers' own messages (DMs, mentions in a
+    shared channel) are put into the conversations by the harness as it
+    sends their events, so threads exist where the replies go."""
+
+    server_name = "fake-slack"
+    PAGE_CAP = 4
+
+    def __init__(self, bot_token: str, team_id: str, bot_user_id: str, bot_id: str, app_id: str,
+                 latency_ms: float):
+        super().__init__(latency_ms)
+        self.bot_token, self.team_id = bot_token, team_id
+        self.bot_user_id, self.bot_id, self.app_id = bot_user_id, bot_id, app_id
+        self.conversations: dict[str, list[dict]] = {}  # channel → its messages (thread replies too), by ts
+        self.last_us = 0
+
+    def fake_error(self, e):
+        return 500, {"ok": False, "error": "fatal_error", "detail": f"fake slack error: {e}"}, {}
+
+    def open_conversation(self, channel: str):
+        with self.lock:
+            self.conversations.setdefault(channel, [])
+
+    def _next_ts(self) -> str:
+        us = max(int(time.time() * 1_000_000), self.last_us + 1)
+        self.last_us = us
+        return f"{us // 1_000_000}.{us % 1_000_000:06d}"
+
+    def customer_message(self, channel: str, user: str, text: str, thread_ts: str | None) -> str:
+        """A customer's message, stored as Slack stores it; returns its ts."""
+        with self.lock:
+            ts = self._next_ts()
+            msg = {"type": "message", "user": user, "text": text, "ts": ts, "team": self.team_id,
+                   "client_msg_id": str(uuid.uuid4())}
+            if thread_ts:
+                msg["thread_ts"] = thread_ts
+                msg["parent_user_id"] = user
+            self.conversations.setdefault(channel, []).append(msg)
+            return ts
+
+    # -- wire format
+
+    def view(self, channel: str, m: dict, metadata: bool) -> dict:
+        out = {k: v for k, v in m.items() if k != "metadata"}
+        if metadata and m.get("metadata"):
+            out["metadata"] = m["metadata"]
+        if "thread_ts" not in m:
+            replies = [r for r in self.conversations.get(channel, []) if r.get("thread_ts") == m["ts"]]
+            if replies:
+                out.update(thread_ts=m["ts"], reply_count=len(replies),
+                           reply_users_count=len({r.get("user") for r in replies}),
+                           latest_reply=replies[-1]["ts"], reply_users=sorted({r.get("user") for r in replies}),
+                           is_locked=False, subscribed=False)
+        return out
+
+    @staticmethod
+    def error(code: str, status: int = 200, headers: dict | None = None):
+        return status, {"ok": False, "error": code}, headers or {}, False
+
+    def route(self, req, method: str, raw: bytes):
+        url = urllib.parse.urlsplit(req.path)
+        m = re.fullmatch(r"/api/([A-Za-z.]+)", url.path)
+        if not m:
+            self.counters["not_found"] += 1
+            return 404, b"", {"Content-Type": "text/plain"}, False
+        api = m.group(1)
+        try:
+            p = self.params(req, raw)
+        except (ValueError, UnicodeDecodeError):
+            self.counters["bad_requests"] += 1
+            return self.error("invalid_json")
+        auth = req.headers.get("Authorization") or ""
+        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else p.get("token")
+        if not token:
+            self.counters["auth_failures"] += 1
+            return self.error("not_authed")
+        if token != self.bot_token:
+            self.counters["auth_failures"] += 1
+            return self.error("invalid_auth")
+        if api == "chat.postMessage" and method == "POST":
+            return self.post_message(req, p)
+        if api == "conversations.replies":
+            self.counters["replies_reads"] += 1
+            return self.read(p, thread=True)
+        if api == "conversations.history":
+            self.counters["history_reads"] += 1
+            return self.read(p, thread=False)
+        if api == "auth.test":
+            return 200, {"ok": True, "url": "https://chaos.slack.com/", "team": "Chaos", "user": "chaos-bot",
+                         "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id,
+                         "is_enterprise_install": False}, {}, False
+        self.counters["unknown_methods"] += 1
+        return self.error("unknown_method")
+
+    def post_message(self, req, p: dict):
+        ctype = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype not in ("application/json", "application/x-www-form-urlencoded"):
+            self.counters["bad_requests"] += 1
+            return self.error("invalid_form_data")
+        channel, text, thread_ts, md = p.get("channel"), p.get("text"), p.get("thread_ts"), p.get("metadata")
+        if isinstance(md, str):
+            try:
+                md = json.loads(md)
+            except ValueError:
+                md = "invalid"
+        if not channel:
+            self.counters["bad_requests"] += 1
+            return self.error("channel_not_found")
+        if not isinstance(text, str) or not text.strip():
+            self.counters["bad_requests"] += 1
+            return self.error("no_text")
+        if len(text) > 40000:
+            self.counters["bad_requests"] += 1
+            return self.error("msg_too_long")
+        if md is not None and not (isinstance(md, dict) and isinstance(md.get("event_type"), str)
+                                   and isinstance(md.get("event_payload"), dict)):
+            self.counters["bad_requests"] += 1
+            return self.error("invalid_metadata_format")
+        with self.lock:
+            conv = self.conversations.get(channel)
+            if conv is None:
+                self.counters["bad_requests"] += 1
+                return self.error("channel_not_found")
+            parent = next((x for x in conv if x["ts"] == thread_ts), None) if thread_ts else None
+            ts = self._next_ts()
+            msg = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id, "app_id": self.app_id,
+                   "text": text, "ts": ts, "team": self.team_id,
+                   "bot_profile": {"id": self.bot_id, "app_id": self.app_id, "name": "Chaos Support",
+                                   "team_id": self.team_id, "deleted": False}}
+            if thread_ts:
+                msg["thread_ts"] = thread_ts
+                if parent is not None:
+                    msg["parent_user_id"] = parent.get("user")
+            if md is not None:
+                msg["metadata"] = md
+            conv.append(msg)
+            rec = self.record_send({
+                "channel": "slack", "sid": f"{channel}:{ts}", "to": channel, "thread_ts": thread_ts,
+                "thread_known": parent is not None, "body": text,
+                "reply_id": (md or {}).get("event_payload", {}).get("reply_id") if md else None,
+                "event_type": (md or {}).get("event_type") if md else None})
+        self.provider_latency()
+        return 200, {"ok": True, "channel": channel, "ts": rec["sid"].split(":", 1)[1],
+                     "message": self.view(channel, msg, True)}, {}, True
+
+    def read(self, p: dict, thread: bool):
+        channel = p.get("channel")
+        with self.lock:
+            conv = self.conversations.get(channel or "")
+            if conv is None:
+                return self.error("channel_not_found")
+            meta = str(p.get("include_all_metadata", "")).lower() in ("true", "1")
+            try:
+                oldest = slack_ts_key(p["oldest"]) if p.get("oldest") else None
+                latest = slack_ts_key(p["latest"]) if p.get("latest") else None
+                limit = max(1, min(1000, int(p.get("limit") or (1000 if thread else 100))))
+                cursor = p.get("cursor") or None
+                after = slack_ts_key(b64url_decode(cursor).decode().removeprefix("next_ts:")) if cursor else None
+            except (ValueError, ArithmeticError, UnicodeDecodeError):
+                return self.error("invalid_arguments")
+            inclusive = str(p.get("inclusive", "")).lower() in ("true", "1")
+
+            def within(m):
+                k = slack_ts_key(m["ts"])
+                lo = oldest is None or (k >= oldest if inclusive else k > oldest)
+                hi = latest is None or (k <= latest if inclusive else k < latest)
+                return lo and hi
+
+            head = []
+            if thread:
+                ts = p.get("ts")
+                parent = next((m for m in conv if m["ts"] == ts and "thread_ts" not in m), None)
+                if not ts or parent is None:
+                    return self.error("thread_not_found")
+                rows = sorted((m for m in conv if m.get("thread_ts") == ts and within(m)),
+                              key=lambda m: slack_ts_key(m["ts"]))
+                if after is not None:
+                    rows = [m for m in rows if slack_ts_key(m["ts"]) >= after]
+                else:
+                    head = [parent]
+            else:
+                rows = sorted((m for m in conv if "thread_ts" not in m and within(m)),
+                              key=lambda m: slack_ts_key(m["ts"]), reverse=True)
+                if after is not None:
+                    rows = [m for m in rows if slack_ts_key(m["ts"]) <= after]
+            size = min(limit, self.PAGE_CAP)
+            page, rest = rows[:size], rows[size:]
+            body = {"ok": True, "messages": [self.view(channel, m, meta) for m in head + page],
+                    "has_more": bool(rest),
+                    "response_metadata": {"next_cursor": b64url(f"next_ts:{rest[0]['ts']}".encode()) if rest else ""}}
+            if not thread:
+                body.update(pin_count=0, channel_actions_ts=None, channel_actions_count=0)
+        return 200, body, {}, False
+
+
+def self_test_slack(fake: FakeSlack, signing_secret: str) -> dict:
+    """Checks the fake with the official slack_sdk: `chat_postMessage`
+    (with metadata) and `conversations_replies` / `conversations_history`
+    parse, the replies page through `response_metadata.next_cursor` and
+    carry the metadata only with `include_all_metadata`, and a wrong token
+    gets `invalid_auth`. Also checks the harness's event signing against
+    the SDK's `SignatureVerifier`. The probe conversation is no customer's;
+    its posts are left out of every count."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.signature import SignatureVerifier
+
+    probe = "D0PROBE0000"
+    fake.open_conversation(probe)
+    client = WebClient(token=fake.bot_token, base_url=fake.base_url + "/api/")
+    who = client.auth_test()
+    if who["user_id"] != fake.bot_user_id or who["team_id"] != fake.team_id:
+        raise HarnessError(f"slack_sdk's auth_test through the fake Slack gave {who.data}")
+    parent = fake.customer_message(probe, "U0PROBE00", "self-test question", None)
+    posted = []
+    for i in range(5):
+        r = client.chat_postMessage(channel=probe, text=f"self-test {i}", thread_ts=parent, mrkdwn=True,
+                                    unfurl_links=False,
+                                    metadata={"event_type": "fte_reply", "event_payload": {"reply_id": f"probe-{i}"}})
+        if not (r["ok"] and r["channel"] == probe and r["message"]["thread_ts"] == parent
+                and r["message"]["metadata"]["event_payload"]["reply_id"] == f"probe-{i}"):
+            raise HarnessError(f"slack_sdk reads the fake's chat.postMessage answer wrongly: {r.data}")
+        posted.append(r["ts"])
+    seen, metas, pages = [], [], 0
+    for page in client.conversations_replies(channel=probe, ts=parent, include_all_metadata=True, limit=2):
+        pages += 1
+        for m in page["messages"]:
+            if m["ts"] != parent:
+                seen.append(m["ts"])
+                metas.append(m.get("metadata", {}).get("event_payload", {}).get("reply_id"))
+    if seen != posted or metas != [f"probe-{i}" for i in range(5)] or pages < 3:
+        raise HarnessError(f"slack_sdk's conversations_replies through the fake gave {seen} / {metas} in {pages}"
+                           f" pages, not {posted}")
+    bare = client.conversations_replies(channel=probe, ts=parent, oldest=posted[2])
+    if [m["ts"] for m in bare["messages"]] != [parent, posted[3], posted[4]] \
+            or any("metadata" in m for m in bare["messages"]):
+        raise HarnessError(f"the fake's conversations.replies ignores oldest or include_all_metadata: {bare.data}")
+    top = client.conversations_history(channel=probe, include_all_metadata=True)
+    if [m["ts"] for m in top["messages"]] != [parent] or top["messages"][0].get("reply_count") != 5:
+        raise HarnessError(f"the fake's conversations.history is wrong: {top.data}")
+    try:
+        WebClient(token="xoxb-wrong-token-0000", base_url=fake.base_url + "/api/").chat_postMessage(
+            channel=probe, text="no")
+        raise HarnessError("the fake Slack accepted a wrong bot token")
+    except SlackApiError as e:
+        if e.response["error"] != "invalid_auth":
+            raise HarnessError(f"the fake Slack's authentication error is not Slack's: {e.response.data}")
+    verifier = SignatureVerifier(signing_secret)
+    body = json.dumps({"type": "url_verification", "challenge": "x"})
+    ts = str(int(time.time()))
+    if not verifier.is_valid(body=body, timestamp=ts, signature=slack_signature(signing_secret, ts, body.encode())):
+        raise HarnessError("the harness's Slack request signature is not the one slack_sdk computes")
+    return {"probe_channel": probe, "probe_sends": len(posted), "replies_pages": pages}
+
+
+def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """`X-Slack-Signature`: v0= HMAC-SHA256(signing secret, "v0:{ts}:{body}"), as
+    slack_sdk's SignatureVerifier computes it (the self-test compares)."""
+    from slack_sdk.signature import SignatureVerifier
+    return SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body.decode("utf-8"))
+
+
+SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
+
+
+def _probable_prime(n: int) -> bool:
+    for p in (3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97):
+        if n % p == 0:
+            return n == p
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    for _ in range(24):
+        x = pow(secrets.randbelow(n - 3) + 2, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _prime(bits: int, e: int) -> int:
+    while True:
+        c = secrets.randbits(bits) | (3 << (bits - 2)) | 1
+        if (c - 1) % e and _probable_prime(c):
+            return c
+
+
+class PushSigner:
+    """Google's side of Pub/Sub push authentication: an RSA key of the run's
+    own (2048 bits, made at start-up in pure Python: no crypto package is
+    needed), RS256 JWTs with the claims Pub/Sub puts in its push tokens,
+    and the key as a JWK for the fake certs endpoint. Every signature is
+    checked with the public key before use."""
+
+    def __init__(self):
+        self.e = 65537
+        p, q = _prime(1024, self.e), _prime(1024, self.e)
+        self.n, self.p, self.q = p * q, p, q
+        d = pow(self.e, -1, (p - 1) * (q - 1))
+        self.dp, self.dq, self.qinv = d % (p - 1), d % (q - 1), pow(q, -1, p)
+        self.size = (self.n.bit_length() + 7) // 8
+        self.kid = hashlib.sha1(self.n.to_bytes(self.size, "big")).hexdigest()
+
+    def jwk(self) -> dict:
+        e = self.e.to_bytes(3, "big")
+        return {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid,
+                "n": b64url(self.n.to_bytes(self.size, "big")), "e": b64url(e)}
+
+    def sign(self, data: bytes) -> bytes:
+        t = SHA256_DIGEST_INFO + hashlib.sha256(data).digest()
+        em = b"\x00\x01" + b"\xff" * (self.size - len(t) - 3) + b"\x00" + t
+        m = int.from_bytes(em, "big")
+        m1, m2 = pow(m, self.dp, self.p), pow(m, self.dq, self.q)
+        s = m2 + ((self.qinv * (m1 - m2)) % self.p) * self.q
+        if pow(s, self.e, self.n) != m:
+            raise HarnessError("the push token's RSA signature does not verify")
+        return s.to_bytes(self.size, "big")
+
+    def jwt(self, claims: dict) -> str:
+        head = b64url(json.dumps({"alg": "RS256", "kid": self.kid, "typ": "JWT"}).encode())
+        body = b64url(json.dumps(claims).encode())
+        return f"{head}.{body}.{b64url(self.sign(f'{head}.{body}'.encode()))}"
+
+    def push_token(self, audience: str, service_account: str) -> str:
+        now = int(time.time())
+        return self.jwt({"aud": audience, "azp": "113774264463038321964", "email": service_account,
+                         "email_verified": True, "exp": now + 3600, "iat": now, "iss": "https://accounts.google.com",
+                         "sub": "113774264463038321964"})
+
+
+def email_text(msg) -> str:
+    """The text/plain content of a parsed email (the first such part)."""
+    part = msg.get_body(preferencelist=("plain",)) if msg.is_multipart() else msg
+    return part.get_content() if part is not None else ""
+
+
+def header_address(value: str | None) -> str | None:
+    addrs = [a for _, a in email.utils.getaddresses([value or ""]) if a]
+    return addrs[0].lower() if addrs else None
+
+
+class FakeGmail(FakeServer):
+    """Google as the Gmail channel uses it. OAuth: `POST /token`
+    (form `grant_type=refresh_token`, `refresh_token`, `client_id`,
+    `client_secret`; answers `access_token`, `expires_in`, `token_type`),
+    the signing keys `GET /oauth2/v3/certs` (`{"keys": [JWK]}`). The Gmail
+    API under `/gmail/v1/users/{me|mailbox}/` with `Bearer` access tokens
+    (else 401 in Google's error format): `watch`, `history`
+    (`startHistoryId`, `labelId`, `historyTypes`, `maxResults`, `pageToken`;
+    `history[].messagesAdded[].message`, `historyId`, `nextPageToken`),
+    `messages` (list: `q` with `rfc822msgid:`, `in:sent`, `in:inbox`, `to:`,
+    `after:`, `newer_than:`; `labelIds`, `includeSpamTrash`, `maxResults`,
+    `pageToken`; `messages[]{id, threadId}`, `resultSizeEstimate`,
+    `nextPageToken`; newest first), `messages/{id}` (`format=raw`: base64url
+    `raw`; `format=metadata`: `payload.headers` limited to
+    `metadataHeaders`), `messages/send` (JSON `raw`, `threadId`; answers
+    `id`, `threadId`, `labelIds: ["SENT"]`). Every message gets the
+    mailbox's next `historyId`. Gmail may replace a client-set
+    `Message-ID` on send: this fake does on every other send, so a lookup
+    after a crash needs the `X-FTE-Reply-Id` fallback half the time. The
+    harness delivers the customers' emails into the INBOX itself."""
+
+    server_name = "fake-gmail"
+
+    def __init__(self, mailbox: str, client_id: str, client_secret: str, refresh_token: str, signer: PushSigner,
+                 latency_ms: float):
+        super().__init__(latency_ms)
+        self.mailbox, self.client_id, self.client_secret = mailbox, client_id, client_secret
+        self.refresh_token, self.signer = refresh_token, signer
+        self.history_id = random.randint(100_000, 900_000)
+        self.first_history_id = self.history_id
+        self.messages: dict[str, dict] = {}
+        self.history: list[tuple[int, str]] = []  # (history id, message id) of every message added
+        self.threads: set[str] = set()
+        self.tokens: set[str] = set()
+        self.watches: list[dict] = []
+
+    def fake_error(self, e):
+        return self.google_error(500, f"fake gmail error: {e}", "backendError", "INTERNAL")[:3]
+
+    @staticmethod
+    def google_error(code: int, message: str, reason: str, status: str, headers: dict | None = None):
+        return code, {"error": {"code": code, "message": message,
+                                "errors": [{"message": message, "domain": "global", "reason": reason}],
+                                "status": status}}, headers or {}, False
+
+    def _store(self, msg_id: str, thread_id: str, labels: list[str], raw: bytes) -> dict:
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        self.history_id += 1
+        m = {"id": msg_id, "threadId": thread_id, "labelIds": labels, "historyId": self.history_id,
+             "internalDate": int(time.time() * 1000), "raw": raw, "headers": list(parsed.items()),
+             "text": email_text(parsed)}
+        self.messages[msg_id] = m
+        self.threads.add(thread_id)
+        self.history.append((self.history_id, msg_id))
+        return m
+
+    def deliver(self, msg_id: str, thread_id: str, raw: bytes) -> int:
+        """A customer's email arrives in the INBOX; returns the mailbox's
+        history id after it (what Gmail's notification carries)."""
+        with self.lock:
+            if msg_id not in self.messages:
+                self._store(msg_id, thread_id, ["INBOX", "UNREAD"], raw)
+            return self.history_id
+
+    # -- wire format
+
+    def route(self, req, method: str, raw: bytes):
+        url = urllib.parse.urlsplit(req.path)
+        if url.path == "/token" and method == "POST":
+            return self.token(req, raw)
+        if url.path == "/oauth2/v3/certs" and method == "GET":
+            self.counters["certs_reads"] += 1
+            return 200, {"keys": [self.signer.jwk()]}, {"Cache-Control": "public, max-age=23924"}, False
+        m = re.fullmatch(r"/gmail/v1/users/([^/]+)/(.+)", url.path)
+        if not m:
+            self.counters["not_found"] += 1
+            return self.google_error(404, "Not Found", "notFound", "NOT_FOUND")
+        user, rest = urllib.parse.unquote(m.group(1)), m.group(2)
+        auth = req.headers.get("Authorization") or ""
+        with self.lock:
+            known = auth.startswith("Bearer ") and auth[7:] in self.tokens
+        if not known:
+            self.counters["auth_failures"] += 1
+            return self.google_error(401, "Request had invalid authentication credentials. Expected OAuth 2 access "
+                                     "token, login cookie or other valid authentication credential.", "authError",
+                                     "UNAUTHENTICATED", {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'})
+        if user not in ("me", self.mailbox):
+            return self.google_error(403, "Delegation denied for " + self.mailbox, "forbidden", "PERMISSION_DENIED")
+        try:
+            p = self.params(req, raw)
+        except (ValueError, UnicodeDecodeError):
+            self.counters["bad_requests"] += 1
+            return self.google_error(400, "Invalid JSON payload received.", "invalid", "INVALID_ARGUMENT")
+        if rest == "watch" and method == "POST":
+            return self.watch(p)
+        if rest == "history" and method == "GET":
+            self.counters["history_lists"] += 1
+            return self.history_list(p)
+        if rest == "messages" and method == "GET":
+            self.counters["message_lists"] += 1
+            return self.message_list(p)
+        if rest == "messages/send" and method == "POST":
+            return self.send(req, p)
+        mm = re.fullmatch(r"messages/([A-Za-z0-9_-]+)", rest)
+        if mm and method == "GET":
+            self.counters["message_gets"] += 1
+            return self.message_get(mm.group(1), p)
+        self.counters["not_found"] += 1
+        return self.google_error(404, "Not Found", "notFound", "NOT_FOUND")
+
+    def token(self, req, raw: bytes):
+        form = dict(urllib.parse.parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        if form.get("grant_type") != "refresh_token":
+            return 400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}, {}, False
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            self.counters["auth_failures"] += 1
+            return 401, {"error": "invalid_client", "error_description": "Unauthorized"}, {}, False
+        if form.get("refresh_token") != self.refresh_token:
+            self.counters["auth_failures"] += 1
+            return 400, {"error": "invalid_grant", "error_description": "Bad Request"}, {}, False
+        token = "ya29.a0" + uuid.uuid4().hex + uuid.uuid4().hex
+        with self.lock:
+            self.tokens.add(token)
+        self.counters["tokens_issued"] += 1
+        return 200, {"access_token": token, "expires_in": 3599, "scope": "https://www.googleapis.com/auth/gmail.modify",
+                     "token_type": "Bearer"}, {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate"}, False
+
+    def watch(self, p: dict):
+        if not p.get("topicName"):
+            return self.google_error(400, "Invalid topicName", "invalidArgument", "INVALID_ARGUMENT")
+        with self.lock:
+            self.watches.append({"t": time.monotonic(), "topic": p["topicName"], "history_id": self.history_id})
+            body = {"historyId": str(self.history_id), "expiration": str(int(time.time() * 1000) + 7 * 86400_000)}
+        return 200, body, {}, False
+
+    @staticmethod
+    def page_window(p: dict, default: int) -> tuple[int, int]:
+        size = max(1, min(500, int(p.get("maxResults") or default)))
+        token = p.get("pageToken")
+        start = int(b64url_decode(token).decode().removeprefix("offset:")) if token else 0
+        return start, size
+
+    def history_list(self, p: dict):
+        start = str(p.get("startHistoryId") or "")
+        if not start.isdigit():
+            return self.google_error(400, "Invalid startHistoryId", "invalidArgument", "INVALID_ARGUMENT")
+        if int(start) < self.first_history_id:
+            return self.google_error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+        types = p.get("historyTypes") or ["messageAdded"]
+        types = types if isinstance(types, list) else [types]
+        label = p.get("labelId")
+        try:
+            offset, size = self.page_window(p, 100)
+        except ValueError:
+            return self.google_error(400, "Invalid pageToken", "invalidArgument", "INVALID_ARGUMENT")
+        with self.lock:
+            rows = [(h, self.messages[i]) for h, i in self.history
+                    if h > int(start) and "messageAdded" in types
+                    and (label is None or label in self.messages[i]["labelIds"])]
+            body = {"historyId": str(self.history_id)}
+        page = rows[offset:offset + size]
+        if page:
+            body["history"] = [{"id": str(h), "messages": [{"id": m["id"], "threadId": m["threadId"]}],
+                                "messagesAdded": [{"message": {"id": m["id"], "threadId": m["threadId"],
+                                                               "labelIds": list(m["labelIds"])}}]}
+                               for h, m in page]
+        if offset + size < len(rows):
+            body["nextPageToken"] = b64url(f"offset:{offset + size}".encode())
+        return 200, body, {}, False
+
+    def query(self, q: str):
+        """Gmail's search, the terms the app uses; anything else is a 400
+        (counted), so an unexpected query shows."""
+        terms = re.findall(r'(\w+):("[^"]*"|\S+)', q)
+        if " ".join(f"{k}:{v}" for k, v in terms) != " ".join(q.split()):
+            raise ValueError(q)
+        preds = []
+        for k, v in terms:
+            v = v.strip('"')
+            if k == "rfc822msgid":
+                want = v.strip("<>")
+                preds.append(lambda m, w=want: any(n.lower() == "message-id" and str(val).strip().strip("<>") == w
+                                                   for n, val in m["headers"]))
+            elif k == "in" and v.lower() in ("sent", "inbox"):
+                preds.append(lambda m, lab=v.upper(): lab in m["labelIds"])
+            elif k == "to":
+                preds.append(lambda m, a=v.lower(): a in {x.lower() for _, x in email.utils.getaddresses(
+                    [str(val) for n, val in m["headers"] if n.lower() in ("to", "cc", "bcc")])})
+            elif k == "after" and v.isdigit():
+                preds.append(lambda m, s=int(v): m["internalDate"] >= s * 1000)
+            elif k == "newer_than" and re.fullmatch(r"\d+d", v):
+                preds.append(lambda m, s=int(v[:-1]) * 86400: m["internalDate"] >= (time.time() - s) * 1000)
+            else:
+                raise ValueError(q)
+        return lambda m: all(f(m) for f in preds)
+
+    def message_list(self, p: dict):
+        try:
+            match = self.query(p.get("q") or "")
+            offset, size = self.page_window(p, 100)
+        except ValueError:
+            self.counters["unsupported_queries"] += 1
+            return self.google_error(400, "Invalid query", "invalidArgument", "INVALID_ARGUMENT")
+        labels = p.get("labelIds") or []
+        labels = labels if isinstance(labels, list) else [labels]
+        with self.lock:
+            rows = sorted((m for m in self.messages.values()
+                           if all(lab in m["labelIds"] for lab in labels) and match(m)),
+                          key=lambda m: (m["internalDate"], m["historyId"]), reverse=True)
+        page = rows[offset:offset + size]
+        body: dict = {"resultSizeEstimate": len(rows)}
+        if page:
+            body["messages"] = [{"id": m["id"], "threadId": m["threadId"]} for m in page]
+        if offset + size < len(rows):
+            body["nextPageToken"] = b64url(f"offset:{offset + size}".encode())
+        return 200, body, {}, False
+
+    def message_get(self, msg_id: str, p: dict):
+        fmt = p.get("format") or "full"
+        with self.lock:
+            m = self.messages.get(msg_id)
+        if m is None:
+            return self.google_error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+        body = {"id": m["id"], "threadId": m["threadId"], "labelIds": list(m["labelIds"]),
+                "snippet": " ".join(m["text"].split())[:200], "sizeEstimate": len(m["raw"]),
+                "historyId": str(m["historyId"]), "internalDate": str(m["internalDate"])}
+        if fmt == "raw":
+            body["raw"] = base64.urlsafe_b64encode(m["raw"]).decode()
+        elif fmt in ("metadata", "full"):
+            wanted = p.get("metadataHeaders") or []
+            wanted = {w.lower() for w in (wanted if isinstance(wanted, list) else [wanted])}
+            headers = [{"name": n, "value": str(v)} for n, v in m["headers"]
+                       if fmt == "full" or not wanted or n.lower() in wanted]
+            ctype = next((str(v).split(";")[0] for n, v in m["headers"] if n.lower() == "content-type"), "text/plain")
+            body["payload"] = {"partId": "", "mimeType": ctype, "filename": "", "headers": headers,
+                               "body": {"size": len(m["text"].encode())}}
+            if fmt == "full":
+                body["payload"]["body"]["data"] = b64url(m["text"].encode())
+        elif fmt != "minimal":
+            return self.google_error(400, f"Invalid value at 'format' ({fmt})", "invalidArgument", "INVALID_ARGUMENT")
+        return 200, body, {}, False
+
+    def send(self, req, p: dict):
+        raw_b64 = p.get("raw")
+        if not isinstance(raw_b64, str) or not raw_b64:
+            self.counters["bad_requests"] += 1
+            return self.google_error(400, "'raw' RFC822 payload message string or uploading message via /upload/* "
+                                     "URL required", "invalidArgument", "INVALID_ARGUMENT")
+        try:
+            raw = b64url_decode(raw_b64.rstrip("="))
+            parsed = email.message_from_bytes(raw, policy=email.policy.default)
+            text = email_text(parsed)
+        except Exception:
+            self.counters["bad_requests"] += 1
+            return self.google_error(400, "Invalid raw message", "invalidArgument", "INVALID_ARGUMENT")
+        to = header_address(parsed.get("To"))
+        if not to:
+            self.counters["bad_requests"] += 1
+            return self.google_error(400, "Recipient address required", "invalidArgument", "INVALID_ARGUMENT")
+        thread_id = p.get("threadId")
+        with self.lock:
+            if thread_id and thread_id not in self.threads:
+                self.counters["bad_requests"] += 1
+                return self.google_error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+            n = self.counters["sends"]
+            client_mid = str(parsed.get("Message-ID") or "").strip()
+            stored = raw
+            if n % 2 == 1 or not client_mid:
+                # Gmail's own Message-ID replaces the client's.
+                own = f"<CA{uuid.uuid4().hex}@mail.gmail.com>".encode()
+                head, sep, rest = raw.partition(b"\r\n\r\n")
+                if re.search(rb"(?im)^message-id:", head):
+                    head = re.sub(rb"(?im)^message-id:[^\r\n]*", b"Message-ID: " + own, head, count=1)
+                else:
+                    head += b"\r\nMessage-ID: " + own
+                stored = head + sep + rest
+                self.counters["message_id_replaced"] += 1
+            msg_id = uuid.uuid4().hex[:16]
+            m = self._store(msg_id, thread_id or uuid.uuid4().hex[:16], ["SENT"], stored)
+            rec = self.record_send({
+                "channel": "gmail", "sid": msg_id, "to": to, "thread_id": m["threadId"], "body": text.strip(),
+                "in_reply_to": str(parsed.get("In-Reply-To") or "").strip() or None,
+                "reply_id": str(parsed.get("X-FTE-Reply-Id") or "").strip() or None,
+                "message_id": client_mid or None, "message_id_kept": stored is raw,
+                "from": header_address(parsed.get("From"))})
+        self.provider_latency()
+        return 200, {"id": rec["sid"], "threadId": m["threadId"], "labelIds": ["SENT"]}, {}, True
+
+
+# ----------------------------------------------------------------------------
 # The customers
 
 
-class Load:
-    """N customers × M messages as signed Twilio WhatsApp webhooks. A customer
-    sends message k+1 only after message k got a 2xx; a non-2xx or a failed
-    request is retried with backoff (same MessageSid, as Twilio would),
-    until --give-up seconds after the first attempt."""
+class TwilioCustomers:
+    """WhatsApp customers: the form Twilio posts to
+    `/webhooks/twilio/whatsapp`, `X-Twilio-Signature` from the official
+    SDK's RequestValidator; a retry keeps its MessageSid, as Twilio's does.
+    A reply goes to the customer's number."""
 
-    def __init__(self, args, url: str, account_sid: str, auth_token: str, nonce: str):
-        self.args, self.url, self.account_sid, self.nonce = args, url, account_sid, nonce
+    name = "twilio"
+    path = "/webhooks/twilio/whatsapp"
+
+    def __init__(self, load: "Load", account_sid: str, auth_token: str):
+        self.load, self.account_sid = load, account_sid
+        self.url = load.api_base + self.path
         self.validator = RequestValidator(auth_token)
-        parsed = urllib.parse.urlsplit(url)
-        self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path
+        self.timeout = load.args.webhook_timeout
+
+    def address(self, c: int) -> str:
+        return "whatsapp:" + Load.phone(c)
+
+    def external_id(self, c: int, k: int) -> str:
+        return self.load.sid(c, k)
+
+    def begin(self, c: int, k: int) -> None:
+        pass
+
+    def request(self, c: int, k: int, attempt: int) -> tuple[str, bytes, dict, float]:
+        phone, sid = Load.phone(c), self.load.sid(c, k)
+        params = {
+            "SmsMessageSid": sid, "NumMedia": "0", "ProfileName": f"Customer {c}", "MessageType": "text",
+            "SmsSid": sid, "WaId": phone[1:], "SmsStatus": "received", "Body": self.load.body(c, k),
+            "To": f"whatsapp:{BUSINESS_NUMBER}", "NumSegments": "1", "ReferralNumMedia": "0", "MessageSid": sid,
+            "AccountSid": self.account_sid, "From": f"whatsapp:{phone}", "ApiVersion": "2010-04-01",
+        }
+        signature = self.validator.compute_signature(self.url, params)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature,
+                   "User-Agent": "TwilioProxy/1.1", "I-Twilio-Idempotency-Token": sid + f"-{attempt}"}
+        return self.path, urllib.parse.urlencode(params).encode(), headers, self.timeout
+
+    def customer_of(self, send: dict) -> int | None:
+        return self.load.phones.get(send["to"].removeprefix("whatsapp:"))
+
+    def misroute(self, send: dict, c: int, k: int) -> str | None:
+        return None
+
+
+class SlackCustomers:
+    """Slack customers, half of them writing to the app in a DM
+    (`message.im`: every message a new top-level message, answered in its
+    own thread), half mentioning it in one shared channel (`app_mention`:
+    the first message top-level, the next ones in its thread, so all their
+    answers go in that thread). Events API payloads as Slack posts them to
+    `/webhooks/slack/events`, signed (`X-Slack-Signature`,
+    `X-Slack-Request-Timestamp`) at each attempt; a retry carries the same
+    payload and `event_id` with `X-Slack-Retry-Num` / `-Reason`. Slack
+    waits 3 s for the answer. The message exists in the fake Slack from
+    the first attempt on. A reply must be in the customer's conversation,
+    in the thread of the message it answers."""
+
+    name = "slack"
+    path = "/webhooks/slack/events"
+
+    def __init__(self, load: "Load", fake: FakeSlack, signing_secret: str, app_id: str, shared_channel: str):
+        self.load, self.fake, self.secret, self.app_id = load, fake, signing_secret, app_id
+        self.shared = shared_channel
+        self.timeout = min(load.args.webhook_timeout, 3.0)
+        self.ts: dict[tuple[int, int], str] = {}
+        self.payload: dict[tuple[int, int], bytes] = {}
+        self.roots: dict[str, int] = {}  # thread ts in the shared channel → customer
+        self.lock = threading.Lock()
+        fake.open_conversation(shared_channel)
+        for c in load.customers_on(self.name):
+            if self.direct(c):
+                fake.open_conversation(self.conversation(c))
+
+    def direct(self, c: int) -> bool:
+        return (c // len(self.load.channels)) % 2 == 0
+
+    def conversation(self, c: int) -> str:
+        return f"D0C{c:07d}" if self.direct(c) else self.shared
+
+    @staticmethod
+    def user(c: int) -> str:
+        return f"U0C{c:07d}"
+
+    def thread(self, c: int, k: int) -> str | None:
+        with self.lock:
+            return self.ts.get((c, k) if self.direct(c) else (c, 0))
+
+    def external_id(self, c: int, k: int) -> str | None:
+        with self.lock:
+            ts = self.ts.get((c, k))
+        return f"{self.conversation(c)}:{ts}" if ts else None
+
+    def begin(self, c: int, k: int) -> None:
+        channel, body, direct = self.conversation(c), self.load.body(c, k), self.direct(c)
+        thread = None if direct or k == 0 else self.thread(c, 0)
+        text = body if direct else f"<@{self.fake.bot_user_id}> {body}"
+        ts = self.fake.customer_message(channel, self.user(c), text, thread)
+        event = {"user": self.user(c), "type": "message" if direct else "app_mention", "ts": ts,
+                 "client_msg_id": str(uuid.UUID(hashlib.md5(f"{self.load.nonce}:{c}:{k}".encode()).hexdigest())),
+                 "text": text, "team": self.fake.team_id,
+                 "blocks": [{"type": "rich_text", "block_id": "b" + ts[-4:], "elements": [
+                     {"type": "rich_text_section", "elements": [{"type": "text", "text": body}]}]}],
+                 "channel": channel, "event_ts": ts}
+        if direct:
+            event["channel_type"] = "im"
+        if thread:
+            event["thread_ts"] = thread
+            event["parent_user_id"] = self.user(c)
+        payload = {
+            "token": "chaosverificationtoken", "team_id": self.fake.team_id, "context_team_id": self.fake.team_id,
+            "context_enterprise_id": None, "api_app_id": self.app_id, "event": event, "type": "event_callback",
+            "event_id": "Ev0" + hashlib.md5(f"{self.load.nonce}:ev:{c}:{k}".encode()).hexdigest()[:9].upper(),
+            "event_time": int(float(ts)),
+            "authorizations": [{"enterprise_id": None, "team_id": self.fake.team_id,
+                                "user_id": self.fake.bot_user_id, "is_bot": True, "is_enterprise_install": False}],
+            "is_ext_shared_channel": False, "event_context": "4-" + b64url(f"{channel}:{ts}".encode()),
+        }
+        with self.lock:
+            self.ts[(c, k)] = ts
+            self.payload[(c, k)] = json.dumps(payload, separators=(",", ":")).encode()
+            if not direct and k == 0:
+                self.roots[ts] = c
+
+    def request(self, c: int, k: int, attempt: int) -> tuple[str, bytes, dict, float]:
+        with self.lock:
+            data = self.payload[(c, k)]
+        stamp = str(int(time.time()))
+        headers = {"Content-Type": "application/json", "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+                   "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": slack_signature(self.secret, stamp, data)}
+        if attempt > 1:
+            headers["X-Slack-Retry-Num"] = str(attempt - 1)
+            headers["X-Slack-Retry-Reason"] = "http_error"
+        return self.path, data, headers, self.timeout
+
+    def customer_of(self, send: dict) -> int | None:
+        """The customer whose conversation (DM, or thread in the shared
+        channel) a post went to; -1: the shared channel, no customer's thread."""
+        to = send["to"]
+        if to == self.shared:
+            with self.lock:
+                return self.roots.get(send.get("thread_ts") or "", -1)
+        m = re.fullmatch(r"D0C(\d{7})", to)
+        c = int(m.group(1)) if m else None
+        return c if c is not None and c in self.load.customer_set(self.name) else None
+
+    def misroute(self, send: dict, c: int, k: int) -> str | None:
+        want = self.thread(c, k)
+        if send.get("thread_ts") != want:
+            return f"in thread {send.get('thread_ts')}, not {want}"
+        if send.get("event_type") != "fte_reply" or not send.get("reply_id"):
+            return "posted without the fte_reply metadata"
+        return None
+
+
+class GmailCustomers:
+    """Email customers. Each message is delivered into the fake mailbox's
+    INBOX at its first attempt (one thread per customer, `In-Reply-To` /
+    `References` on the previous message), then Pub/Sub's push of the
+    change goes to `/webhooks/gmail/push`: `{"message": {"data": base64
+    {"emailAddress", "historyId"}, "messageId", "publishTime", …},
+    "subscription"}` with `Authorization: Bearer <RS256 JWT>` signed by the
+    fake Google's key (audience the push URL, the push service account's
+    email). A retry is a redelivery: the same `messageId`, a fresh token.
+    Pub/Sub waits 10 s (its default ack deadline). A 2xx for a push means
+    the mailbox was synced at least up to that message. A reply must go to
+    the customer's address, in the customer's Gmail thread, `In-Reply-To`
+    the message it answers."""
+
+    name = "gmail"
+    path = "/webhooks/gmail/push"
+
+    def __init__(self, load: "Load", fake: FakeGmail, signer: PushSigner, audience: str, service_account: str):
+        self.load, self.fake, self.signer = load, fake, signer
+        self.audience, self.service_account = audience, service_account
+        self.timeout = min(load.args.webhook_timeout, 10.0)
+        self.domain = f"customers-{load.nonce}.example"
+        self.push: dict[tuple[int, int], bytes] = {}
+        self.lock = threading.Lock()
+        self.emails = {self.address(c): c for c in load.customers_on(self.name)}
+
+    def address(self, c: int) -> str:
+        return f"c{c}@{self.domain}"
+
+    def external_id(self, c: int, k: int) -> str:
+        return hashlib.md5(f"{self.load.nonce}:gmail:{c}:{k}".encode()).hexdigest()[:16]
+
+    def thread_id(self, c: int) -> str:
+        return hashlib.md5(f"{self.load.nonce}:thread:{c}".encode()).hexdigest()[:16]
+
+    def message_id(self, c: int, k: int) -> str:
+        return f"<c{c}.m{k}.{self.load.nonce}@{self.domain}>"
+
+    def begin(self, c: int, k: int) -> None:
+        now = time.time()
+        refs = " ".join(self.message_id(c, j) for j in range(k))
+        head = [f"From: Customer {c} <{self.address(c)}>", f"To: {self.fake.mailbox}",
+                f"Subject: {'Re: ' if k else ''}Question from customer {c}", f"Date: {rfc2822(now)}",
+                f"Message-ID: {self.message_id(c, k)}"]
+        if k:
+            head += [f"In-Reply-To: {self.message_id(c, k - 1)}", f"References: {refs}"]
+        head += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
+                 "Content-Transfer-Encoding: 7bit"]
+        raw = ("\r\n".join(head) + "\r\n\r\n" + self.load.body(c, k) + "\r\n").encode()
+        history_id = self.fake.deliver(self.external_id(c, k), self.thread_id(c), raw)
+        push_id = str(int(hashlib.md5(f"{self.load.nonce}:push:{c}:{k}".encode()).hexdigest()[:13], 16))
+        published = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+        data = base64.b64encode(json.dumps({"emailAddress": self.fake.mailbox, "historyId": history_id}).encode())
+        body = {"message": {"attributes": {}, "data": data.decode(), "messageId": push_id, "message_id": push_id,
+                            "publishTime": published, "publish_time": published},
+                "subscription": f"projects/chaos-{self.load.nonce}/subscriptions/gmail-push"}
+        with self.lock:
+            self.push[(c, k)] = json.dumps(body).encode()
+
+    def request(self, c: int, k: int, attempt: int) -> tuple[str, bytes, dict, float]:
+        with self.lock:
+            data = self.push[(c, k)]
+        headers = {"Content-Type": "application/json",
+                   "Authorization": "Bearer " + self.signer.push_token(self.audience, self.service_account),
+                   "User-Agent": "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)"}
+        return self.path, data, headers, self.timeout
+
+    def customer_of(self, send: dict) -> int | None:
+        return self.emails.get(send["to"])
+
+    def misroute(self, send: dict, c: int, k: int) -> str | None:
+        if send.get("thread_id") != self.thread_id(c):
+            return f"in Gmail thread {send.get('thread_id')}, not the customer's {self.thread_id(c)}"
+        if send.get("in_reply_to") != self.message_id(c, k):
+            return f"In-Reply-To {send.get('in_reply_to')}, not {self.message_id(c, k)}"
+        if send.get("from") != self.fake.mailbox:
+            return f"sent from {send.get('from')}"
+        return None
+
+
+class Load:
+    """N customers × M messages as signed webhooks; customer c writes on
+    channels[c % len(channels)]. A customer sends message k+1 only after
+    message k got a 2xx; a non-2xx or a failed request is retried with
+    backoff (the same provider message id, as the providers do), until
+    --give-up seconds after the first attempt."""
+
+    def __init__(self, args, api_base: str, nonce: str):
+        self.args, self.api_base, self.nonce = args, api_base, nonce
+        parsed = urllib.parse.urlsplit(api_base)
+        self.host, self.port = parsed.hostname, parsed.port
+        self.channels: list[str] = list(args.channels)
         self.customers, self.messages = args.customers, args.messages
+        self.phones = {self.phone(c): c for c in self.customers_on("twilio")}
+        self.drivers: dict = {}
         self.cv = threading.Condition()
         self.heap: list[tuple[float, int, int]] = [(0.0, c, 0) for c in range(self.customers)]
         heapq.heapify(self.heap)
@@ -650,6 +1667,7 @@ class Load:
         self.first_attempt: dict[tuple[int, int], float] = {}
         self.attempts = collections.Counter()
         self.outcomes = collections.Counter()  # "200", "503", "timeout", ...
+        self.outcomes_by_channel: dict[str, collections.Counter] = {ch: collections.Counter() for ch in self.channels}
         self.rejections: list[tuple[float, str]] = []  # (t, outcome) of every non-2xx
         self.given_up: list[tuple[int, int]] = []
         self.rate_lock = threading.Lock()
@@ -657,6 +1675,24 @@ class Load:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.threads: list[threading.Thread] = []
+
+    def channel_of(self, c: int) -> str:
+        return self.channels[c % len(self.channels)]
+
+    def customers_on(self, channel: str) -> list[int]:
+        return [c for c in range(self.customers) if self.channel_of(c) == channel]
+
+    def customer_set(self, channel: str) -> set[int]:
+        if not hasattr(self, "_sets"):
+            self._sets = {ch: set(self.customers_on(ch)) for ch in self.channels}
+        return self._sets.get(channel, set())
+
+    def driver(self, c: int):
+        return self.drivers[self.channel_of(c)]
+
+    def external_id(self, c: int, k: int) -> str | None:
+        """The id the app stores the message under (inbound `external_id`)."""
+        return self.driver(c).external_id(c, k)
 
     @staticmethod
     def phone(c: int) -> str:
@@ -727,23 +1763,16 @@ class Load:
             time.sleep(slot - now)
 
     def post(self, conn_box: list, c: int, k: int) -> tuple[str, float | None]:
-        phone, sid = self.phone(c), self.sid(c, k)
-        params = {
-            "SmsMessageSid": sid, "NumMedia": "0", "ProfileName": f"Customer {c}", "MessageType": "text",
-            "SmsSid": sid, "WaId": phone[1:], "SmsStatus": "received", "Body": self.body(c, k),
-            "To": f"whatsapp:{BUSINESS_NUMBER}", "NumSegments": "1", "ReferralNumMedia": "0", "MessageSid": sid,
-            "AccountSid": self.account_sid, "From": f"whatsapp:{phone}", "ApiVersion": "2010-04-01",
-        }
-        signature = self.validator.compute_signature(self.url, params)
-        data = urllib.parse.urlencode(params).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature,
-                   "User-Agent": "TwilioProxy/1.1", "I-Twilio-Idempotency-Token": sid + f"-{self.attempts[(c, k)]}"}
+        path, data, headers, timeout = self.driver(c).request(c, k, self.attempts[(c, k)])
         retry_after = None
         try:
             if conn_box[0] is None:
-                conn_box[0] = http.client.HTTPConnection(self.host, self.port, timeout=self.args.webhook_timeout)
+                conn_box[0] = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
             conn = conn_box[0]
-            conn.request("POST", self.path, body=data, headers=headers)
+            conn.timeout = timeout  # the provider's own wait for an answer
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+            conn.request("POST", path, body=data, headers=headers)
             r = conn.getresponse()
             r.read()
             if r.getheader("Retry-After"):
@@ -775,13 +1804,16 @@ class Load:
             c, k = item
             key = (c, k)
             now = time.monotonic()
-            self.first_attempt.setdefault(key, now)
+            if key not in self.first_attempt:
+                self.first_attempt[key] = now
+                self.driver(c).begin(c, k)  # the message exists at the provider from now on
             self.attempts[key] += 1
             self.pace()
             outcome, retry_after = self.post(conn_box, c, k)
             now = time.monotonic()
             with self.cv:
                 self.outcomes[outcome] += 1
+                self.outcomes_by_channel[self.channel_of(c)][outcome] += 1
             if outcome.isdigit() and 200 <= int(outcome) < 300:
                 with self.cv:
                     self.accepted[key] = now
@@ -832,6 +1864,20 @@ class Chaos:
         self.workers: list[Proc] = []
         self.dispatcher: Proc | None = None
         self.fake: FakeTwilio | None = None
+        # Slack and Gmail, when --channels has them: their fakes and secrets.
+        self.slack: FakeSlack | None = None
+        self.gmail: FakeGmail | None = None
+        self.slack_secret = uuid.uuid4().hex
+        self.slack_token = f"xoxb-{random.randint(10**10, 10**11)}-{random.randint(10**10, 10**11)}-{uuid.uuid4().hex[:24]}"
+        self.slack_team = "T0" + self.run_id[:8].upper()
+        self.slack_app = "A0" + self.run_id[2:10].upper()
+        self.gmail_mailbox = f"support@chaos-{self.run_id}.example"
+        self.gmail_client_id = f"{random.randint(10**11, 10**12)}-chaos{self.run_id}.apps.googleusercontent.com"
+        self.gmail_secret = "GOCSPX-" + uuid.uuid4().hex
+        self.gmail_refresh = "1//0" + uuid.uuid4().hex + uuid.uuid4().hex
+        self.gmail_pusher = f"gmail-push@chaos-{self.run_id}.iam.gserviceaccount.com"
+        self.push_signer: PushSigner | None = None
+        self.api_port = 0
         self.load: Load | None = None
         self.tenant_id: str | None = None
         self.db_url = ""
@@ -844,6 +1890,9 @@ class Chaos:
         self.t0 = 0.0
         self.notes: list[str] = []
         self.self_test: dict = {}
+        self.self_test_slack: dict = {}
+        self.preflight_checks: dict = {}
+        self.api_base = ""
         self.samples: list[dict] = []
         self.sampling = False
 
@@ -870,6 +1919,10 @@ class Chaos:
             "LOG_FORMAT": "json",
             "RUST_LOG": a.rust_log,
             "FTE_CHAOS_TWILIO_TOKEN": self.auth_token,
+            "FTE_CHAOS_SLACK_SIGNING_SECRET": self.slack_secret,
+            "FTE_CHAOS_SLACK_BOT_TOKEN": self.slack_token,
+            "FTE_CHAOS_GMAIL_CLIENT_SECRET": self.gmail_secret,
+            "FTE_CHAOS_GMAIL_REFRESH_TOKEN": self.gmail_refresh,
             "INBOUND_RATE_PER_SEC": str(a.inbound_rate_limit),
             "INBOUND_BURST": str(a.inbound_rate_limit),
             "OUTBOUND_RATE_PER_SEC": str(a.outbound_rate_limit),
@@ -943,6 +1996,20 @@ class Chaos:
         self.fake.start()
         self.self_test = self_test_fake(self.fake)
         log(f"fake Twilio on {self.fake.base_url} (checked with the twilio SDK)")
+        self.api_port = free_port()
+        self.api_base = f"http://127.0.0.1:{self.api_port}"
+        if "slack" in a.channels:
+            self.slack = FakeSlack(self.slack_token, self.slack_team, "U0CHAOSBOT", "B0CHAOSBOT", self.slack_app,
+                                   a.provider_latency_ms)
+            self.slack.start()
+            self.self_test_slack = self_test_slack(self.slack, self.slack_secret)
+            log(f"fake Slack on {self.slack.base_url} (checked with slack_sdk)")
+        if "gmail" in a.channels:
+            self.push_signer = PushSigner()
+            self.gmail = FakeGmail(self.gmail_mailbox, self.gmail_client_id, self.gmail_secret, self.gmail_refresh,
+                                   self.push_signer, a.provider_latency_ms)
+            self.gmail.start()
+            log(f"fake Gmail on {self.gmail.base_url} (OAuth token, signing keys, Gmail API)")
 
         # Schema, tenant, the WhatsApp number.
         self.fte_cmd("migrate")
@@ -953,16 +2020,33 @@ class Chaos:
         self.fte_cmd("channel", "add", "--tenant", self.tenant_id, "--provider", "twilio", "--address",
                      BUSINESS_NUMBER, "--config", json.dumps(config))
         log(f"tenant {self.tenant_id}; Twilio WhatsApp {BUSINESS_NUMBER} → fake")
+        if self.slack:
+            config = {"signing_secret_env": "FTE_CHAOS_SLACK_SIGNING_SECRET",
+                      "bot_token_env": "FTE_CHAOS_SLACK_BOT_TOKEN", "base_url": self.slack.base_url,
+                      "bot_user_id": self.slack.bot_user_id}
+            self.fte_cmd("channel", "add", "--tenant", self.tenant_id, "--provider", "slack", "--address",
+                         self.slack_team, "--config", json.dumps(config))
+            log(f"Slack workspace {self.slack_team} → fake")
+        if self.gmail:
+            config = {"client_id": self.gmail_client_id, "client_secret_env": "FTE_CHAOS_GMAIL_CLIENT_SECRET",
+                      "refresh_token_env": "FTE_CHAOS_GMAIL_REFRESH_TOKEN",
+                      "push_audience": self.api_base + GmailCustomers.path, "push_service_account": self.gmail_pusher,
+                      "topic_name": f"projects/chaos-{self.run_id}/topics/gmail", "base_url": self.gmail.base_url,
+                      "token_url": self.gmail.base_url + "/token", "certs_url": self.gmail.base_url + "/oauth2/v3/certs",
+                      "from_name": "Chaos Support"}
+            self.fte_cmd("channel", "add", "--tenant", self.tenant_id, "--provider", "gmail", "--address",
+                         self.gmail_mailbox, "--config", json.dumps(config))
+            log(f"Gmail mailbox {self.gmail_mailbox} → fake")
 
         # The roles: workers first (they create the topics).
-        def role(name: str, r: str) -> Proc:
-            port = free_port()
+        def role(name: str, r: str, port: int | None = None) -> Proc:
+            port = port or free_port()
             return Proc(name, [self.fte, r], self.fte_env({"HTTP_ADDR": f"127.0.0.1:{port}"}), self.logdir,
                         ready_url=f"http://127.0.0.1:{port}/ready")
 
         self.workers = [role(f"worker-{i + 1}", "worker") for i in range(a.workers)]
         self.dispatcher = role("dispatcher", "dispatcher")
-        self.api = role("api", "api")
+        self.api = role("api", "api", self.api_port)
         for p in [*self.workers, self.dispatcher, self.api]:
             p.start()
         deadline = time.monotonic() + 120
@@ -974,8 +2058,66 @@ class Chaos:
                     raise HarnessError(f"{p.name} not ready within 120 s; see {p.log_files[-1]}")
                 time.sleep(0.2)
         self.api_url = self.api.ready_url.replace("/ready", "/webhooks/twilio/whatsapp")
+        self.preflight()
         self.wait_groups_settled()
         log(f"{len(self.workers)} workers, dispatcher and api ready; webhooks at {self.api_url}")
+
+    def webhook(self, path: str, body: bytes, headers: dict) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=30)
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    def preflight(self):
+        """The app accepts what the harness signs, and refuses what it must,
+        before the load: a Slack `url_verification` signed with the signing
+        secret (answered with its challenge) and one with another secret
+        (401); the Gmail watch set up at start (through the fake token
+        endpoint), a push whose token another key signed (401) and a push
+        with a good token and no new mail (2xx)."""
+        checks = {}
+        if self.slack:
+            challenge = uuid.uuid4().hex
+            body = json.dumps({"token": "chaosverificationtoken", "challenge": challenge,
+                               "type": "url_verification"}).encode()
+            for secret, want in ((self.slack_secret, 200), (uuid.uuid4().hex, 401)):
+                stamp = str(int(time.time()))
+                status, answer = self.webhook(SlackCustomers.path, body, {
+                    "Content-Type": "application/json", "X-Slack-Request-Timestamp": stamp,
+                    "X-Slack-Signature": slack_signature(secret, stamp, body)})
+                if status != want or (want == 200 and json.loads(answer).get("challenge") != challenge):
+                    raise HarnessError(f"Slack url_verification signed with {'the' if want == 200 else 'another'}"
+                                       f" secret got {status} {answer[:200]!r}, not {want}")
+            checks["slack_url_verification"] = "200 with the challenge; 401 with another secret"
+        if self.gmail:
+            deadline = time.monotonic() + 60
+            while not self.gmail.watches and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if not self.gmail.watches:
+                self.notes.append("the app did not call the Gmail watch within 60 s of start")
+            audience = self.api_base + GmailCustomers.path
+            with self.gmail.lock:
+                history_id = self.gmail.history_id
+            data = base64.b64encode(json.dumps({"emailAddress": self.gmail_mailbox, "historyId": history_id}).encode())
+            other = PushSigner()
+            other.kid = self.push_signer.kid  # same key id, another key: the signature must fail
+            for signer, want in ((other, 401), (self.push_signer, 204)):
+                push_id = str(random.randint(10**15, 10**16))
+                body = json.dumps({"message": {"data": data.decode(), "messageId": push_id, "message_id": push_id,
+                                               "attributes": {}},
+                                   "subscription": f"projects/chaos-{self.run_id}/subscriptions/preflight"}).encode()
+                status, answer = self.webhook(GmailCustomers.path, body, {
+                    "Content-Type": "application/json",
+                    "Authorization": "Bearer " + signer.push_token(audience, self.gmail_pusher)})
+                if (want == 401 and status != 401) or (want != 401 and not 200 <= status < 300):
+                    raise HarnessError(f"a Gmail push signed with {'another' if want == 401 else 'the fake Google'}"
+                                       f"'s key got {status} {answer[:300]!r}")
+            checks["gmail_watch"] = len(self.gmail.watches)
+            checks["gmail_push"] = "2xx with the fake Google's key; 401 with another key"
+        self.preflight_checks = checks
 
     def wait_port(self, p: Proc, port: int, within: float):
         deadline = time.monotonic() + within
@@ -1216,7 +2358,7 @@ class Chaos:
         self.setup()
         total = a.customers * a.messages
         duration = total / a.rate if a.rate > 0 else 60.0
-        self.load = Load(a, self.api_url, self.account_sid, self.auth_token, self.nonce)
+        self.load = self.make_load()
         self.t0, self.t0_wall = time.monotonic(), time.time()
         self.plan(duration)
         log(f"load: {a.customers} customers × {a.messages} messages, ~{a.rate:g}/s (~{duration:.0f} s); faults: "
@@ -1247,6 +2389,50 @@ class Chaos:
         self.freeze()
         return self.analyse()
 
+    def make_load(self) -> Load:
+        load = Load(self.args, self.api_base, self.nonce)
+        drivers = {"twilio": lambda: TwilioCustomers(load, self.account_sid, self.auth_token),
+                   "slack": lambda: SlackCustomers(load, self.slack, self.slack_secret, self.slack_app,
+                                                   "C0S" + self.run_id[:8].upper()),
+                   "gmail": lambda: GmailCustomers(load, self.gmail, self.push_signer,
+                                                   self.api_base + GmailCustomers.path, self.gmail_pusher)}
+        load.drivers = {ch: drivers[ch]() for ch in load.channels}
+        return load
+
+    def fakes(self) -> dict:
+        """The fake providers of this run, by channel."""
+        return {ch: f for ch, f in (("twilio", self.fake), ("slack", self.slack), ("gmail", self.gmail)) if f}
+
+    def all_sends(self) -> list[dict]:
+        """Every send at every fake, oldest first (by receipt time)."""
+        sends = [dict(m, channel=m.get("channel", ch)) for ch, f in self.fakes().items() for m in f.snapshot()]
+        return sorted(sends, key=lambda m: m["t"])
+
+    def probe_sends(self) -> int:
+        return self.self_test.get("probe_sends", 0) + self.self_test_slack.get("probe_sends", 0)
+
+    def classify(self, m: dict) -> tuple[str, int | None, int | None, str | None]:
+        """What a send at a fake is: ("probe" | "foreign" | "unmatched" |
+        "misrouted" | "reply", customer, message, why misrouted)."""
+        ch = m["channel"]
+        if (ch == "twilio" and m["to"] == self.self_test.get("probe_number")) or \
+                (ch == "slack" and m["to"] == self.self_test_slack.get("probe_channel")):
+            return "probe", None, None, None
+        driver = self.load.drivers.get(ch)
+        c_to = driver.customer_of(m) if driver else None
+        if c_to is None:
+            return "foreign", None, None, None
+        mm = REPLY_RE.match(m["body"])
+        if not mm or mm.group(4) != self.nonce:
+            return "unmatched", c_to, None, None
+        c, k = int(mm.group(2)), int(mm.group(3))
+        if c != c_to:
+            return "misrouted", c, k, "sent to another customer" if c_to >= 0 else "in no customer's thread"
+        if self.load.channel_of(c) != ch:
+            return "misrouted", c, k, f"sent on {ch}, the customer wrote on {self.load.channel_of(c)}"
+        why = driver.misroute(m, c, k)
+        return ("misrouted" if why else "reply"), c, k, why
+
     def freeze(self):
         """Stops the service's processes before counting, so the provider's
         records and the database describe the same moment (a reply the fake
@@ -1263,17 +2449,20 @@ class Chaos:
     def answered(self) -> tuple[int, int]:
         """(accepted messages with a reply at the provider, accepted messages)"""
         keys = set()
-        for m in self.fake.snapshot():
-            mm = REPLY_RE.match(m["body"])
-            if mm and mm.group(4) == self.nonce and m["to"] == "whatsapp:" + Load.phone(int(mm.group(2))):
-                keys.add((int(mm.group(2)), int(mm.group(3))))
+        for m in self.all_sends():
+            kind, c, k, _ = self.classify(m)
+            if kind == "reply":
+                keys.add((c, k))
         acc = set(self.load.accepted_snapshot())
         return len(acc & keys), len(acc)
+
+    def send_count(self) -> int:
+        return sum(f.counters["sends"] for f in self.fakes().values())
 
     def progress(self, phase: str):
         done, acc = self.answered()
         log(f"[{phase}] t={time.monotonic() - self.t0:.0f}s accepted {acc}/{self.args.customers * self.args.messages}"
-            f", answered {done}, provider sends {self.fake.counters['sends'] - self.self_test.get('probe_sends', 0)}"
+            f", answered {done}, provider sends {self.send_count() - self.probe_sends()}"
             f", webhook retries {len(self.load.rejections)}")
 
     def settle(self, chaos_end: float):
@@ -1285,7 +2474,7 @@ class Chaos:
         while time.monotonic() < deadline:
             self.run_due()
             self.supervise()
-            n = self.fake.counters["sends"]
+            n = self.send_count()
             if n != last_count:
                 last_count, last_change = n, time.monotonic()
             done, acc = self.answered()
@@ -1370,70 +2559,71 @@ class Chaos:
             return None
 
     def analyse(self) -> dict:
-        a, load, fake = self.args, self.load, self.fake
+        a, load = self.args, self.load
         total = a.customers * a.messages
-        sid_to_key = {load.sid(c, k): (c, k) for c in range(a.customers) for k in range(a.messages)}
-        phone_to_c = {load.phone(c): c for c in range(a.customers)}
+        ext_to_key = {}
+        for c in range(a.customers):
+            for k in range(a.messages):
+                ext = load.external_id(c, k)
+                if ext:
+                    ext_to_key[ext] = (c, k)
         accepted = set(load.accepted)
-        sends = fake.snapshot()
+        sends = self.all_sends()
+        chan = load.channel_of
 
         replies: dict[tuple[int, int], list[dict]] = collections.defaultdict(list)
         unmatched, misrouted, foreign, probe, numbering = [], [], 0, 0, collections.Counter()
         for m in sends:
-            to = m["to"].removeprefix("whatsapp:")
-            if m["to"] == self.self_test.get("probe_number"):
+            kind, c, k, why = self.classify(m)
+            if kind == "probe":
                 probe += 1
-                continue
-            c_to = phone_to_c.get(to)
-            mm = REPLY_RE.match(m["body"])
-            if c_to is None:
+            elif kind == "foreign":
                 foreign += 1
-                continue
-            if not mm or mm.group(4) != self.nonce:
-                unmatched.append({"to": m["to"], "body": m["body"][:160], "t": self.rel(m["t"])})
-                continue
-            c, k = int(mm.group(2)), int(mm.group(3))
-            if c != c_to:
-                misrouted.append({"to": m["to"], "body": m["body"][:160], "t": self.rel(m["t"])})
-                continue
-            replies[(c, k)].append(m)
-            numbering["#n = k+1" if int(mm.group(1)) == k + 1 else "#n != k+1"] += 1
+            elif kind == "unmatched":
+                unmatched.append({"channel": m["channel"], "to": m["to"], "body": m["body"][:160],
+                                  "t": self.rel(m["t"])})
+            elif kind == "misrouted":
+                misrouted.append({"channel": m["channel"], "to": m["to"], "body": m["body"][:160],
+                                  "t": self.rel(m["t"]), "why": why})
+            else:
+                replies[(c, k)].append(m)
+                mm = REPLY_RE.match(m["body"])
+                numbering["#n = k+1" if int(mm.group(1)) == k + 1 else "#n != k+1"] += 1
         for v in replies.values():
             v.sort(key=lambda m: m["seq"])
 
         delivered_once = [key for key in accepted if len(replies.get(key, [])) == 1]
         lost = sorted(key for key in accepted if not replies.get(key))
         duplicated = sorted(key for key in accepted if len(replies.get(key, [])) > 1)
-        extra_sends = sum(len(replies[key]) - 1 for key in duplicated)
-        replies_to_unaccepted = sum(len(v) for key, v in replies.items() if key not in accepted)
+        replies_to_unaccepted = [key for key, v in replies.items() if key not in accepted for _ in v]
 
         # Order at the provider: consecutive delivered messages of a customer
         # (by sequence number) whose first replies the fake received in the
         # opposite order.
-        inversions, inverted_customers, examples = 0, set(), []
+        inverted: list[tuple[int, int, int]] = []  # (customer, earlier k, later k)
+        examples = []
         for c in range(a.customers):
             ks = [k for k in range(a.messages) if (c, k) in accepted and replies.get((c, k))]
             firsts = [(k, replies[(c, k)][0]["seq"]) for k in ks]
             for (k1, s1), (k2, s2) in zip(firsts, firsts[1:]):
                 if s2 < s1:
-                    inversions += 1
-                    inverted_customers.add(c)
+                    inverted.append((c, k1, k2))
                     if len(examples) < 10:
-                        examples.append({"customer": c, "earlier_message": k1, "later_message": k2,
+                        examples.append({"customer": c, "channel": chan(c), "earlier_message": k1,
+                                         "later_message": k2,
                                          "reply_to_later_at": self.rel(replies[(c, k2)][0]["t"]),
                                          "reply_to_earlier_at": self.rel(replies[(c, k1)][0]["t"])})
         silenced = sorted({c for (c, k) in lost})
 
         # The database's view.
         db = self.db_rows()
-        stored_keys = {sid_to_key[ext] for ext in db["inbound"] if ext in sid_to_key}
-        stored_accepted = len(stored_keys & accepted)
+        stored_keys = {ext_to_key[ext] for ext in db["inbound"] if ext in ext_to_key} & accepted
         fake_sids = {m["sid"] for m in sends}
         fake_by_sid = {m["sid"]: m for m in sends}
         stages = collections.Counter()
         lost_detail = []
         for key in lost:
-            rows = db["inbound"].get(load.sid(*key))
+            rows = db["inbound"].get(load.external_id(*key) or "")
             if rows is None:
                 stage = "not stored (no inbound row)"
             elif not rows:
@@ -1450,35 +2640,36 @@ class Chaos:
                     stage = f"answered by '{r['author']}' with another text, not the answer"
                 else:
                     stage = f"reply row {r['status']} but nothing at the provider"
-            stages[stage] += 1
+            stages[f"{chan(key[0])}: {stage}" if len(load.channels) > 1 else stage] += 1
             if len(lost_detail) < 20:
-                lost_detail.append({"customer": key[0], "message": key[1], "message_sid": load.sid(*key),
+                lost_detail.append({"customer": key[0], "channel": chan(key[0]), "message": key[1],
+                                    "message_external_id": load.external_id(*key),
                                     "accepted_at": self.rel(load.accepted[key]), "stage": stage,
                                     "db_reply_rows": rows})
         dup_stages = collections.Counter()
         dup_detail = []
         for key in duplicated:
-            rows = db["inbound"].get(load.sid(*key)) or []
+            rows = db["inbound"].get(load.external_id(*key) or "") or []
             sids_in_db = {r["provider_sid"] for r in rows if r["provider_sid"]}
             at_fake = [m["sid"] for m in replies[key]]
             stage = (f"{len(rows)} reply rows in the DB" if len(rows) > 1
                      else "1 reply row, sent more than once (the dispatcher re-sent it)")
-            dup_stages[stage] += 1
+            dup_stages[f"{chan(key[0])}: {stage}" if len(load.channels) > 1 else stage] += 1
             if len(dup_detail) < 20:
-                dup_detail.append({"customer": key[0], "message": key[1], "sends": len(at_fake),
-                                   "send_times": [self.rel(m["t"]) for m in replies[key]],
+                dup_detail.append({"customer": key[0], "channel": chan(key[0]), "message": key[1],
+                                   "sends": len(at_fake), "send_times": [self.rel(m["t"]) for m in replies[key]],
                                    "provider_sids": at_fake, "db_provider_sids": sorted(sids_in_db), "stage": stage})
         # Order in the database (reply rows' creation), to tell the runtime's
         # reordering from the dispatcher's.
-        db_inversions = 0
+        db_inverted: list[int] = []  # the customer of each pair
         for c in range(a.customers):
             created = []
             for k in range(a.messages):
-                rows = db["inbound"].get(load.sid(c, k)) or []
+                rows = db["inbound"].get(load.external_id(c, k) or "") or []
                 ts = [r["created"] for r in rows if r["created"] is not None and r["author"] == "ai"]
                 if ts:
                     created.append(min(ts))
-            db_inversions += sum(1 for x, y in zip(created, created[1:]) if y < x)
+            db_inverted += [c for x, y in zip(created, created[1:]) if y < x]
 
         # Latency: webhook accepted → first reply at the provider.
         latencies = [replies[key][0]["t"] - load.accepted[key] for key in accepted if replies.get(key)]
@@ -1513,10 +2704,11 @@ class Chaos:
         foreign_sids = {r["provider_sid"] for rows in db["inbound"].values() for r in rows
                         if r["provider_sid"]} - fake_sids
         if foreign_sids:
-            harness_problems.append(f"{len(foreign_sids)} replies in the database carry a provider id the fake "
-                                    f"Twilio never issued (sent elsewhere?), e.g. {sorted(foreign_sids)[:3]}")
-        if fake.counters["fake_errors"]:
-            harness_problems.append(f"the fake Twilio failed {fake.counters['fake_errors']} requests")
+            harness_problems.append(f"{len(foreign_sids)} replies in the database carry a provider id no fake "
+                                    f"provider issued (sent elsewhere?), e.g. {sorted(foreign_sids)[:3]}")
+        for ch, fake in self.fakes().items():
+            if fake.counters["fake_errors"]:
+                harness_problems.append(f"the fake {ch} failed {fake.counters['fake_errors']} requests")
         for f in self.faults:
             if f["kind"] == "pg_outage":
                 during = [o for t, o in load.rejections if f["_t"] <= t <= f["_t"] + a.pg_outage]
@@ -1524,56 +2716,94 @@ class Chaos:
         if self.pg_down:
             harness_problems.append("PostgreSQL never came back")
 
+        def counts(on=None) -> dict:
+            """The verdict's counts, over every customer or those of channel `on`."""
+            mine = (lambda c: True) if on is None else (lambda c: chan(c) == on)
+            acc = {key for key in accepted if mine(key[0])}
+            dups = [key for key in duplicated if mine(key[0])]
+            chan_sends = [m for m in sends if on is None or m["channel"] == on]
+            return {
+                "accepted": len(acc),
+                "given_up": sum(1 for c, _ in load.given_up if mine(c)),
+                "stored": sum(1 for key in stored_keys if mine(key[0])),
+                "delivered_exactly_once": sum(1 for key in delivered_once if mine(key[0])),
+                "lost": sum(1 for key in lost if mine(key[0])),
+                "duplicated": len(dups),
+                "duplicate_extra_sends": sum(len(replies[key]) - 1 for key in dups),
+                "out_of_order_pairs": sum(1 for c, _, _ in inverted if mine(c)),
+                "customers_with_out_of_order_replies": len({c for c, _, _ in inverted if mine(c)}),
+                "out_of_order_pairs_in_db": sum(1 for c in db_inverted if mine(c)),
+                "silenced_customers": sum(1 for c in silenced if mine(c)),
+                "misrouted_replies": sum(1 for m in misrouted if on is None or m["channel"] == on),
+                "unmatched_replies": sum(1 for m in unmatched if on is None or m["channel"] == on),
+                "replies_to_unaccepted_messages": sum(1 for key in replies_to_unaccepted if mine(key[0])),
+                "provider_sends": len(chan_sends) - sum(1 for m in chan_sends if self.classify(m)[0] == "probe"),
+            }
+
+        everything = counts()
         stats = {
             "expected": total,
-            "accepted": len(accepted),
-            "given_up": len(load.given_up),
+            "accepted": everything["accepted"],
+            "given_up": everything["given_up"],
             "never_sent": self.not_attempted(),
-            "stored": stored_accepted,
+            "stored": everything["stored"],
             "stored_rows_total": db["counts"]["inbound"],
-            "delivered_exactly_once": len(delivered_once),
-            "lost": len(lost),
-            "duplicated": len(duplicated),
-            "duplicate_extra_sends": extra_sends,
-            "out_of_order_pairs": inversions,
-            "customers_with_out_of_order_replies": len(inverted_customers),
-            "out_of_order_pairs_in_db": db_inversions,
-            "silenced_customers": len(silenced),
+            **{k: everything[k] for k in ("delivered_exactly_once", "lost", "duplicated", "duplicate_extra_sends",
+                                          "out_of_order_pairs", "customers_with_out_of_order_replies",
+                                          "out_of_order_pairs_in_db", "silenced_customers")},
             "processing_failure_escalations": processing_failures,
-            "misrouted_replies": len(misrouted),
-            "unmatched_replies": len(unmatched),
-            "replies_to_unaccepted_messages": replies_to_unaccepted,
-            "provider_sends": len(sends) - probe,
+            **{k: everything[k] for k in ("misrouted_replies", "unmatched_replies", "replies_to_unaccepted_messages",
+                                          "provider_sends")},
         }
+        stats_by_channel = {ch: dict(counts(ch), customers=len(load.customers_on(ch)),
+                                     expected=len(load.customers_on(ch)) * a.messages)
+                            for ch in load.channels}
+        failing = ("lost", "duplicated", "out_of_order_pairs", "silenced_customers", "misrouted_replies",
+                   "given_up", "unmatched_replies")
         verdict_failures = [k for k in ("lost", "duplicated", "out_of_order_pairs", "silenced_customers",
                                         "processing_failure_escalations", "misrouted_replies", "given_up")
                             if stats[k] > 0]
         if stats["unmatched_replies"] > 0:
             verdict_failures.append("unmatched_replies")
+        failed_by_channel = {ch: [k for k in failing if s[k] > 0] for ch, s in stats_by_channel.items()}
         if harness_problems:
             verdict = "HARNESS ERROR"
         elif verdict_failures:
             verdict = "FAIL"
         else:
             verdict = "PASS"
+        providers = {"twilio": {"counters": dict(self.fake.counters), "self_test": self.self_test}}
+        if self.slack:
+            providers["slack"] = {"counters": dict(self.slack.counters), "self_test": self.self_test_slack}
+        if self.gmail:
+            providers["gmail"] = {"counters": dict(self.gmail.counters), "watches": len(self.gmail.watches),
+                                  "history_id": self.gmail.history_id}
         report = {
             "verdict": verdict,
             "failed_on": verdict_failures,
+            "failed_on_by_channel": {ch: v for ch, v in failed_by_channel.items() if v},
             "harness_problems": harness_problems,
             "run": {
                 "id": self.run_id, "nonce": self.nonce, "fte": self.binary, "workdir": str(self.workdir),
                 "logs": str(self.logdir), "customers": a.customers, "messages": a.messages, "rate": a.rate,
-                "concurrency": a.concurrency, "workers": a.workers,
+                "channels": load.channels, "concurrency": a.concurrency, "workers": a.workers,
                 "session_timeout_ms": a.session_timeout_ms, "topic_prefix": self.prefix,
                 "load_seconds": round(load.finished_at - load.started_at, 1) if load.finished_at else None,
                 "settle_reason": self.settle_reason, "total_seconds": round(time.monotonic() - self.started, 1),
                 "quick": a.quick,
             },
             "stats": stats,
+            "stats_by_channel": stats_by_channel,
             "webhooks": {"outcomes": dict(load.outcomes), "retries": len(load.rejections),
+                         "outcomes_by_channel": {ch: dict(v) for ch, v in load.outcomes_by_channel.items()},
                          "max_attempts_per_message": max(load.attempts.values()) if load.attempts else 0},
             "latency_s": {"p50": percentile(latencies, 50), "p90": percentile(latencies, 90),
                           "p99": percentile(latencies, 99), "max": percentile(latencies, 100)},
+            "latency_s_by_channel": {ch: {"p50": percentile(v, 50), "p99": percentile(v, 99),
+                                          "max": percentile(v, 100)}
+                                     for ch in load.channels
+                                     for v in [[replies[key][0]["t"] - load.accepted[key] for key in accepted
+                                                if replies.get(key) and chan(key[0]) == ch]]},
             "faults": [{k: v for k, v in f.items() if not k.startswith("_")} for f in self.faults],
             "recovery": recovery,
             "unexpected_exits": unexpected_exits,
@@ -1588,7 +2818,8 @@ class Chaos:
             "misrouted_examples": misrouted[:10],
             "unmatched_examples": unmatched[:10],
             "reply_numbering": dict(numbering),
-            "provider": {"counters": dict(fake.counters), "self_test": self.self_test},
+            "provider": providers,
+            "preflight": self.preflight_checks,
             "log_findings": log_findings,
             "timeline": self.timeline(sends, accepted),
             "samples": self.samples,
@@ -1694,8 +2925,9 @@ class Chaos:
                     pg.shutdown()
                 except Exception as e:
                     log(f"stopping PostgreSQL ({pg.name}): {e}")
-        if self.fake:
-            self.fake.shutdown()
+        for fake in (self.fake, self.slack, self.gmail):
+            if fake:
+                fake.shutdown()
         if self.args.keep:
             log(f"kept {self.workdir}")
             return
@@ -1780,8 +3012,8 @@ def print_summary(r: dict) -> None:
     w = print
     w("")
     w("=" * 78)
-    w(f" chaos run {run['id']}: {run['customers']} customers × {run['messages']} messages, "
-      f"{run['workers']} workers  →  {r['verdict']}")
+    w(f" chaos run {run['id']}: {run['customers']} customers × {run['messages']} messages"
+      f" ({', '.join(run.get('channels') or ['twilio'])}), {run['workers']} workers  →  {r['verdict']}")
     w("=" * 78)
     w(f" accepted (2xx webhooks)        {s['accepted']:>7} of {s['expected']}"
       + (f"   (given up: {s['given_up']}, never sent: {s['never_sent']})" if s["given_up"] else ""))
@@ -1795,6 +3027,14 @@ def print_summary(r: dict) -> None:
     w(f" processing_failure escalations {s['processing_failure_escalations']:>7}")
     if s["misrouted_replies"] or s["unmatched_replies"]:
         w(f" misrouted / unmatched replies  {s['misrouted_replies']:>7} / {s['unmatched_replies']}")
+    by_channel = r.get("stats_by_channel") or {}
+    if len(by_channel) > 1:
+        cols = [("accepted", "accepted"), ("once", "delivered_exactly_once"), ("lost", "lost"),
+                ("dup", "duplicated"), ("order", "out_of_order_pairs"), ("silenced", "silenced_customers"),
+                ("misrouted", "misrouted_replies"), ("unmatched", "unmatched_replies"), ("sends", "provider_sends")]
+        w(f"   {'channel':<10}" + "".join(f"{h:>10}" for h, _ in cols))
+        for ch, cs in by_channel.items():
+            w(f"   {ch:<10}" + "".join(f"{cs[k]:>10}" for _, k in cols))
     w(f" webhook attempts               {sum(r['webhooks']['outcomes'].values()):>7}   "
       + ", ".join(f"{k}: {v}" for k, v in sorted(r["webhooks"]["outcomes"].items())))
     lat = r["latency_s"]
@@ -1837,6 +3077,9 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="reduced run: 100 customers × 10 messages, a worker killed twice, the dispatcher once,\n"
                         "the broker once, PostgreSQL stopped 8 s (under 4 minutes on 2 cores)")
+    p.add_argument("--channels", default="twilio",
+                   help="comma-separated channels the customers write on, of twilio, slack, gmail (default twilio);\n"
+                        "customer c uses channel c mod their number")
     p.add_argument("--customers", type=int)
     p.add_argument("--messages", type=int)
     p.add_argument("--rate", type=float, help="webhooks per second, all customers together (0: as fast as possible)")
@@ -1883,6 +3126,10 @@ def parse_args(argv=None):
     # sends on purpose; the run must then FAIL with those counts.
     p.add_argument("--sabotage-provider", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    a.channels = [ch.strip().lower() for ch in a.channels.split(",") if ch.strip()]
+    unknown = sorted(set(a.channels) - {"twilio", "slack", "gmail"})
+    if unknown or not a.channels or len(set(a.channels)) != len(a.channels):
+        p.error(f"--channels: a list of distinct channels among twilio, slack, gmail (got {','.join(a.channels)})")
     quick = a.quick
     defaults = {
         "customers": 100 if quick else 1000, "messages": 10,

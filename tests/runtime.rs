@@ -556,3 +556,96 @@ async fn an_expiry_for_an_older_version_is_refused_so_a_customer_who_just_wrote_
     assert_eq!(count(&db, tenant, "SELECT count(*) FROM conversations WHERE state = 'resolved'").await, 1);
     actor.stop(None);
 }
+
+/// Panics on every turn whose message contains "kaboom".
+struct AlwaysPanics;
+
+impl Brain for AlwaysPanics {
+    fn name(&self) -> &'static str {
+        "always-panics"
+    }
+
+    fn turn<'a>(&'a self, input: TurnInput<'a>) -> BrainFuture<'a> {
+        Box::pin(async move {
+            if input.message.contains("kaboom") {
+                panic!("this message breaks the turn every time");
+            }
+            Ok(EchoBrain::decide(&input))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_message_whose_turn_panics_every_time_is_given_up_after_max_attempts() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("panics", MergePolicy::Manual).await.id;
+    let config = RuntimeConfig {
+        router: fte::actors::RouterConfig {
+            max_attempts: 3,
+            retry_backoff: Duration::from_millis(5),
+            ..Default::default()
+        },
+        ..RuntimeConfig::default()
+    };
+    let runtime = runtime_with(&db, Arc::new(AlwaysPanics), config).await;
+    let err = runtime.submit(email(tenant, "k@example.com", "k-1", "kaboom")).await.unwrap_err();
+    match err {
+        fte::runtime::SubmitError::Failed(failed) => {
+            assert_eq!(failed.attempts, 3);
+            assert!(failed.last_error.contains("panicked"), "{}", failed.last_error);
+        }
+        other => panic!("expected a final failure, got {other}"),
+    }
+    assert_eq!(count(&db, tenant, "SELECT count(*) FROM escalations WHERE reason = 'processing_failure'").await, 1);
+    runtime.shutdown().await;
+}
+
+/// Echoes, recording how many turns run at once.
+#[derive(Default)]
+struct CountsConcurrency {
+    now: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+}
+
+impl Brain for CountsConcurrency {
+    fn name(&self) -> &'static str {
+        "counts-concurrency"
+    }
+
+    fn turn<'a>(&'a self, input: TurnInput<'a>) -> BrainFuture<'a> {
+        Box::pin(async move {
+            let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            self.now.fetch_sub(1, Ordering::SeqCst);
+            Ok(EchoBrain::decide(&input))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turns_in_progress_are_bounded_by_the_pool_size_and_a_larger_backlog_queues_without_failing() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("admission", MergePolicy::Manual).await.id;
+    let brain = Arc::new(CountsConcurrency::default());
+    // Four connections, an acquire timeout far shorter than the backlog
+    // takes: 60 customers at once must queue for admission, not the pool.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let runtime = fte::runtime::Runtime::start(pool, brain.clone(), RuntimeConfig::default()).await.unwrap();
+    let submits = (0..60).map(|n| {
+        let runtime = Arc::clone(&runtime);
+        async move { runtime.submit(email(tenant, &format!("c{n}@example.com"), &format!("a-{n}"), "hi")).await }
+    });
+    let results = futures::future::join_all(submits).await;
+    let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let peak = brain.peak.load(Ordering::SeqCst);
+    assert!((2..=4).contains(&peak), "at most the pool's 4 turns at once, got {peak}");
+    assert_eq!(runtime.stats().spawn_failures, 0);
+    runtime.shutdown().await;
+}

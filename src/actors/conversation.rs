@@ -21,8 +21,8 @@ use crate::domain::{
 pub const APOLOGY: &str = "Sorry, something went wrong on our side while handling your message. A member of our team has it and will follow up here.";
 use futures::FutureExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use std::panic::AssertUnwindSafe;
 use sqlx::PgPool;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Notify;

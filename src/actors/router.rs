@@ -289,10 +289,7 @@ impl Lane {
     }
 
     fn parts(&self) -> (ActorRef<SupervisorMessage>, (Arc<OutageGate>, Arc<Semaphore>, Arc<AtomicBool>)) {
-        (
-            self.supervisor.clone(),
-            (Arc::clone(&self.gate), Arc::clone(&self.admission), Arc::clone(&self.closed)),
-        )
+        (self.supervisor.clone(), (Arc::clone(&self.gate), Arc::clone(&self.admission), Arc::clone(&self.closed)))
     }
 }
 
@@ -317,8 +314,7 @@ impl InFlight {
         self.spawn(
             customer,
             Box::pin(async move {
-                let outcome =
-                    Lane::run(supervisor, shared, &delivery, delay, ConversationActorMessage::Inbound).await;
+                let outcome = Lane::run(supervisor, shared, &delivery, delay, ConversationActorMessage::Inbound).await;
                 (delivery, outcome)
             }),
         );
