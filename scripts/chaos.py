@@ -2671,8 +2671,13 @@ class Chaos:
                     created.append(min(ts))
             db_inverted += [c for x, y in zip(created, created[1:]) if y < x]
 
-        # Latency: webhook accepted → first reply at the provider.
-        latencies = [replies[key][0]["t"] - load.accepted[key] for key in accepted if replies.get(key)]
+        # Latency: webhook accepted → first reply at the provider. An email
+        # counts from its arrival in the mailbox: another push's sync may take
+        # it in before its own push is answered.
+        def latency(key):
+            began = load.first_attempt[key] if chan(key[0]) == "gmail" else load.accepted[key]
+            return replies[key][0]["t"] - began
+        latencies = [latency(key) for key in accepted if replies.get(key)]
         escalations = db["counts"]["escalations"]
         processing_failures = int(escalations.get("processing_failure", 0))
 
@@ -2802,7 +2807,7 @@ class Chaos:
             "latency_s_by_channel": {ch: {"p50": percentile(v, 50), "p99": percentile(v, 99),
                                           "max": percentile(v, 100)}
                                      for ch in load.channels
-                                     for v in [[replies[key][0]["t"] - load.accepted[key] for key in accepted
+                                     for v in [[latency(key) for key in accepted
                                                 if replies.get(key) and chan(key[0]) == ch]]},
             "faults": [{k: v for k, v in f.items() if not k.startswith("_")} for f in self.faults],
             "recovery": recovery,

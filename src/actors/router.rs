@@ -239,6 +239,7 @@ pub async fn run_router(
 }
 
 /// What a router's tasks share: where turns go and what must let them.
+#[derive(Clone)]
 struct Lane {
     supervisor: ActorRef<SupervisorMessage>,
     gate: Arc<OutageGate>,
@@ -256,8 +257,7 @@ impl Lane {
     /// up and a turn may start; the admission permit is held until the
     /// actor answers.
     async fn run(
-        supervisor: ActorRef<SupervisorMessage>,
-        (gate, admission, closed): (Arc<OutageGate>, Arc<Semaphore>, Arc<AtomicBool>),
+        self,
         delivery: &Delivery,
         delay: Duration,
         make: fn(Box<TicketMessage>, RpcReplyPort<TurnResult>) -> ConversationActorMessage,
@@ -265,11 +265,11 @@ impl Lane {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        gate.wait_open().await;
-        let Ok(_permit) = admission.acquire().await else {
+        self.gate.wait_open().await;
+        let Ok(_permit) = self.admission.acquire().await else {
             return Err(TurnFailure::transient("the router's admission closed"));
         };
-        if closed.load(Ordering::Relaxed) {
+        if self.is_closed() {
             return Err(TurnFailure::transient("the partition moved before the turn started"));
         }
         let (tx, rx) = oneshot::channel();
@@ -278,7 +278,7 @@ impl Lane {
             customer: delivery.customer(),
             message: make(Box::new(delivery.message.clone()), RpcReplyPort::from(tx)),
         };
-        if let Err(e) = supervisor.cast(route) {
+        if let Err(e) = self.supervisor.cast(route) {
             return Err(TurnFailure::lasting(format!("supervisor unavailable: {e}")));
         }
         // A closed port means the actor stopped with this message still in
@@ -286,10 +286,6 @@ impl Lane {
         // of it ran, so it is retried like any passing failure. A turn
         // that fails on its own answers with its error (a panic included).
         rx.await.unwrap_or_else(|_| Err(TurnFailure::transient("conversation actor stopped before answering")))
-    }
-
-    fn parts(&self) -> (ActorRef<SupervisorMessage>, (Arc<OutageGate>, Arc<Semaphore>, Arc<AtomicBool>)) {
-        (self.supervisor.clone(), (Arc::clone(&self.gate), Arc::clone(&self.admission), Arc::clone(&self.closed)))
     }
 }
 
@@ -326,12 +322,11 @@ impl InFlight {
     fn give_up(&mut self, lane: &Lane, mut delivery: Delivery, error: String, delay: Duration) {
         delivery.gave_up = true;
         let customer = delivery.customer();
-        let (supervisor, shared) = lane.parts();
+        let lane = lane.clone();
         self.spawn(
             customer,
             Box::pin(async move {
-                let outcome =
-                    Lane::run(supervisor, shared, &delivery, delay, ConversationActorMessage::GiveUp).await;
+                let outcome = lane.run(&delivery, delay, ConversationActorMessage::GiveUp).await;
                 match outcome {
                     Ok(_) => (delivery, Err(TurnFailure::lasting(error))),
                     Err(failure) => {
