@@ -6,18 +6,22 @@ whatever crashes.
 
 It starts a deployment of its own under a temporary directory, on free ports:
 two PostgreSQL clusters (the app's, which it stops during the run, and the
-broker's storage), the tansu broker on its PostgreSQL storage engine, a fake
-Twilio Messages API (this file; Twilio's wire format, checked against the
-official SDK), `fte migrate`, a tenant with a Twilio WhatsApp number pointing
-at the fake, then 1 `fte api`, 3 `fte worker` and 1 `fte dispatcher`. It
-drives customers' WhatsApp messages as webhooks signed with the official
-Twilio SDK, each customer's messages one after the other, while it SIGKILLs
-workers, the dispatcher and the broker and stops PostgreSQL. Then it waits for
-the replies and counts, at the fake provider: delivered exactly once, lost,
-duplicated, reordered, silenced customers, plus processing_failure
-escalations and recovery times; writes a JSON report; exits 0 only when the
-promise held (1: it did not; 2: the harness itself failed or could not prove
-its faults happened; 130: interrupted).
+broker's storage), the tansu broker on its PostgreSQL storage engine, fake
+providers (this file, on the providers' wire formats: Twilio's Messages API,
+checked against the official SDK; with --channels, Slack's Web API, checked
+against slack_sdk, and Google's OAuth token endpoint, signing keys and Gmail
+API), `fte migrate`, a tenant with a Twilio WhatsApp number (and a Slack
+workspace, a Gmail mailbox) pointing at the fakes, then 1 `fte api`, 3 `fte
+worker` and 1 `fte dispatcher`. It drives customers' messages as the
+providers deliver them (Twilio and Slack webhooks signed with their official
+SDKs, Gmail's Pub/Sub push with an RS256 token), each customer's messages
+one after the other, while it SIGKILLs workers, the dispatcher and the broker
+and stops PostgreSQL. Then it waits for the replies and counts, at the fake
+providers, in total and per channel: delivered exactly once, lost,
+duplicated, reordered, misrouted, silenced customers, plus
+processing_failure escalations and recovery times; writes a JSON report;
+exits 0 only when the promise held (1: it did not; 2: the harness itself
+failed or could not prove its faults happened; 130: interrupted).
 
 Run it with the project's virtualenv: .dev/venv/bin/python scripts/chaos.py
 [--quick] [--fte target/release/fte] ... (--help lists every knob).
@@ -352,6 +356,23 @@ def tansu_bin(args) -> str:
 # The fake Twilio Messages API
 
 
+class FakeHTTPServer(http.server.ThreadingHTTPServer):
+    """A fake's server: a client that dies (SIGKILLed) between two requests
+    on a kept-alive connection resets it; that is counted, not printed."""
+
+    daemon_threads = True
+
+    def __init__(self, address, handler, counters: collections.Counter):
+        self.counters = counters
+        super().__init__(address, handler)
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            self.counters["connections_reset"] += 1
+        else:
+            super().handle_error(request, client_address)
+
+
 class FakeTwilio:
     """Twilio's Messages API as the dispatcher sees it:
     POST /2010-04-01/Accounts/{AccountSid}/Messages.json (form: To, From,
@@ -389,8 +410,7 @@ class FakeTwilio:
             def do_GET(self):
                 fake.handle(self, "GET")
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = FakeHTTPServer(("127.0.0.1", 0), Handler, self.counters)
         self.port = self.server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -676,8 +696,7 @@ class FakeServer:
             def do_GET(self):
                 fake.handle(self, "GET")
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = FakeHTTPServer(("127.0.0.1", 0), Handler, self.counters)
         self.port = self.server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -3113,8 +3132,9 @@ def parse_args(argv=None):
                    help="extra environment for every fte process (repeatable)")
     p.add_argument("--rust-log", default="info", help="RUST_LOG of the fte processes")
     p.add_argument("--provider-latency-ms", type=float, default=100.0,
-                   help="the fake Twilio answers an accepted send after a random 0..N ms")
-    p.add_argument("--webhook-timeout", type=float, default=15.0, help="seconds a webhook may take (Twilio: 15)")
+                   help="the fakes answer an accepted send after a random 0..N ms")
+    p.add_argument("--webhook-timeout", type=float, default=15.0,
+                   help="seconds a webhook may take (Twilio: 15; Slack waits at most 3, Pub/Sub 10)")
     p.add_argument("--max-backoff", type=float, default=5.0, help="longest pause between webhook retries")
     p.add_argument("--give-up", type=float, default=300.0, help="seconds after which a webhook is given up")
     p.add_argument("--settle-timeout", type=float,

@@ -38,13 +38,12 @@ impl Actor for StandIn {
         msg: Self::Msg,
         out: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        if let SupervisorMessage::Route { message, .. } = msg {
-            match message {
-                ConversationActorMessage::Inbound(m, reply) | ConversationActorMessage::GiveUp(m, reply) => {
-                    let _ = out.send(Routed { body: m.message.body.clone(), reply });
-                }
-                _ => {}
-            }
+        if let SupervisorMessage::Route {
+            message: ConversationActorMessage::Inbound(m, reply) | ConversationActorMessage::GiveUp(m, reply),
+            ..
+        } = msg
+        {
+            let _ = out.send(Routed { body: m.message.body.clone(), reply });
         }
         Ok(())
     }

@@ -306,11 +306,11 @@ impl InFlight {
     fn dispatch(&mut self, lane: &Lane, mut delivery: Delivery, delay: Duration) {
         delivery.attempts += 1;
         let customer = delivery.customer();
-        let (supervisor, shared) = lane.parts();
+        let lane = lane.clone();
         self.spawn(
             customer,
             Box::pin(async move {
-                let outcome = Lane::run(supervisor, shared, &delivery, delay, ConversationActorMessage::Inbound).await;
+                let outcome = lane.run(&delivery, delay, ConversationActorMessage::Inbound).await;
                 (delivery, outcome)
             }),
         );
