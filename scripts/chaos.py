@@ -1687,7 +1687,7 @@ class Load:
         self.attempts = collections.Counter()
         self.outcomes = collections.Counter()  # "200", "503", "timeout", ...
         self.outcomes_by_channel: dict[str, collections.Counter] = {ch: collections.Counter() for ch in self.channels}
-        self.rejections: list[tuple[float, str]] = []  # (t, outcome) of every non-2xx
+        self.rejections: list[tuple[float, str, str]] = []  # (t, outcome, channel) of every non-2xx
         self.given_up: list[tuple[int, int]] = []
         self.rate_lock = threading.Lock()
         self.next_slot = 0.0
@@ -1842,7 +1842,7 @@ class Load:
                     self.close_customer()
                 continue
             with self.cv:
-                self.rejections.append((now, outcome))
+                self.rejections.append((now, outcome, self.channel_of(c)))
             if now - self.first_attempt[key] > self.args.give_up:
                 self.given_up.append(key)
                 self.close_customer()
@@ -2735,7 +2735,7 @@ class Chaos:
                 harness_problems.append(f"the fake {ch} failed {fake.counters['fake_errors']} requests")
         for f in self.faults:
             if f["kind"] == "pg_outage":
-                during = [o for t, o in load.rejections if f["_t"] <= t <= f["_t"] + a.pg_outage]
+                during = [o for t, o, _ in load.rejections if f["_t"] <= t <= f["_t"] + a.pg_outage]
                 f["evidence"]["webhooks_refused_during_outage"] = len(during)
         if self.pg_down:
             harness_problems.append("PostgreSQL never came back")
@@ -2866,7 +2866,7 @@ class Chaos:
         end = getattr(self, "settled_at", time.monotonic())
         out = []
         import bisect
-        refusals = sorted(t for t, _ in load.rejections)
+        refusals = sorted(t for t, _, _ in load.rejections)
         accepts = sorted(load.accepted.values())
         for f in self.faults:
             ts = f["_t"]
@@ -2920,20 +2920,32 @@ class Chaos:
 
     def timeline(self, sends, accepted) -> list[dict]:
         """Per second since the load started: accepted webhooks, refused or
-        failed webhook attempts, replies at the provider."""
+        failed webhook attempts, replies at the providers; with several
+        channels, `by_channel` splits them (accepted/refused/replies)."""
         load = self.load
+        several = len(load.channels) > 1
         buckets = collections.defaultdict(lambda: [0, 0, 0])
+        split = collections.defaultdict(lambda: collections.defaultdict(lambda: [0, 0, 0]))
         for key in accepted:
-            buckets[int(load.accepted[key] - self.t0)][0] += 1
-        for t, _ in load.rejections:
+            s = int(load.accepted[key] - self.t0)
+            buckets[s][0] += 1
+            split[s][load.channel_of(key[0])][0] += 1
+        for t, _, ch in load.rejections:
             buckets[int(t - self.t0)][1] += 1
+            split[int(t - self.t0)][ch][1] += 1
         for m in sends:
             if REPLY_RE.match(m["body"]) and m["t"] >= self.t0:
                 buckets[int(m["t"] - self.t0)][2] += 1
+                split[int(m["t"] - self.t0)][m["channel"]][2] += 1
         if not buckets:
             return []
-        return [{"t": s, "accepted": buckets[s][0], "refused": buckets[s][1], "replies": buckets[s][2]}
-                for s in range(0, max(buckets) + 1)]
+        out = []
+        for s in range(0, max(buckets) + 1):
+            row = {"t": s, "accepted": buckets[s][0], "refused": buckets[s][1], "replies": buckets[s][2]}
+            if several:
+                row["by_channel"] = {ch: split[s][ch] for ch in load.channels if any(split[s][ch])}
+            out.append(row)
+        return out
 
     # -- teardown
 

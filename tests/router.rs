@@ -199,3 +199,21 @@ async fn without_hand_over_a_closing_router_still_finishes_every_waiting_message
     tokio::time::timeout(Duration::from_secs(5), router).await.unwrap().unwrap();
     assert!(first.await.unwrap().is_ok() && second.await.unwrap().is_ok());
 }
+
+#[tokio::test]
+async fn a_turn_still_waiting_for_admission_when_the_input_closes_never_starts() {
+    let config = RouterConfig { hand_over_on_close: true, admission: Arc::new(Semaphore::new(1)), ..quick() };
+    let mut h = Harness::start(config).await;
+    let running = h.send(CustomerId::new(), "running").await;
+    let waiting = h.send(CustomerId::new(), "waiting for a permit").await;
+    let turn = h.next_turn().await;
+    assert_eq!(turn.body, "running");
+    h.no_turn().await;
+    let Harness { input, mut routed, router, .. } = h;
+    drop(input);
+    tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("left at once").unwrap_err();
+    let _ = turn.reply.send(Ok(receipt()));
+    tokio::time::timeout(Duration::from_secs(5), router).await.expect("the router ends").unwrap();
+    assert!(running.await.unwrap().is_ok());
+    assert!(routed.try_recv().is_err(), "the waiting turn never reached an actor");
+}

@@ -38,9 +38,9 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 #[derive(Clone, Debug)]
@@ -134,7 +134,7 @@ pub async fn run_router(
         supervisor,
         gate: Arc::clone(&config.outage),
         admission: Arc::clone(&config.admission),
-        closed: Arc::new(AtomicBool::new(false)),
+        closed: Arc::new(watch::Sender::new(false)),
     };
     let mut in_flight = InFlight::default();
     // Customers with a message in flight, and what waits behind it.
@@ -161,7 +161,7 @@ pub async fn run_router(
                         // Whatever has not started stays with the
                         // partition's next owner: dropping a receipt
                         // leaves its offset unstored.
-                        lane.closed.store(true, Ordering::Relaxed);
+                        lane.closed.send_replace(true);
                         busy.values_mut().for_each(VecDeque::clear);
                         queued = 0;
                     }
@@ -245,12 +245,12 @@ struct Lane {
     gate: Arc<OutageGate>,
     admission: Arc<Semaphore>,
     /// The input closed and work is handed over: start nothing new.
-    closed: Arc<AtomicBool>,
+    closed: Arc<watch::Sender<bool>>,
 }
 
 impl Lane {
     fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Relaxed)
+        *self.closed.borrow()
     }
 
     /// Runs one message through the customer's actor once the database is
@@ -262,16 +262,22 @@ impl Lane {
         delay: Duration,
         make: fn(Box<TicketMessage>, RpcReplyPort<TurnResult>) -> ConversationActorMessage,
     ) -> TurnResult {
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        self.gate.wait_open().await;
-        let Ok(_permit) = self.admission.acquire().await else {
-            return Err(TurnFailure::transient("the router's admission closed"));
+        let admitted = async {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            self.gate.wait_open().await;
+            self.admission.acquire().await
         };
-        if self.is_closed() {
+        let mut closed = self.closed.subscribe();
+        let permit = tokio::select! {
+            biased;
+            _ = closed.wait_for(|c| *c) => None,
+            permit = admitted => permit.ok(),
+        };
+        let Some(_permit) = permit.filter(|_| !self.is_closed()) else {
             return Err(TurnFailure::transient("the partition moved before the turn started"));
-        }
+        };
         let (tx, rx) = oneshot::channel();
         let route = SupervisorMessage::Route {
             tenant: delivery.message.message.tenant_id,
