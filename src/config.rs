@@ -139,6 +139,11 @@ pub struct ChannelSettings {
     /// Seconds between two sweeps for stuck replies.
     #[arg(long, env = "STUCK_REPLY_SWEEP_SECS", default_value_t = 10)]
     pub stuck_reply_sweep_secs: u64,
+    /// Seconds between two reloads of the channel accounts webhook
+    /// ingress keeps in memory (how long a changed or disabled account may
+    /// still be served as it was).
+    #[arg(long, env = "CHANNEL_ACCOUNTS_RELOAD_SECS", default_value_t = 10)]
+    pub channel_accounts_reload_secs: u64,
 }
 
 /// Topic layout and consumer settings (used when `KAFKA_BROKERS` is set).

@@ -72,6 +72,20 @@ pub async fn provider_accounts(pool: &PgPool, provider: Provider) -> Result<Vec<
     rows.into_iter().map(from_row).collect()
 }
 
+/// Every enabled account of every tenant, oldest first (what webhook
+/// ingress keeps in memory).
+pub async fn all_accounts(pool: &PgPool) -> Result<Vec<ChannelAccount>, CrmError> {
+    let mut tx = begin_system_job(pool, SystemJob::ChannelRouting).await?;
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, tenant_id, provider, address, config, enabled FROM channel_accounts
+          WHERE enabled ORDER BY created_at, id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    rows.into_iter().map(from_row).collect()
+}
+
 /// One of `tenant`'s accounts by id (enabled or not).
 pub async fn get_account(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<Option<ChannelAccount>, CrmError> {
     let mut tx = begin_tenant(pool, tenant).await?;

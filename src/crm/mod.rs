@@ -2,11 +2,13 @@
 //! function here takes a `TenantId` and runs in a tenant-scoped transaction
 //! (`db::begin_tenant`), so row-level security backs up every `WHERE`.
 
+mod account_cache;
 mod channel_accounts;
 mod error;
 mod identity;
 mod tenants;
 
+pub use account_cache::AccountCache;
 pub use channel_accounts::{
     ChannelAccount, get_account, provider_accounts, resolve_account, tenant_accounts, upsert_account,
 };

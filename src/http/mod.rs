@@ -38,6 +38,8 @@ pub struct AppState {
     pub publisher: Option<Arc<crate::runtime::KafkaParts>>,
     pub inject_token: Option<Secret<String>>,
     pub channels: Arc<ChannelIngress>,
+    /// The channel accounts webhooks are addressed to, held in memory.
+    pub accounts: Arc<crate::crm::AccountCache>,
     /// Whether this process takes provider webhooks and the support form
     /// (`serve` and `api`; workers and dispatchers do not).
     pub ingress: bool,

@@ -16,7 +16,7 @@ use crate::channels::webform::{
     self, Author, StatusMessage, StatusTokenKey, Submission, SubmissionReceipt, TicketRequest, TicketStatus,
     TicketStatusView,
 };
-use crate::crm::{ChannelAccount, provider_accounts, resolve_account};
+use crate::crm::ChannelAccount;
 use crate::db::{SystemJob, begin_system_job, begin_tenant};
 use crate::domain::TenantId;
 use axum::Json;
@@ -47,7 +47,9 @@ pub async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> 
     let key = match q.key {
         Some(k) => k,
         None => {
-            let forms = provider_accounts(&state.pool, Provider::Webform)
+            let forms = state
+                .accounts
+                .provider(Provider::Webform)
                 .await
                 .map_err(|_| Problem::unavailable("cannot look the support form up; retry"))?;
             match forms.as_slice() {
@@ -92,7 +94,7 @@ fn webform_settings(account: &ChannelAccount) -> WebformSettings {
 /// `Access-Control-Allow-Origin` for an origin one of the forms allows.
 async fn cors(state: &AppState, headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
-    let forms = provider_accounts(&state.pool, Provider::Webform).await.ok()?;
+    let forms = state.accounts.provider(Provider::Webform).await.ok()?;
     forms
         .iter()
         .any(|f| webform_settings(f).allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin))
@@ -138,7 +140,7 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, raw: Resu
             }
             Submission::Ticket(request) => request,
         };
-        let account = match resolve_account(&state.pool, Provider::Webform, &request.widget_key).await {
+        let account = match state.accounts.resolve(Provider::Webform, &request.widget_key).await {
             Ok(Some(account)) => account,
             Ok(None) => {
                 return Err(Problem::invalid_fields(vec![FieldError {

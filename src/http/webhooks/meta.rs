@@ -13,7 +13,7 @@ use super::{account, body, header, take_in};
 use crate::channels::Provider;
 use crate::channels::meta::{self, AppSecret, SIGNATURE_HEADER};
 use crate::channels::settings::{AccountSettings, MetaSettings};
-use crate::crm::{ChannelAccount, provider_accounts};
+use crate::crm::ChannelAccount;
 use crate::dispatch::store::apply_delivery_status;
 use crate::http::AppState;
 use crate::http::problem::Problem;
@@ -41,7 +41,9 @@ fn misconfigured(account: &ChannelAccount, e: impl std::fmt::Display) -> Problem
 
 pub async fn subscribe(State(state): State<AppState>, uri: Uri) -> Result<Response, Problem> {
     let pairs = meta::parse_query(uri.query().unwrap_or_default()).map_err(|e| Problem::bad_request(e.to_string()))?;
-    let accounts = provider_accounts(&state.pool, Provider::Meta)
+    let accounts = state
+        .accounts
+        .provider(Provider::Meta)
         .await
         .map_err(|_| Problem::unavailable("cannot look the channel accounts up; retry"))?;
     let mut last = None;
@@ -89,7 +91,9 @@ pub async fn notify(
     if accounts.is_empty() {
         // Nothing for any number (e.g. only skipped items): still it must
         // be signed by one of our apps.
-        let all = provider_accounts(&state.pool, Provider::Meta)
+        let all = state
+            .accounts
+            .provider(Provider::Meta)
             .await
             .map_err(|_| Problem::unavailable("cannot look the channel accounts up; retry"))?;
         let any = all.iter().any(|a| {

@@ -14,7 +14,7 @@ pub mod twilio;
 use super::AppState;
 use super::problem::Problem;
 use crate::channels::Provider;
-use crate::crm::{ChannelAccount, resolve_account};
+use crate::crm::ChannelAccount;
 use crate::db::begin_tenant;
 use crate::domain::{InboundMessage, TenantId};
 use crate::runtime::SubmitError;
@@ -39,7 +39,7 @@ pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The enabled account `address` at `provider`, or 403.
 pub async fn account(state: &AppState, provider: Provider, address: &str) -> Result<ChannelAccount, Problem> {
-    match resolve_account(&state.pool, provider, address).await {
+    match state.accounts.resolve(provider, address).await {
         Ok(Some(account)) => Ok(account),
         Ok(None) => {
             tracing::warn!(%provider, address, "webhook for an unknown channel account rejected");

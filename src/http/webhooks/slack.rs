@@ -12,7 +12,7 @@ use super::{account, body, header, remember, seen_before, take_in};
 use crate::channels::Provider;
 use crate::channels::settings::{AccountSettings, SlackSettings};
 use crate::channels::slack::{self, EventOutcome, SignatureVerifier, SigningSecret};
-use crate::crm::{ChannelAccount, provider_accounts};
+use crate::crm::ChannelAccount;
 use crate::http::AppState;
 use crate::http::problem::Problem;
 use axum::Json;
@@ -64,7 +64,9 @@ pub async fn events(
         .and_then(|v| v.get("team_id").and_then(|t| t.as_str()).map(str::to_string));
     let Some(team) = team else {
         // url_verification (no team): any of our Slack apps may have sent it.
-        let accounts = provider_accounts(&state.pool, Provider::Slack)
+        let accounts = state
+            .accounts
+            .provider(Provider::Slack)
             .await
             .map_err(|_| Problem::unavailable("cannot look the channel accounts up; retry"))?;
         let mut last = Problem::forbidden("no Slack account is configured here");
