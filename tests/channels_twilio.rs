@@ -221,3 +221,38 @@ fn base64_basic(user: &str, pass: &str) -> String {
 fn encoded(fields: &[String]) -> String {
     fte::channels::twilio::form::encode(fields.iter().map(|f| f.split_once('=').unwrap()))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_in_a_signed_message_is_cleaned_stored_and_answered() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("hostile", MergePolicy::Manual).await.id;
+    let fake = FakeProvider::start(accept_with_sid).await;
+    let (mut child, addr) = spawn_serve(&db.url, &[("FTE_TEST_TWILIO_TOKEN", TOKEN)]);
+    let config = json!({ "account_sid": SID, "auth_token_env": "FTE_TEST_TWILIO_TOKEN", "base_url": fake.base_url });
+    upsert_account(&db.pool, tenant, Provider::Twilio, BUSINESS, &config).await.unwrap();
+    let hook = format!("http://{addr}/webhooks/twilio/whatsapp");
+    // A NUL (which PostgreSQL refuses), a bell, an escape sequence, a
+    // right-to-left override and a decomposed é, signed as Twilio signs.
+    let mut fields = inbound_form("SM55555555555555555555555555555555", BUSINESS, "");
+    fields.retain(|f| !f.starts_with("Body=") && !f.starts_with("ProfileName="));
+    fields.push("Body:=Hi\\x00 there\\x07\\x1b[31m \\u202eexe.pdf cafe\\u0301\\r\\nbye".into());
+    fields.push("ProfileName:=Jo\\x00 Doe".into());
+    let (status, body) = post_signed(&hook, TOKEN, &fields);
+    assert_eq!(status, 200, "{body}");
+    fake.wait_for(1, Duration::from_secs(20)).await;
+    let stored: (String, Option<String>) = {
+        let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
+        sqlx::query_as(
+            "SELECT m.body, c.display_name FROM messages m JOIN customers c ON c.id = m.customer_id
+              WHERE m.direction = 'inbound'",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+    };
+    assert_eq!(stored.0, "Hi there[31m exe.pdf caf\u{e9}\nbye");
+    assert_eq!(stored.1.as_deref(), Some("Jo Doe"));
+    assert_eq!(tenant_count(&db, tenant, "SELECT count(*) FROM escalations").await, 0);
+    child.kill().ok();
+    child.wait().ok();
+}

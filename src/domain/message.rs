@@ -49,6 +49,25 @@ pub struct InboundMessage {
 }
 
 impl InboundMessage {
+    /// The message as it may be stored: its text cleaned
+    /// ([`super::clean_text`]: no NUL or other control characters, NFC),
+    /// its body cut to [`MAX_BODY_CHARS`]. Every way in applies it before
+    /// anything stores the message; applying it again changes nothing.
+    pub fn cleaned(mut self) -> Self {
+        fn clean(s: &mut String) {
+            if let std::borrow::Cow::Owned(c) = super::clean_text(s) {
+                *s = c;
+            }
+        }
+        clean(&mut self.body);
+        clean(&mut self.external_id);
+        self.subject.iter_mut().for_each(clean);
+        self.display_name.iter_mut().for_each(clean);
+        super::clean_json(&mut self.metadata);
+        self.body = limit_body(std::mem::take(&mut self.body), &mut self.metadata);
+        self
+    }
+
     /// Every identifier, the sender's first (identity resolution gives the
     /// message to the customer of the first one that matches).
     pub fn all_identifiers(&self) -> Vec<Identifier> {

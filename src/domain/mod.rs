@@ -7,9 +7,11 @@ mod contact;
 mod escalation;
 mod ids;
 mod message;
+mod text;
 
 pub use channel::{Channel, ParseChannelError};
 pub use contact::{ContactError, EmailAddress, Identifier, IdentifierKind, PhoneNumber, SlackUserId};
 pub use escalation::EscalationReason;
 pub use ids::{ApprovalId, ConversationId, CustomerId, MessageId, TenantId, TicketId};
 pub use message::{InboundMessage, MAX_BODY_CHARS, OutboundMessage, TicketMessage, limit_body};
+pub use text::{clean_json, clean_text};

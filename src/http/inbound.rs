@@ -104,7 +104,8 @@ fn parse(req: InjectRequest) -> Result<InboundMessage, Problem> {
             body: req.body,
             received_at: chrono::Utc::now(),
             metadata: serde_json::json!({ "source": "inject_api" }),
-        }),
+        }
+        .cleaned()),
         _ => Err(Problem::invalid_fields(errors)),
     }
 }

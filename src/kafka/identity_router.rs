@@ -126,7 +126,7 @@ async fn resolve(
     });
     let refused = match parsed {
         Err(reason) => reason.to_string(),
-        Ok(inbound) => match route(&pool, inbound, &mut shutdown).await {
+        Ok(inbound) => match route(&pool, inbound.cleaned(), &mut shutdown).await {
             Routed::Ticket { key, payload } => return Resolved::Produce { at, topic: topics.tickets(), key, payload },
             Routed::ShuttingDown => return Resolved::ShuttingDown,
             Routed::Refused(reason) => reason,

@@ -260,6 +260,7 @@ impl Runtime {
     /// committed. Kafka: returns once the inbound topic has it (durable);
     /// a worker takes it from there.
     pub async fn accept(&self, message: InboundMessage) -> Result<Accepted, SubmitError> {
+        let message = message.cleaned();
         match &self.kafka {
             None => self.submit(message).await.map(Accepted::Committed),
             Some(kafka) => kafka.publish_inbound(&message).await.map(|(topic, partition, offset)| Accepted::Queued {
@@ -273,6 +274,7 @@ impl Runtime {
     /// Resolves the sender, then routes the message to their actor; returns
     /// once the turn is committed (or has finally failed).
     pub async fn submit(&self, message: InboundMessage) -> Result<TurnReceipt, SubmitError> {
+        let message = message.cleaned();
         let identifiers = message.all_identifiers();
         let resolution =
             resolve_customer(&self.pool, message.tenant_id, &identifiers, message.display_name.as_deref()).await?;

@@ -1,7 +1,8 @@
 """Posts a webhook signed by a provider's official SDK, as the provider would.
 
     twilio: signed_webhook.py twilio URL AUTH_TOKEN key=value ...
-            (form-encoded; X-Twilio-Signature from twilio's RequestValidator)
+            (form-encoded; X-Twilio-Signature from twilio's RequestValidator;
+            key:=value takes Python escapes in value, e.g. \x00 for a NUL)
     slack:  signed_webhook.py slack URL SIGNING_SECRET BODY [TIMESTAMP]
             (JSON; X-Slack-Signature from slack_sdk's SignatureVerifier)
 
@@ -30,7 +31,12 @@ def post(url, body, headers):
 def twilio(url, token, pairs):
     from twilio.request_validator import RequestValidator
 
-    params = dict(p.split("=", 1) for p in pairs)
+    params = {}
+    for pair in pairs:
+        key, value = pair.split("=", 1)
+        if key.endswith(":"):
+            key, value = key[:-1], value.encode("utf-8").decode("unicode_escape")
+        params[key] = value
     signature = RequestValidator(token).compute_signature(url, params)
     body = urllib.parse.urlencode(params).encode()
     return post(url, body, {

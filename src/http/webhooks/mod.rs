@@ -66,7 +66,8 @@ pub fn public_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
 /// inbound rate limit (429 beyond it), then publishes it (Kafka) or hands
 /// it to the embedded runtime and waits for its turn to commit, at most the
 /// ack timeout (the turn goes on after that).
-pub async fn take_in(state: &AppState, account: &ChannelAccount, mut message: InboundMessage) -> Result<(), Problem> {
+pub async fn take_in(state: &AppState, account: &ChannelAccount, message: InboundMessage) -> Result<(), Problem> {
+    let mut message = message.cleaned();
     if let Err(wait) = state.channels.inbound_limit.try_take(message.tenant_id, message.channel) {
         tracing::warn!(tenant_id = %message.tenant_id, channel = %message.channel, "inbound rate limit reached");
         return Err(Problem::too_many_requests("too many messages for this account; retry later", wait.as_secs() + 1));
