@@ -1096,6 +1096,7 @@ class PushSigner:
         self.dp, self.dq, self.qinv = d % (p - 1), d % (q - 1), pow(q, -1, p)
         self.size = (self.n.bit_length() + 7) // 8
         self.kid = hashlib.sha1(self.n.to_bytes(self.size, "big")).hexdigest()
+        self.tokens: dict[tuple[str, str], tuple[int, str]] = {}
 
     def jwk(self) -> dict:
         e = self.e.to_bytes(3, "big")
@@ -1118,10 +1119,17 @@ class PushSigner:
         return f"{head}.{body}.{b64url(self.sign(f'{head}.{body}'.encode()))}"
 
     def push_token(self, audience: str, service_account: str) -> str:
+        """A token valid for an hour, reused for a minute (as Google's
+        tokens are reused while valid; signing in Python costs CPU)."""
         now = int(time.time())
-        return self.jwt({"aud": audience, "azp": "113774264463038321964", "email": service_account,
-                         "email_verified": True, "exp": now + 3600, "iat": now, "iss": "https://accounts.google.com",
-                         "sub": "113774264463038321964"})
+        cached = self.tokens.get((audience, service_account))
+        if cached and now - cached[0] < 60:
+            return cached[1]
+        token = self.jwt({"aud": audience, "azp": "113774264463038321964", "email": service_account,
+                          "email_verified": True, "exp": now + 3600, "iat": now, "iss": "https://accounts.google.com",
+                          "sub": "113774264463038321964"})
+        self.tokens[(audience, service_account)] = (now, token)
+        return token
 
 
 def email_text(msg) -> str:
