@@ -100,12 +100,6 @@ pub struct ChannelSettings {
     #[arg(long, env = "FTE_WEBFORM_SECRET", hide_env_values = true)]
     pub webform_secret: Option<Secret<String>>,
 
-    /// Embedded mode: how long a webhook waits for its turn to commit
-    /// before acknowledging anyway (the turn goes on; providers retry
-    /// requests they see time out).
-    #[arg(long, env = "WEBHOOK_ACK_TIMEOUT_MS", default_value_t = 2500)]
-    pub webhook_ack_timeout_ms: u64,
-
     /// Inbound messages per second per tenant and channel (token bucket);
     /// beyond it webhooks answer 429 and providers retry later.
     #[arg(long, env = "INBOUND_RATE_PER_SEC", default_value_t = 50.0)]

@@ -117,6 +117,9 @@ pub enum SystemJob {
     HealthProbe,
     /// The admin API: lists every tenant for a global admin key (read-only).
     TenantDirectory,
+    /// Embedded mode at start-up: reads the messages a crash left in the
+    /// intake (read-only).
+    IntakeRecovery,
 }
 
 impl SystemJob {
@@ -129,6 +132,7 @@ impl SystemJob {
             SystemJob::ApiAuth => "api_auth",
             SystemJob::HealthProbe => "health_probe",
             SystemJob::TenantDirectory => "tenant_directory",
+            SystemJob::IntakeRecovery => "intake_recovery",
         }
     }
 }

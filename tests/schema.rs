@@ -18,6 +18,7 @@ const TENANT_TABLES: &[&str] = &[
     "conversation_events",
     "conversation_snapshots",
     "messages",
+    "inbound_intake",
     "tickets",
     "knowledge_base",
     "kb_documents",

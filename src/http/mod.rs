@@ -57,8 +57,6 @@ pub struct AppState {
 pub struct ChannelIngress {
     /// `FTE_PUBLIC_URL`: the URL providers sign requests for.
     pub public_url: Option<String>,
-    /// Embedded mode: how long a webhook waits for its turn's commit.
-    pub ack_timeout: Duration,
     pub inbound_limit: crate::channels::rate_limit::RateLimiter,
     /// Signs web-form status links.
     pub webform_secret: Secret<String>,
@@ -74,7 +72,6 @@ impl ChannelIngress {
         });
         Self {
             public_url: settings.public_url.clone(),
-            ack_timeout: Duration::from_millis(settings.webhook_ack_timeout_ms),
             inbound_limit: crate::channels::rate_limit::RateLimiter::new(
                 settings.inbound_rate_per_sec,
                 settings.inbound_burst,

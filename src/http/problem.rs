@@ -74,6 +74,11 @@ impl Problem {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
     }
 
+    /// 503 with `Retry-After`.
+    pub fn unavailable_for(detail: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self { retry_after: Some(retry_after_secs.max(1)), ..Self::unavailable(detail) }
+    }
+
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
     }

@@ -5,6 +5,7 @@
 //! resolves the customer, publishes the message keyed by customer, and
 //! returns once the turn is committed.
 
+mod intake;
 mod kafka_mode;
 mod sweeper;
 
@@ -115,6 +116,38 @@ pub enum SubmitError {
     OutcomeLost,
     #[error("{0}")]
     Refused(String),
+    /// Embedded mode: as many messages are waiting as the in-process bus
+    /// holds; nothing was stored.
+    #[error("too many messages waiting; retry in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
+    /// The message could not be stored (the database away or busy).
+    #[error("cannot store the message: {0}")]
+    Store(sqlx::Error),
+}
+
+impl SubmitError {
+    /// Whether the same message is expected to go through once a passing
+    /// condition is over (the database away, the intake full).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SubmitError::Identity(CrmError::Database(e)) | SubmitError::Store(e) => crate::db::is_transient(e),
+            SubmitError::Identity(CrmError::Contention(_)) | SubmitError::OutcomeLost | SubmitError::Busy { .. } => {
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// How a message taken in for a webhook was made durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// Embedded: its intake row is committed (its turn runs after).
+    Stored,
+    /// Embedded: the same provider message was taken before and waits.
+    AlreadyWaiting,
+    /// Kafka: the inbound topic has it.
+    Queued { topic: String, partition: i32, offset: i64 },
 }
 
 pub struct Runtime {
@@ -134,6 +167,8 @@ pub struct Runtime {
     shutdown: watch::Sender<bool>,
     pool: PgPool,
     config: RuntimeConfig,
+    /// Embedded mode: messages taken in whose turn has not settled yet.
+    intake_waiting: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Runtime {
@@ -235,7 +270,7 @@ impl Runtime {
             config.sweep_interval,
             shutdown_rx,
         ));
-        Ok(Arc::new(Self {
+        let runtime = Arc::new(Self {
             supervisor,
             supervisor_task,
             registry,
@@ -249,7 +284,118 @@ impl Runtime {
             shutdown,
             pool,
             config,
-        }))
+            intake_waiting: Arc::default(),
+        });
+        if runtime.kafka.is_none() {
+            let recovery = tokio::spawn(Arc::clone(&runtime).recover_intake());
+            if let Ok(mut background) = runtime.background.lock() {
+                background.push(recovery);
+            }
+        }
+        Ok(runtime)
+    }
+
+    /// Takes a customer message in for a webhook and returns once it is
+    /// durable, before its turn runs. Embedded: its intake row is committed
+    /// and the turn follows in the background (`intake`); Kafka: the
+    /// inbound topic has it. A full intake refuses the message before
+    /// storing anything.
+    pub async fn take(self: &Arc<Self>, message: InboundMessage) -> Result<Taken, SubmitError> {
+        let message = message.cleaned();
+        if let Some(kafka) = &self.kafka {
+            let (topic, partition, offset) = kafka.publish_inbound(&message).await?;
+            return Ok(Taken::Queued { topic, partition, offset });
+        }
+        let capacity = self.config.partitions * self.config.partition_capacity;
+        if self.intake_waiting.load(std::sync::atomic::Ordering::Relaxed) >= capacity {
+            return Err(SubmitError::Busy { retry_after_secs: 2 });
+        }
+        match intake::store(&self.pool, &message).await.map_err(SubmitError::Store)? {
+            Some(id) => {
+                self.process_intake(id, message);
+                Ok(Taken::Stored)
+            }
+            None => Ok(Taken::AlreadyWaiting),
+        }
+    }
+
+    /// Runs a stored message's turn in the background, waiting out passing
+    /// failures, and removes its intake row once the turn has settled.
+    fn process_intake(self: &Arc<Self>, id: intake::IntakeId, message: InboundMessage) {
+        use std::sync::atomic::Ordering;
+        self.intake_waiting.fetch_add(1, Ordering::Relaxed);
+        let runtime = Arc::clone(self);
+        tokio::spawn(async move {
+            let tenant = message.tenant_id;
+            let mut wait = Duration::from_millis(100);
+            let settled = loop {
+                match runtime.submit(message.clone()).await {
+                    Ok(_) | Err(SubmitError::Failed(_)) => break true,
+                    Err(e) if e.is_transient() => {
+                        tracing::warn!(tenant_id = %tenant, external_id = %message.external_id, error = %e, "stored message not taken up yet; retrying");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(5));
+                    }
+                    Err(e) => {
+                        // Shutting down (the row is taken up at the next
+                        // start) or refused for good (reported).
+                        if !matches!(e, SubmitError::Closed) {
+                            tracing::error!(tenant_id = %tenant, external_id = %message.external_id, error = %e, "stored message cannot be taken up");
+                        }
+                        break false;
+                    }
+                }
+            };
+            if settled {
+                let mut wait = Duration::from_millis(100);
+                while let Err(e) = intake::remove(&runtime.pool, tenant, id).await {
+                    if !crate::db::is_transient(&e) || runtime.is_shutting_down() {
+                        // Left behind: taken up again at the next start and
+                        // recognised by its turn as done.
+                        tracing::warn!(tenant_id = %tenant, error = %e, "cannot remove a settled intake row");
+                        break;
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+            runtime.intake_waiting.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+
+    /// At start-up: takes up again every message a crash left in the
+    /// intake, oldest first, waiting for the database if it is away.
+    async fn recover_intake(self: Arc<Self>) {
+        let mut wait = Duration::from_millis(250);
+        let rows = loop {
+            match intake::leftovers(&self.pool).await {
+                Ok(rows) => break rows,
+                Err(e) if crate::db::is_transient(&e) && !self.is_shutting_down() => {
+                    tracing::warn!(error = %e, "cannot read the intake yet; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the intake: messages left by a crash stay there");
+                    return;
+                }
+            }
+        };
+        if !rows.is_empty() {
+            tracing::info!(messages = rows.len(), "taking up messages stored before a restart");
+        }
+        for (id, tenant, message) in rows {
+            match message {
+                Ok(message) => self.process_intake(id, message),
+                Err(e) => {
+                    tracing::error!(tenant_id = %tenant, intake_id = id.0, error = %e, "unreadable intake row left in place")
+                }
+            }
+        }
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
     }
 
     pub fn pool(&self) -> &PgPool {

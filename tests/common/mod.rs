@@ -423,34 +423,46 @@ impl Drop for OwnBroker {
     }
 }
 
-/// The tenant's latest reply: its provider id, delivery status and metadata.
-pub async fn latest_reply(db: &TestDb, tenant: fte::domain::TenantId) -> (Option<String>, String, serde_json::Value) {
+/// The tenant's latest reply, if any: its provider id, delivery status and
+/// metadata.
+pub async fn find_latest_reply(
+    db: &TestDb,
+    tenant: fte::domain::TenantId,
+) -> Option<(Option<String>, String, serde_json::Value)> {
     let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
     let row = sqlx::query_as(
         "SELECT external_id, delivery_status, metadata FROM messages WHERE direction = 'outbound'
           ORDER BY created_at DESC LIMIT 1",
     )
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await
     .unwrap();
     tx.commit().await.unwrap();
     row
 }
 
-/// Waits (10 s at most) until the tenant's latest reply has status `want`.
+/// The tenant's latest reply (there must be one).
+pub async fn latest_reply(db: &TestDb, tenant: fte::domain::TenantId) -> (Option<String>, String, serde_json::Value) {
+    find_latest_reply(db, tenant).await.expect("the tenant has a reply")
+}
+
+/// Waits (10 s at most) until the tenant's latest reply has status `want`
+/// (a webhook is acknowledged before its turn runs: the reply may not
+/// exist yet).
 pub async fn wait_reply_status(
     db: &TestDb,
     tenant: fte::domain::TenantId,
     want: &str,
 ) -> (Option<String>, String, serde_json::Value) {
     for _ in 0..200 {
-        let row = latest_reply(db, tenant).await;
-        if row.1 == want {
+        if let Some(row) = find_latest_reply(db, tenant).await
+            && row.1 == want
+        {
             return row;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("the reply never reached {want}: {:?}", latest_reply(db, tenant).await);
+    panic!("the reply never reached {want}: {:?}", find_latest_reply(db, tenant).await);
 }
 
 /// A count over the tenant's rows.

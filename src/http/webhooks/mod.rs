@@ -63,9 +63,10 @@ pub fn public_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
 }
 
 /// Takes a verified, parsed message in: counts it against the tenant's
-/// inbound rate limit (429 beyond it), then publishes it (Kafka) or hands
-/// it to the embedded runtime and waits for its turn to commit, at most the
-/// ack timeout (the turn goes on after that).
+/// inbound rate limit (429 beyond it), then makes it durable (Kafka: the
+/// inbound topic; embedded: the intake table) and returns; the turn runs
+/// after the acknowledgement. A message that could not be made durable is
+/// refused with 503 and `Retry-After`, never acknowledged.
 pub async fn take_in(state: &AppState, account: &ChannelAccount, message: InboundMessage) -> Result<(), Problem> {
     let mut message = message.cleaned();
     if let Err(wait) = state.channels.inbound_limit.try_take(message.tenant_id, message.channel) {
@@ -77,26 +78,16 @@ pub async fn take_in(state: &AppState, account: &ChannelAccount, message: Inboun
     }
     let (tenant_id, channel, external_id) = (message.tenant_id, message.channel, message.external_id.clone());
     let outcome = match (&state.runtime, &state.publisher) {
-        (Some(runtime), _) => {
-            let runtime = runtime.clone();
-            let turn = tokio::spawn(async move { runtime.accept(message).await });
-            match tokio::time::timeout(state.channels.ack_timeout, turn).await {
-                Ok(Ok(result)) => result.map(|_| ()),
-                Ok(Err(join)) => Err(SubmitError::Refused(join.to_string())),
-                Err(_) => {
-                    tracing::info!(%tenant_id, %channel, external_id, "turn still running at the ack deadline");
-                    Ok(())
-                }
-            }
-        }
+        (Some(runtime), _) => runtime.take(message).await.map(|_| ()),
         (None, Some(kafka)) => kafka.publish_inbound(&message).await.map(|_| ()),
         (None, None) => return Err(Problem::unavailable("this process takes no messages")),
     };
     outcome.map_err(|e| {
-        tracing::error!(%tenant_id, %channel, external_id, error = %e, "inbound message not taken in");
+        tracing::warn!(%tenant_id, %channel, external_id, error = %e, "inbound message not taken in");
         match e {
             SubmitError::Closed => Problem::unavailable("shutting down; retry"),
-            other => Problem::unavailable(format!("message not taken in ({other}); retry")),
+            SubmitError::Busy { retry_after_secs } => Problem::unavailable_for(e.to_string(), retry_after_secs),
+            other => Problem::unavailable_for(format!("message not taken in ({other}); retry"), 1),
         }
     })?;
     state.metrics.message(channel.as_str(), "inbound");
