@@ -63,6 +63,9 @@ from pathlib import Path
 
 from twilio.request_validator import RequestValidator
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import chaos_failover  # noqa: E402
+
 PROJECT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_BROKEN_PROMISE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -1959,7 +1962,7 @@ class Chaos:
             "OUTBOUND_RATE_PER_SEC": str(a.outbound_rate_limit),
             "OUTBOUND_BURST": str(a.outbound_rate_limit),
         })
-        if a.session_timeout_ms is not None:
+        if a.session_timeout_ms:
             env["KAFKA_SESSION_TIMEOUT_MS"] = str(a.session_timeout_ms)
         if a.max_poll_interval_ms is not None:
             env["KAFKA_MAX_POLL_INTERVAL_MS"] = str(a.max_poll_interval_ms)
@@ -2017,7 +2020,7 @@ class Chaos:
         self.tansu = Proc("tansu", [tansu, "broker", "--cluster-id", f"chaos-{self.run_id}", "--listener-url",
                                     listener, "--advertised-listener-url", listener, "--storage-engine",
                                     f"postgres://postgres@127.0.0.1:{self.pg_broker.port}/tansu"],
-                          dict(os.environ), self.logdir)
+                          {**os.environ, "TANSU_GROUP_JOIN_PAUSE_MS": str(a.broker_join_pause_ms)}, self.logdir)
         self.tansu.start()
         self.wait_port(self.tansu, self.broker_port, 30)
         log(f"tansu on {self.broker_port}")
@@ -2717,6 +2720,7 @@ class Chaos:
             if p is not None and f["ready_at"] is None:
                 f["ready_at"] = self.rel(p.ready_times.get(f["_incarnation"]))
         recovery = self.recovery(sends, replies, accepted)
+        failover = chaos_failover.failover(self.logdir, self.t0_wall, self.faults)
         log_findings = scan_logs(self.logdir)
         unexpected_exits = {p.name: p.exits for p in [*self.workers, self.dispatcher, self.api, self.tansu]
                             if p.exits}
@@ -2842,6 +2846,7 @@ class Chaos:
                                                 if replies.get(key) and chan(key[0]) == ch]]},
             "faults": [{k: v for k, v in f.items() if not k.startswith("_")} for f in self.faults],
             "recovery": recovery,
+            "failover": {"per_fault": failover, "summary": chaos_failover.summary(failover)},
             "unexpected_exits": unexpected_exits,
             "database": {k: v for k, v in db["counts"].items()},
             "dead_letters": self.dlq_count(),
@@ -3094,8 +3099,9 @@ def print_summary(r: dict) -> None:
     w("")
     w(" faults (t: seconds since the load started; the other columns: seconds after the fault)")
     w(f"   {'fault':<16}{'target':<13}{'t':>6}{'down':>6}{'ready':>6}{'refused':>8}{'ingress':>8}{'pending':>8}"
-      f"{'drained':>9}{'1st':>6}{'silence':>8}{'rate':>6}")
+      f"{'drained':>9}{'1st':>6}{'silence':>8}{'rate':>6}{'failover':>9}")
     faults = {(f["kind"], f["at"]): f for f in r["faults"]}
+    failovers = {(f["kind"], f["at"]): f for f in r["failover"]["per_fault"]}
     for f in r["recovery"]:
         fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
         drained = fmt(f["pending_all_answered_after_s"]) if f["pending_never_answered"] == 0 \
@@ -3105,7 +3111,10 @@ def print_summary(r: dict) -> None:
         w(f"   {f['kind']:<16}{f['target'][:12]:<13}{fmt(f['at']):>6}{fmt(f['down_s']):>6}{fmt(ready):>6}"
           f"{f['webhooks_refused']:>8}{fmt(f['webhooks_accepted_again_after_s']):>8}{f['pending_at_fault']:>8}"
           f"{drained:>9}{fmt(f['first_reply_after_s']):>6}{fmt(f['longest_silence_after_s']):>8}"
-          f"{fmt(f['rate_back_after_s']):>6}")
+          f"{fmt(f['rate_back_after_s']):>6}{fmt(failovers.get((f['kind'], f['at']), {}).get('failover_s')):>9}")
+    for kind, s in r["failover"]["summary"].items():
+        w(f" failover after {kind}: p50 {s['p50_s']} s, max {s['max_s']} s over {s['kills']} kills"
+          f" ({s['never_served_again']} never served again, {s['killed_owning_nothing']} killed owning nothing)")
     for name, exits in r["unexpected_exits"].items():
         for e in exits:
             w(f" ! {name} exited by itself at t={e['at']}s (exit {e['exit']}, "
@@ -3144,8 +3153,12 @@ def parse_args(argv=None):
     p.add_argument("--pg-outage-at", type=float, default=0.5, help="fraction of the load when PostgreSQL stops")
     p.add_argument("--restart-delay", type=float, default=1.0, help="seconds before a killed process is restarted")
     p.add_argument("--no-faults", action="store_true", help="a baseline: the same load, no fault")
-    p.add_argument("--session-timeout-ms", type=int,
-                   help="KAFKA_SESSION_TIMEOUT_MS of every process (default: the binary's own)")
+    p.add_argument("--session-timeout-ms", type=int, default=1500,
+                   help="KAFKA_SESSION_TIMEOUT_MS of every process (default 1500, the production setting\n"
+                        "docs/guarantees.md recommends for failover in seconds; 0: the binary's own default)")
+    p.add_argument("--broker-join-pause-ms", type=int, default=300,
+                   help="TANSU_GROUP_JOIN_PAUSE_MS of the broker: how long a rejoining follower waits (default 300;\n"
+                        "tansu's own is 3000)")
     p.add_argument("--max-poll-interval-ms", type=int, help="KAFKA_MAX_POLL_INTERVAL_MS (default: the binary's)")
     p.add_argument("--db-pool", type=int, default=20, help="DATABASE_MAX_CONNECTIONS of each process")
     p.add_argument("--inbound-rate-limit", type=float, default=1e6,
