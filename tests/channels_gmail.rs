@@ -215,3 +215,87 @@ fn decode_raw(j: &serde_json::Value) -> String {
     let raw = j["raw"].as_str().unwrap_or_default().trim_end_matches('=');
     String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).unwrap()).unwrap()
 }
+
+/// A mailbox with `BACKLOG` new emails, one history record each (ids
+/// 1001…), listed 20 records a page from `startHistoryId` on.
+const BACKLOG: u64 = 60;
+
+fn backlog(rec: &Recorded) -> (u16, Vec<(String, String)>, String) {
+    let ok = |body: serde_json::Value| (200, vec![], body.to_string());
+    let q: std::collections::HashMap<String, String> = rec.query_pairs().into_iter().collect();
+    match (rec.method.as_str(), rec.path.as_str()) {
+        ("GET", "/gmail/v1/users/me/history") => {
+            let start: u64 = q.get("startHistoryId").and_then(|s| s.parse().ok()).unwrap_or(0);
+            let from: u64 = q.get("pageToken").and_then(|s| s.parse().ok()).unwrap_or(start + 1).max(1001);
+            let to = (from + 19).min(1000 + BACKLOG);
+            let records: Vec<_> = (from..=to)
+                .map(|h| json!({"id": h.to_string(), "messagesAdded": [{"message": {"id": format!("m{h}"), "threadId": format!("t{h}"), "labelIds": ["INBOX"]}}]}))
+                .collect();
+            let mut page = json!({ "history": records, "historyId": (1000 + BACKLOG).to_string() });
+            if to < 1000 + BACKLOG {
+                page["nextPageToken"] = json!((to + 1).to_string());
+            }
+            ok(page)
+        }
+        ("GET", path) if path.starts_with("/gmail/v1/users/me/messages/m") => {
+            let h: u64 = path.trim_start_matches("/gmail/v1/users/me/messages/m").parse().unwrap();
+            let email = format!(
+                "From: Customer {h} <c{h}@example.com>\r\nTo: {MAILBOX}\r\nSubject: Question {h}\r\n\
+                 Message-ID: <q-{h}@example.com>\r\nDate: Sun, 22 Nov 2026 05:00:00 +0000\r\n\
+                 Content-Type: text/plain; charset=utf-8\r\n\r\nQuestion number {h}\r\n"
+            );
+            ok(json!({"id": format!("m{h}"), "threadId": format!("t{h}"), "labelIds": ["INBOX"],
+                      "historyId": h.to_string(), "internalDate": "1795237200000", "raw": URL_SAFE.encode(email)}))
+        }
+        ("POST", "/gmail/v1/users/me/messages/send") => {
+            ok(json!({"id": format!("s{}", uuid::Uuid::new_v4().simple()), "threadId": "t", "labelIds": ["SENT"]}))
+        }
+        _ => google(rec),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_larger_than_one_sync_step_is_taken_in_whole_across_redeliveries() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("backlog", MergePolicy::Manual).await.id;
+    let fake = FakeProvider::start(backlog).await;
+    let config = json!({
+        "client_id": "client-123.apps.googleusercontent.com",
+        "client_secret_env": "FTE_TEST_GMAIL_SECRET", "refresh_token_env": "FTE_TEST_GMAIL_REFRESH",
+        "push_audience": AUDIENCE, "push_service_account": PUSHER,
+        "topic_name": "projects/tallyloom-prod/topics/gmail", "base_url": fake.base_url,
+        "token_url": format!("{}/token", fake.base_url), "certs_url": format!("{}/oauth2/v3/certs", fake.base_url),
+    });
+    upsert_account(&db.pool, tenant, Provider::Gmail, MAILBOX, &config).await.unwrap();
+    let (mut child, addr) =
+        spawn_serve(&db.url, &[("FTE_TEST_GMAIL_SECRET", "gsecret"), ("FTE_TEST_GMAIL_REFRESH", "1//refresh")]);
+    let hook = format!("http://{addr}/webhooks/gmail/push");
+    fake.wait_for(2, Duration::from_secs(20)).await;
+    // Pub/Sub delivers the push until it is acknowledged.
+    let body = testkit::push_body(MAILBOX, 1000 + BACKLOG, "push-backlog");
+    let mut deliveries = 0;
+    loop {
+        deliveries += 1;
+        let r = push(&hook, &body, Some(&token(KEY_A, "key-a", AUDIENCE))).await;
+        if r.status().is_success() {
+            break;
+        }
+        assert_eq!(r.status(), 503, "only a backlog left for the next delivery may refuse");
+        assert!(deliveries < 20, "the sync does not move on");
+    }
+    // Acknowledged: every email is durable; each becomes one stored message.
+    let count = || one(&db, tenant, "SELECT count(*)::text, 'x'::text FROM messages WHERE direction = 'inbound'");
+    for _ in 0..600 {
+        if count().await.0.as_deref() == Some(BACKLOG.to_string().as_str()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count().await.0, Some(BACKLOG.to_string()), "every email of the backlog stored once");
+    let (cursor, _) = one(&db, tenant, "SELECT cursor, 'x'::text FROM channel_cursors").await;
+    assert_eq!(cursor.as_deref(), Some((1000 + BACKLOG).to_string().as_str()));
+    let fetched = fake.requests().iter().filter(|r| r.path.contains("/messages/m")).count();
+    assert_eq!(fetched as u64, BACKLOG, "each email fetched once");
+    child.kill().ok();
+    child.wait().ok();
+}

@@ -54,7 +54,16 @@ impl GmailIoError {
 /// How long Google's signing keys are trusted before being refetched.
 const KEYS_TTL: Duration = Duration::from_secs(3600);
 /// Messages fetched per push at most (the rest wait for the next).
-const MAX_MESSAGES_PER_SYNC: usize = 100;
+const MAX_MESSAGES_PER_SYNC: usize = 25;
+
+/// One step of a mailbox sync: the messages to take in, the history id to
+/// store once they are, and whether the mailbox is caught up.
+#[derive(Debug)]
+pub struct MailboxBatch {
+    pub messages: Vec<InboundMessage>,
+    pub history_id: u64,
+    pub complete: bool,
+}
 
 pub struct GmailClient {
     http: reqwest::Client,
@@ -182,25 +191,30 @@ impl GmailClient {
     }
 
     /// The customer messages that arrived since the stored history id (or,
-    /// without a usable one, in the last day of the INBOX), and the
-    /// history id to store once they are taken in. Automated mail and the
-    /// mailbox's own messages are left out (no loops).
+    /// without a usable one, in the last day of the INBOX), at most
+    /// `MAX_MESSAGES_PER_SYNC` of them (whole history records), and the
+    /// history id to store once they are taken in: the last record taken
+    /// when more are waiting (`complete` false: sync again), else the
+    /// mailbox's current one. Automated mail and the mailbox's own
+    /// messages are left out (no loops).
     pub async fn new_messages(
         &self,
         pool: &PgPool,
         account: &ChannelAccount,
         settings: &GmailSettings,
         notification: &GmailNotification,
-    ) -> Result<(Vec<InboundMessage>, u64), GmailIoError> {
+    ) -> Result<MailboxBatch, GmailIoError> {
         let api =
             GmailApi::new(&settings.base_url, &settings.user_id).map_err(|e| GmailIoError::Permanent(e.to_string()))?;
         let stored = cursor::load(pool, account).await.map_err(|e| GmailIoError::Temporary(e.to_string()))?;
         let mut ids: Vec<String> = Vec::new();
         let mut newest = notification.history_id;
+        // The last history record taken, when the sync stops before the end.
+        let mut stopped_at: Option<u64> = None;
         let mut resync = stored.history_id.is_none();
         if let Some(start) = stored.history_id {
             let mut page: Option<String> = None;
-            loop {
+            'pages: loop {
                 let answer =
                     self.authorized(account, settings, |t| api.history_list(t, start, page.as_deref())).await?;
                 let outcome =
@@ -212,11 +226,23 @@ impl GmailClient {
                         break;
                     }
                     HistoryOutcome::Page(p) => {
+                        let mut last_record = None;
+                        for m in p.added {
+                            // Stop only between records, and only where the
+                            // sync can resume (the record's id is known).
+                            if ids.len() >= MAX_MESSAGES_PER_SYNC && last_record.is_some() && m.record != last_record {
+                                stopped_at = last_record;
+                                break 'pages;
+                            }
+                            last_record = m.record;
+                            if !m.is_own() && !ids.contains(&m.id) {
+                                ids.push(m.id);
+                            }
+                        }
                         newest = newest.max(p.history_id.unwrap_or(0));
-                        ids.extend(p.added.into_iter().filter(|m| !m.is_own()).map(|m| m.id));
                         match p.next_page_token {
-                            Some(next) if ids.len() < MAX_MESSAGES_PER_SYNC => page = Some(next),
-                            _ => break,
+                            Some(next) => page = Some(next),
+                            None => break,
                         }
                     }
                 }
@@ -228,10 +254,12 @@ impl GmailClient {
             let page =
                 gmail::parse_message_list_response(answer.status, answer.retry_after_header().as_deref(), &answer.body)
                     .map_err(|e| GmailIoError::from_api("messages.list", e))?;
-            ids.extend(page.messages.into_iter().map(|(id, _)| id));
+            for (id, _) in page.messages {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
         }
-        ids.dedup();
-        ids.truncate(MAX_MESSAGES_PER_SYNC);
         let mailbox = EmailAddress::parse(&account.address).map_err(|e| GmailIoError::Permanent(e.to_string()))?;
         let mut messages = Vec::new();
         for id in ids {
@@ -246,7 +274,9 @@ impl GmailClient {
                 Err(e) if e.http_status() == Some(404) => continue,
                 Err(e) => return Err(GmailIoError::from_api("messages.get", e)),
             };
-            newest = newest.max(fetched.history_id.unwrap_or(0));
+            if stopped_at.is_none() {
+                newest = newest.max(fetched.history_id.unwrap_or(0));
+            }
             let email = match gmail::EmailMessage::parse(fetched, &mailbox) {
                 Ok(e) => e,
                 Err(e) => {
@@ -260,7 +290,7 @@ impl GmailClient {
             }
             messages.push(email.into_inbound_message(account.tenant_id, chrono::Utc::now()));
         }
-        Ok((messages, newest))
+        Ok(MailboxBatch { messages, history_id: stopped_at.unwrap_or(newest), complete: stopped_at.is_none() })
     }
 
     /// Sends a composed RFC 2822 message.

@@ -129,6 +129,9 @@ fn push_page_token(url: &mut String, page_token: Option<&str>) -> Result<(), Api
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddedMessage {
     pub id: String,
+    /// The history record that added it: a sync that stops after it
+    /// resumes from there.
+    pub record: Option<u64>,
     pub thread_id: Option<String>,
     pub label_ids: Vec<String>,
 }
@@ -172,6 +175,7 @@ struct HistoryBody {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct HistoryRecord {
+    id: Option<Value>,
     #[serde(default)]
     messages_added: Vec<MessageAdded>,
 }
@@ -206,10 +210,13 @@ pub fn parse_history_response(
         Some(v) => Some(parse_history_id(v).ok_or_else(|| ApiError::BadResponse(format!("historyId {v}")))?),
     };
     let mut added: Vec<AddedMessage> = Vec::new();
-    for m in parsed.history.into_iter().flat_map(|h| h.messages_added).filter_map(|a| a.message) {
-        let Some(id) = m.id.filter(|i| !i.is_empty()) else { continue };
-        if !added.iter().any(|a| a.id == id) {
-            added.push(AddedMessage { id, thread_id: m.thread_id, label_ids: m.label_ids });
+    for record in parsed.history {
+        let record_id = record.id.as_ref().and_then(parse_history_id);
+        for m in record.messages_added.into_iter().filter_map(|a| a.message) {
+            let Some(id) = m.id.filter(|i| !i.is_empty()) else { continue };
+            if !added.iter().any(|a| a.id == id) {
+                added.push(AddedMessage { id, record: record_id, thread_id: m.thread_id, label_ids: m.label_ids });
+            }
         }
     }
     Ok(HistoryOutcome::Page(HistoryPage {

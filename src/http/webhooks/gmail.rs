@@ -1,11 +1,13 @@
 //! Gmail's Pub/Sub push at `POST /webhooks/gmail/push`. The body names the
 //! mailbox (its account gives the tenant); the push's bearer token must be
 //! an RS256 JWT from Google for that account's audience and service
-//! account. Then the mailbox is synced (history since the stored id, each
-//! new message fetched) and every new customer email taken in; only after
-//! that is the history id stored and Pub/Sub acknowledged (a failure on the
-//! way answers 503, Pub/Sub redelivers, and messages already taken in are
-//! deduplicated by their Gmail id).
+//! account. Then the mailbox is synced in steps of a few dozen messages
+//! (history since the stored id, each new message fetched, every new
+//! customer email taken in, then the step's history id stored), and
+//! Pub/Sub acknowledged once it is caught up. A failure on the way, or a
+//! backlog that outlasts the request's budget, answers 503: Pub/Sub
+//! redelivers, the sync goes on from the last stored step, and messages
+//! already taken in are deduplicated by their Gmail id.
 
 use super::{account, body, header, remember, seen_before, take_in};
 use crate::channels::Provider;
@@ -18,6 +20,10 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+
+/// How long one push request syncs before leaving the rest of a backlog
+/// to the next delivery (Pub/Sub's acknowledgement deadline is 10 s).
+const SYNC_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn problem(account: uuid::Uuid, e: GmailIoError) -> Problem {
     match e {
@@ -56,17 +62,30 @@ pub async fn push(
     }
     let lock = gmail.lock(&account);
     let _one_sync = lock.lock().await;
-    let (messages, history_id) = gmail
-        .new_messages(&state.pool, &account, &settings, &notification)
-        .await
-        .map_err(|e| problem(account.id, e))?;
-    for message in messages {
-        take_in(&state, &account, message).await?;
+    // In steps, each stored as it is done, so a long backlog moves on even
+    // when Pub/Sub gives up on this request.
+    let started = std::time::Instant::now();
+    loop {
+        let batch = gmail
+            .new_messages(&state.pool, &account, &settings, &notification)
+            .await
+            .map_err(|e| problem(account.id, e))?;
+        for message in batch.messages {
+            take_in(&state, &account, message).await?;
+        }
+        cursor::advance(&state.pool, &account, batch.history_id).await.map_err(|e| {
+            tracing::error!(account_id = %account.id, error = %e, "cannot store the Gmail history id");
+            Problem::unavailable("cannot store the mailbox position; retry")
+        })?;
+        if batch.complete {
+            break;
+        }
+        if started.elapsed() >= SYNC_BUDGET {
+            // Pub/Sub delivers this push again, and the sync goes on.
+            tracing::info!(account_id = %account.id, "Gmail backlog left for the next delivery");
+            return Err(Problem::unavailable_for("more mail waiting; the sync goes on at the next delivery", 1));
+        }
     }
-    cursor::advance(&state.pool, &account, history_id).await.map_err(|e| {
-        tracing::error!(account_id = %account.id, error = %e, "cannot store the Gmail history id");
-        Problem::unavailable("cannot store the mailbox position; retry")
-    })?;
     remember(&state, account.tenant_id, Provider::Gmail, &notification.push_message_id).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
