@@ -29,6 +29,11 @@ impl AccountCache {
         Self { pool, loaded: RwLock::new(None) }
     }
 
+    /// Whether the accounts have been loaded at least once.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.read().map(|l| l.is_some()).unwrap_or(false)
+    }
+
     fn cached<T>(&self, read: impl FnOnce(&[ChannelAccount]) -> T) -> Option<T> {
         self.loaded.read().ok()?.as_deref().map(read)
     }

@@ -197,7 +197,9 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthRe
 }
 
 /// Whether this process takes traffic now (200) or not (503: starting,
-/// shutting down, or its database is unreachable).
+/// shutting down, or what it needs is unreachable: the database; for the
+/// `api` role with Kafka, the broker, and the database only until the
+/// channel accounts are first loaded).
 #[utoipa::path(get, path = "/ready", tag = "observability",
     responses((status = 200, body = serde_json::Value), (status = 503, body = serde_json::Value)))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
@@ -206,6 +208,21 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_jso
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({ "ready": false, "reason": "not accepting traffic" })),
         );
+    }
+    // The `api` role with Kafka takes webhooks with the broker and the
+    // channel accounts it holds in memory: PostgreSQL away is degraded
+    // (`/health`), not unready.
+    if state.publisher.is_some() {
+        let kafka = check_kafka(&state).await;
+        if !kafka.is_healthy() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "ready": false, "reason": "broker unavailable", "error": kafka.error })),
+            );
+        }
+        if state.accounts.is_loaded() {
+            return (StatusCode::OK, Json(serde_json::json!({ "ready": true })));
+        }
     }
     let postgres = check_postgres(&state).await;
     if !postgres.is_healthy() {

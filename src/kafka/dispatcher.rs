@@ -1,18 +1,19 @@
 //! The dispatcher role's consumer: reads the outbound topics (group
 //! `<prefix>fte-dispatcher`) and hands each reply to the dispatcher. Each
-//! partition has a lane of its own: its replies go out one at a time, in
-//! order (a customer's replies share a partition), while other partitions
-//! go on — a reply being retried holds back only its own partition. A
-//! record's offset is stored once its reply is settled (sent, already
-//! sent, or failed and flagged); a reply interrupted by shutdown keeps its
-//! offset unstored, so the group redelivers it, and a redelivered reply a
-//! provider already accepted is not sent again.
+//! partition has a lane of its own, which delivers several of its replies
+//! at once (the dispatcher keeps each customer's replies in commit order
+//! whatever the lanes do) while other partitions go on. A record's offset
+//! is stored once its reply and every earlier record's are settled (sent,
+//! already sent, or failed and flagged); a reply interrupted by shutdown
+//! keeps its offset unstored, so the group redelivers it, and a
+//! redelivered reply a provider already accepted is not sent again.
 
 use super::{Envelope, EventType, Topics};
 use crate::dispatch::{Dispatcher, Outcome};
 use crate::domain::{Channel, OutboundMessage};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
+use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -20,6 +21,9 @@ use tokio::task::JoinSet;
 
 /// Records queued per partition before the consumer waits.
 const LANE_DEPTH: usize = 64;
+
+/// Replies of one partition delivered at once.
+const LANE_CONCURRENCY: usize = 8;
 
 type Lanes = HashMap<(String, i32), mpsc::Sender<OwnedMessage>>;
 
@@ -56,24 +60,39 @@ pub async fn run_dispatcher(
     let _ = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync);
 }
 
-/// One partition's replies, in order.
+/// One partition's replies: up to `LANE_CONCURRENCY` delivered at once
+/// (order per customer is kept by the dispatcher itself, which sends a
+/// reply's unsettled predecessors first and holds each reply while it is
+/// delivered), offsets stored in record order as each prefix settles.
 async fn run_lane(
     consumer: Arc<StreamConsumer<super::LoggedRebalance>>,
     dispatcher: Arc<Dispatcher>,
-    mut records: mpsc::Receiver<OwnedMessage>,
+    records: mpsc::Receiver<OwnedMessage>,
 ) {
-    while let Some(msg) = records.recv().await {
-        match Envelope::parse(msg.payload().unwrap_or_default())
-            .and_then(|e| e.data_as::<OutboundMessage>(EventType::Outbound))
-        {
-            Ok(out) => {
-                if dispatcher.deliver(&out).await == Outcome::Interrupted {
-                    return;
-                }
+    let incoming = futures::stream::unfold(records, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
+    let settled = incoming
+        .map(|msg| {
+            let dispatcher = Arc::clone(&dispatcher);
+            async move {
+                let outcome = match Envelope::parse(msg.payload().unwrap_or_default())
+                    .and_then(|e| e.data_as::<OutboundMessage>(EventType::Outbound))
+                {
+                    Ok(out) => dispatcher.deliver(&out).await,
+                    Err(e) => {
+                        tracing::warn!(topic = msg.topic(), offset = msg.offset(), error = %e, "unreadable outbound record skipped");
+                        Outcome::Unknown
+                    }
+                };
+                (msg, outcome)
             }
-            Err(e) => {
-                tracing::warn!(topic = msg.topic(), offset = msg.offset(), error = %e, "unreadable outbound record skipped")
-            }
+        })
+        .buffered(LANE_CONCURRENCY);
+    let mut settled = std::pin::pin!(settled);
+    while let Some((msg, outcome)) = settled.next().await {
+        if outcome == Outcome::Interrupted {
+            // Shutdown: this record and every later one keep their offsets
+            // unstored, and the group redelivers them.
+            return;
         }
         if let Err(e) = consumer.store_offset(msg.topic(), msg.partition(), msg.offset()) {
             tracing::debug!(error = %e, "cannot store dispatcher offset (partition revoked?)");

@@ -57,7 +57,7 @@ pub async fn push(
     let settings = settings(&account).map_err(|e| problem(account.id, e))?;
     let gmail = &state.channels.gmail;
     gmail.verify_push(&settings, authorization).await.map_err(|e| problem(account.id, e))?;
-    if seen_before(&state, account.tenant_id, Provider::Gmail, &notification.push_message_id).await? {
+    if seen_before(&state, account.tenant_id, Provider::Gmail, &notification.push_message_id).await {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let lock = gmail.lock(&account);
@@ -86,6 +86,6 @@ pub async fn push(
             return Err(Problem::unavailable_for("more mail waiting; the sync goes on at the next delivery", 1));
         }
     }
-    remember(&state, account.tenant_id, Provider::Gmail, &notification.push_message_id).await;
+    remember(&state, account.tenant_id, Provider::Gmail, &notification.push_message_id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

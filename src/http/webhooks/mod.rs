@@ -96,8 +96,12 @@ pub async fn take_in(state: &AppState, account: &ChannelAccount, message: Inboun
 }
 
 /// Whether a provider delivery (Slack `event_id`, Pub/Sub message id) was
-/// taken in before.
-pub async fn seen_before(state: &AppState, tenant: TenantId, provider: Provider, id: &str) -> Result<bool, Problem> {
+/// taken in before. Only a shortcut: a delivery taken in twice is one
+/// more publish, which the runtime dedupes by the message's external id.
+/// So when the database does not answer within `SEEN_BEFORE_BUDGET` (it
+/// is away, or its pool is busy) the delivery counts as new, and the
+/// webhook is still acknowledged within the provider's deadline.
+pub async fn seen_before(state: &AppState, tenant: TenantId, provider: Provider, id: &str) -> bool {
     let run = async {
         let mut tx = begin_tenant(&state.pool, tenant).await?;
         let seen: Option<(i32,)> =
@@ -109,17 +113,33 @@ pub async fn seen_before(state: &AppState, tenant: TenantId, provider: Provider,
         tx.commit().await?;
         Ok::<_, sqlx::Error>(seen.is_some())
     };
-    run.await.map_err(|e| {
-        tracing::error!(%provider, error = %e, "cannot read inbound deliveries");
-        Problem::unavailable("cannot check for a redelivery; retry")
-    })
+    match tokio::time::timeout(SEEN_BEFORE_BUDGET, run).await {
+        Ok(Ok(seen)) => seen,
+        Ok(Err(e)) => {
+            tracing::warn!(%provider, delivery_id = id, error = %e, "cannot read inbound deliveries; taking the delivery as new");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(%provider, delivery_id = id, "inbound deliveries not read in time; taking the delivery as new");
+            false
+        }
+    }
 }
 
+/// How long [`seen_before`] may take.
+const SEEN_BEFORE_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Records a delivery as taken in (after it was: a crash in between means
-/// one more publish, which the runtime dedupes by external id).
-pub async fn remember(state: &AppState, tenant: TenantId, provider: Provider, id: &str) {
+/// one more publish, which the runtime dedupes by external id), in the
+/// background, so the acknowledgement does not wait for the database.
+pub fn remember(state: &AppState, tenant: TenantId, provider: Provider, id: &str) {
+    let (pool, id) = (state.pool.clone(), id.to_string());
+    tokio::spawn(async move { record_delivery(&pool, tenant, provider, &id).await });
+}
+
+async fn record_delivery(pool: &sqlx::PgPool, tenant: TenantId, provider: Provider, id: &str) {
     let run = async {
-        let mut tx = begin_tenant(&state.pool, tenant).await?;
+        let mut tx = begin_tenant(pool, tenant).await?;
         sqlx::query(
             "INSERT INTO inbound_deliveries (provider, delivery_id, tenant_id) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING",

@@ -103,13 +103,13 @@ pub async fn events(
         None => *message,
     };
     let event_id = message.event_id.clone();
-    if seen_before(&state, account.tenant_id, Provider::Slack, &event_id).await? {
+    if seen_before(&state, account.tenant_id, Provider::Slack, &event_id).await {
         tracing::info!(account_id = %account.id, event_id, retry = header(&headers, "x-slack-retry-num"),
             "Slack redelivery acknowledged");
         return Ok(StatusCode::OK.into_response());
     }
     let inbound = message.into_inbound_message(account.tenant_id, now);
     take_in(&state, &account, inbound).await?;
-    remember(&state, account.tenant_id, Provider::Slack, &event_id).await;
+    remember(&state, account.tenant_id, Provider::Slack, &event_id);
     Ok(StatusCode::OK.into_response())
 }
