@@ -376,33 +376,19 @@ class FakeHTTPServer(http.server.ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class FakeTwilio:
-    """Twilio's Messages API as the dispatcher sees it:
-    POST /2010-04-01/Accounts/{AccountSid}/Messages.json (form: To, From,
-    Body, StatusCallback; basic auth AccountSid:AuthToken) answers 201 with
-    the Message resource; GET …/Messages.json?To=&From=&PageSize=&Page=&PageToken=
-    lists them newest first in Twilio's paging format; GET
-    …/Messages/{Sid}.json fetches one. Every accepted send is recorded with
-    the time it was received and a sequence number (the order of
-    acceptance)."""
+class ListeningFake:
+    """What every fake's HTTP side shares: a threaded server on a free port
+    that hands each GET and POST to the fake's `handle(request, method)`;
+    the fake has `counters` and `server_name`."""
 
-    API = "2010-04-01"
+    server_name = "fake"
 
-    def __init__(self, account_sid: str, auth_token: str, latency_ms: float, sabotage: bool = False):
-        self.account_sid, self.auth_token, self.latency_ms = account_sid, auth_token, latency_ms
-        # A test of the harness itself: records some sends twice, forgets
-        # some, files some late, so a run must FAIL with those counts.
-        self.sabotage = sabotage
-        self.lock = threading.Lock()
-        self.messages: list[dict] = []  # accepted, oldest first
-        self.by_sid: dict[str, dict] = {}
-        self.counters = collections.Counter()
-        self.last_accept: float | None = None
+    def listen(self):
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            server_version = "fake-twilio"
+            server_version = fake.server_name
 
             def log_message(self, *a):
                 pass
@@ -424,6 +410,32 @@ class FakeTwilio:
     def shutdown(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class FakeTwilio(ListeningFake):
+    """Twilio's Messages API as the dispatcher sees it:
+    POST /2010-04-01/Accounts/{AccountSid}/Messages.json (form: To, From,
+    Body, StatusCallback; basic auth AccountSid:AuthToken) answers 201 with
+    the Message resource; GET …/Messages.json?To=&From=&PageSize=&Page=&PageToken=
+    lists them newest first in Twilio's paging format; GET
+    …/Messages/{Sid}.json fetches one. Every accepted send is recorded with
+    the time it was received and a sequence number (the order of
+    acceptance)."""
+
+    API = "2010-04-01"
+    server_name = "fake-twilio"
+
+    def __init__(self, account_sid: str, auth_token: str, latency_ms: float, sabotage: bool = False):
+        self.account_sid, self.auth_token, self.latency_ms = account_sid, auth_token, latency_ms
+        # A test of the harness itself: records some sends twice, forgets
+        # some, files some late, so a run must FAIL with those counts.
+        self.sabotage = sabotage
+        self.lock = threading.Lock()
+        self.messages: list[dict] = []  # accepted, oldest first
+        self.by_sid: dict[str, dict] = {}
+        self.counters = collections.Counter()
+        self.last_accept: float | None = None
+        self.listen()
 
     # -- wire format
 
@@ -668,7 +680,7 @@ def slack_ts_key(ts: str) -> decimal.Decimal:
     return decimal.Decimal(ts)
 
 
-class FakeServer:
+class FakeServer(ListeningFake):
     """The part every fake shares: a threaded HTTP server whose `route`
     answers (status, JSON body or bytes, extra headers, whether the request
     was a send the provider accepted). A send whose answer cannot be written
@@ -676,40 +688,13 @@ class FakeServer:
     `answers_lost_after_accept`: the provider has the message, the sender
     never learnt its id."""
 
-    server_name = "fake"
-
     def __init__(self, latency_ms: float):
         self.latency_ms = latency_ms
         self.lock = threading.Lock()
         self.counters = collections.Counter()
         self.sends: list[dict] = []  # accepted sends, in the order received
         self.last_accept: float | None = None
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            server_version = fake.server_name
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                fake.handle(self, "POST")
-
-            def do_GET(self):
-                fake.handle(self, "GET")
-
-        self.server = FakeHTTPServer(("127.0.0.1", 0), Handler, self.counters)
-        self.port = self.server.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self):
-        self.thread.start()
-
-    def shutdown(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.listen()
 
     def snapshot(self) -> list[dict]:
         with self.lock:

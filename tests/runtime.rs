@@ -469,6 +469,19 @@ async fn a_quiet_customer_is_resolved_after_the_inactivity_timeout() {
     runtime.shutdown().await;
 }
 
+/// A runtime that gives a message up after 3 lasting failures, retrying
+/// at once.
+fn gives_up_after_three() -> RuntimeConfig {
+    RuntimeConfig {
+        router: fte::actors::RouterConfig {
+            max_attempts: 3,
+            retry_backoff: Duration::from_millis(5),
+            ..Default::default()
+        },
+        ..RuntimeConfig::default()
+    }
+}
+
 /// Fails every turn whose message contains "poison".
 struct FailsOnPoison;
 
@@ -491,15 +504,7 @@ impl Brain for FailsOnPoison {
 async fn a_message_that_keeps_failing_is_handed_to_humans_with_an_apology_and_the_customer_flows_on() {
     let db = TestDb::new().await;
     let tenant = db.tenant("poison", MergePolicy::Manual).await.id;
-    let config = RuntimeConfig {
-        router: fte::actors::RouterConfig {
-            max_attempts: 3,
-            retry_backoff: Duration::from_millis(5),
-            ..Default::default()
-        },
-        ..RuntimeConfig::default()
-    };
-    let runtime = runtime_with(&db, Arc::new(FailsOnPoison), config).await;
+    let runtime = runtime_with(&db, Arc::new(FailsOnPoison), gives_up_after_three()).await;
     let err = runtime.submit(email(tenant, "p@example.com", "p-1", "this is poison")).await.unwrap_err();
     match err {
         fte::runtime::SubmitError::Failed(failed) => assert_eq!(failed.attempts, 3),
@@ -579,15 +584,7 @@ impl Brain for AlwaysPanics {
 async fn a_message_whose_turn_panics_every_time_is_given_up_after_max_attempts() {
     let db = TestDb::new().await;
     let tenant = db.tenant("panics", MergePolicy::Manual).await.id;
-    let config = RuntimeConfig {
-        router: fte::actors::RouterConfig {
-            max_attempts: 3,
-            retry_backoff: Duration::from_millis(5),
-            ..Default::default()
-        },
-        ..RuntimeConfig::default()
-    };
-    let runtime = runtime_with(&db, Arc::new(AlwaysPanics), config).await;
+    let runtime = runtime_with(&db, Arc::new(AlwaysPanics), gives_up_after_three()).await;
     let err = runtime.submit(email(tenant, "k@example.com", "k-1", "kaboom")).await.unwrap_err();
     match err {
         fte::runtime::SubmitError::Failed(failed) => {

@@ -11,9 +11,9 @@
 use super::{Envelope, EventType, Topics};
 use crate::dispatch::{Dispatcher, Outcome};
 use crate::domain::{Channel, OutboundMessage};
+use futures::StreamExt;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
-use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
