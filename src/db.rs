@@ -58,16 +58,38 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
 /// started during an outage serves once the database is back. A refusal
 /// that would repeat (bad credentials, no such database) fails at once.
 pub async fn connect_waiting(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
-    let mut wait = std::time::Duration::from_millis(250);
+    let mut patience = Patience::new(std::time::Duration::from_millis(250));
     loop {
         match connect(settings).await {
             Err(DbError::Connect { url, source }) if is_transient(&source) => {
-                tracing::warn!(%url, error = %source, retry_in_ms = wait.as_millis() as u64, "PostgreSQL unavailable; waiting");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                tracing::warn!(%url, error = %source, retry_in_ms = patience.next().as_millis() as u64, "PostgreSQL unavailable; waiting");
+                patience.wait().await;
             }
             other => return other,
         }
+    }
+}
+
+/// The wait between attempts at a database step that waits out an
+/// outage: doubling from the first, at most 5 s.
+pub struct Patience {
+    next: std::time::Duration,
+}
+
+impl Patience {
+    pub fn new(first: std::time::Duration) -> Self {
+        Self { next: first }
+    }
+
+    /// The wait the next [`Patience::wait`] sleeps.
+    pub fn next(&self) -> std::time::Duration {
+        self.next
+    }
+
+    /// Sleeps, then doubles the next wait (up to 5 s).
+    pub async fn wait(&mut self) {
+        tokio::time::sleep(self.next).await;
+        self.next = (self.next * 2).min(std::time::Duration::from_secs(5));
     }
 }
 

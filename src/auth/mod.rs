@@ -1,4 +1,4 @@
-//! Authentication and authorization of the admin API (issue #7, DESIGN.md
+//! Authentication and authorization of the admin API (DESIGN.md
 //! §7): API keys stored hashed, each with a role (viewer < agent <
 //! supervisor < admin) and a tenant (admins may be global). `key` makes and
 //! checks tokens, `store` keeps keys in PostgreSQL, `role` orders roles,

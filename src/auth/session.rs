@@ -1,4 +1,4 @@
-//! Console sessions (issue #7): a human signs in to `/admin` with an API key
+//! Console sessions: a human signs in to `/admin` with an API key
 //! and gets a random session token (32 bytes, base64url) for a cookie; only
 //! its SHA-256 is stored. A session stands for its key: it resolves to the
 //! same `Caller`, and ends when the key is revoked, expires or is deleted.

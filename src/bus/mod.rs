@@ -1,5 +1,5 @@
-//! The message bus between the roles. With `KAFKA_BROKERS` set it is Kafka
-//! (#4); without, the embedded in-process bus here, with the same
+//! The message bus between the roles. With `KAFKA_BROKERS` set it is Kafka;
+//! without, the embedded in-process bus here, with the same
 //! semantics: topics split into partitions, a record's key picks its
 //! partition (so one key's records stay in order), each partition has one
 //! consumer, and it is bounded: a producer waits when a partition is full

@@ -41,6 +41,7 @@ use crate::bus::{MemoryTopic, OutboundRecord, PartitionReceiver};
 use crate::conversation::store::{ESCALATIONS_TOPIC, METRICS_TOPIC, outbound_topic};
 use crate::conversation::{ConversationState, Event};
 use crate::crm::{CrmError, resolve_customer};
+use crate::db::Patience;
 use crate::domain::{Channel, ConversationId, CustomerId, InboundMessage, TenantId, TicketMessage};
 use crate::kafka::KafkaOutbound;
 use crate::outbox::{MemoryOutbound, OutboundSink, run_relay};
@@ -327,14 +328,13 @@ impl Runtime {
         let runtime = Arc::clone(self);
         tokio::spawn(async move {
             let tenant = message.tenant_id;
-            let mut wait = Duration::from_millis(100);
+            let mut patience = Patience::new(Duration::from_millis(100));
             let settled = loop {
                 match runtime.submit(message.clone()).await {
                     Ok(_) | Err(SubmitError::Failed(_)) => break true,
                     Err(e) if e.is_transient() => {
                         tracing::warn!(tenant_id = %tenant, external_id = %message.external_id, error = %e, "stored message not taken up yet; retrying");
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(Duration::from_secs(5));
+                        patience.wait().await;
                     }
                     Err(e) => {
                         // Shutting down (the row is taken up at the next
@@ -347,7 +347,7 @@ impl Runtime {
                 }
             };
             if settled {
-                let mut wait = Duration::from_millis(100);
+                let mut patience = Patience::new(Duration::from_millis(100));
                 while let Err(e) = intake::remove(&runtime.pool, tenant, id).await {
                     if !crate::db::is_transient(&e) || runtime.is_shutting_down() {
                         // Left behind: taken up again at the next start and
@@ -355,8 +355,7 @@ impl Runtime {
                         tracing::warn!(tenant_id = %tenant, error = %e, "cannot remove a settled intake row");
                         break;
                     }
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(5));
+                    patience.wait().await;
                 }
             }
             runtime.intake_waiting.fetch_sub(1, Ordering::Relaxed);
@@ -366,14 +365,13 @@ impl Runtime {
     /// At start-up: takes up again every message a crash left in the
     /// intake, oldest first, waiting for the database if it is away.
     async fn recover_intake(self: Arc<Self>) {
-        let mut wait = Duration::from_millis(250);
+        let mut patience = Patience::new(Duration::from_millis(250));
         let rows = loop {
             match intake::leftovers(&self.pool).await {
                 Ok(rows) => break rows,
                 Err(e) if crate::db::is_transient(&e) && !self.is_shutting_down() => {
                     tracing::warn!(error = %e, "cannot read the intake yet; retrying");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(5));
+                    patience.wait().await;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the intake: messages left by a crash stay there");
