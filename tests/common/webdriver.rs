@@ -34,31 +34,52 @@ pub enum Scope {
 
 impl Browser {
     /// Starts ChromeDriver on a free port and a headless Chromium session.
+    /// A browser that does not come up (a cold machine can take longer than
+    /// ChromeDriver's start-up wait) is tried again with a fresh driver and
+    /// profile; the last failure panics with the driver's log.
     pub async fn start() -> Self {
+        let mut failures = Vec::new();
+        for attempt in 1..=3 {
+            match Self::try_start().await {
+                Ok(browser) => return browser,
+                Err(failure) => {
+                    eprintln!("browser start attempt {attempt} failed: {failure}");
+                    failures.push(failure);
+                }
+            }
+        }
+        panic!("no browser session after 3 attempts:\n{}", failures.join("\n---\n"));
+    }
+
+    async fn try_start() -> Result<Self, String> {
         let chromedriver = std::env::var("FTE_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("FTE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         assert!(
             std::path::Path::new(&chromedriver).exists(),
             "{chromedriver} is missing: run the tests with `make test` (it installs chromium and chromium-driver)"
         );
+        let profile = std::env::temp_dir().join(format!("fte-chromium-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&profile).map_err(|e| format!("profile dir: {e}"))?;
+        let log = profile.join("chromedriver.log");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let driver = std::process::Command::new(chromedriver)
             .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .expect("start chromedriver");
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+            .map_err(|e| format!("start chromedriver: {e}"))?;
+        // From here on, dropping `browser` cleans up the driver and profile.
+        let mut browser =
+            Self { driver, base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new(), profile };
         for _ in 0..100 {
-            if let Ok(r) = http.get(format!("{base}/status")).send().await
+            if let Ok(r) = browser.http.get(format!("{}/status", browser.base)).send().await
                 && r.json::<Value>().await.is_ok_and(|v| v["value"]["ready"] == true)
             {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let profile = std::env::temp_dir().join(format!("fte-chromium-{}", uuid::Uuid::new_v4().simple()));
         let args = [
             "--headless=new".to_string(),
             "--no-sandbox".into(),
@@ -69,16 +90,39 @@ impl Browser {
             "--disable-background-networking".into(),
             "--disable-component-update".into(),
             "--disable-sync".into(),
-            format!("--user-data-dir={}", profile.display()),
+            "--disable-breakpad".into(),
+            // Talk to the browser over a pipe, not a port announced in a
+            // DevToolsActivePort file (which a slow start can miss).
+            "--remote-debugging-pipe".into(),
+            format!("--user-data-dir={}", browser.profile.join("chromium").display()),
         ];
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": args}
         }}});
-        let session: Value =
-            http.post(format!("{base}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
-        let id = session["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {session}")).to_string();
-        Self { driver, base: format!("{base}/session/{id}"), http, profile }
+        let session: Result<Value, String> = async {
+            let response = browser
+                .http
+                .post(format!("{}/session", browser.base))
+                .json(&caps)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            response.json().await.map_err(|e| e.to_string())
+        }
+        .await;
+        match session.as_ref().ok().and_then(|s| s["value"]["sessionId"].as_str()) {
+            Some(id) => {
+                browser.base = format!("{}/session/{id}", browser.base);
+                Ok(browser)
+            }
+            None => {
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: String =
+                    log.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+                Err(format!("no session: {session:?}\nchromedriver log (last lines):\n{tail}"))
+            }
+        }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
