@@ -1,6 +1,6 @@
 //! Customer-success agent runtime ("digital FTE").
 //!
-//! Map of the modules (see DESIGN.md for the architecture):
+//! Map of the modules (docs/architecture.md describes how they fit together):
 //! - [`actors`]: the conversation actors, their supervisor and the routers
 //!   that feed them (ractor).
 //! - [`bus`]: the in-process bus (keyed, bounded partitions).
@@ -16,11 +16,14 @@
 //! - [`conversation`]: the conversation state machine (pure) and its
 //!   persistence.
 //! - [`db`]: the pool, migrations, tenant-scoped transactions (RLS).
-//! - [`kafka`]: broker connectivity (health now; the pipeline in #4).
+//! - [`kafka`]: the Kafka pipeline: envelopes, topics, the producer, the
+//!   consumers (identity router, conversation consumer, dispatcher), the
+//!   outbox relay's sink, the broker probe.
 //! - [`kb`]: the knowledge base: chunking, embedders, hybrid search.
 //! - [`eval`]: the `eval` command: tickets through the live path, scored.
-//! - [`http`]: the axum router: `/health`, `/ready`, provider webhooks
-//!   under `/webhooks/…`, the support form under `/support`.
+//! - [`http`]: the axum router: `/health`, `/ready`, `/live`, `/metrics`,
+//!   provider webhooks under `/webhooks/…`, the support form under
+//!   `/support`, the admin API under `/api/v1/…`, the console under `/admin`.
 //! - [`app`]: wiring for the `serve` role and graceful shutdown.
 //! - [`channels`]: provider adapters (wire formats, signatures, statuses),
 //!   channel-account settings, rate limits.
@@ -33,6 +36,7 @@
 //!   status, dead letters.
 //! - [`probe`]: `fte probe`, the container image's HEALTHCHECK (one GET,
 //!   exit status from the answer).
+//! - [`bench`]: the load harness (`fte bench`).
 //! - [`cli`]: subcommands and flags; [`config`]: settings; [`secret`]:
 //!   values that never print; [`telemetry`]: logging.
 

@@ -1,4 +1,4 @@
-//! Prometheus metrics (issue #7 item 6, DESIGN.md §9: names
+//! Prometheus metrics (names
 //! `fte_<name>_<unit>`, no ids as labels): counters and histograms kept in
 //! process, rendered in the text exposition format at `/metrics`; gauges
 //! that other parts own (resident actors, the outbox backlog) are read at

@@ -1,4 +1,4 @@
-//! Per-tenant agent configuration (issue #5 item 7): who the assistant is,
+//! Per-tenant agent configuration: who the assistant is,
 //! how it signs, the approval threshold, which brains run in which order,
 //! the OpenAI-compatible endpoints and the monthly budget. Stored as JSON
 //! under `tenants.settings -> 'agent'`; every field has a default (the

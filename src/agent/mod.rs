@@ -1,4 +1,4 @@
-//! The agent (issue #5, DESIGN.md §5): [`AgentBrain`] is the `Brain` the
+//! The agent (docs/agent.md): [`AgentBrain`] is the `Brain` the
 //! conversation actors call. One turn:
 //!
 //! 1. `create_ticket` and `get_customer_history` (recorded tool calls);

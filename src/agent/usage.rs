@@ -1,6 +1,6 @@
-//! Token use and estimated cost (issue #5 item 6), rolled up from
-//! `agent_turns`: per tenant for a period, and per conversation within it.
-//! The monthly budget check in the agent uses the same table.
+//! Token use and estimated cost, rolled up from `agent_turns` for one
+//! tenant over a period: in total, per brain, and per conversation (the most
+//! expensive first). The agent's monthly budget check reads the same table.
 
 use crate::db::begin_tenant;
 use crate::domain::TenantId;

@@ -1,4 +1,4 @@
-//! The same-run baselines of the load harness (issue #8 item 4): the
+//! The same-run baselines of the load harness: the
 //! machine's own ceilings, measured in the run that measures the scenarios,
 //! so the report can state each result as a ratio to them.
 //!

@@ -1,4 +1,4 @@
-//! The load harness's HTML report (issue #8): renders a [`Report`] as one
+//! The load harness's HTML report: renders a [`Report`] as one
 //! self-contained page — inline CSS and inline SVG, no scripts and no
 //! external resources — so it opens offline and straight from a CI
 //! artifact. It owns the page layout, the tables (machine, same-run

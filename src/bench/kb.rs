@@ -1,5 +1,5 @@
 //! The `kb_search` scenario: knowledge-base search latency at a large
-//! corpus (issue #8: p95 < 20 ms at 100,000 chunks), measured on the path
+//! corpus (target: p95 < 20 ms at 100,000 chunks), measured on the path
 //! the brain takes — [`KbSearch::search`] with the run's embedder, query
 //! embedding included — against a tenant of its own in the scratch
 //! database.

@@ -1,4 +1,4 @@
-//! The load harness (issue #8, `fte bench`, `make bench`): drives customer
+//! The load harness (`fte bench`, `make bench`; docs/performance.md): drives customer
 //! messages through a deployment of this binary on the real broker and
 //! PostgreSQL, measures what comes back, and sets every figure next to the
 //! machine's own ceilings measured in the same run. Writes `report.json`
@@ -262,7 +262,7 @@ fn figure(s: &ScenarioResult, name: &str) -> Option<f64> {
     s.figures.iter().find(|f| f.name == name).map(|f| f.value)
 }
 
-/// Issue #8's targets against this run.
+/// The harness's performance targets, checked against this run.
 pub fn targets(report: &Report) -> Vec<TargetCheck> {
     let mut checks = Vec::new();
     let ceiling = report.baselines.pg_commits_32.as_ref().map(|r| r.per_sec);

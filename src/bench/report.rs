@@ -1,4 +1,4 @@
-//! The load harness's report (issue #8): what one `fte bench` run measured —
+//! The load harness's report: what one `fte bench` run measured —
 //! the machine, the same-run baselines (the machine's own ceilings), and
 //! each scenario's throughput, latency percentiles and histogram, progress
 //! over time and extra figures — written as JSON, and rendered as HTML by
@@ -13,7 +13,7 @@ pub struct Report {
     pub machine: Machine,
     pub baselines: Baselines,
     pub scenarios: Vec<ScenarioResult>,
-    /// Targets of issue #8 and whether this run met them.
+    /// The performance targets and whether this run met them.
     pub targets: Vec<TargetCheck>,
 }
 

@@ -1,11 +1,12 @@
-//! The scenarios of a bench run (issue #8 item 3), each a load plan on the
-//! deployment plus the figures it exists for: `max` (closed loop: the
-//! highest sustained rate), `steady` (open loop at half of it: latency at
-//! a load), `burst` (open loop at three times it: how the backlog drains),
-//! `cross_channel` (one person on email and WhatsApp), `idle` (memory per
+//! The scenarios of a bench run, each a load plan on the deployment plus
+//! the figures it exists for: `max` (closed loop: the highest sustained
+//! rate), `steady` (open loop at half of it: latency at a load), `burst`
+//! (open loop at three times it: how the backlog drains), `cross_channel`
+//! (one person on email and WhatsApp), `http_ingress` (WhatsApp customers
+//! through signed Twilio webhooks to the `api` role), `idle` (memory per
 //! resident conversation in the worker) and `restart` (SIGKILL the worker
 //! with conversations resident; time until every customer is answered
-//! again).
+//! again). The `kb_search` scenario is in `super::kb`.
 
 use super::deployment::Deployment;
 use super::load::{LoadError, Pace, Plan, Target, drive};

@@ -1,8 +1,9 @@
 //! The agent's decision for one turn, behind the `Brain` trait: given the
 //! customer's message and the conversation's state, reply, escalate, or
 //! draft a reply for human approval. The conversation actor calls it and
-//! persists what it decided; #5 brings the real agent (tools, rules,
-//! knowledge base, OpenAI-compatible models) behind the same trait.
+//! persists what it decided. The agent (`crate::agent::AgentBrain`: tools,
+//! rules, knowledge base, OpenAI-compatible models) implements it, as does
+//! the deterministic `EchoBrain` used to exercise the runtime.
 
 mod echo;
 

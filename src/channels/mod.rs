@@ -1,4 +1,4 @@
-//! Channel adapters (issue #6, DESIGN.md §6): each speaks its provider's
+//! Channel adapters (docs/channels.md): each speaks its provider's
 //! wire format — verify and parse inbound webhooks into `InboundMessage`,
 //! build outbound sends, map delivery statuses — without doing I/O (the
 //! webhook handlers in `http::webhooks` and the dispatcher do it): Twilio

@@ -1,9 +1,10 @@
 //! How many threads the CPU embedder (candle) uses. candle asks on every
 //! matrix operation and, unless `RAYON_NUM_THREADS` is set, answers by
-//! reading the CPU topology from `/proc` each time: under load that was
-//! 9 % of the worker's CPU (a `perf` profile of the local brain, issue
-//! #8). Setting the variable once, to what the process may use, makes the
-//! answer an environment lookup. An operator's own value is kept.
+//! reading the CPU topology from `/proc` each time: under load that costs
+//! about 9 % of the worker's CPU (a `perf` profile of the local brain under
+//! the load harness). Setting the variable once, to what the process may
+//! use, makes the answer an environment lookup. An operator's own value is
+//! kept.
 
 /// Sets `RAYON_NUM_THREADS` to the available parallelism unless it is set.
 /// Call first thing in `main`, before any thread exists: changing the

@@ -1,4 +1,4 @@
-//! Knowledge-base administration (issue #7 item 5): the tenant's articles
+//! Knowledge-base administration: the tenant's articles
 //! (`GET /api/v1/kb/documents`, `GET /api/v1/kb/documents/{document}`;
 //! viewer and up), replacing or removing one (`PUT`/`DELETE` on it;
 //! supervisor and up, audited) and a preview of what the agent's search

@@ -1,4 +1,4 @@
-//! The admin API under `/api/v1/…` (issue #7, DESIGN.md §7): every route
+//! The admin API under `/api/v1/…` (docs/admin-api.md): every route
 //! takes the caller's API key (`Authorization: Bearer fte_…`; missing or
 //! unknown → 401) or, without one, the console's session cookie; checks
 //! the least role it needs (→ 403) and works inside the caller's tenant

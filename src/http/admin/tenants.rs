@@ -1,4 +1,4 @@
-//! Tenants and their agent configuration (issue #7 item 5), admin role
+//! Tenants and their agent configuration, admin role
 //! only: `GET/POST /api/v1/tenants`, `GET/PATCH /api/v1/tenants/{id}`,
 //! `GET/PUT /api/v1/tenants/{id}/agent-config`. A global admin key sees and
 //! creates tenants; a tenant-scoped admin key sees and changes only its own

@@ -1,4 +1,4 @@
-//! The operator console at `/admin` (issue #7): server-sent HTML and one
+//! The operator console at `/admin`: server-sent HTML and one
 //! dependency-free script (no build step) over the admin JSON API — the
 //! escalation and approval queues, a conversation's transcript with
 //! claim / hand back / resolve and a reply box, the resident actors and
