@@ -150,3 +150,83 @@ async fn messages_acknowledged_before_a_sigkill_are_answered_after_the_restart()
     child.kill().ok();
     child.wait().ok();
 }
+
+/// What one web-form post got: its customer, status, receipt (ticket id)
+/// and `Retry-After`.
+struct Receipt {
+    email: String,
+    status: u16,
+    ticket: Option<String>,
+    retry_after: Option<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_burst_of_web_form_tickets_every_receipt_is_answered_and_a_refused_ticket_left_nothing() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("form-burst", MergePolicy::Manual).await.id;
+    upsert_account(&db.pool, tenant, Provider::Webform, "burst-form", &json!({"reply_by_email": false}))
+        .await
+        .unwrap();
+    let env: Vec<(&str, &str)> =
+        ENV.iter().copied().chain([("FTE_WEBFORM_SECRET", "a-test-secret-of-at-least-thirty-two-bytes!")]).collect();
+    let (mut child, addr) = spawn_serve(&db.url, &env);
+    let api = format!("http://{addr}/support/api/tickets");
+    let client = reqwest::Client::new();
+    let posts = (0..300).map(|i| {
+        let email = format!("burst{i}@example.com");
+        let ticket = json!({
+            "name": format!("Customer {i}"), "email": email, "phone": "", "subject": "Exporting invoices",
+            "category": "billing", "message": format!("Form burst ticket {i}: how do I export invoices?"),
+            "website": "", "widget_key": "burst-form"
+        });
+        let request = client.post(&api).json(&ticket);
+        async move {
+            let response = request.send().await.expect("the server answers");
+            let status = response.status().as_u16();
+            let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            let ticket = body["ticket_id"].as_str().map(str::to_string);
+            Receipt { email, status, ticket, retry_after }
+        }
+    });
+    let receipts = futures::future::join_all(posts).await;
+    for r in receipts.iter().filter(|r| r.status != 201) {
+        assert!(matches!(r.status, 429 | 503), "{} got {}", r.email, r.status);
+        assert!(r.retry_after.is_some(), "{} got {} without Retry-After", r.email, r.status);
+    }
+    let tickets: HashSet<String> = receipts.iter().filter(|r| r.status == 201).map(|r| r.ticket.clone().unwrap()).collect();
+    assert!(!tickets.is_empty());
+
+    // Every receipt: its message stored and answered (a reply on the
+    // status page, or a hand-over) within 2 minutes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let stored = stored_sids(&db, tenant).await;
+        let outcomes = tenant_count(
+            &db,
+            tenant,
+            "SELECT count(*) FROM messages i WHERE i.direction = 'inbound'
+               AND (EXISTS (SELECT 1 FROM messages o WHERE o.in_reply_to = i.id)
+                    OR EXISTS (SELECT 1 FROM escalations e WHERE e.conversation_id = i.conversation_id))",
+        )
+        .await;
+        if tickets.is_subset(&stored) && outcomes >= tickets.len() as i64 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "after 2 minutes: {} of {} receipted tickets stored, {outcomes} answered",
+            tickets.intersection(&stored).count(),
+            tickets.len()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // A refused ticket left nothing: no message, no routing row, no customer.
+    let stored = stored_sids(&db, tenant).await;
+    assert_eq!(stored, tickets, "exactly the receipted tickets are stored");
+    assert_eq!(tenant_count(&db, tenant, "SELECT count(*) FROM webform_submissions").await, tickets.len() as i64);
+    assert_eq!(tenant_count(&db, tenant, "SELECT count(*) FROM customers").await, tickets.len() as i64);
+    assert_eq!(tenant_count(&db, tenant, "SELECT count(*) FROM inbound_intake").await, 0, "every settled row removed");
+    child.kill().ok();
+    child.wait().ok();
+}

@@ -155,7 +155,11 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, raw: Resu
             .await
             .map_err(|_| Problem::unavailable("cannot store the ticket; retry"))?;
         let message = request.into_inbound_message(account.tenant_id, id, Utc::now());
-        take_in(&state, &account, message).await?;
+        if let Err(refused) = take_in(&state, &account, message).await {
+            // No receipt, so nothing of it stays: the customer sends again.
+            forget_submission(&state, &account, id).await;
+            return Err(refused);
+        }
         Ok((StatusCode::CREATED, Json(SubmissionReceipt::new(&key, id))).into_response())
     }
     .await;
@@ -177,6 +181,19 @@ async fn record_submission(
         .execute(&mut *tx)
         .await?;
     tx.commit().await
+}
+
+/// Removes the routing row of a ticket that was not taken in. A row left
+/// behind (the database away) is unreachable: no status link names it.
+async fn forget_submission(state: &AppState, account: &ChannelAccount, id: Uuid) {
+    let run = async {
+        let mut tx = begin_tenant(&state.pool, account.tenant_id).await?;
+        sqlx::query("DELETE FROM webform_submissions WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await
+    };
+    if let Err(e) = run.await {
+        tracing::warn!(tenant_id = %account.tenant_id, submission = %id, error = %e, "cannot remove a refused ticket's routing row");
+    }
 }
 
 #[derive(Deserialize)]

@@ -10,8 +10,10 @@
 //! messages keep their order on the tickets topic), and an input offset is
 //! stored only once it and every record before it were acknowledged by the
 //! broker: a crash or a rebalance redelivers exactly what was not done.
-//! One record at a time capped the worker at one resolution plus one
-//! broker round trip per message (issue #8's hop breakdown).
+//! Taking one record at a time would cap the worker at one resolution plus
+//! one broker round trip per message (the load harness's hop breakdown
+//! shows it). While the window is full the consumer keeps polling, with
+//! the partitions it would read from paused.
 
 use super::{DeadLetter, Envelope, EventType, KafkaError, KafkaProducer, Topics};
 use crate::crm::{CrmError, resolve_customer};
@@ -61,20 +63,36 @@ pub async fn run_identity_router(
 ) {
     let mut resolving: FuturesOrdered<Pending<Resolved>> = FuturesOrdered::new();
     let mut acknowledging: FuturesOrdered<Pending<Option<Position>>> = FuturesOrdered::new();
+    let mut parked = Parked::default();
     let mut reading = true;
     while reading || !resolving.is_empty() || !acknowledging.is_empty() {
-        let room = resolving.len() + acknowledging.len() < IN_FLIGHT;
+        // Parked records go first, in the order they were read.
+        while resolving.len() + acknowledging.len() < IN_FLIGHT
+            && let Some(Read { at, key, payload }) = parked.take(&consumer)
+        {
+            resolving.push_back(Box::pin(resolve(at, key, payload, topics.clone(), pool.clone(), shutdown.clone())));
+        }
         tokio::select! {
-            msg = super::consumer::next_record(&consumer, &mut shutdown, "identity-router"), if reading && room => {
+            // Always polled, also with a full window: a consumer that stops
+            // polling stops taking part in its group's rebalances, and every
+            // other member waits for it.
+            msg = super::consumer::next_record(&consumer, &mut shutdown, "identity-router"), if reading => {
                 let Some(msg) = msg else {
                     reading = false;
                     continue;
                 };
-                let at = Position { topic: msg.topic().to_string(), partition: msg.partition(), offset: msg.offset() };
-                let payload = msg.payload().unwrap_or_default().to_vec();
-                let key = msg.key().map(<[u8]>::to_vec);
+                let read = Read {
+                    at: Position { topic: msg.topic().to_string(), partition: msg.partition(), offset: msg.offset() },
+                    key: msg.key().map(<[u8]>::to_vec),
+                    payload: msg.payload().unwrap_or_default().to_vec(),
+                };
                 drop(msg);
-                resolving.push_back(Box::pin(resolve(at, key, payload, topics.clone(), pool.clone(), shutdown.clone())));
+                if parked.is_empty() && resolving.len() + acknowledging.len() < IN_FLIGHT {
+                    let Read { at, key, payload } = read;
+                    resolving.push_back(Box::pin(resolve(at, key, payload, topics.clone(), pool.clone(), shutdown.clone())));
+                } else {
+                    parked.park(&consumer, read);
+                }
             }
             Some(resolved) = resolving.next(), if !resolving.is_empty() => match resolved {
                 Resolved::Produce { at, topic, key, payload } => {
@@ -87,6 +105,7 @@ pub async fn run_identity_router(
                     // Nothing after an unfinished record may be stored.
                     reading = false;
                     resolving.clear();
+                    parked.clear();
                 }
             },
             Some(settled) = acknowledging.next(), if !acknowledging.is_empty() => match settled {
@@ -99,12 +118,76 @@ pub async fn run_identity_router(
                     reading = false;
                     resolving.clear();
                     acknowledging.clear();
+                    parked.clear();
                 }
             },
         }
     }
     if let Err(e) = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync) {
         tracing::debug!(error = %e, "final commit of the identity router");
+    }
+}
+
+/// One record as read from an input topic.
+struct Read {
+    at: Position,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+}
+
+/// Records read while the window was full, and the partitions paused
+/// until they are taken: the consumer keeps polling (for its group) but
+/// fetches nothing more of those partitions meanwhile.
+#[derive(Default)]
+struct Parked {
+    records: std::collections::VecDeque<Read>,
+    paused: std::collections::HashSet<(String, i32)>,
+}
+
+impl Parked {
+    fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    fn park<C: rdkafka::consumer::ConsumerContext + 'static>(&mut self, consumer: &StreamConsumer<C>, read: Read) {
+        let partition = (read.at.topic.clone(), read.at.partition);
+        if self.paused.insert(partition.clone()) {
+            flow(consumer, &partition, true);
+        }
+        self.records.push_back(read);
+    }
+
+    /// The oldest parked record; once none is left, the paused partitions
+    /// are resumed.
+    fn take<C: rdkafka::consumer::ConsumerContext + 'static>(&mut self, consumer: &StreamConsumer<C>) -> Option<Read> {
+        let next = self.records.pop_front();
+        if self.records.is_empty() {
+            for partition in self.paused.drain() {
+                flow(consumer, &partition, false);
+            }
+        }
+        next
+    }
+
+    /// Forgets the parked records (they are redelivered: their offsets
+    /// were never stored).
+    fn clear(&mut self) {
+        self.records.clear();
+    }
+}
+
+/// Pauses or resumes fetching one partition. A partition revoked meanwhile
+/// cannot be changed, and needs no change.
+fn flow<C: rdkafka::consumer::ConsumerContext + 'static>(
+    consumer: &StreamConsumer<C>,
+    (topic, partition): &(String, i32),
+    paused: bool,
+) {
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition(topic, *partition);
+    let result = if paused { consumer.pause(&tpl) } else { consumer.resume(&tpl) };
+    if let Err(e) = result {
+        tracing::debug!(%topic, partition, paused, error = %e, "cannot pause or resume partition");
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_provider;
+pub mod hostile;
 pub mod own_postgres;
 pub mod webdriver;
 
