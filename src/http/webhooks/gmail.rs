@@ -103,8 +103,10 @@ async fn sync(
 ) -> Result<(), Problem> {
     let gmail = &state.channels.gmail;
     loop {
-        let batch =
-            gmail.new_messages(&state.pool, account, settings, notification).await.map_err(|e| problem(account.id, e))?;
+        let batch = gmail
+            .new_messages(&state.pool, account, settings, notification)
+            .await
+            .map_err(|e| problem(account.id, e))?;
         for message in batch.messages {
             take_in(state, account, message).await?;
         }
