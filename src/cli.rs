@@ -115,7 +115,7 @@ pub enum ApiKeyCommand {
 pub enum ChannelCommand {
     /// Give a provider account to a tenant, or replace its settings;
     /// prints the account as one JSON line. The settings name environment
-    /// variables for secrets (README, "Channels").
+    /// variables for secrets (docs/channels.md).
     Add {
         #[command(flatten)]
         database: DatabaseSettings,

@@ -1,6 +1,6 @@
 //! Runtime configuration (12-factor): every setting is a flag that can also
 //! come from the environment. Secrets are `Secret<String>` and never print.
-//! The README's configuration table mirrors this file.
+//! The configuration table in docs/configuration.md mirrors this file.
 
 use crate::secret::Secret;
 use clap::{Args, ValueEnum};
