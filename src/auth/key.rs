@@ -53,8 +53,7 @@ pub fn parse_token(token: &str) -> Option<(&str, &str)> {
 
 /// Whether `secret` hashes to `stored` (constant-time in the hash).
 pub fn matches(secret: &str, stored: &str) -> bool {
-    let got = hash_secret(secret);
-    got.len() == stored.len() && got.bytes().zip(stored.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    bool::from(subtle::ConstantTimeEq::ct_eq(hash_secret(secret).as_bytes(), stored.as_bytes()))
 }
 
 #[cfg(test)]

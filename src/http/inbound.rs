@@ -61,14 +61,7 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    constant_time_eq(presented.as_bytes(), expected.expose().as_bytes())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    bool::from(subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), expected.expose().as_bytes()))
 }
 
 /// Parses the request into a domain message, collecting every field error.

@@ -1,4 +1,5 @@
-//! Percent-encoding for the few URL pieces this adapter builds: path
+//! Percent-encoding (the `percent-encoding` and `form_urlencoded` crates)
+//! for the few URL pieces this adapter builds: path
 //! segments and query values of Gmail REST URLs (RFC 3986 §2.1, keeping
 //! only the unreserved characters) and the
 //! `application/x-www-form-urlencoded` body of the OAuth token request
@@ -7,25 +8,17 @@
 /// Encodes every byte but the RFC 3986 unreserved ones
 /// (`A-Z a-z 0-9 - . _ ~`).
 pub fn component(s: &str) -> String {
-    encode(s, false)
+    percent_encoding::utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 /// `application/x-www-form-urlencoded` body from name/value pairs.
 pub fn form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    pairs.into_iter().map(|(k, v)| format!("{}={}", encode(k, true), encode(v, true))).collect::<Vec<_>>().join("&")
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
-fn encode(s: &str, space_as_plus: bool) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for &b in s.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
-            b' ' if space_as_plus => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+/// Everything but the RFC 3986 unreserved characters.
+const NOT_UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Whether `s` is an absolute http(s) URL with a host and no whitespace.
 pub fn is_http_url(s: &str) -> bool {

@@ -84,28 +84,11 @@ pub fn parse_query(raw: &str) -> Result<Vec<(String, String)>, VerifyError> {
 }
 
 fn percent_decode(s: &str) -> Result<String, VerifyError> {
-    let raw = s.as_bytes();
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let hex = |j: usize| raw.get(j).and_then(|&b| (b as char).to_digit(16));
-        match (raw[i], hex(i + 1), hex(i + 2)) {
-            (b'%', Some(hi), Some(lo)) => {
-                // Two hex digits: at most 0xff.
-                out.push(u8::try_from(hi << 4 | lo).unwrap_or(b'?'));
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| VerifyError::NotUtf8)
+    let spaced = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| VerifyError::NotUtf8)
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! The `application/x-www-form-urlencoded` codec: Twilio posts its webhooks
 //! in it and takes the Messages API's parameters in it. Owns `Form` (the
 //! decoded pairs, repeats and order kept, as the signature needs them) and
-//! `FormError`. Written here rather than pulled in as a crate because the
-//! project has no direct form-encoding dependency; it follows the WHATWG
-//! rules (`+` is a space, a malformed `%` escape is kept literally).
+//! `FormError`. The percent-coding is the `percent-encoding` and
+//! `form_urlencoded` crates'; decoding refuses a name or value that is not
+//! UTF-8 (where `form_urlencoded::parse` would replace the bytes).
 
 /// A decoded form, its pairs in the order they came.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -54,65 +54,18 @@ impl Form {
     }
 }
 
-fn percent_decode(raw: &[u8]) -> Result<String, std::string::FromUtf8Error> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let escaped = match (raw[i], raw.get(i + 1).and_then(|&b| hex_val(b)), raw.get(i + 2).and_then(|&b| hex_val(b)))
-        {
-            (b'%', Some(hi), Some(lo)) => Some(hi << 4 | lo),
-            _ => None,
-        };
-        match (escaped, raw[i]) {
-            (Some(b), _) => {
-                out.push(b);
-                i += 2;
-            }
-            (None, b'+') => out.push(b' '),
-            (None, b) => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out)
+/// Percent-decodes one name or value: `+` is a space, a malformed `%`
+/// escape is kept literally, and the bytes must be UTF-8.
+fn percent_decode(raw: &[u8]) -> Result<String, std::str::Utf8Error> {
+    let spaced: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    percent_encoding::percent_decode(&spaced).decode_utf8().map(std::borrow::Cow::into_owned)
 }
 
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Encodes pairs as a form body: ASCII alphanumerics and `*-._` are kept,
-/// a space becomes `+`, every other byte `%XX`.
+/// Encodes pairs as a form body (WHATWG `application/x-www-form-urlencoded`:
+/// ASCII alphanumerics and `*-._` are kept, a space becomes `+`, every
+/// other byte `%XX`).
 pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut out = String::new();
-    for (i, (name, value)) in pairs.into_iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        encode_into(&mut out, name);
-        out.push('=');
-        encode_into(&mut out, value);
-    }
-    out
-}
-
-fn encode_into(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in s.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => {
-                out.push('%');
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 0xf)] as char);
-            }
-        }
-    }
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
 #[cfg(test)]
