@@ -18,6 +18,7 @@ use crate::kafka::{BrokerProbe, KafkaError, KafkaProducer, LoggedRebalance, grou
 use crate::kb::{Embedder, KbSearch};
 use crate::runtime::{KafkaParts, KafkaTransport, Runtime, RuntimeError, Transport};
 use crate::shutdown;
+use sqlx::PgPool;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -93,116 +94,30 @@ impl App {
                 role.as_str()
             )));
         }
-        let pool = db::connect_waiting(&settings.database).await?;
-        db::ensure_unprivileged_role(&pool).await?;
-        if settings.migrate_on_start {
-            db::migrate(&pool).await?;
-        }
-        // The worker reports its groups' lag; other roles only connectivity.
-        let broker = match settings.kafka_brokers() {
-            None => None,
-            Some(bootstrap) if matches!(role, Role::All | Role::Worker) => {
-                let topics = settings.kafka.topics();
-                let inbound = Channel::ALL.iter().map(|c| topics.inbound(*c)).collect();
-                Some(
-                    BrokerProbe::with_groups(
-                        bootstrap,
-                        vec![
-                            (format!("{}fte-identity", topics.prefix), inbound),
-                            (format!("{}fte-conversations", topics.prefix), vec![topics.tickets()]),
-                        ],
-                    )?
-                    .watching_dlq(topics.dlq()),
-                )
-            }
-            Some(bootstrap) => Some(BrokerProbe::new(bootstrap)?.watching_dlq(settings.kafka.topics().dlq())),
-        };
+        let pool = open_database(settings).await?;
+        let broker = broker_probe(settings, role)?;
         let listener = TcpListener::bind(settings.http_addr)
             .await
             .map_err(|source| StartupError::Bind { addr: settings.http_addr, source })?;
-        let kafka = settings.kafka_brokers().map(|bootstrap| KafkaTransport {
-            bootstrap: bootstrap.to_string(),
-            topics: settings.kafka.topics(),
-            session_timeout_ms: settings.kafka.kafka_session_timeout_ms,
-            max_poll_interval_ms: settings.kafka.kafka_max_poll_interval_ms,
-        });
+        let kafka = kafka_transport(settings);
         let (background_stop, background_rx) = watch::channel(false);
-        let metrics = Arc::new(crate::metrics::Metrics::default());
-        let mut background = Vec::new();
+        let mut wiring = Wiring {
+            settings,
+            pool,
+            metrics: Arc::new(crate::metrics::Metrics::default()),
+            stop: background_rx,
+            background: Vec::new(),
+        };
         let runs_agent = matches!(role, Role::All | Role::Worker) && settings.agent.brain == BrainKind::Agent;
         let embedder = kb_embedder(settings, runs_agent)?;
         let kb_search = Arc::new(KbSearch::new());
         let runtime = if matches!(role, Role::All | Role::Worker) {
-            let transport = kafka.clone().map_or(Transport::Embedded, Transport::Kafka);
-            let brain: Arc<dyn Brain> = match (settings.agent.brain, &embedder) {
-                (BrainKind::Agent, Some(embedder)) => {
-                    tracing::info!(embedder = embedder.name(), "agent brain ready");
-                    Arc::new(AgentBrain::new(pool.clone(), embedder.clone(), kb_search.clone()))
-                }
-                (BrainKind::Agent, None) => {
-                    return Err(StartupError::Command("the agent brain needs the knowledge-base embedder".into()));
-                }
-                (BrainKind::Echo, _) => Arc::new(EchoBrain),
-            };
-            let config = crate::runtime::RuntimeConfig {
-                metrics: metrics.clone(),
-                ..settings.runtime.runtime_config(settings.shutdown_timeout())
-            };
-            let runtime = Runtime::start_with(pool.clone(), brain, config, transport).await?;
-            if kafka.is_none() {
-                let dispatcher =
-                    Dispatcher::new(pool.clone(), &settings.channels, None, background_rx.clone(), metrics.clone())
-                        .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?;
-                background.push(tokio::spawn(dispatcher.clone().run_sweeper(
-                    Duration::from_secs(settings.channels.stuck_reply_sweep_secs.max(1)),
-                    Duration::from_secs(settings.channels.stuck_reply_secs),
-                )));
-                for channel in Channel::ALL {
-                    for partition in runtime.take_outbound(channel) {
-                        background.push(tokio::spawn(dispatch_partition(
-                            dispatcher.clone(),
-                            partition,
-                            background_rx.clone(),
-                        )));
-                    }
-                }
-            }
-            for topic in [METRICS_TOPIC, ESCALATIONS_TOPIC] {
-                for partition in runtime.take_topic(topic) {
-                    tokio::spawn(log_events(topic, partition));
-                }
-            }
-            Some(runtime)
+            Some(wiring.start_runtime(kafka.as_ref(), &embedder, &kb_search).await?)
         } else {
             None
         };
         if let Some(k) = kafka.as_ref().filter(|_| matches!(role, Role::All | Role::Dispatcher)) {
-            let consumer = group_consumer(
-                &k.bootstrap,
-                &format!("{}fte-dispatcher", k.topics.prefix),
-                k.session_timeout_ms,
-                k.max_poll_interval_ms,
-                LoggedRebalance("dispatcher"),
-            )?;
-            let dead_letters = DeadLetters { producer: KafkaProducer::new(&k.bootstrap)?, topics: k.topics.clone() };
-            let dispatcher = Dispatcher::new(
-                pool.clone(),
-                &settings.channels,
-                Some(dead_letters),
-                background_rx.clone(),
-                metrics.clone(),
-            )
-            .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?;
-            background.push(tokio::spawn(dispatcher.clone().run_sweeper(
-                Duration::from_secs(settings.channels.stuck_reply_sweep_secs.max(1)),
-                Duration::from_secs(settings.channels.stuck_reply_secs),
-            )));
-            background.push(tokio::spawn(run_dispatcher(
-                consumer,
-                k.topics.clone(),
-                background_rx.clone(),
-                dispatcher,
-            )));
+            wiring.start_kafka_dispatcher(k)?;
         }
         let publisher = match (&kafka, role) {
             (Some(k), Role::Api) => {
@@ -210,24 +125,8 @@ impl App {
             }
             _ => None,
         };
-        let gmail = Arc::new(crate::gmail::GmailClient::new(
-            crate::dispatch::http_client(&settings.channels)
-                .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?,
-        ));
-        if matches!(role, Role::All | Role::Api) {
-            background.push(tokio::spawn(crate::gmail::run_watch_renewal(
-                gmail.clone(),
-                pool.clone(),
-                background_rx.clone(),
-            )));
-        }
-        let accounts = Arc::new(crate::crm::AccountCache::new(pool.clone()));
-        if matches!(role, Role::All | Role::Api) {
-            background.push(tokio::spawn(accounts.clone().run_reloads(
-                Duration::from_secs(settings.channels.channel_accounts_reload_secs.max(1)),
-                background_rx.clone(),
-            )));
-        }
+        let (gmail, accounts) = wiring.start_ingress(role)?;
+        let Wiring { pool, metrics, background, .. } = wiring;
         let state = AppState {
             pool,
             accounts,
@@ -293,6 +192,193 @@ impl App {
         self.state.pool.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Connects to the database, checks that the role it connects as is
+/// subject to row-level security, and applies migrations if asked.
+async fn open_database(settings: &ServeSettings) -> Result<PgPool, StartupError> {
+    let pool = db::connect_waiting(&settings.database).await?;
+    db::ensure_unprivileged_role(&pool).await?;
+    if settings.migrate_on_start {
+        db::migrate(&pool).await?;
+    }
+    Ok(pool)
+}
+
+/// The broker probe behind `/ready`, when there is a broker. The worker
+/// reports its groups' lag; other roles only connectivity.
+fn broker_probe(settings: &ServeSettings, role: Role) -> Result<Option<BrokerProbe>, StartupError> {
+    let probe = match settings.kafka_brokers() {
+        None => None,
+        Some(bootstrap) if matches!(role, Role::All | Role::Worker) => {
+            let topics = settings.kafka.topics();
+            let inbound = Channel::ALL.iter().map(|c| topics.inbound(*c)).collect();
+            Some(
+                BrokerProbe::with_groups(
+                    bootstrap,
+                    vec![
+                        (format!("{}fte-identity", topics.prefix), inbound),
+                        (format!("{}fte-conversations", topics.prefix), vec![topics.tickets()]),
+                    ],
+                )?
+                .watching_dlq(topics.dlq()),
+            )
+        }
+        Some(bootstrap) => Some(BrokerProbe::new(bootstrap)?.watching_dlq(settings.kafka.topics().dlq())),
+    };
+    Ok(probe)
+}
+
+/// How the process reaches Kafka, when a broker is configured.
+fn kafka_transport(settings: &ServeSettings) -> Option<KafkaTransport> {
+    settings.kafka_brokers().map(|bootstrap| KafkaTransport {
+        bootstrap: bootstrap.to_string(),
+        topics: settings.kafka.topics(),
+        session_timeout_ms: settings.kafka.kafka_session_timeout_ms,
+        max_poll_interval_ms: settings.kafka.kafka_max_poll_interval_ms,
+    })
+}
+
+/// The brain the conversation actors ask: the agent (which needs the
+/// knowledge-base embedder) or the echo brain.
+fn conversation_brain(
+    settings: &ServeSettings,
+    pool: &PgPool,
+    embedder: &Option<Arc<dyn Embedder>>,
+    kb_search: &Arc<KbSearch>,
+) -> Result<Arc<dyn Brain>, StartupError> {
+    let brain: Arc<dyn Brain> = match (settings.agent.brain, embedder) {
+        (BrainKind::Agent, Some(embedder)) => {
+            tracing::info!(embedder = embedder.name(), "agent brain ready");
+            Arc::new(AgentBrain::new(pool.clone(), embedder.clone(), kb_search.clone()))
+        }
+        (BrainKind::Agent, None) => {
+            return Err(StartupError::Command("the agent brain needs the knowledge-base embedder".into()));
+        }
+        (BrainKind::Echo, _) => Arc::new(EchoBrain),
+    };
+    Ok(brain)
+}
+
+/// What the components of a role share while it is built: the pool, the
+/// metrics, and the background tasks with the signal that stops them.
+struct Wiring<'a> {
+    settings: &'a ServeSettings,
+    pool: PgPool,
+    metrics: Arc<crate::metrics::Metrics>,
+    stop: watch::Receiver<bool>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Wiring<'_> {
+    /// Starts the conversation runtime (the worker's part). Without Kafka
+    /// its replies go to an in-process dispatcher and its events to the log.
+    async fn start_runtime(
+        &mut self,
+        kafka: Option<&KafkaTransport>,
+        embedder: &Option<Arc<dyn Embedder>>,
+        kb_search: &Arc<KbSearch>,
+    ) -> Result<Arc<Runtime>, StartupError> {
+        let settings = self.settings;
+        let transport = kafka.cloned().map_or(Transport::Embedded, Transport::Kafka);
+        let brain = conversation_brain(settings, &self.pool, embedder, kb_search)?;
+        let config = crate::runtime::RuntimeConfig {
+            metrics: self.metrics.clone(),
+            ..settings.runtime.runtime_config(settings.shutdown_timeout())
+        };
+        let runtime = Runtime::start_with(self.pool.clone(), brain, config, transport).await?;
+        if kafka.is_none() {
+            self.start_embedded_dispatcher(&runtime)?;
+        }
+        for topic in [METRICS_TOPIC, ESCALATIONS_TOPIC] {
+            for partition in runtime.take_topic(topic) {
+                tokio::spawn(log_events(topic, partition));
+            }
+        }
+        Ok(runtime)
+    }
+
+    /// Embedded mode's dispatcher: its sweeper, and one task per outbound
+    /// partition of the runtime.
+    fn start_embedded_dispatcher(&mut self, runtime: &Runtime) -> Result<(), StartupError> {
+        let dispatcher = self.dispatcher(None)?;
+        self.spawn_sweeper(&dispatcher);
+        for channel in Channel::ALL {
+            for partition in runtime.take_outbound(channel) {
+                self.background.push(tokio::spawn(dispatch_partition(
+                    dispatcher.clone(),
+                    partition,
+                    self.stop.clone(),
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The dispatcher role on Kafka: its consumer group on the outbound
+    /// topics, dead letters, and its sweeper.
+    fn start_kafka_dispatcher(&mut self, k: &KafkaTransport) -> Result<(), StartupError> {
+        let consumer = group_consumer(
+            &k.bootstrap,
+            &format!("{}fte-dispatcher", k.topics.prefix),
+            k.session_timeout_ms,
+            k.max_poll_interval_ms,
+            LoggedRebalance("dispatcher"),
+        )?;
+        let dead_letters = DeadLetters { producer: KafkaProducer::new(&k.bootstrap)?, topics: k.topics.clone() };
+        let dispatcher = self.dispatcher(Some(dead_letters))?;
+        self.spawn_sweeper(&dispatcher);
+        self.background.push(tokio::spawn(run_dispatcher(consumer, k.topics.clone(), self.stop.clone(), dispatcher)));
+        Ok(())
+    }
+
+    fn dispatcher(&self, dead_letters: Option<DeadLetters>) -> Result<Arc<Dispatcher>, StartupError> {
+        Dispatcher::new(
+            self.pool.clone(),
+            &self.settings.channels,
+            dead_letters,
+            self.stop.clone(),
+            self.metrics.clone(),
+        )
+        .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))
+    }
+
+    /// The sweeper that finds replies stuck in delivery.
+    fn spawn_sweeper(&mut self, dispatcher: &Arc<Dispatcher>) {
+        let channels = &self.settings.channels;
+        self.background.push(tokio::spawn(dispatcher.clone().run_sweeper(
+            Duration::from_secs(channels.stuck_reply_sweep_secs.max(1)),
+            Duration::from_secs(channels.stuck_reply_secs),
+        )));
+    }
+
+    /// The Gmail client and the channel-account cache every role's HTTP
+    /// state holds; the ingress roles (`serve`, `api`) also renew Gmail
+    /// watches and reload the accounts in the background.
+    fn start_ingress(
+        &mut self,
+        role: Role,
+    ) -> Result<(Arc<crate::gmail::GmailClient>, Arc<crate::crm::AccountCache>), StartupError> {
+        let gmail = Arc::new(crate::gmail::GmailClient::new(
+            crate::dispatch::http_client(&self.settings.channels)
+                .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?,
+        ));
+        if matches!(role, Role::All | Role::Api) {
+            self.background.push(tokio::spawn(crate::gmail::run_watch_renewal(
+                gmail.clone(),
+                self.pool.clone(),
+                self.stop.clone(),
+            )));
+        }
+        let accounts = Arc::new(crate::crm::AccountCache::new(self.pool.clone()));
+        if matches!(role, Role::All | Role::Api) {
+            self.background.push(tokio::spawn(accounts.clone().run_reloads(
+                Duration::from_secs(self.settings.channels.channel_accounts_reload_secs.max(1)),
+                self.stop.clone(),
+            )));
+        }
+        Ok((gmail, accounts))
     }
 }
 

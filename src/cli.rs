@@ -188,106 +188,141 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         Command::Api(settings) => app::serve(settings, Role::Api).await,
         Command::Worker(settings) => app::serve(settings, Role::Worker).await,
         Command::Dispatcher(settings) => app::serve(settings, Role::Dispatcher).await,
-        Command::Migrate(settings) => {
-            let pool = db::connect(&settings).await?;
-            db::migrate(&pool).await?;
-            tracing::info!(applied = db::MIGRATOR.iter().count(), "migrations up to date");
-            Ok(())
-        }
-        Command::Kb(KbCommand::Ingest { database, tenant, embedder, dir }) => {
-            let pool = db::connect(&database).await?;
-            let articles = crate::kb::read_articles(&dir).map_err(|e| StartupError::Command(e.to_string()))?;
-            let embedder = embedder.build().map_err(|e| StartupError::Command(e.to_string()))?;
-            crm::get_tenant(&pool, crate::domain::TenantId::from_uuid(tenant))
-                .await
-                .map_err(|e| StartupError::Command(format!("tenant {tenant}: {e}")))?;
-            let report =
-                crate::kb::ingest(&pool, crate::domain::TenantId::from_uuid(tenant), embedder.as_ref(), &articles)
-                    .await
-                    .map_err(|e| StartupError::Command(e.to_string()))?;
-            println!("{}", serde_json::to_string(&report).unwrap_or_default());
-            Ok(())
-        }
-        Command::Channel(ChannelCommand::Add { database, tenant, provider, address, config }) => {
-            let config: serde_json::Value = serde_json::from_str(&config)
-                .ok()
-                .filter(serde_json::Value::is_object)
-                .ok_or_else(|| StartupError::Command("--config must be a JSON object".into()))?;
-            crate::channels::settings::AccountSettings::parse(provider, &config)
-                .map_err(|e| StartupError::Command(format!("--config: {e}")))?;
-            let address = crate::channels::settings::normalize_address(provider, &address)
-                .map_err(|e| StartupError::Command(format!("--address: {e}")))?;
-            let pool = db::connect(&database).await?;
-            let account =
-                crm::upsert_account(&pool, crate::domain::TenantId::from_uuid(tenant), provider, &address, &config)
-                    .await
-                    .map_err(|e| StartupError::Command(e.to_string()))?;
-            println!(
-                "{}",
-                serde_json::json!({ "id": account.id, "tenant_id": account.tenant_id, "provider": account.provider,
-                                    "channel": account.channel(), "address": account.address })
-            );
-            Ok(())
-        }
-        Command::Apikey(ApiKeyCommand::Create { database, tenant, role, name }) => {
-            let pool = db::connect(&database).await?;
-            let tenant = tenant.map(crate::domain::TenantId::from_uuid);
-            if let Some(t) = tenant {
-                crm::get_tenant(&pool, t).await.map_err(|e| StartupError::Command(format!("tenant {t}: {e}")))?;
-            }
-            let (id, token) = crate::auth::create_key(&pool, tenant, role, &name)
-                .await
-                .map_err(|e| StartupError::Command(e.to_string()))?;
-            println!(
-                "{}",
-                serde_json::json!({ "id": id, "token": token, "role": role, "tenant_id": tenant, "name": name })
-            );
-            Ok(())
-        }
-        Command::Usage { database, tenant, since, until, top } => {
-            use chrono::Datelike;
-            let pool = db::connect(&database).await?;
-            let now = chrono::Utc::now();
-            let month_start =
-                now.date_naive().with_day(1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc()).unwrap_or(now);
-            let report = crate::agent::usage::tenant_usage(
-                &pool,
-                crate::domain::TenantId::from_uuid(tenant),
-                since.unwrap_or(month_start),
-                until.unwrap_or(now),
-                top,
-            )
-            .await
-            .map_err(|e| StartupError::Command(e.to_string()))?;
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-            Ok(())
-        }
-        Command::Probe(args) => {
-            let status = crate::probe::run(&args).await.map_err(|e| StartupError::Command(e.to_string()))?;
-            println!("HTTP {status}");
-            Ok(())
-        }
-        Command::Bench(args) => {
-            let report = crate::bench::run(args).await.map_err(|e| StartupError::Command(e.to_string()))?;
-            for t in &report.targets {
-                let verdict = match t.met {
-                    Some(true) => "met",
-                    Some(false) => "MISSED",
-                    None => "not measured",
-                };
-                println!("{verdict:>12}  {}: {}", t.target, t.measured);
-            }
-            Ok(())
-        }
-        Command::Eval(args) => {
-            let report = crate::eval::run(&args).await.map_err(|e| StartupError::Command(e.to_string()))?;
-            report.print_lines();
-            if args.json {
-                println!("{}", serde_json::to_string(&report.summary).unwrap_or_default());
-            }
-            Ok(())
-        }
-        Command::Tenant(TenantCommand::Ensure { database, slug, name, merge_policy }) => {
+        Command::Migrate(settings) => migrate(&settings).await,
+        Command::Kb(command) => kb(command).await,
+        Command::Channel(command) => channel(command).await,
+        Command::Apikey(command) => apikey(command).await,
+        Command::Usage { database, tenant, since, until, top } => usage(&database, tenant, since, until, top).await,
+        Command::Probe(args) => probe(&args).await,
+        Command::Bench(args) => bench(args).await,
+        Command::Eval(args) => eval(&args).await,
+        Command::Tenant(command) => tenant(command).await,
+    }
+}
+
+/// `fte migrate`.
+async fn migrate(settings: &DatabaseSettings) -> Result<(), StartupError> {
+    let pool = db::connect(settings).await?;
+    db::migrate(&pool).await?;
+    tracing::info!(applied = db::MIGRATOR.iter().count(), "migrations up to date");
+    Ok(())
+}
+
+/// `fte kb …`.
+async fn kb(command: KbCommand) -> Result<(), StartupError> {
+    let KbCommand::Ingest { database, tenant, embedder, dir } = command;
+    let pool = db::connect(&database).await?;
+    let articles = crate::kb::read_articles(&dir).map_err(|e| StartupError::Command(e.to_string()))?;
+    let embedder = embedder.build().map_err(|e| StartupError::Command(e.to_string()))?;
+    crm::get_tenant(&pool, crate::domain::TenantId::from_uuid(tenant))
+        .await
+        .map_err(|e| StartupError::Command(format!("tenant {tenant}: {e}")))?;
+    let report = crate::kb::ingest(&pool, crate::domain::TenantId::from_uuid(tenant), embedder.as_ref(), &articles)
+        .await
+        .map_err(|e| StartupError::Command(e.to_string()))?;
+    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    Ok(())
+}
+
+/// `fte channel …`.
+async fn channel(command: ChannelCommand) -> Result<(), StartupError> {
+    let ChannelCommand::Add { database, tenant, provider, address, config } = command;
+    let config: serde_json::Value = serde_json::from_str(&config)
+        .ok()
+        .filter(serde_json::Value::is_object)
+        .ok_or_else(|| StartupError::Command("--config must be a JSON object".into()))?;
+    crate::channels::settings::AccountSettings::parse(provider, &config)
+        .map_err(|e| StartupError::Command(format!("--config: {e}")))?;
+    let address = crate::channels::settings::normalize_address(provider, &address)
+        .map_err(|e| StartupError::Command(format!("--address: {e}")))?;
+    let pool = db::connect(&database).await?;
+    let account = crm::upsert_account(&pool, crate::domain::TenantId::from_uuid(tenant), provider, &address, &config)
+        .await
+        .map_err(|e| StartupError::Command(e.to_string()))?;
+    println!(
+        "{}",
+        serde_json::json!({ "id": account.id, "tenant_id": account.tenant_id, "provider": account.provider,
+                            "channel": account.channel(), "address": account.address })
+    );
+    Ok(())
+}
+
+/// `fte apikey …`.
+async fn apikey(command: ApiKeyCommand) -> Result<(), StartupError> {
+    let ApiKeyCommand::Create { database, tenant, role, name } = command;
+    let pool = db::connect(&database).await?;
+    let tenant = tenant.map(crate::domain::TenantId::from_uuid);
+    if let Some(t) = tenant {
+        crm::get_tenant(&pool, t).await.map_err(|e| StartupError::Command(format!("tenant {t}: {e}")))?;
+    }
+    let (id, token) =
+        crate::auth::create_key(&pool, tenant, role, &name).await.map_err(|e| StartupError::Command(e.to_string()))?;
+    println!("{}", serde_json::json!({ "id": id, "token": token, "role": role, "tenant_id": tenant, "name": name }));
+    Ok(())
+}
+
+/// `fte usage`: without `--since` and `--until`, from the start of this
+/// month (UTC) to the current time.
+async fn usage(
+    database: &DatabaseSettings,
+    tenant: uuid::Uuid,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    top: i64,
+) -> Result<(), StartupError> {
+    use chrono::Datelike;
+    let pool = db::connect(database).await?;
+    let now = chrono::Utc::now();
+    let month_start =
+        now.date_naive().with_day(1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc()).unwrap_or(now);
+    let report = crate::agent::usage::tenant_usage(
+        &pool,
+        crate::domain::TenantId::from_uuid(tenant),
+        since.unwrap_or(month_start),
+        until.unwrap_or(now),
+        top,
+    )
+    .await
+    .map_err(|e| StartupError::Command(e.to_string()))?;
+    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    Ok(())
+}
+
+/// `fte probe`.
+async fn probe(args: &crate::probe::ProbeArgs) -> Result<(), StartupError> {
+    let status = crate::probe::run(args).await.map_err(|e| StartupError::Command(e.to_string()))?;
+    println!("HTTP {status}");
+    Ok(())
+}
+
+/// `fte bench`: one line per target, with its verdict.
+async fn bench(args: crate::bench::BenchArgs) -> Result<(), StartupError> {
+    let report = crate::bench::run(args).await.map_err(|e| StartupError::Command(e.to_string()))?;
+    for t in &report.targets {
+        let verdict = match t.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "not measured",
+        };
+        println!("{verdict:>12}  {}: {}", t.target, t.measured);
+    }
+    Ok(())
+}
+
+/// `fte eval`.
+async fn eval(args: &crate::eval::EvalArgs) -> Result<(), StartupError> {
+    let report = crate::eval::run(args).await.map_err(|e| StartupError::Command(e.to_string()))?;
+    report.print_lines();
+    if args.json {
+        println!("{}", serde_json::to_string(&report.summary).unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// `fte tenant …`.
+async fn tenant(command: TenantCommand) -> Result<(), StartupError> {
+    match command {
+        TenantCommand::Ensure { database, slug, name, merge_policy } => {
             let pool = db::connect(&database).await?;
             let (tenant, created) =
                 crm::ensure_tenant(&pool, &NewTenant { slug, name, merge_policy: merge_policy.into() })
@@ -299,7 +334,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             );
             Ok(())
         }
-        Command::Tenant(TenantCommand::Create { database, slug, name, merge_policy }) => {
+        TenantCommand::Create { database, slug, name, merge_policy } => {
             let pool = db::connect(&database).await?;
             let merge_policy = merge_policy.into();
             let tenant = crm::create_tenant(&pool, &NewTenant { slug, name, merge_policy })

@@ -7,7 +7,7 @@
 //! carries on with in-memory state the database may not have.
 
 use crate::agent::tools::Urgency;
-use crate::brain::{Brain, Decision, TurnInput, TurnOutcome};
+use crate::brain::{AgentRecord, Brain, Decision, TurnInput, TurnOutcome};
 use crate::conversation::store::{
     self, AgentTurn, AlreadyStored, CommitOutcome, NewApproval, NewEscalation, NewInbound, NewReply, StoreError,
     TurnRecord,
@@ -371,154 +371,90 @@ impl ConversationActorState {
     }
 
     async fn try_turn(&mut self, msg: &TicketMessage, forced: Option<Decision>) -> Result<TurnReceipt, TurnError> {
+        let mut turn = self.open_turn(&msg.message)?;
+        let give_up = forced.is_some();
+        if turn.effects.iter().any(|e| matches!(e, Effect::RunAgentTurn { .. })) {
+            self.run_agent(&mut turn, forced).await?;
+        }
+        if !give_up {
+            self.acknowledge(&mut turn).await?;
+        }
+        self.commit_inbound(turn).await
+    }
+
+    /// Starts a turn on a customer message: the conversation it belongs to
+    /// (a new one when the customer has none) and the message's event
+    /// applied to the current state.
+    fn open_turn<'m>(&self, inbound: &'m InboundMessage) -> Result<InboundTurn<'m>, Rejected> {
         let started = Instant::now();
-        let inbound = &msg.message;
         let (conversation, new_conversation) = match self.conversation {
             Some(id) => (id, false),
             None => (ConversationId::new(), true),
         };
         tracing::Span::current().record("conversation_id", tracing::field::display(conversation));
         let message_id = MessageId::new();
-        let before = self.state.clone();
         let first = Event::CustomerMessage { message_id, channel: inbound.channel };
-        let (mut after, effects) = transition(&before, first.clone())?;
-        let mut events = vec![first];
-        let mut replies = Vec::new();
-        let mut escalation = None;
-        let mut approval = None;
-        let mut agent_turn = None;
-        let give_up = forced.is_some();
-
-        if effects.iter().any(|e| matches!(e, Effect::RunAgentTurn { .. })) {
-            let outcome = match forced {
-                Some(decision) => {
-                    TurnOutcome { decision, confidence: 1.0, tokens_used: 0, brain: "runtime", agent: None }
-                }
-                None => self.deps.brain.turn(self.turn_input(inbound, conversation, new_conversation, &after)).await?,
-            };
-            let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
-            let reply_to = |id: MessageId, author: Author, body: String| NewReply {
-                id,
-                channel: inbound.channel,
-                author,
-                body,
-                in_reply_to: Some(message_id),
-                recipient: Some(inbound.sender.clone()),
-                latency_ms: Some(latency_ms),
-                tokens_used: Some(outcome.tokens_used),
-            };
-            let agent = outcome.agent.map(|a| *a).unwrap_or_default();
-            let ticket_id = agent.ticket.as_ref().map(|t| t.id);
-            let threshold = agent.approval_threshold.unwrap_or(self.deps.approval_threshold);
-            let (event, kind, reason) = match outcome.decision {
-                Decision::Reply { text } if outcome.confidence >= threshold => {
-                    let reply_id = MessageId::new();
-                    replies.push(reply_to(reply_id, Author::Ai, text));
-                    (Event::AgentReplied { reply_id, in_reply_to: message_id }, "reply", None)
-                }
-                Decision::Reply { text } => {
-                    let approval_id = ApprovalId::new();
-                    approval = Some(NewApproval {
-                        id: approval_id,
-                        inbound: message_id,
-                        draft: text,
-                        confidence: outcome.confidence,
-                    });
-                    (Event::DraftNeedsApproval { approval_id, in_reply_to: message_id }, "draft", None)
-                }
-                Decision::Escalate { reason, holding_reply } => {
-                    let holding_id = holding_reply.map(|text| {
-                        let id = MessageId::new();
-                        replies.push(reply_to(id, Author::System, text));
-                        id
-                    });
-                    escalation = Some(NewEscalation {
-                        reason,
-                        summary: agent.handover.clone().unwrap_or_else(|| inbound.body.chars().take(500).collect()),
-                        urgency: agent.urgency.unwrap_or_else(|| Urgency::for_reason(reason)),
-                        ticket: ticket_id,
-                    });
-                    (
-                        Event::AgentEscalated { reason, in_reply_to: message_id, holding_reply: holding_id },
-                        "escalate",
-                        Some(reason),
-                    )
-                }
-            };
-            agent_turn = Some(AgentTurn {
-                brain: outcome.brain,
-                decision: kind,
-                reason,
-                confidence: outcome.confidence,
-                latency_ms,
-                record: agent,
-            });
-            let (next, _effects) = transition(&after, event.clone())?;
-            after = next;
-            events.push(event);
-        }
-
-        // Humans have it and the customer wrote again: a holding reply,
-        // once per escalation, so they know the message arrived.
-        if !give_up
-            && effects.iter().any(|e| matches!(e, Effect::ForwardToHumans { .. }))
-            && after.status == crate::conversation::Status::Escalated
-            && !after.acknowledged
-            && let Some(reason) = after.escalation
-        {
-            let input = self.turn_input(inbound, conversation, new_conversation, &after);
-            if let Some(text) = self.deps.brain.acknowledge(input, reason).await? {
-                let reply_id = MessageId::new();
-                let event = Event::AgentAcknowledged { reply_id, in_reply_to: message_id };
-                let (next, _effects) = transition(&after, event.clone())?;
-                after = next;
-                events.push(event);
-                replies.push(NewReply {
-                    id: reply_id,
-                    channel: inbound.channel,
-                    author: Author::System,
-                    body: text,
-                    in_reply_to: Some(message_id),
-                    recipient: Some(inbound.sender.clone()),
-                    latency_ms: Some(u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX)),
-                    tokens_used: Some(0),
-                });
-            }
-        }
-
-        let record = TurnRecord {
-            tenant: self.tenant,
-            customer: self.customer,
+        let (after, effects) = transition(&self.state, first.clone())?;
+        Ok(InboundTurn {
+            started,
+            inbound,
             conversation,
             new_conversation,
-            before,
-            after: after.clone(),
-            events,
-            inbound: Some(NewInbound {
-                id: message_id,
-                channel: inbound.channel,
-                external_id: inbound.external_id.clone(),
-                body: inbound.body.clone(),
-                subject: inbound.subject.clone(),
-                sender: inbound.sender.clone(),
-                received_at: inbound.received_at,
-                metadata: inbound.metadata.clone(),
-            }),
-            replies,
-            escalation,
-            approval,
-            agent: agent_turn,
-            close_escalations: false,
-            claim_escalation: None,
-            decided_approval: None,
-            snapshot_every: self.deps.snapshot_every,
+            message_id,
+            effects,
+            after,
+            events: vec![first],
+            replies: Vec::new(),
+            escalation: None,
+            approval: None,
+            agent: None,
+        })
+    }
+
+    /// Asks the brain about the message (or takes the `forced` decision)
+    /// and adds its answer to the turn.
+    async fn run_agent(&self, turn: &mut InboundTurn<'_>, forced: Option<Decision>) -> Result<(), TurnError> {
+        let outcome = match forced {
+            Some(decision) => TurnOutcome { decision, confidence: 1.0, tokens_used: 0, brain: "runtime", agent: None },
+            None => {
+                let input = self.turn_input(turn.inbound, turn.conversation, turn.new_conversation, &turn.after);
+                self.deps.brain.turn(input).await?
+            }
         };
+        turn.take_outcome(outcome, self.deps.approval_threshold)?;
+        Ok(())
+    }
+
+    /// Humans have it and the customer wrote again: a holding reply,
+    /// once per escalation, so they know the message arrived.
+    async fn acknowledge(&self, turn: &mut InboundTurn<'_>) -> Result<(), TurnError> {
+        if turn.effects.iter().any(|e| matches!(e, Effect::ForwardToHumans { .. }))
+            && turn.after.status == crate::conversation::Status::Escalated
+            && !turn.after.acknowledged
+            && let Some(reason) = turn.after.escalation
+        {
+            let input = self.turn_input(turn.inbound, turn.conversation, turn.new_conversation, &turn.after);
+            if let Some(text) = self.deps.brain.acknowledge(input, reason).await? {
+                let reply_id = MessageId::new();
+                turn.push(Event::AgentAcknowledged { reply_id, in_reply_to: turn.message_id })?;
+                let reply = turn.reply(reply_id, Author::System, text, turn.elapsed_ms(), 0);
+                turn.replies.push(reply);
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits the turn; once it is durable the actor takes its state and
+    /// the outbox relay is woken for its replies.
+    async fn commit_inbound(&mut self, turn: InboundTurn<'_>) -> Result<TurnReceipt, TurnError> {
+        let (started, message_id, conversation) = (turn.started, turn.message_id, turn.conversation);
+        let record = self.inbound_record(turn);
         match store::commit_turn(&self.deps.pool, &record).await? {
             CommitOutcome::Duplicate(stored) => Ok(self.duplicate_receipt(stored)),
             CommitOutcome::Committed => {
                 self.observe(&record, started.elapsed());
                 self.conversation = Some(conversation);
-                self.state = after;
+                self.state = record.after.clone();
                 if !record.replies.is_empty() {
                     self.deps.outbox_notify.notify_one();
                 }
@@ -530,6 +466,38 @@ impl ConversationActorState {
                     state_version: self.state.version,
                 })
             }
+        }
+    }
+
+    /// What a customer turn writes, from the state it started from.
+    fn inbound_record(&self, turn: InboundTurn<'_>) -> TurnRecord {
+        let inbound = turn.inbound;
+        TurnRecord {
+            tenant: self.tenant,
+            customer: self.customer,
+            conversation: turn.conversation,
+            new_conversation: turn.new_conversation,
+            before: self.state.clone(),
+            after: turn.after,
+            events: turn.events,
+            inbound: Some(NewInbound {
+                id: turn.message_id,
+                channel: inbound.channel,
+                external_id: inbound.external_id.clone(),
+                body: inbound.body.clone(),
+                subject: inbound.subject.clone(),
+                sender: inbound.sender.clone(),
+                received_at: inbound.received_at,
+                metadata: inbound.metadata.clone(),
+            }),
+            replies: turn.replies,
+            escalation: turn.escalation,
+            approval: turn.approval,
+            agent: turn.agent,
+            close_escalations: false,
+            claim_escalation: None,
+            decided_approval: None,
+            snapshot_every: self.deps.snapshot_every,
         }
     }
 
@@ -596,5 +564,116 @@ impl ConversationActorState {
         store::commit_turn(&self.deps.pool, &record).await?;
         self.state = after;
         Ok(self.state.version)
+    }
+}
+
+/// A customer turn being put together, before it is committed.
+struct InboundTurn<'m> {
+    started: Instant,
+    inbound: &'m InboundMessage,
+    conversation: ConversationId,
+    /// True when the conversation row does not exist yet.
+    new_conversation: bool,
+    /// The id the customer's message is stored under.
+    message_id: MessageId,
+    /// What the customer's message asked for.
+    effects: Vec<Effect>,
+    /// The state after the events so far.
+    after: ConversationState,
+    events: Vec<Event>,
+    replies: Vec<NewReply>,
+    escalation: Option<NewEscalation>,
+    approval: Option<NewApproval>,
+    agent: Option<AgentTurn>,
+}
+
+impl InboundTurn<'_> {
+    /// Milliseconds since the turn started.
+    fn elapsed_ms(&self) -> u32 {
+        u32::try_from(self.started.elapsed().as_millis()).unwrap_or(u32::MAX)
+    }
+
+    /// Applies `event` to the state after the turn so far and records it.
+    fn push(&mut self, event: Event) -> Result<(), Rejected> {
+        let (next, _effects) = transition(&self.after, event.clone())?;
+        self.after = next;
+        self.events.push(event);
+        Ok(())
+    }
+
+    /// A reply to the customer's message, on its channel, to its sender.
+    fn reply(&self, id: MessageId, author: Author, body: String, latency_ms: u32, tokens_used: u32) -> NewReply {
+        NewReply {
+            id,
+            channel: self.inbound.channel,
+            author,
+            body,
+            in_reply_to: Some(self.message_id),
+            recipient: Some(self.inbound.sender.clone()),
+            latency_ms: Some(latency_ms),
+            tokens_used: Some(tokens_used),
+        }
+    }
+
+    /// Adds the brain's outcome to the turn: the decision's rows and event,
+    /// and the agent's record of it. A reply below the approval threshold
+    /// (the tenant's, else `default_threshold`) becomes a draft.
+    fn take_outcome(&mut self, mut outcome: TurnOutcome, default_threshold: f32) -> Result<(), Rejected> {
+        let latency_ms = self.elapsed_ms();
+        let agent = outcome.agent.take().map(|a| *a).unwrap_or_default();
+        let threshold = agent.approval_threshold.unwrap_or(default_threshold);
+        let (brain, confidence) = (outcome.brain, outcome.confidence);
+        let (event, kind, reason) = self.decide(outcome, &agent, threshold, latency_ms);
+        self.agent = Some(AgentTurn { brain, decision: kind, reason, confidence, latency_ms, record: agent });
+        self.push(event)
+    }
+
+    /// Writes the rows of the brain's decision (a reply, a draft for
+    /// approval, or an escalation with its holding reply) and returns its
+    /// event, its kind for `agent_turns`, and the escalation reason.
+    fn decide(
+        &mut self,
+        outcome: TurnOutcome,
+        agent: &AgentRecord,
+        threshold: f32,
+        latency_ms: u32,
+    ) -> (Event, &'static str, Option<EscalationReason>) {
+        let message_id = self.message_id;
+        let tokens_used = outcome.tokens_used;
+        match outcome.decision {
+            Decision::Reply { text } if outcome.confidence >= threshold => {
+                let reply_id = MessageId::new();
+                self.replies.push(self.reply(reply_id, Author::Ai, text, latency_ms, tokens_used));
+                (Event::AgentReplied { reply_id, in_reply_to: message_id }, "reply", None)
+            }
+            Decision::Reply { text } => {
+                let approval_id = ApprovalId::new();
+                self.approval = Some(NewApproval {
+                    id: approval_id,
+                    inbound: message_id,
+                    draft: text,
+                    confidence: outcome.confidence,
+                });
+                (Event::DraftNeedsApproval { approval_id, in_reply_to: message_id }, "draft", None)
+            }
+            Decision::Escalate { reason, holding_reply } => {
+                let holding_id = holding_reply.map(|text| {
+                    let id = MessageId::new();
+                    self.replies.push(self.reply(id, Author::System, text, latency_ms, tokens_used));
+                    id
+                });
+                self.escalation = Some(NewEscalation {
+                    reason,
+                    summary: agent.handover.clone().unwrap_or_else(|| self.inbound.body.chars().take(500).collect()),
+                    urgency: agent.urgency.unwrap_or_else(|| Urgency::for_reason(reason)),
+                    ticket: agent.ticket.as_ref().map(|t| t.id),
+                });
+                (
+                    Event::AgentEscalated { reason, in_reply_to: message_id, holding_reply: holding_id },
+                    "escalate",
+                    Some(reason),
+                )
+            }
+        }
     }
 }
