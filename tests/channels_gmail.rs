@@ -3,7 +3,10 @@
 //! a Pub/Sub push with an RS256 token (test keys) triggers the mailbox
 //! sync, the new email is answered as a threaded reply through
 //! `users.messages.send`; and refusals: no token, a token from another key
-//! or for another audience, an unknown mailbox, a malformed push.
+//! or for another audience, an unknown mailbox, a malformed push. Hostile
+//! text in an email (name, subject, text) is cleaned, stored and answered;
+//! an email no message can be made of is skipped without holding up the
+//! next one; 1 MB of emoji is taken with its body cut.
 
 mod common;
 
@@ -296,6 +299,214 @@ async fn a_backlog_larger_than_one_sync_step_is_taken_in_whole_across_redeliveri
     assert_eq!(cursor.as_deref(), Some((1000 + BACKLOG).to_string().as_str()));
     let fetched = fake.requests().iter().filter(|r| r.path.contains("/messages/m")).count();
     assert_eq!(fetched as u64, BACKLOG, "each email fetched once");
+    child.kill().ok();
+    child.wait().ok();
+}
+
+/// `bytes` as base64 in lines of 76 characters (a MIME body).
+fn base64_lines(bytes: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    b64.as_bytes().chunks(76).map(|l| format!("{}\r\n", std::str::from_utf8(l).unwrap())).collect()
+}
+
+/// An email from Jo to the mailbox, its text `body` in base64.
+fn email_from_jo(from_name: &str, subject: &str, message_id: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from_name} <jo@example.com>\r\nTo: {MAILBOX}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}@example.com>\r\n\
+         Date: Sun, 22 Nov 2026 05:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}",
+        base64_lines(body.as_bytes())
+    )
+    .into_bytes()
+}
+
+/// `text` as an RFC 2047 encoded word (UTF-8, base64).
+fn encoded_word(text: &str) -> String {
+    format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(text))
+}
+
+/// The hostile email: HOSTILE as the sender's display name, the subject
+/// (encoded words, so NUL and CR LF get in) and the text (base64).
+fn hostile_email() -> Vec<u8> {
+    use common::hostile::HOSTILE;
+    email_from_jo(&encoded_word(HOSTILE), &encoded_word(HOSTILE), "hostile-1", HOSTILE)
+}
+
+/// The poison email: NUL and bytes that are not UTF-8 in its headers, no
+/// address in its From, a base64 body that does not decode, in a charset
+/// nobody knows. No message can be made of it.
+const POISON: &[u8] = b"From: \0\xff\xfe <\0@\0>\r\nTo: support@tallyloom.com\r\nSubject: \0\x1b[31m\xc3\x28\r\n\
+Message-ID: <poison-1@example.com>\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n\xff\xfe!!%%\0*\r\n";
+
+/// A mailbox that receives, push after push (history ids 1001…1004): the
+/// hostile email; the poison email, a message whose content Gmail's
+/// answer does not carry readably, then a normal one; 1 MB of emoji.
+fn hostile_mailbox(rec: &Recorded) -> (u16, Vec<(String, String)>, String) {
+    let ok = |body: serde_json::Value| (200, vec![], body.to_string());
+    let q: std::collections::HashMap<String, String> = rec.query_pairs().into_iter().collect();
+    let added = |h: u64, id: &str| json!({"id": h.to_string(), "messagesAdded": [{"message": {"id": id, "threadId": format!("t{id}"), "labelIds": ["INBOX"]}}]});
+    let message = |id: &str, h: u64, raw: &[u8]| {
+        ok(json!({"id": id, "threadId": format!("t{id}"), "labelIds": ["INBOX"], "historyId": h.to_string(),
+                  "internalDate": "1795237200000", "raw": URL_SAFE.encode(raw)}))
+    };
+    match (rec.method.as_str(), rec.path.as_str()) {
+        ("GET", "/gmail/v1/users/me/history") => match q.get("startHistoryId").map(String::as_str) {
+            Some("1000") => ok(json!({"history": [added(1001, "mhostile")], "historyId": "1001"})),
+            Some("1001") => {
+                let history = [added(1002, "mpoison"), added(1002, "mgarbled"), added(1003, "mnormal")];
+                ok(json!({"history": history, "historyId": "1003"}))
+            }
+            Some("1003") => ok(json!({"history": [added(1004, "memoji")], "historyId": "1004"})),
+            other => ok(json!({"historyId": other.unwrap_or("1004")})),
+        },
+        ("GET", "/gmail/v1/users/me/messages/mhostile") => message("mhostile", 1001, &hostile_email()),
+        ("GET", "/gmail/v1/users/me/messages/mpoison") => message("mpoison", 1002, POISON),
+        // Gmail's answer for the message, its `raw` not base64url.
+        ("GET", "/gmail/v1/users/me/messages/mgarbled") => {
+            ok(json!({"id": "mgarbled", "threadId": "tmgarbled", "historyId": "1002", "raw": "***"}))
+        }
+        ("GET", "/gmail/v1/users/me/messages/mnormal") => message(
+            "mnormal",
+            1003,
+            &email_from_jo("Jo Doe", "Export invoices", "normal-1", "How do I export invoices?"),
+        ),
+        ("GET", "/gmail/v1/users/me/messages/memoji") => {
+            let emoji = common::hostile::emoji(common::hostile::ONE_MB);
+            message("memoji", 1004, &email_from_jo("Jo Doe", "Emoji", "emoji-1", &emoji))
+        }
+        ("POST", "/gmail/v1/users/me/messages/send") => {
+            ok(json!({"id": format!("s{}", uuid::Uuid::new_v4().simple()), "threadId": "t", "labelIds": ["SENT"]}))
+        }
+        _ => google(rec),
+    }
+}
+
+/// Decodes a quoted-printable body (soft line breaks, `=XX`).
+fn decode_qp(qp: &str) -> String {
+    let joined = qp.replace("=\r\n", "");
+    let (bytes, mut out, mut i) = (joined.as_bytes(), Vec::new(), 0);
+    while i < bytes.len() {
+        match std::str::from_utf8(bytes.get(i + 1..i + 3).unwrap_or_default()).ok() {
+            Some(hex) if bytes[i] == b'=' && u8::from_str_radix(hex, 16).is_ok() => {
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+            _ => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Waits (20 s at most) for the reply sent at the fake in Gmail thread
+/// `thread`; returns its headers and its text (quoted-printable decoded,
+/// LF line ends).
+async fn sent_reply(fake: &FakeProvider, thread: &str) -> (String, String) {
+    for _ in 0..400 {
+        let sent = fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/messages/send"))
+            .find(|r| r.json()["threadId"] == thread);
+        if let Some(sent) = sent {
+            let raw = decode_raw(&sent.json());
+            assert!(raw.contains("Content-Transfer-Encoding: quoted-printable\r\n"), "{raw}");
+            let (head, body) = raw.split_once("\r\n\r\n").expect("headers, then the body");
+            return (head.to_string(), decode_qp(body).replace("\r\n", "\n").trim_end().to_string());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no reply sent in thread {thread} in 20 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_in_an_email_is_cleaned_stored_and_answered_and_a_poison_email_blocks_nothing() {
+    use common::hostile::{HOSTILE_CLEANED, ONE_MB, Rows, emoji, inbound, wait_rows, wait_stored_reply};
+    use fte::domain::MAX_BODY_CHARS;
+    let db = TestDb::new().await;
+    let tenant = db.tenant("hostile", MergePolicy::Manual).await.id;
+    let fake = FakeProvider::start(hostile_mailbox).await;
+    let config = json!({
+        "client_id": "client-123.apps.googleusercontent.com",
+        "client_secret_env": "FTE_TEST_GMAIL_SECRET", "refresh_token_env": "FTE_TEST_GMAIL_REFRESH",
+        "push_audience": AUDIENCE, "push_service_account": PUSHER,
+        "topic_name": "projects/tallyloom-prod/topics/gmail", "base_url": fake.base_url,
+        "token_url": format!("{}/token", fake.base_url), "certs_url": format!("{}/oauth2/v3/certs", fake.base_url),
+    });
+    upsert_account(&db.pool, tenant, Provider::Gmail, MAILBOX, &config).await.unwrap();
+    let (mut child, addr) =
+        spawn_serve(&db.url, &[("FTE_TEST_GMAIL_SECRET", "gsecret"), ("FTE_TEST_GMAIL_REFRESH", "1//refresh")]);
+    let hook = format!("http://{addr}/webhooks/gmail/push");
+    fake.wait_for(2, Duration::from_secs(20)).await;
+    let cursor = || one(&db, tenant, "SELECT cursor, 'x'::text FROM channel_cursors");
+    // Pub/Sub delivers a push until it is acknowledged: at most once more here.
+    let deliver = |history_id: u64, push_id: &'static str| {
+        let hook = hook.clone();
+        async move {
+            let body = testkit::push_body(MAILBOX, history_id, push_id);
+            let first = push(&hook, &body, Some(&token(KEY_A, "key-a", AUDIENCE))).await.status().as_u16();
+            if first == 503 {
+                let again = push(&hook, &body, Some(&token(KEY_A, "key-a", AUDIENCE))).await.status().as_u16();
+                assert_eq!(again, 204, "{push_id}: a 503, then {again}");
+            } else {
+                assert_eq!(first, 204, "{push_id}");
+            }
+        }
+    };
+
+    // The hostile email: stored cleaned, answered in its thread.
+    deliver(1001, "push-hostile").await;
+    let reply = wait_stored_reply(&db, tenant, "mhostile").await;
+    let (body, meta, name) = inbound(&db, tenant, "mhostile").await;
+    assert_eq!(body, HOSTILE_CLEANED, "the text part, cleaned");
+    // A subject and a display name are one line each: the line break
+    // their encoded words carried became a space (else no reply could
+    // carry the subject).
+    let one_line = HOSTILE_CLEANED.replace('\n', " ");
+    assert_eq!(meta["subject"], one_line.as_str(), "{meta}");
+    assert_eq!(name.as_deref(), Some(one_line.as_str()));
+    assert!(reply.contains(&format!("\"{HOSTILE_CLEANED}\"")), "the reply quotes the cleaned text: {reply}");
+    let (head, text) = sent_reply(&fake, "tmhostile").await;
+    assert_eq!(text, reply, "{head}");
+    assert!(head.contains("In-Reply-To: <hostile-1@example.com>"), "{head}");
+    let subject = head.split("\r\n").find_map(|l| l.strip_prefix("Subject: ")).expect("a Subject header");
+    assert_eq!(fte::channels::gmail::mime::encoded_word::decode(subject), format!("Re: {one_line}"), "{head}");
+    assert_eq!(cursor().await.0.as_deref(), Some("1001"));
+
+    // The poison email and an unreadable answer, then a normal one, in one
+    // push: the two are skipped, the normal one stored and answered, the
+    // history id past all three.
+    deliver(1003, "push-poison").await;
+    let reply = wait_stored_reply(&db, tenant, "mnormal").await;
+    assert!(reply.contains("\"How do I export invoices?\""), "{reply}");
+    assert_eq!(sent_reply(&fake, "tmnormal").await.1, reply);
+    let (body, _, _) = inbound(&db, tenant, "mnormal").await;
+    assert_eq!(body, "How do I export invoices?");
+    assert_eq!(cursor().await.0.as_deref(), Some("1003"));
+    let poisoned =
+        one(&db, tenant, "SELECT count(*)::text, 'x'::text FROM messages WHERE external_id IN ('mpoison', 'mgarbled')")
+            .await;
+    assert_eq!(poisoned.0.as_deref(), Some("0"), "the poison email is not stored");
+    let sends = fake.requests().into_iter().filter(|r| r.path.ends_with("/messages/send"));
+    assert!(sends.map(|r| r.json()["threadId"].clone()).all(|t| t != "tmpoison" && t != "tmgarbled"), "nor answered");
+
+    // 1 MB of emoji as the text: taken in with its body cut to
+    // MAX_BODY_CHARS, the cut recorded; answered.
+    deliver(1004, "push-emoji").await;
+    let reply = wait_stored_reply(&db, tenant, "memoji").await;
+    assert!(reply.contains(&format!("\"{}…\"", emoji(120 * 4))), "{}", reply.chars().take(300).collect::<String>());
+    let (body, meta, _) = inbound(&db, tenant, "memoji").await;
+    assert_eq!(body, emoji(MAX_BODY_CHARS * 4));
+    assert_eq!(meta["extra"]["body_truncated"], json!({"original_chars": ONE_MB / 4}), "{meta}");
+    assert_eq!(sent_reply(&fake, "tmemoji").await.1, reply);
+    assert_eq!(cursor().await.0.as_deref(), Some("1004"));
+
+    // One customer, three messages, every turn settled; nothing escalated.
+    wait_rows(&db, tenant, Rows { customers: 1, identifiers: 1, inbound: 3, intake: 0 }).await;
+    assert_eq!(common::tenant_count(&db, tenant, "SELECT count(*) FROM escalations").await, 0);
     child.kill().ok();
     child.wait().ok();
 }

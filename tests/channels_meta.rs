@@ -3,7 +3,10 @@
 //! reply at the fake as Meta's exact request, a signed status webhook
 //! updating `delivery_status`; the 24-hour window (outside it the account's
 //! template goes instead); and refusals (unsigned, mis-signed, unknown
-//! number, malformed) with nothing stored.
+//! number, malformed) with nothing stored. Hostile text in a signed batch:
+//! a lone surrogate or invalid UTF-8 is refused (400, nothing stored);
+//! control characters are cleaned, stored and answered; 1 MB of emoji is
+//! taken with its body cut.
 
 mod common;
 
@@ -26,9 +29,9 @@ fn accept(_: &Recorded) -> (u16, Vec<(String, String)>, String) {
     (200, vec![], body.to_string())
 }
 
-fn sign(body: &str) -> String {
+fn sign(body: impl AsRef<[u8]>) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, APP_SECRET.as_bytes());
-    let tag = ring::hmac::sign(&key, body.as_bytes());
+    let tag = ring::hmac::sign(&key, body.as_ref());
     format!("sha256={}", tag.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
@@ -70,7 +73,11 @@ fn status_batch(wamid: &str, status: &str) -> String {
 }
 
 async fn post(url: &str, body: &str, signature: Option<&str>) -> reqwest::Response {
-    let mut req = reqwest::Client::new().post(url).header("content-type", "application/json").body(body.to_string());
+    post_bytes(url, body.as_bytes().to_vec(), signature).await
+}
+
+async fn post_bytes(url: &str, body: Vec<u8>, signature: Option<&str>) -> reqwest::Response {
+    let mut req = reqwest::Client::new().post(url).header("content-type", "application/json").body(body);
     if let Some(sig) = signature {
         req = req.header("x-hub-signature-256", sig);
     }
@@ -212,6 +219,102 @@ async fn meta_whatsapp_end_to_end_with_the_service_window() {
     // Delivered once: a redelivery of the same reply is not sent again.
     assert_eq!(dispatcher.deliver(&out).await, fte::dispatch::Outcome::AlreadySent);
     assert_eq!(fake.requests().len(), 2);
+    child.kill().ok();
+    child.wait().ok();
+}
+
+/// Posts `body` signed over exactly its bytes; returns the status and the
+/// response text.
+async fn post_signed(url: &str, body: Vec<u8>) -> (u16, String) {
+    let signature = sign(&body);
+    let r = post_bytes(url, body, Some(&signature)).await;
+    let status = r.status().as_u16();
+    assert!(status < 500, "a hostile batch got {status}");
+    (status, r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_in_a_signed_batch_is_refused_with_nothing_stored_or_cleaned_stored_and_answered() {
+    use common::hostile::{
+        HOSTILE, HOSTILE_CLEANED, LONE_SURROGATE, ONE_MB, Rows, assert_nothing_stored, emoji, inbound, wait_rows,
+        wait_stored_reply,
+    };
+    use fte::domain::MAX_BODY_CHARS;
+    let db = TestDb::new().await;
+    let tenant = db.tenant("hostile", MergePolicy::Manual).await.id;
+    let fake = FakeProvider::start(accept).await;
+    let (mut child, addr) = spawn_serve(
+        &db.url,
+        &[("FTE_TEST_META_SECRET", APP_SECRET), ("FTE_TEST_META_VERIFY", VERIFY), ("FTE_TEST_META_TOKEN", ACCESS)],
+    );
+    upsert_account(
+        &db.pool,
+        tenant,
+        Provider::Meta,
+        PHONE_ID,
+        &json!({
+            "app_secret_env": "FTE_TEST_META_SECRET",
+            "verify_token_env": "FTE_TEST_META_VERIFY",
+            "access_token_env": "FTE_TEST_META_TOKEN",
+            "base_url": fake.base_url,
+            "api_version": "v21.0",
+        }),
+    )
+    .await
+    .unwrap();
+    let hook = format!("http://{addr}/webhooks/meta/whatsapp");
+
+    // A lone surrogate escape in the text, validly signed: not JSON (400).
+    let raw = message_batch("wamid.LONE", PHONE_ID, "Hi SURROGATE there").replace("SURROGATE", LONE_SURROGATE);
+    assert!(raw.contains(r"Hi \ud800 there"), "{raw}");
+    let (status, problem) = post_signed(&hook, raw.into_bytes()).await;
+    assert_eq!(status, 400, "lone surrogate: {problem}");
+    // Invalid UTF-8 inside the text, validly signed: 400.
+    let mut raw = message_batch("wamid.UTF8", PHONE_ID, "Hi BYTES there").into_bytes();
+    let at = raw.windows(5).position(|w| w == b"BYTES").unwrap();
+    raw.splice(at..at + 5, *b"\xff\xfe\xc3\x28\x80");
+    let (status, problem) = post_signed(&hook, raw).await;
+    assert_eq!(status, 400, "invalid UTF-8: {problem}");
+    assert_nothing_stored(&db, tenant, "the refused batches").await;
+    assert!(fake.requests().is_empty(), "nothing answered");
+
+    // NUL, bell, ESC, a right-to-left override, a decomposed é and CR LF in
+    // the text and in the sender's profile name: acknowledged, stored
+    // cleaned, answered.
+    let mut hostile: serde_json::Value =
+        serde_json::from_str(&message_batch("wamid.HOSTILE", PHONE_ID, HOSTILE)).unwrap();
+    hostile["entry"][0]["changes"][0]["value"]["contacts"][0]["profile"]["name"] = json!(HOSTILE);
+    let (status, body) = post_signed(&hook, hostile.to_string().into_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    let reply = wait_stored_reply(&db, tenant, "wamid.HOSTILE").await;
+    assert!(reply.contains(&format!("\"{HOSTILE_CLEANED}\"")), "the reply quotes the cleaned text: {reply}");
+    let (body, meta, name) = inbound(&db, tenant, "wamid.HOSTILE").await;
+    assert_eq!(body, HOSTILE_CLEANED);
+    assert_eq!(name.as_deref(), Some(HOSTILE_CLEANED));
+    assert_eq!(meta["extra"]["message_type"], "text", "{meta}");
+    // At the fake: the reply, as text, to the sender.
+    let sent = fake.wait_for(1, Duration::from_secs(20)).await;
+    let j = sent[0].json();
+    assert_eq!((j["to"].as_str(), j["type"].as_str()), (Some(CUSTOMER), Some("text")));
+    assert_eq!(j["text"]["body"], reply.as_str());
+
+    // 1 MB of emoji: under the 1 MiB webhook limit, so taken in (200),
+    // its body cut to MAX_BODY_CHARS with the cut recorded, and answered.
+    let big = message_batch("wamid.EMOJI", PHONE_ID, &emoji(ONE_MB));
+    assert!(big.len() < 1024 * 1024, "{}", big.len());
+    let (status, problem) = post_signed(&hook, big.into_bytes()).await;
+    assert_eq!(status, 200, "1 MB of emoji: {problem}");
+    let reply = wait_stored_reply(&db, tenant, "wamid.EMOJI").await;
+    assert!(reply.contains(&format!("\"{}…\"", emoji(120 * 4))), "{}", reply.chars().take(300).collect::<String>());
+    let (body, meta, _) = inbound(&db, tenant, "wamid.EMOJI").await;
+    assert_eq!(body, emoji(MAX_BODY_CHARS * 4));
+    assert_eq!(meta["extra"]["body_truncated"], json!({"original_chars": ONE_MB / 4}), "{meta}");
+    let sent = fake.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(sent[1].json()["text"]["body"], reply.as_str());
+
+    // One customer, both messages, every turn settled; nothing escalated.
+    wait_rows(&db, tenant, Rows { customers: 1, identifiers: 1, inbound: 2, intake: 0 }).await;
+    assert_eq!(tenant_count(&db, tenant, "SELECT count(*) FROM escalations").await, 0);
     child.kill().ok();
     child.wait().ok();
 }

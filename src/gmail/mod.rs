@@ -73,6 +73,11 @@ pub struct GmailClient {
     locks: DashMap<Uuid, Arc<tokio::sync::Mutex<()>>>,
 }
 
+/// Whether a `users.messages.get` answer is JSON naming message `id`.
+fn names_message(body: &[u8], id: &str) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| v.get("id").and_then(|i| i.as_str()) == Some(id))
+}
+
 /// The Gmail settings of an account.
 pub fn settings(account: &ChannelAccount) -> Result<GmailSettings, GmailIoError> {
     match AccountSettings::parse(Provider::Gmail, &account.config) {
@@ -272,6 +277,15 @@ impl GmailClient {
                 Ok(m) => m,
                 // Deleted between the notification and now.
                 Err(e) if e.http_status() == Some(404) => continue,
+                // Gmail answered for this very message, but its content
+                // cannot be read: the same will happen at every push, so
+                // it is skipped like an unreadable email, not allowed to
+                // hold up the mail behind it. (An answer that does not
+                // name the message, like a proxy's page, stops the sync.)
+                Err(e @ gmail::ApiError::BadResponse(_)) if names_message(&answer.body, &id) => {
+                    tracing::error!(account_id = %account.id, message = id, error = %e, "unreadable Gmail message skipped");
+                    continue;
+                }
                 Err(e) => return Err(GmailIoError::from_api("messages.get", e)),
             };
             if stopped_at.is_none() {

@@ -40,6 +40,13 @@ pub enum IgnoreReason {
     FromMailbox,
 }
 
+/// A header value decoded from encoded words as one line: a line break an
+/// encoded word carried, with the blanks around it, becomes one space (a
+/// reply's `Subject` may hold none).
+fn one_line(value: &str) -> String {
+    value.split(['\r', '\n']).map(str::trim).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
 /// A parsed inbound email.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EmailMessage {
@@ -84,7 +91,7 @@ impl EmailMessage {
         let text = parsed.text.unwrap_or_default();
         let cleaned: CleanText = quoting::clean(&text);
         let signature_phone = quoting::signature_phone(&cleaned);
-        let subject = h.get("subject").map(|s| encoded_word::decode(s).trim().to_string()).filter(|s| !s.is_empty());
+        let subject = h.get("subject").map(|s| one_line(&encoded_word::decode(s))).filter(|s| !s.is_empty());
         let date = h.get("date").and_then(parse_date);
         let automation = automation(h);
         Ok(Self {

@@ -170,6 +170,14 @@ fn sent_from_my_iphone_plain() {
 }
 
 #[test]
+fn a_line_break_in_an_encoded_subject_becomes_a_space() {
+    // "Export\r\n invoices\n" as a B-encoded word.
+    let raw = "From: bob@example.com\nSubject: =?utf-8?b?RXhwb3J0DQogaW52b2ljZXMK?=\n\nHow?\n";
+    let m = parse(raw).unwrap();
+    assert_eq!(m.subject.as_deref(), Some("Export invoices"));
+}
+
+#[test]
 fn automated_and_own_messages_are_flagged() {
     let ooo = "From: jane@example.com\nAuto-Submitted: auto-replied (vacation)\nSubject: Out of office\n\nAway.\n";
     let m = parse(ooo).unwrap();
