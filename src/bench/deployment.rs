@@ -3,8 +3,11 @@
 //! same binary on the real broker, under a topic prefix of its own. The
 //! harness owns the process so the restart scenario can SIGKILL it and
 //! start it again; everything is removed at the end. For the HTTP ingress
-//! scenario it also starts an `fte api` process with a Twilio WhatsApp
-//! number of the tenant's, so messages can arrive as signed webhooks.
+//! and webhook acknowledgement scenarios it also starts an `fte api`
+//! process with channel accounts of the tenant's on Twilio (a WhatsApp
+//! number), Slack, Meta (a WhatsApp Cloud API number) and the web form,
+//! their secrets in the process's environment, so messages can arrive as
+//! signed webhooks.
 
 use crate::crm::{MergePolicy, NewTenant, create_tenant};
 use crate::domain::TenantId;
@@ -51,6 +54,8 @@ pub struct Deployment {
     pub producer: crate::kafka::KafkaProducer,
     /// The `api` process's Twilio number, once started.
     pub twilio: Option<TwilioIngress>,
+    /// The `api` process's webhook ingress, once started.
+    ingress: Option<Ingress>,
     settings: WorkerSettings,
     /// This binary, resolved once (a rebuild replaces the file under a
     /// running process).
@@ -69,6 +74,134 @@ pub struct TwilioIngress {
     pub account_sid: String,
     pub auth_token: String,
     pub business: String,
+}
+
+/// The tenant's Slack workspace in a bench run.
+#[derive(Clone, Debug)]
+pub struct SlackIngress {
+    pub team_id: String,
+    pub api_app_id: String,
+    /// The app's bot user (the account's `bot_user_id`).
+    pub bot_user_id: String,
+    pub signing_secret: String,
+}
+
+/// The tenant's Meta WhatsApp Cloud API number in a bench run.
+#[derive(Clone, Debug)]
+pub struct MetaIngress {
+    pub phone_number_id: String,
+    pub display_phone_number: String,
+    pub app_secret: String,
+}
+
+/// Where the `api` process takes webhooks, and the tenant's account on
+/// each provider (Gmail is left out: its push makes the `api` process
+/// sync the mailbox from Google's API, which the bench does not fake).
+#[derive(Clone, Debug)]
+pub struct Ingress {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    pub twilio: TwilioIngress,
+    pub slack: SlackIngress,
+    pub meta: MetaIngress,
+    /// The web form's widget key.
+    pub widget_key: String,
+}
+
+/// The environment variables the channel accounts name for their secrets.
+const TWILIO_TOKEN_ENV: &str = "FTE_BENCH_TWILIO_TOKEN";
+const SLACK_SECRET_ENV: &str = "FTE_BENCH_SLACK_SECRET";
+const SLACK_TOKEN_ENV: &str = "FTE_BENCH_SLACK_TOKEN";
+const META_SECRET_ENV: &str = "FTE_BENCH_META_SECRET";
+const META_VERIFY_ENV: &str = "FTE_BENCH_META_VERIFY";
+const META_TOKEN_ENV: &str = "FTE_BENCH_META_TOKEN";
+
+/// A fresh random secret (32 hex digits).
+fn secret() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+impl Ingress {
+    /// New accounts and secrets; `base` is set once the process listens.
+    fn generate() -> Self {
+        Self {
+            base: String::new(),
+            twilio: TwilioIngress {
+                url: String::new(),
+                account_sid: format!("AC{}", secret()),
+                auth_token: secret(),
+                business: "+15550100100".into(),
+            },
+            slack: SlackIngress {
+                team_id: "T0BENCH".into(),
+                api_app_id: "A0BENCH".into(),
+                bot_user_id: "U0BENCHBOT".into(),
+                signing_secret: secret(),
+            },
+            meta: MetaIngress {
+                phone_number_id: "106540352242922".into(),
+                display_phone_number: "15550100200".into(),
+                app_secret: secret(),
+            },
+            widget_key: "bench-form".into(),
+        }
+    }
+
+    /// The `api` process's environment: the secrets its accounts name
+    /// (the bot and access tokens are never used: the dispatcher is not
+    /// part of the run).
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (TWILIO_TOKEN_ENV, self.twilio.auth_token.clone()),
+            (SLACK_SECRET_ENV, self.slack.signing_secret.clone()),
+            (SLACK_TOKEN_ENV, "xoxb-bench-unused".into()),
+            (META_SECRET_ENV, self.meta.app_secret.clone()),
+            (META_VERIFY_ENV, secret()),
+            (META_TOKEN_ENV, "EAAbenchunused".into()),
+            ("FTE_WEBFORM_SECRET", format!("{}{}", secret(), secret())),
+        ]
+    }
+
+    /// Each account's provider, address and settings. The dispatcher is
+    /// not part of the run: replies stop at the outbound topic, so the
+    /// providers' API bases are never called.
+    fn accounts(&self) -> [(crate::channels::Provider, &str, serde_json::Value); 4] {
+        use crate::channels::Provider;
+        let nowhere = "http://127.0.0.1:9";
+        [
+            (
+                Provider::Twilio,
+                &self.twilio.business,
+                serde_json::json!({
+                    "account_sid": self.twilio.account_sid,
+                    "auth_token_env": TWILIO_TOKEN_ENV,
+                    "base_url": nowhere,
+                }),
+            ),
+            (
+                Provider::Slack,
+                &self.slack.team_id,
+                serde_json::json!({
+                    "signing_secret_env": SLACK_SECRET_ENV,
+                    "bot_token_env": SLACK_TOKEN_ENV,
+                    "base_url": nowhere,
+                    "bot_user_id": self.slack.bot_user_id,
+                }),
+            ),
+            (
+                Provider::Meta,
+                &self.meta.phone_number_id,
+                serde_json::json!({
+                    "app_secret_env": META_SECRET_ENV,
+                    "verify_token_env": META_VERIFY_ENV,
+                    "access_token_env": META_TOKEN_ENV,
+                    "base_url": nowhere,
+                }),
+            ),
+            // No reply by email: the run has no Gmail account.
+            (Provider::Webform, &self.widget_key, serde_json::json!({ "reply_by_email": false })),
+        ]
+    }
 }
 
 fn with_database(base: &str, name: &str) -> Result<String, DeploymentError> {
@@ -147,6 +280,7 @@ impl Deployment {
             http_port: free_port()?,
             api: None,
             twilio: None,
+            ingress: None,
         };
         deployment.ingest_kb()?;
         Ok(deployment)
@@ -203,36 +337,32 @@ impl Deployment {
         Ok(started.elapsed())
     }
 
-    /// Starts an `fte api` process (webhook ingress onto the inbound topics)
-    /// with a Twilio WhatsApp number for the tenant, and waits until it is
-    /// ready. Its inbound rate limit is lifted: the bench sets the pace.
-    pub async fn start_api(&mut self) -> Result<TwilioIngress, DeploymentError> {
-        let auth_token = uuid::Uuid::new_v4().simple().to_string();
-        let ingress = TwilioIngress {
-            url: String::new(),
-            account_sid: format!("AC{}", uuid::Uuid::new_v4().simple()),
-            auth_token: auth_token.clone(),
-            business: "+15550100100".into(),
-        };
-        crate::crm::upsert_account(
-            &self.pool,
-            self.tenant,
-            crate::channels::Provider::Twilio,
-            &ingress.business,
-            // The dispatcher is not part of the run: replies stop at the
-            // outbound topic, so the API base is never called.
-            &serde_json::json!({
-                "account_sid": ingress.account_sid,
-                "auth_token_env": "FTE_BENCH_TWILIO_TOKEN",
-                "base_url": "http://127.0.0.1:9",
-            }),
-        )
-        .await?;
+    /// The `api` process's webhook ingress, starting the process (and
+    /// adding the tenant's channel accounts) on first use.
+    pub async fn api(&mut self) -> Result<Ingress, DeploymentError> {
+        if let Some(ingress) = &self.ingress {
+            return Ok(ingress.clone());
+        }
+        let ingress = self.start_api().await?;
+        self.twilio = Some(ingress.twilio.clone());
+        self.ingress = Some(ingress.clone());
+        Ok(ingress)
+    }
+
+    /// Adds the tenant's channel accounts, starts an `fte api` process
+    /// (webhook ingress onto the inbound topics) with their secrets in its
+    /// environment, and waits until it is ready. Its inbound rate limit is
+    /// lifted: the bench sets the pace.
+    async fn start_api(&mut self) -> Result<Ingress, DeploymentError> {
+        let ingress = Ingress::generate();
+        for (provider, address, config) in ingress.accounts() {
+            crate::crm::upsert_account(&self.pool, self.tenant, provider, address, &config).await?;
+        }
         let addr = format!("127.0.0.1:{}", free_port()?);
         let child = self
             .command(&["api"])?
             .env("HTTP_ADDR", &addr)
-            .env("FTE_BENCH_TWILIO_TOKEN", &auth_token)
+            .envs(ingress.env())
             .env("INBOUND_RATE_PER_SEC", "1000000")
             .env("INBOUND_BURST", "1000000")
             .stdout(Stdio::null())
@@ -241,7 +371,9 @@ impl Deployment {
             .map_err(|source| DeploymentError::Spawn { what: "fte api".into(), source })?;
         self.api = Some(child);
         wait_ready(&mut self.api, &addr, "the api process", Duration::from_secs(60)).await?;
-        Ok(TwilioIngress { url: format!("http://{addr}/webhooks/twilio/whatsapp"), ..ingress })
+        let base = format!("http://{addr}");
+        let twilio = TwilioIngress { url: format!("{base}/webhooks/twilio/whatsapp"), ..ingress.twilio };
+        Ok(Ingress { base, twilio, ..ingress })
     }
 
     /// SIGKILLs the worker (no drain, no goodbye).

@@ -125,27 +125,32 @@ impl Plan {
 }
 
 /// Latencies in microseconds, overall and per second of the run.
-struct Recorder {
+pub(super) struct Recorder {
     started: Instant,
-    all: Histogram<u64>,
+    pub(super) all: Histogram<u64>,
     per_second: Vec<(u64, Histogram<u64>)>,
-    errors: u64,
+    pub(super) errors: u64,
 }
 
 /// Latency histogram: 1 µs to 10 min, 3 significant digits.
-fn histogram() -> Result<Histogram<u64>, LoadError> {
+pub(super) fn histogram() -> Result<Histogram<u64>, LoadError> {
     Histogram::new_with_bounds(1, MAX_US, 3).map_err(|e| LoadError::Plan(format!("histogram: {e}")))
 }
 
 const MAX_US: u64 = 600_000_000;
 
+/// `took` in the histograms' unit (µs), within their bounds.
+pub(super) fn micros(took: Duration) -> u64 {
+    u64::try_from(took.as_micros()).unwrap_or(u64::MAX).clamp(1, MAX_US)
+}
+
 impl Recorder {
-    fn new() -> Result<Self, LoadError> {
+    pub(super) fn new() -> Result<Self, LoadError> {
         Ok(Self { started: Instant::now(), all: histogram()?, per_second: Vec::new(), errors: 0 })
     }
 
-    fn reply(&mut self, took: Duration) {
-        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).clamp(1, MAX_US);
+    pub(super) fn reply(&mut self, took: Duration) {
+        let us = micros(took);
         let _ = self.all.record(us);
         let second = usize::try_from(self.started.elapsed().as_secs()).unwrap_or(usize::MAX);
         while self.per_second.len() <= second {
@@ -157,6 +162,19 @@ impl Recorder {
         let (n, h) = &mut self.per_second[second];
         *n += 1;
         let _ = h.record(us);
+    }
+
+    /// One point per second of the run.
+    pub(super) fn timeline(&self) -> Vec<TimelinePoint> {
+        self.per_second
+            .iter()
+            .enumerate()
+            .map(|(t, (n, h))| TimelinePoint {
+                t: t as f64,
+                replies: *n,
+                p99_ms: (!h.is_empty()).then(|| h.value_at_quantile(0.99) as f64 / 1000.0),
+            })
+            .collect()
     }
 }
 
@@ -365,16 +383,7 @@ pub async fn drive(target: &Target, plan: &Plan, run: &str, description: String)
         throughput_per_sec: if seconds > 0.0 { replies as f64 / seconds } else { 0.0 },
         latency_ms: percentiles_us(&recorder.all),
         histogram: buckets(&recorder.all),
-        timeline: recorder
-            .per_second
-            .iter()
-            .enumerate()
-            .map(|(t, (n, h))| TimelinePoint {
-                t: t as f64,
-                replies: *n,
-                p99_ms: (!h.is_empty()).then(|| h.value_at_quantile(0.99) as f64 / 1000.0),
-            })
-            .collect(),
+        timeline: recorder.timeline(),
         figures: Vec::new(),
         hops: hops.lock().map(|h| h.summary()).unwrap_or_default(),
     })
@@ -416,7 +425,9 @@ impl Ctx {
         let sent_at = Instant::now();
         let sent_wall = chrono::Utc::now();
         let sent = match &self.target.twilio {
-            Some(twilio) if self.plan.via_http => post_twilio(&self.http, twilio, &message).await,
+            Some(twilio) if self.plan.via_http => {
+                post_twilio(&self.http, twilio, &message).await.map_err(|e| e.to_string())
+            }
             _ => self.producer.send(&topic, &key, &envelope).await.map(|_| ()).map_err(|e| e.to_string()),
         };
         if let Err(e) = sent {

@@ -4,6 +4,7 @@
 //! machine's own ceilings measured in the same run. Writes `report.json`
 //! and `report.html`.
 
+pub mod ack;
 pub mod baseline;
 pub mod deployment;
 pub mod hops;
@@ -42,7 +43,7 @@ pub struct BenchArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "baselines,idle,max,steady,burst,cross_channel,http_ingress,restart,kb_search"
+        default_value = "baselines,idle,max,steady,burst,cross_channel,http_ingress,webhook_ack,restart,kb_search"
     )]
     pub scenarios: Vec<String>,
     /// Customers of the `max` scenario.
@@ -119,8 +120,19 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
     let mut report =
         Report { started_at: chrono::Utc::now().to_rfc3339(), machine: machine(&args), ..Default::default() };
     for name in &args.scenarios {
-        if !["baselines", "max", "steady", "burst", "cross_channel", "http_ingress", "idle", "restart", "kb_search"]
-            .contains(&name.as_str())
+        if ![
+            "baselines",
+            "max",
+            "steady",
+            "burst",
+            "cross_channel",
+            "http_ingress",
+            "webhook_ack",
+            "idle",
+            "restart",
+            "kb_search",
+        ]
+        .contains(&name.as_str())
         {
             return Err(BenchError::Unknown(name.clone()));
         }
@@ -227,6 +239,7 @@ async fn scenarios(args: &BenchArgs, d: &mut Deployment, report: &mut Report) ->
             }
             "cross_channel" => scenarios::cross_channel(d, &sizes, &run).await?,
             "http_ingress" => scenarios::http_ingress(d, &sizes, &run).await?,
+            "webhook_ack" => scenarios::webhook_ack(d, &sizes, &run).await?,
             "idle" => scenarios::idle(d, &sizes, &run).await?,
             "restart" => scenarios::restart(d, &sizes, &run).await?,
             _ => continue,
@@ -340,7 +353,37 @@ pub fn targets(report: &Report) -> Vec<TargetCheck> {
             },
         },
     );
+    checks.push(webhook_ack_target(report));
     checks
+}
+
+/// Slack's and Meta's webhooks acknowledged within 1 s p99 (Slack retries
+/// a delivery it has not seen acknowledged within 3 s, Meta one without a
+/// 200), with none refused.
+fn webhook_ack_target(report: &Report) -> TargetCheck {
+    use webhook::Webhook;
+    const TARGET: &str = "Slack and Meta webhooks acknowledged within 1 s p99";
+    let channel = |s: &ScenarioResult, hook: Webhook| {
+        let errors = figure(s, &ack::figure_name(hook, "errors"))?;
+        Some((hook.label(), figure(s, &ack::figure_name(hook, "p99")), errors))
+    };
+    let measured =
+        scenario(report, "webhook_ack").and_then(|s| Some([channel(s, Webhook::Slack)?, channel(s, Webhook::Meta)?]));
+    let Some(channels) = measured else {
+        return TargetCheck { target: TARGET.into(), measured: "not measured".into(), met: None };
+    };
+    let words: Vec<String> = channels
+        .iter()
+        .map(|(label, p99, errors)| match p99 {
+            Some(p99) => format!("{label} p99 {p99:.1} ms ({errors:.0} errors)"),
+            None => format!("{label}: none acknowledged ({errors:.0} errors)"),
+        })
+        .collect();
+    TargetCheck {
+        target: TARGET.into(),
+        measured: words.join(", "),
+        met: Some(channels.iter().all(|(_, p99, errors)| p99.is_some_and(|v| v < 1000.0) && *errors == 0.0)),
+    }
 }
 
 fn write(dir: &std::path::Path, report: &Report) -> Result<(), BenchError> {

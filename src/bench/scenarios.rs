@@ -3,11 +3,14 @@
 //! rate), `steady` (open loop at half of it: latency at a load), `burst`
 //! (open loop at three times it: how the backlog drains), `cross_channel`
 //! (one person on email and WhatsApp), `http_ingress` (WhatsApp customers
-//! through signed Twilio webhooks to the `api` role), `idle` (memory per
+//! through signed Twilio webhooks to the `api` role), `webhook_ack` (how
+//! long the `api` role takes to acknowledge each channel's signed webhook,
+//! under load; see [`super::ack`]), `idle` (memory per
 //! resident conversation in the worker) and `restart` (SIGKILL the worker
 //! with conversations resident; time until every customer is answered
 //! again). The `kb_search` scenario is in `super::kb`.
 
+use super::ack::{self, AckPlan};
 use super::deployment::Deployment;
 use super::load::{LoadError, Pace, Plan, Target, drive};
 use super::report::{Figure, ScenarioResult};
@@ -120,15 +123,83 @@ pub async fn cross_channel(d: &Deployment, sizes: &Sizes, run: &str) -> Result<S
 /// Twilio's signed webhook (the ingress role verifies the signature,
 /// publishes to the inbound topic and answers), closed loop.
 pub async fn http_ingress(d: &mut Deployment, sizes: &Sizes, run: &str) -> Result<ScenarioResult, ScenarioError> {
-    if d.twilio.is_none() {
-        d.twilio = Some(d.start_api().await?);
-    }
+    d.api().await?;
     let customers = (sizes.customers / 4).max(1);
     let mut p = plan("http_ingress", customers, 2, Pace::Closed { in_flight: sizes.in_flight }, sizes);
     p.via_http = true;
     let what =
         format!("{customers} WhatsApp customers × 2 messages as signed Twilio webhooks to `fte api`, closed loop");
     Ok(drive(&target(d), &p, run, what).await?)
+}
+
+/// Webhook acknowledgement per channel: `customers / 4` new customers
+/// (at least 1) on each of Twilio WhatsApp, Slack, Meta WhatsApp and the
+/// web form write one message each, as the provider's signed webhook (or
+/// the form's ticket) to the `api` process, closed loop with `in_flight`
+/// requests at a time, after one unmeasured webhook per channel warms the
+/// process up; the latency is each request's, send → 2xx. Then it
+/// waits (up to `reply_timeout`) for the worker to take every acknowledged
+/// message's turn, so that the next scenario starts on an idle worker, and
+/// reports how long that took (or how many it had not taken in).
+pub async fn webhook_ack(d: &mut Deployment, sizes: &Sizes, run: &str) -> Result<ScenarioResult, ScenarioError> {
+    let ingress = d.api().await?;
+    let per_channel = (sizes.customers / 4).max(1);
+    let turns_before = d.turn_totals().await.map_or(0.0, |(n, _)| n);
+    let plan = AckPlan {
+        ingress,
+        run: run.to_string(),
+        per_channel,
+        in_flight: sizes.in_flight,
+        questions: QUESTIONS.iter().map(|q| q.to_string()).collect(),
+    };
+    let what = format!(
+        "{per_channel} new customers per channel × 1 message, as signed Twilio WhatsApp, Slack Events API and Meta \
+         WhatsApp Cloud API webhooks and web-form tickets to `fte api`, closed loop, {} in flight; latency and \
+         \"replies\" are the webhooks' 2xx acknowledgements (Gmail is left out: its push makes the api role sync \
+         from Google's API; the chaos harness covers it)",
+        sizes.in_flight
+    );
+    let warm = ack::warm_up(&plan).await;
+    let mut result = ack::drive(plan, what).await?;
+    let expected = turns_before + (warm + result.replies_received) as f64;
+    settle(d, &mut result, expected, sizes.reply_timeout).await;
+    Ok(result)
+}
+
+/// Waits for the worker to have committed `turns` customer turns in all,
+/// and adds to `result` how long that took, or how many it had not taken
+/// in after `within`.
+async fn settle(d: &Deployment, result: &mut ScenarioResult, turns: f64, within: Duration) {
+    match worker_caught_up(d, turns, within).await {
+        Ok(waited) => {
+            result.figures.push(figure("worker took every acknowledged message in", waited.as_secs_f64(), "s"));
+        }
+        Err(seen) => {
+            tracing::warn!(
+                timeout_secs = within.as_secs(),
+                expected_turns = turns,
+                turns = seen,
+                "webhook_ack: the worker has not taken every acknowledged message in"
+            );
+            let missing = (turns - seen).max(0.0);
+            result.figures.push(figure("acknowledged, not taken in by the worker in time", missing, "messages"));
+        }
+    }
+}
+
+/// Waits until the worker has committed `turns` customer turns in all:
+/// how long that took, or the turns it had committed after `within`.
+async fn worker_caught_up(d: &Deployment, turns: f64, within: Duration) -> Result<Duration, f64> {
+    let started = Instant::now();
+    let mut seen = 0.0;
+    while started.elapsed() < within {
+        seen = d.turn_totals().await.map_or(seen, |(n, _)| n);
+        if seen >= turns {
+            return Ok(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(seen)
 }
 
 /// Memory per resident conversation: the worker's RSS growth while
