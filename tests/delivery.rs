@@ -11,7 +11,8 @@
 
 mod common;
 
-use common::fake_provider::{FakeProvider, Recorded};
+use common::fake_provider::FakeProvider;
+use common::twilio::{Accepted, messages_api};
 use common::{TestDb, runtime_with};
 use fte::brain::EchoBrain;
 use fte::channels::Provider;
@@ -19,62 +20,13 @@ use fte::crm::{MergePolicy, upsert_account};
 use fte::dispatch::{Dispatcher, Outcome};
 use fte::domain::{Channel, Identifier, InboundMessage, OutboundMessage, PhoneNumber, TenantId};
 use serde_json::json;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use uuid::Uuid;
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "delivery-test-token";
 const BUSINESS: &str = "+31208084417";
 const CUSTOMER: &str = "+31612345670";
-
-/// What the fake accepted: (sid, to, body), oldest first.
-type Accepted = Arc<Mutex<Vec<(String, String, String)>>>;
-
-/// Twilio's Messages API: `POST …/Messages.json` accepts (201, the message
-/// resource), `GET …/Messages.json?To=…` lists, newest first.
-fn twilio(accepted: Accepted) -> impl Fn(&Recorded) -> common::fake_provider::Reply + Send + Sync + 'static {
-    move |rec: &Recorded| {
-        let now = chrono::Utc::now().to_rfc2822();
-        if rec.method == "POST" {
-            let sid = format!("SM{}", Uuid::new_v4().simple());
-            let to = rec.form_value("To").unwrap_or_default();
-            let body = rec.form_value("Body").unwrap_or_default();
-            accepted.lock().unwrap().push((sid.clone(), to.clone(), body.clone()));
-            let resource = json!({
-                "sid": sid, "account_sid": SID, "to": to, "from": rec.form_value("From"), "body": body,
-                "status": "queued", "direction": "outbound-api", "date_created": now, "date_updated": now,
-                "date_sent": null, "num_segments": "1", "num_media": "0", "price": null, "price_unit": "USD",
-                "error_code": null, "error_message": null, "api_version": "2010-04-01",
-                "uri": format!("/2010-04-01/Accounts/{SID}/Messages/{sid}.json"),
-            });
-            return (201, vec![], resource.to_string());
-        }
-        let query = rec.query_pairs();
-        let to = query.iter().find(|(k, _)| k == "To").map(|(_, v)| v.clone());
-        let messages: Vec<_> = accepted
-            .lock()
-            .unwrap()
-            .iter()
-            .rev()
-            .filter(|(_, t, _)| to.as_ref().is_none_or(|want| want == t))
-            .map(|(sid, t, body)| {
-                json!({
-                    "sid": sid, "account_sid": SID, "to": t, "from": format!("whatsapp:{BUSINESS}"), "body": body,
-                    "status": "sent", "direction": "outbound-api", "date_created": now, "date_updated": now,
-                    "date_sent": now, "num_segments": "1", "num_media": "0", "price": null, "price_unit": "USD",
-                    "error_code": null, "error_message": null, "api_version": "2010-04-01",
-                    "uri": format!("/2010-04-01/Accounts/{SID}/Messages/{sid}.json"),
-                })
-            })
-            .collect();
-        let uri = format!("/2010-04-01/Accounts/{SID}/Messages.json?PageSize=50&Page=0");
-        let page = json!({
-            "messages": messages, "page": 0, "page_size": 50, "start": 0, "end": 0,
-            "uri": uri, "first_page_uri": uri, "next_page_uri": null, "previous_page_uri": null,
-        });
-        (200, vec![], page.to_string())
-    }
-}
 
 fn whatsapp(tenant: TenantId, external_id: &str, body: &str) -> InboundMessage {
     let phone = PhoneNumber::parse(CUSTOMER).unwrap();
@@ -128,7 +80,7 @@ async fn setup() -> Setup {
     let db = TestDb::new().await;
     let tenant = db.tenant("delivery", MergePolicy::Manual).await.id;
     let accepted: Accepted = Arc::default();
-    let fake = FakeProvider::start(twilio(accepted.clone())).await;
+    let fake = FakeProvider::start(messages_api(SID, BUSINESS, accepted.clone())).await;
     upsert_account(
         &db.pool,
         tenant,

@@ -19,9 +19,9 @@ const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "twilio-intake-token-4d2";
 const BUSINESS: &str = "+31208084417";
 
-fn accept(_: &Recorded) -> (u16, Vec<(String, String)>, String) {
-    let sid = format!("SM{:032x}", uuid::Uuid::new_v4().as_u128());
-    (201, vec![], json!({ "sid": sid, "status": "queued", "account_sid": SID }).to_string())
+/// Twilio's Messages API, with the lookup a restarted dispatcher makes.
+fn twilio() -> impl Fn(&Recorded) -> common::fake_provider::Reply + Send + Sync + 'static {
+    common::twilio::messages_api(SID, BUSINESS, Default::default())
 }
 
 /// What one webhook got: its message sid, status and `Retry-After`.
@@ -80,6 +80,7 @@ async fn wait_answered(db: &TestDb, tenant: fte::domain::TenantId, fake: &FakePr
         let stored = stored_sids(db, tenant).await;
         let replies = fake.requests().iter().filter(|r| r.method == "POST").count();
         if want.is_subset(&stored) && replies >= want.len() {
+            assert_eq!(replies, want.len(), "one reply per acknowledged message");
             return;
         }
         assert!(
@@ -105,7 +106,7 @@ const ENV: &[(&str, &str)] =
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_a_burst_every_acknowledged_message_is_answered_and_a_refused_one_left_nothing() {
     let db = TestDb::new().await;
-    let fake = FakeProvider::start(accept).await;
+    let fake = FakeProvider::start(twilio()).await;
     let tenant = setup(&db, &fake).await;
     let (mut child, addr) = spawn_serve(&db.url, ENV);
     let hook = format!("http://{addr}/webhooks/twilio/whatsapp");
@@ -129,7 +130,7 @@ async fn under_a_burst_every_acknowledged_message_is_answered_and_a_refused_one_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_acknowledged_before_a_sigkill_are_answered_after_the_restart() {
     let db = TestDb::new().await;
-    let fake = FakeProvider::start(accept).await;
+    let fake = FakeProvider::start(twilio()).await;
     let tenant = setup(&db, &fake).await;
     // One turn at a time, so the burst is acknowledged far ahead of its turns.
     let slow: Vec<(&str, &str)> = ENV.iter().copied().chain([("TURN_CONCURRENCY", "1")]).collect();
@@ -164,9 +165,7 @@ struct Receipt {
 async fn under_a_burst_of_web_form_tickets_every_receipt_is_answered_and_a_refused_ticket_left_nothing() {
     let db = TestDb::new().await;
     let tenant = db.tenant("form-burst", MergePolicy::Manual).await.id;
-    upsert_account(&db.pool, tenant, Provider::Webform, "burst-form", &json!({"reply_by_email": false}))
-        .await
-        .unwrap();
+    upsert_account(&db.pool, tenant, Provider::Webform, "burst-form", &json!({"reply_by_email": false})).await.unwrap();
     let env: Vec<(&str, &str)> =
         ENV.iter().copied().chain([("FTE_WEBFORM_SECRET", "a-test-secret-of-at-least-thirty-two-bytes!")]).collect();
     let (mut child, addr) = spawn_serve(&db.url, &env);
@@ -194,7 +193,8 @@ async fn under_a_burst_of_web_form_tickets_every_receipt_is_answered_and_a_refus
         assert!(matches!(r.status, 429 | 503), "{} got {}", r.email, r.status);
         assert!(r.retry_after.is_some(), "{} got {} without Retry-After", r.email, r.status);
     }
-    let tickets: HashSet<String> = receipts.iter().filter(|r| r.status == 201).map(|r| r.ticket.clone().unwrap()).collect();
+    let tickets: HashSet<String> =
+        receipts.iter().filter(|r| r.status == 201).map(|r| r.ticket.clone().unwrap()).collect();
     assert!(!tickets.is_empty());
 
     // Every receipt: its message stored and answered (a reply on the

@@ -12,8 +12,9 @@
 //! broker: a crash or a rebalance redelivers exactly what was not done.
 //! Taking one record at a time would cap the worker at one resolution plus
 //! one broker round trip per message (the load harness's hop breakdown
-//! shows it). While the window is full the consumer keeps polling, with
-//! the partitions it would read from paused.
+//! shows it). While the window is full the consumer keeps polling (its
+//! group's rebalances are served on the poll), and what it reads waits in
+//! order, up to `PARKED_MAX` records.
 
 use super::{DeadLetter, Envelope, EventType, KafkaError, KafkaProducer, Topics};
 use crate::crm::{CrmError, resolve_customer};
@@ -32,6 +33,8 @@ const SOURCE: &str = "/fte/worker/identity-router";
 
 /// Records between being read and their offset being stored.
 pub const IN_FLIGHT: usize = 64;
+/// Records read ahead of a full window, at most.
+const PARKED_MAX: usize = 1024;
 
 /// Where an input record came from.
 struct Position {
@@ -68,15 +71,15 @@ pub async fn run_identity_router(
     while reading || !resolving.is_empty() || !acknowledging.is_empty() {
         // Parked records go first, in the order they were read.
         while resolving.len() + acknowledging.len() < IN_FLIGHT
-            && let Some(Read { at, key, payload }) = parked.take(&consumer)
+            && let Some(Read { at, key, payload }) = parked.take()
         {
             resolving.push_back(Box::pin(resolve(at, key, payload, topics.clone(), pool.clone(), shutdown.clone())));
         }
         tokio::select! {
-            // Always polled, also with a full window: a consumer that stops
-            // polling stops taking part in its group's rebalances, and every
-            // other member waits for it.
-            msg = super::consumer::next_record(&consumer, &mut shutdown, "identity-router"), if reading => {
+            // Polled also with a full window, until `PARKED_MAX` records
+            // wait: a consumer that stops polling stops taking part in its
+            // group's rebalances, and every other member waits for it.
+            msg = super::consumer::next_record(&consumer, &mut shutdown, "identity-router"), if reading && parked.has_room() => {
                 let Some(msg) = msg else {
                     reading = false;
                     continue;
@@ -91,7 +94,7 @@ pub async fn run_identity_router(
                     let Read { at, key, payload } = read;
                     resolving.push_back(Box::pin(resolve(at, key, payload, topics.clone(), pool.clone(), shutdown.clone())));
                 } else {
-                    parked.park(&consumer, read);
+                    parked.park(read);
                 }
             }
             Some(resolved) = resolving.next(), if !resolving.is_empty() => match resolved {
@@ -135,13 +138,13 @@ struct Read {
     payload: Vec<u8>,
 }
 
-/// Records read while the window was full, and the partitions paused
-/// until they are taken: the consumer keeps polling (for its group) but
-/// fetches nothing more of those partitions meanwhile.
+/// Records read while the window was full, oldest first, at most
+/// `PARKED_MAX` of them. Nothing is paused: pausing a partition makes
+/// librdkafka drop what it fetched ahead and fetch again, and a bench run
+/// showed acknowledged records that were never read again.
 #[derive(Default)]
 struct Parked {
     records: std::collections::VecDeque<Read>,
-    paused: std::collections::HashSet<(String, i32)>,
 }
 
 impl Parked {
@@ -149,45 +152,23 @@ impl Parked {
         self.records.is_empty()
     }
 
-    fn park<C: rdkafka::consumer::ConsumerContext + 'static>(&mut self, consumer: &StreamConsumer<C>, read: Read) {
-        let partition = (read.at.topic.clone(), read.at.partition);
-        if self.paused.insert(partition.clone()) {
-            flow(consumer, &partition, true);
-        }
+    /// Whether another record may be read (and parked if need be).
+    fn has_room(&self) -> bool {
+        self.records.len() < PARKED_MAX
+    }
+
+    fn park(&mut self, read: Read) {
         self.records.push_back(read);
     }
 
-    /// The oldest parked record; once none is left, the paused partitions
-    /// are resumed.
-    fn take<C: rdkafka::consumer::ConsumerContext + 'static>(&mut self, consumer: &StreamConsumer<C>) -> Option<Read> {
-        let next = self.records.pop_front();
-        if self.records.is_empty() {
-            for partition in self.paused.drain() {
-                flow(consumer, &partition, false);
-            }
-        }
-        next
+    fn take(&mut self) -> Option<Read> {
+        self.records.pop_front()
     }
 
     /// Forgets the parked records (they are redelivered: their offsets
     /// were never stored).
     fn clear(&mut self) {
         self.records.clear();
-    }
-}
-
-/// Pauses or resumes fetching one partition. A partition revoked meanwhile
-/// cannot be changed, and needs no change.
-fn flow<C: rdkafka::consumer::ConsumerContext + 'static>(
-    consumer: &StreamConsumer<C>,
-    (topic, partition): &(String, i32),
-    paused: bool,
-) {
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition(topic, *partition);
-    let result = if paused { consumer.pause(&tpl) } else { consumer.resume(&tpl) };
-    if let Err(e) = result {
-        tracing::debug!(%topic, partition, paused, error = %e, "cannot pause or resume partition");
     }
 }
 

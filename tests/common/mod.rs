@@ -6,6 +6,7 @@
 pub mod fake_provider;
 pub mod hostile;
 pub mod own_postgres;
+pub mod twilio;
 pub mod webdriver;
 
 use fte::config::DatabaseSettings;
