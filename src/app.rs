@@ -4,19 +4,19 @@
 //! within the deadline).
 
 use crate::agent::AgentBrain;
-use crate::agent::settings::BrainKind;
+use crate::agent::settings::build_embedder;
 use crate::brain::{Brain, EchoBrain};
 use crate::bus::OutboundRecord;
-use crate::config::ServeSettings;
+use crate::config::{BrainKind, ServeSettings};
 use crate::conversation::store::{ESCALATIONS_TOPIC, METRICS_TOPIC};
 use crate::db::{self, DbError};
-use crate::dispatch::{DeadLetters, Dispatcher, Outcome};
+use crate::dispatch::{DeadLetters, Dispatcher, Outcome, run_dispatcher};
 use crate::domain::Channel;
 use crate::domain::OutboundMessage;
 use crate::http::{self, AppState, ChannelIngress, Readiness};
-use crate::kafka::{BrokerProbe, KafkaError, KafkaProducer, LoggedRebalance, group_consumer, run_dispatcher};
+use crate::kafka::{BrokerProbe, KafkaError, KafkaProducer, LoggedRebalance, Topics, group_consumer};
 use crate::kb::{Embedder, KbSearch};
-use crate::runtime::{KafkaParts, KafkaTransport, Runtime, RuntimeError, Transport};
+use crate::runtime::{KafkaParts, KafkaTransport, Runtime, RuntimeConfig, RuntimeError, Transport};
 use crate::shutdown;
 use sqlx::PgPool;
 use std::future::Future;
@@ -212,7 +212,7 @@ fn broker_probe(settings: &ServeSettings, role: Role) -> Result<Option<BrokerPro
     let probe = match settings.kafka_brokers() {
         None => None,
         Some(bootstrap) if matches!(role, Role::All | Role::Worker) => {
-            let topics = settings.kafka.topics();
+            let topics = Topics::from_settings(&settings.kafka);
             let inbound = Channel::ALL.iter().map(|c| topics.inbound(*c)).collect();
             Some(
                 BrokerProbe::with_groups(
@@ -225,7 +225,9 @@ fn broker_probe(settings: &ServeSettings, role: Role) -> Result<Option<BrokerPro
                 .watching_dlq(topics.dlq()),
             )
         }
-        Some(bootstrap) => Some(BrokerProbe::new(bootstrap)?.watching_dlq(settings.kafka.topics().dlq())),
+        Some(bootstrap) => {
+            Some(BrokerProbe::new(bootstrap)?.watching_dlq(Topics::from_settings(&settings.kafka).dlq()))
+        }
     };
     Ok(probe)
 }
@@ -234,7 +236,7 @@ fn broker_probe(settings: &ServeSettings, role: Role) -> Result<Option<BrokerPro
 fn kafka_transport(settings: &ServeSettings) -> Option<KafkaTransport> {
     settings.kafka_brokers().map(|bootstrap| KafkaTransport {
         bootstrap: bootstrap.to_string(),
-        topics: settings.kafka.topics(),
+        topics: Topics::from_settings(&settings.kafka),
         session_timeout_ms: settings.kafka.kafka_session_timeout_ms,
         max_poll_interval_ms: settings.kafka.kafka_max_poll_interval_ms,
     })
@@ -283,9 +285,9 @@ impl Wiring<'_> {
         let settings = self.settings;
         let transport = kafka.cloned().map_or(Transport::Embedded, Transport::Kafka);
         let brain = conversation_brain(settings, &self.pool, embedder, kb_search)?;
-        let config = crate::runtime::RuntimeConfig {
+        let config = RuntimeConfig {
             metrics: self.metrics.clone(),
-            ..settings.runtime.runtime_config(settings.shutdown_timeout())
+            ..RuntimeConfig::from_settings(&settings.runtime, settings.shutdown_timeout())
         };
         let runtime = Runtime::start_with(self.pool.clone(), brain, config, transport).await?;
         if kafka.is_none() {
@@ -387,7 +389,7 @@ impl Wiring<'_> {
 /// runs the agent cannot start without it; any other process starts
 /// without one (its knowledge-base edits and search answer 503).
 fn kb_embedder(settings: &ServeSettings, required: bool) -> Result<Option<Arc<dyn Embedder>>, StartupError> {
-    let embedder = match settings.agent.embedder.build() {
+    let embedder = match build_embedder(&settings.agent.embedder) {
         Ok(embedder) => {
             tracing::info!(embedder = embedder.name(), "knowledge-base embedder ready");
             Some(embedder)

@@ -1,8 +1,9 @@
 //! The command line: one binary, a subcommand per role. Every flag can also
 //! be given through the environment variable named in `--help`.
 
+use crate::agent::settings::build_embedder;
 use crate::app::{self, Role, StartupError};
-use crate::config::{DatabaseSettings, LogFormat, ServeSettings};
+use crate::config::{DatabaseSettings, EmbedderSettings, LogFormat, ServeSettings};
 use crate::crm::{self, MergePolicy, NewTenant};
 use crate::db;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -86,7 +87,7 @@ pub enum KbCommand {
         #[arg(long, env = "FTE_TENANT_ID")]
         tenant: uuid::Uuid,
         #[command(flatten)]
-        embedder: crate::agent::settings::EmbedderSettings,
+        embedder: EmbedderSettings,
         /// Directory of `.md` articles.
         dir: std::path::PathBuf,
     },
@@ -213,7 +214,7 @@ async fn kb(command: KbCommand) -> Result<(), StartupError> {
     let KbCommand::Ingest { database, tenant, embedder, dir } = command;
     let pool = db::connect(&database).await?;
     let articles = crate::kb::read_articles(&dir).map_err(|e| StartupError::Command(e.to_string()))?;
-    let embedder = embedder.build().map_err(|e| StartupError::Command(e.to_string()))?;
+    let embedder = build_embedder(&embedder).map_err(|e| StartupError::Command(e.to_string()))?;
     crm::get_tenant(&pool, crate::domain::TenantId::from_uuid(tenant))
         .await
         .map_err(|e| StartupError::Command(format!("tenant {tenant}: {e}")))?;

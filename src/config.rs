@@ -1,10 +1,17 @@
 //! Runtime configuration (12-factor): every setting is a flag that can also
 //! come from the environment. Secrets are `Secret<String>` and never print.
 //! The configuration table in docs/configuration.md mirrors this file.
+//!
+//! Plain data only: this module depends on nothing in the crate but
+//! [`crate::secret`]. The modules that own the types built from these
+//! settings convert them (`kafka::Topics::from_settings`,
+//! `runtime::RuntimeConfig::from_settings`,
+//! `agent::settings::build_embedder`).
 
 use crate::secret::Secret;
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How log lines are written.
@@ -79,7 +86,7 @@ pub struct ServeSettings {
     pub kafka: KafkaSettings,
 
     #[command(flatten)]
-    pub agent: crate::agent::settings::AgentSettings,
+    pub agent: AgentSettings,
 
     #[command(flatten)]
     pub channels: ChannelSettings,
@@ -173,17 +180,6 @@ pub struct KafkaSettings {
     pub kafka_max_poll_interval_ms: u32,
 }
 
-impl KafkaSettings {
-    pub fn topics(&self) -> crate::kafka::Topics {
-        crate::kafka::Topics {
-            prefix: self.kafka_topic_prefix.clone(),
-            partitions: self.kafka_partitions.max(1),
-            tickets_partitions: self.kafka_tickets_partitions.max(1),
-            replication_factor: self.kafka_replication_factor,
-        }
-    }
-}
-
 /// The conversation runtime's knobs.
 #[derive(Clone, Debug, Args)]
 pub struct RuntimeSettings {
@@ -225,27 +221,6 @@ pub struct RuntimeSettings {
     pub turn_concurrency: Option<usize>,
 }
 
-impl RuntimeSettings {
-    pub fn runtime_config(&self, drain_timeout: Duration) -> crate::runtime::RuntimeConfig {
-        let defaults = crate::runtime::RuntimeConfig::default();
-        crate::runtime::RuntimeConfig {
-            partitions: self.runtime_partitions.max(1),
-            router: crate::actors::RouterConfig { max_attempts: self.max_delivery_attempts.max(1), ..defaults.router },
-            supervisor: crate::actors::SupervisorConfig {
-                idle_timeout: Duration::from_secs(self.actor_idle_timeout_secs),
-                max_active: self.max_active_actors.max(1),
-                tick: Duration::from_secs((self.actor_idle_timeout_secs / 4).clamp(1, 30)),
-            },
-            approval_threshold: self.approval_threshold,
-            snapshot_every: self.snapshot_every.max(1),
-            inactivity_timeout: Duration::from_secs(self.inactivity_timeout_secs),
-            drain_timeout,
-            turn_concurrency: self.turn_concurrency,
-            ..defaults
-        }
-    }
-}
-
 impl ServeSettings {
     pub fn health_check_timeout(&self) -> Duration {
         Duration::from_millis(self.health_check_timeout_ms)
@@ -260,6 +235,57 @@ impl ServeSettings {
     pub fn kafka_brokers(&self) -> Option<&str> {
         self.kafka_brokers.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
+}
+
+/// Which brain the conversation actors call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BrainKind {
+    /// The agent: rules, tools, knowledge base, models per tenant.
+    Agent,
+    /// A deterministic acknowledger for exercising the runtime.
+    Echo,
+}
+
+/// Which embedder the knowledge base uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EmbedderKind {
+    /// all-MiniLM-L6-v2 on the CPU, from local files (the default).
+    Minilm,
+    /// Feature hashing: no model, less accurate.
+    Hashing,
+    /// An OpenAI-compatible `/embeddings` endpoint.
+    Openai,
+}
+
+/// The knowledge base's embedder (`agent::settings::build_embedder` builds
+/// it).
+#[derive(Clone, Debug, Args)]
+pub struct EmbedderSettings {
+    /// Embedder of the knowledge base (vectors of different embedders are
+    /// never compared; re-ingest after changing it).
+    #[arg(long, env = "KB_EMBEDDER", value_enum, default_value_t = EmbedderKind::Minilm)]
+    pub embedder: EmbedderKind,
+    /// Directory with the MiniLM model files (default: the setup cache).
+    #[arg(long, env = "FTE_MINILM_DIR")]
+    pub minilm_dir: Option<PathBuf>,
+    /// Base URL of the OpenAI-compatible embeddings API.
+    #[arg(long, env = "OPENAI_BASE_URL", default_value = "https://api.openai.com/v1")]
+    pub openai_base_url: String,
+    #[arg(long, env = "OPENAI_EMBEDDING_MODEL", default_value = "text-embedding-3-small")]
+    pub openai_embedding_model: String,
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<Secret<String>>,
+}
+
+/// Process-wide agent settings: which brain the conversation actors call
+/// and which embedder the knowledge base uses.
+#[derive(Clone, Debug, Args)]
+pub struct AgentSettings {
+    /// The brain the conversation actors call.
+    #[arg(long, env = "FTE_BRAIN", value_enum, default_value_t = BrainKind::Agent)]
+    pub brain: BrainKind,
+    #[command(flatten)]
+    pub embedder: EmbedderSettings,
 }
 
 /// A number between 0 and 1 (inclusive).

@@ -17,8 +17,8 @@
 //!   persistence.
 //! - [`db`]: the pool, migrations, tenant-scoped transactions (RLS).
 //! - [`kafka`]: the Kafka pipeline: envelopes, topics, the producer, the
-//!   consumers (identity router, conversation consumer, dispatcher), the
-//!   outbox relay's sink, the broker probe.
+//!   consumers (identity router, conversation consumer), the outbox
+//!   relay's sink, the broker probe.
 //! - [`kb`]: the knowledge base: chunking, embedders, hybrid search.
 //! - [`eval`]: the `eval` command: tickets through the live path, scored.
 //! - [`http`]: the axum router: `/health`, `/ready`, `/live`, `/metrics`,
@@ -32,8 +32,8 @@
 //!   watch renewal.
 //! - [`metrics`]: Prometheus counters and histograms, `/metrics`.
 //! - [`provider_http`]: the one HTTP step of every provider call.
-//! - [`dispatch`]: the dispatcher: replies to providers, retries, delivery
-//!   status, dead letters.
+//! - [`dispatch`]: the dispatcher: its Kafka consumer, replies to
+//!   providers, retries, delivery status, dead letters.
 //! - [`probe`]: `fte probe`, the container image's HEALTHCHECK (one GET,
 //!   exit status from the answer).
 //! - [`bench`]: the load harness (`fte bench`).

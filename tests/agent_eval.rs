@@ -8,8 +8,7 @@
 mod common;
 
 use common::{context_dir, database_url};
-use fte::agent::settings::{EmbedderKind, EmbedderSettings};
-use fte::config::DatabaseSettings;
+use fte::config::{DatabaseSettings, EmbedderKind, EmbedderSettings};
 use fte::eval::{self, EvalArgs};
 use fte::secret::Secret;
 

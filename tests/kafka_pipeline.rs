@@ -45,7 +45,7 @@ async fn deploy(db: &TestDb) -> Deployment {
         TOKEN,
     ];
     let settings = common::serve_settings(&args);
-    let topics = settings.kafka.topics();
+    let topics = Topics::from_settings(&settings.kafka);
     let running = common::start_app(&settings).await;
     Deployment { addr: running.addr, topics, _stop: running.stop }
 }

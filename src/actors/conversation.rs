@@ -6,7 +6,6 @@
 //! one that rehydrates from the database on the next message): it never
 //! carries on with in-memory state the database may not have.
 
-use crate::agent::tools::Urgency;
 use crate::brain::{AgentRecord, Brain, Decision, TurnInput, TurnOutcome};
 use crate::conversation::store::{
     self, AgentTurn, AlreadyStored, CommitOutcome, NewApproval, NewEscalation, NewInbound, NewReply, StoreError,
@@ -15,6 +14,7 @@ use crate::conversation::store::{
 use crate::conversation::{Author, ConversationState, Effect, Event, Rejected, transition};
 use crate::domain::{
     ApprovalId, ConversationId, CustomerId, EscalationReason, InboundMessage, MessageId, TenantId, TicketMessage,
+    Urgency,
 };
 
 /// What a customer is told when their message could not be processed.

@@ -14,10 +14,9 @@
 
 use super::ConversationActorState;
 use crate::agent::format::{HumanReplyError, format_human_reply};
-use crate::agent::tools::Urgency;
 use crate::conversation::store::{self, ApprovalDecision, NewEscalation, NewReply, StoreError, TurnRecord};
 use crate::conversation::{Author, ConversationState, Effect, Event, Rejected, Status, transition};
-use crate::domain::{ApprovalId, Channel, ConversationId, CustomerId, EscalationReason, MessageId, TenantId};
+use crate::domain::{ApprovalId, Channel, ConversationId, CustomerId, EscalationReason, MessageId, TenantId, Urgency};
 use sqlx::PgPool;
 
 /// A support agent's action, `by` naming them.

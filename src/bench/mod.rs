@@ -168,12 +168,13 @@ async fn kb_search(args: &BenchArgs, d: &Deployment) -> Result<ScenarioResult, B
     #[derive(clap::Parser)]
     struct Embedder {
         #[command(flatten)]
-        settings: crate::agent::settings::EmbedderSettings,
+        settings: crate::config::EmbedderSettings,
     }
     let settings = <Embedder as clap::Parser>::try_parse_from(["fte", "--embedder", &args.embedder])
         .map_err(|e| BenchError::Embedder(e.to_string()))?
         .settings;
-    let embedder = settings.build().map_err(|e| BenchError::Embedder(e.to_string()))?;
+    let embedder =
+        crate::agent::settings::build_embedder(&settings).map_err(|e| BenchError::Embedder(e.to_string()))?;
     eprintln!("kb_search: growing a {}-chunk corpus", args.kb_chunks);
     let queries: Vec<String> =
         scenarios::QUESTIONS.iter().chain(kb::MORE_QUESTIONS.iter()).map(|q| q.to_string()).collect();

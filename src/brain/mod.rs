@@ -1,12 +1,15 @@
 //! The agent's decision for one turn, behind the `Brain` trait: given the
 //! customer's message and the conversation's state, reply, escalate, or
 //! draft a reply for human approval. The conversation actor calls it and
-//! persists what it decided. The agent (`crate::agent::AgentBrain`: tools,
+//! persists what it decided. The agent (`agent::AgentBrain`: tools,
 //! rules, knowledge base, OpenAI-compatible models) implements it, as does
-//! the deterministic `EchoBrain` used to exercise the runtime.
+//! the deterministic `EchoBrain` used to exercise the runtime. The agent's
+//! record of a turn ([`AgentRecord`]) is a domain type the conversation
+//! store persists; it is re-exported here.
 
 mod echo;
 
+pub use crate::domain::{AgentRecord, Fallback};
 pub use echo::EchoBrain;
 
 use crate::conversation::ConversationState;
@@ -50,33 +53,6 @@ pub struct TurnOutcome {
     /// The agent's record of the turn (tools, ticket, usage); none for
     /// brains without tools.
     pub agent: Option<Box<AgentRecord>>,
-}
-
-/// What an agent turn did besides deciding: persisted with the turn.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct AgentRecord {
-    pub ticket: Option<crate::agent::tools::TicketIntent>,
-    pub tool_calls: Vec<crate::agent::tools::ToolCallRecord>,
-    /// Brains tried before the one that answered, and why each failed.
-    pub fallbacks: Vec<Fallback>,
-    /// Knowledge-base articles the reply was composed from.
-    pub sources: Vec<String>,
-    pub prompt_tokens: u32,
-    pub completion_tokens: u32,
-    pub cost_usd: f64,
-    /// Escalation urgency and the hand-over for the humans.
-    pub urgency: Option<crate::agent::tools::Urgency>,
-    pub handover: Option<String>,
-    /// Set when this turn found the tenant's budget exhausted.
-    pub budget_alert: bool,
-    /// The tenant's own approval threshold (else the runtime's).
-    pub approval_threshold: Option<f32>,
-}
-
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Fallback {
-    pub brain: String,
-    pub error: String,
 }
 
 #[derive(Debug, thiserror::Error)]

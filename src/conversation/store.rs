@@ -13,7 +13,8 @@ pub use commit::commit_turn;
 use super::machine::{ConversationState, Event, Rejected, Status, replay};
 use crate::db::begin_tenant;
 use crate::domain::{
-    ApprovalId, Channel, ConversationId, CustomerId, EscalationReason, Identifier, MessageId, TenantId,
+    AgentRecord, ApprovalId, Channel, ConversationId, CustomerId, EscalationReason, Identifier, MessageId, TenantId,
+    TicketId, Urgency,
 };
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -191,8 +192,8 @@ pub struct NewEscalation {
     pub reason: EscalationReason,
     /// The hand-over: what the humans need to pick the conversation up.
     pub summary: String,
-    pub urgency: crate::agent::tools::Urgency,
-    pub ticket: Option<crate::domain::TicketId>,
+    pub urgency: Urgency,
+    pub ticket: Option<TicketId>,
 }
 
 /// The agent's record of a turn (`agent_turns`), and the ticket it opened.
@@ -204,7 +205,7 @@ pub struct AgentTurn {
     pub reason: Option<EscalationReason>,
     pub confidence: f32,
     pub latency_ms: u32,
-    pub record: crate::brain::AgentRecord,
+    pub record: AgentRecord,
 }
 
 #[derive(Clone, Debug)]

@@ -26,12 +26,17 @@
 //! - Per-tenant, per-channel rate limits space the sends.
 //!
 //! Channel specifics (which account, which request, how to ask the
-//! provider about an earlier attempt) are in `senders`.
+//! provider about an earlier attempt) are in `senders`; the dispatcher
+//! role's Kafka consumer, which feeds the outbound topics' records to a
+//! [`Dispatcher`], is in `consumer`.
 
+mod consumer;
 pub mod hold;
 pub mod retry;
 pub mod senders;
 pub mod store;
+
+pub use consumer::run_dispatcher;
 
 use crate::channels::rate_limit::RateLimiter;
 use crate::config::ChannelSettings;

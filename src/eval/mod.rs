@@ -10,6 +10,7 @@ pub mod tickets;
 
 use crate::agent::AgentBrain;
 use crate::agent::config::AgentConfig;
+use crate::agent::settings::build_embedder;
 use crate::config::DatabaseSettings;
 use crate::crm::{self, MergePolicy, NewTenant};
 use crate::db::{self, begin_tenant};
@@ -41,7 +42,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub keep_db: bool,
     #[command(flatten)]
-    pub embedder: crate::agent::settings::EmbedderSettings,
+    pub embedder: crate::config::EmbedderSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +97,7 @@ async fn run_in(
     )
     .await
     .map_err(db_err)?;
-    let embedder: Arc<dyn Embedder> = args.embedder.build().map_err(|e| EvalError::Runtime(e.to_string()))?;
+    let embedder: Arc<dyn Embedder> = build_embedder(&args.embedder).map_err(|e| EvalError::Runtime(e.to_string()))?;
     kb::ingest(&pool, tenant.id, embedder.as_ref(), articles).await?;
     let config = AgentConfig::load(&pool, tenant.id).await.map_err(db_err)?;
     let brain = Arc::new(AgentBrain::new(pool.clone(), embedder, Arc::new(kb::KbSearch::new())));

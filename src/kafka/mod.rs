@@ -1,11 +1,13 @@
 //! Kafka: everything that talks to the broker. Code here uses only the
 //! Kafka protocol (no broker-specific API), so the local tansu broker and a
 //! production Apache Kafka cluster are interchangeable: the broker probe
-//! used by `/health`, CloudEvents envelopes, topic creation, the producer.
+//! used by `/health`, CloudEvents envelopes, topic creation, the producer,
+//! the worker's consumers (identity router, conversation consumer) and the
+//! outbox relay's sink. The dispatcher role's consumer is part of the
+//! dispatcher (`dispatch::run_dispatcher`), built on [`group_consumer`].
 
 mod consumer;
 mod conversation_consumer;
-mod dispatcher;
 pub mod envelope;
 mod identity_router;
 mod outbound_sink;
@@ -13,9 +15,9 @@ mod probe;
 mod producer;
 mod topics;
 
+pub(crate) use consumer::next_record;
 pub use consumer::{LoggedRebalance, group_consumer};
 pub use conversation_consumer::{ConversationConsumer, RebalanceContext, TicketConsumer};
-pub use dispatcher::run_dispatcher;
 pub use envelope::{DeadLetter, Envelope, EnvelopeError, EventType};
 pub use identity_router::run_identity_router;
 pub use outbound_sink::KafkaOutbound;

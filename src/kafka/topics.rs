@@ -4,6 +4,7 @@
 //! cluster without seeing each other's records.
 
 use super::KafkaError;
+use crate::config::KafkaSettings;
 use crate::domain::Channel;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -31,6 +32,17 @@ impl Default for Topics {
 }
 
 impl Topics {
+    /// The layout the `serve` role's flags describe (at least one
+    /// partition per topic).
+    pub fn from_settings(settings: &KafkaSettings) -> Self {
+        Topics {
+            prefix: settings.kafka_topic_prefix.clone(),
+            partitions: settings.kafka_partitions.max(1),
+            tickets_partitions: settings.kafka_tickets_partitions.max(1),
+            replication_factor: settings.kafka_replication_factor,
+        }
+    }
+
     fn named(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
     }

@@ -38,6 +38,7 @@ use crate::actors::{
 };
 use crate::brain::Brain;
 use crate::bus::{MemoryTopic, OutboundRecord, PartitionReceiver};
+use crate::config::RuntimeSettings;
 use crate::conversation::store::{ESCALATIONS_TOPIC, METRICS_TOPIC, outbound_topic};
 use crate::conversation::{ConversationState, Event};
 use crate::crm::{CrmError, resolve_customer};
@@ -91,6 +92,29 @@ impl Default for RuntimeConfig {
             drain_timeout: Duration::from_secs(30),
             turn_concurrency: None,
             metrics: Arc::default(),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// The configuration the `serve` role's flags describe, draining for
+    /// `drain_timeout` on shutdown; the rest keeps its default.
+    pub fn from_settings(settings: &RuntimeSettings, drain_timeout: Duration) -> Self {
+        let defaults = RuntimeConfig::default();
+        RuntimeConfig {
+            partitions: settings.runtime_partitions.max(1),
+            router: RouterConfig { max_attempts: settings.max_delivery_attempts.max(1), ..defaults.router },
+            supervisor: SupervisorConfig {
+                idle_timeout: Duration::from_secs(settings.actor_idle_timeout_secs),
+                max_active: settings.max_active_actors.max(1),
+                tick: Duration::from_secs((settings.actor_idle_timeout_secs / 4).clamp(1, 30)),
+            },
+            approval_threshold: settings.approval_threshold,
+            snapshot_every: settings.snapshot_every.max(1),
+            inactivity_timeout: Duration::from_secs(settings.inactivity_timeout_secs),
+            drain_timeout,
+            turn_concurrency: settings.turn_concurrency,
+            ..defaults
         }
     }
 }

@@ -1,8 +1,12 @@
 //! The agent's tools as data: their names, descriptions and JSON schemas
 //! (OpenAI strict mode), their typed inputs, and what a call returns or
 //! records (tickets, history, call records). [`super::TurnTools`] runs them.
+//! What a turn records (tickets, call records, priority, urgency) is part
+//! of the agent's record of the turn, a domain type re-exported here.
 
-use crate::domain::{Channel, EscalationReason, TicketId};
+pub use crate::domain::{Priority, TicketIntent, ToolCallRecord, Urgency};
+
+use crate::domain::EscalationReason;
 use crate::kb;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -100,56 +104,6 @@ impl ToolName {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Priority {
-    Low,
-    Medium,
-    High,
-    Urgent,
-}
-
-impl Priority {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Priority::Low => "low",
-            Priority::Medium => "medium",
-            Priority::High => "high",
-            Priority::Urgent => "urgent",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Urgency {
-    Low,
-    Normal,
-    High,
-    Urgent,
-}
-
-impl Urgency {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Urgency::Low => "low",
-            Urgency::Normal => "normal",
-            Urgency::High => "high",
-            Urgency::Urgent => "urgent",
-        }
-    }
-
-    /// The default urgency of a reason.
-    pub fn for_reason(reason: EscalationReason) -> Self {
-        match reason {
-            EscalationReason::LegalInquiry => Urgency::Urgent,
-            EscalationReason::NegativeSentiment | EscalationReason::RefundRequest => Urgency::High,
-            EscalationReason::ProcessingFailure => Urgency::High,
-            _ => Urgency::Normal,
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicketInput {
@@ -204,37 +158,6 @@ impl ToolError {
     /// it as the tool's result. Others fail the turn.
     pub fn is_recoverable(&self) -> bool {
         matches!(self, ToolError::UnknownTool(_) | ToolError::InvalidArguments { .. } | ToolError::Order(_))
-    }
-}
-
-/// One recorded tool call.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ToolCallRecord {
-    pub name: String,
-    pub arguments: Value,
-    pub latency_ms: u32,
-    pub tokens_used: u32,
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// The ticket a turn works under.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TicketIntent {
-    pub id: TicketId,
-    pub number: i64,
-    /// True when the conversation's open ticket was reused (nothing to insert).
-    pub existing: bool,
-    pub subject: Option<String>,
-    pub category: Option<String>,
-    pub priority: Priority,
-    pub channel: Channel,
-}
-
-impl TicketIntent {
-    pub fn reference(&self) -> String {
-        format!("TKT-{}", self.number)
     }
 }
 

@@ -1,5 +1,5 @@
-//! The dispatcher role's consumer: reads the outbound topics (group
-//! `<prefix>fte-dispatcher`) and hands each reply to the dispatcher. Each
+//! The dispatcher role's Kafka consumer: reads the outbound topics (group
+//! `<prefix>fte-dispatcher`) and hands each reply to the [`Dispatcher`]. Each
 //! partition has a lane of its own, which delivers several of its replies
 //! at once (the dispatcher keeps each customer's replies in commit order
 //! whatever the lanes do) while other partitions go on. A record's offset
@@ -8,9 +8,9 @@
 //! keeps its offset unstored, so the group redelivers it, and a
 //! redelivered reply a provider already accepted is not sent again.
 
-use super::{Envelope, EventType, Topics};
-use crate::dispatch::{Dispatcher, Outcome};
+use super::{Dispatcher, Outcome};
 use crate::domain::{Channel, OutboundMessage};
+use crate::kafka::{Envelope, EventType, LoggedRebalance, Topics, next_record};
 use futures::StreamExt;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
@@ -28,7 +28,7 @@ const LANE_CONCURRENCY: usize = 8;
 type Lanes = HashMap<(String, i32), mpsc::Sender<OwnedMessage>>;
 
 pub async fn run_dispatcher(
-    consumer: StreamConsumer<super::LoggedRebalance>,
+    consumer: StreamConsumer<LoggedRebalance>,
     topics: Topics,
     mut shutdown: watch::Receiver<bool>,
     dispatcher: Arc<Dispatcher>,
@@ -43,7 +43,7 @@ pub async fn run_dispatcher(
     let mut lanes: Lanes = HashMap::new();
     let mut tasks = JoinSet::new();
     loop {
-        let Some(msg) = super::consumer::next_record(&consumer, &mut shutdown, "dispatcher").await else { break };
+        let Some(msg) = next_record(&consumer, &mut shutdown, "dispatcher").await else { break };
         let key = (msg.topic().to_string(), msg.partition());
         let lane = lanes.entry(key).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(LANE_DEPTH);
@@ -65,7 +65,7 @@ pub async fn run_dispatcher(
 /// reply's unsettled predecessors first and holds each reply while it is
 /// delivered), offsets stored in record order as each prefix settles.
 async fn run_lane(
-    consumer: Arc<StreamConsumer<super::LoggedRebalance>>,
+    consumer: Arc<StreamConsumer<LoggedRebalance>>,
     dispatcher: Arc<Dispatcher>,
     records: mpsc::Receiver<OwnedMessage>,
 ) {
