@@ -1685,6 +1685,7 @@ class Load:
         self.outcomes = collections.Counter()  # "200", "503", "timeout", ...
         self.outcomes_by_channel: dict[str, collections.Counter] = {ch: collections.Counter() for ch in self.channels}
         self.rejections: list[tuple[float, str, str]] = []  # (t, outcome, channel) of every non-2xx
+        self.acks: dict[str, list[float]] = {ch: [] for ch in self.channels}  # seconds to each 2xx
         self.given_up: list[tuple[int, int]] = []
         self.previous: dict[tuple[int, int], str] = {}  # the last failed attempt's outcome
         self.rate_lock = threading.Lock()
@@ -1790,9 +1791,13 @@ class Load:
             conn.timeout = timeout  # the provider's own wait for an answer
             if conn.sock is not None:
                 conn.sock.settimeout(timeout)
+            sent_at = time.monotonic()
             conn.request("POST", path, body=data, headers=headers)
             r = conn.getresponse()
             r.read()
+            if 200 <= r.status < 300:
+                with self.cv:
+                    self.acks[self.channel_of(c)].append(time.monotonic() - sent_at)
             if r.getheader("Retry-After"):
                 try:
                     retry_after = float(r.getheader("Retry-After"))
@@ -2821,7 +2826,9 @@ class Chaos:
             "stats_by_channel": stats_by_channel,
             "webhooks": {"outcomes": dict(load.outcomes), "retries": len(load.rejections),
                          "outcomes_by_channel": {ch: dict(v) for ch, v in load.outcomes_by_channel.items()},
-                         "max_attempts_per_message": max(load.attempts.values()) if load.attempts else 0},
+                         "max_attempts_per_message": max(load.attempts.values()) if load.attempts else 0,
+                         "ack_s_by_channel": {ch: {"p50": percentile(v, 50), "p99": percentile(v, 99),
+                                                   "max": percentile(v, 100)} for ch, v in load.acks.items()}},
             "latency_s": {"p50": percentile(latencies, 50), "p90": percentile(latencies, 90),
                           "p99": percentile(latencies, 99), "max": percentile(latencies, 100)},
             "latency_s_by_channel": {ch: {"p50": percentile(v, 50), "p99": percentile(v, 99),
@@ -3077,6 +3084,9 @@ def print_summary(r: dict) -> None:
       + ", ".join(f"{k}: {v}" for k, v in sorted(r["webhooks"]["outcomes"].items())))
     lat = r["latency_s"]
     w(f" reply latency (s)              p50 {lat['p50']}  p90 {lat['p90']}  p99 {lat['p99']}  max {lat['max']}")
+    ms = lambda v: "-" if v is None else f"{v * 1000:.0f}"  # noqa: E731
+    for ch, a in (r["webhooks"].get("ack_s_by_channel") or {}).items():
+        w(f" webhook 2xx after (ms), {ch:<7}p50 {ms(a['p50'])}  p99 {ms(a['p99'])}  max {ms(a['max'])}")
     if r["lost_by_stage"]:
         w(" lost, by where they stopped:  " + "; ".join(f"{k}: {v}" for k, v in r["lost_by_stage"].items()))
     if r["duplicated_by_stage"]:
