@@ -451,4 +451,30 @@ mod tests {
         assert_eq!(msg.body.chars().count(), crate::domain::MAX_BODY_CHARS);
         assert_eq!(msg.metadata["body_truncated"]["original_chars"], crate::domain::MAX_BODY_CHARS + 7);
     }
+
+    proptest::proptest! {
+        /// Any bytes: a batch or an error, never a panic.
+        #[test]
+        fn any_bytes_are_parsed_or_refused(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse_webhook(&body);
+        }
+
+        /// Any text as a message's body, control characters included:
+        /// parsed, and stored without them.
+        #[test]
+        fn any_text_is_taken_in_clean(text in "\\PC*|[\\x00-\\x1f\\u{202a}-\\u{202e}a-z ]{0,64}") {
+            let message = serde_json::json!({
+                "from": "16505551234", "id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRB", "timestamp": "1749416383",
+                "type": "text", "text": {"body": text},
+            });
+            let batch = parse(&with_message(&message.to_string()));
+            let [m] = batch.messages.as_slice() else { panic!("{batch:?}") };
+            let inbound = m.clone().into_inbound_message(TenantId::new(), Utc::now()).cleaned();
+            proptest::prop_assert!(
+                !inbound.body.chars().any(|c| c.is_control() && c != '\n' && c != '\t'),
+                "{:?}",
+                inbound.body
+            );
+        }
+    }
 }

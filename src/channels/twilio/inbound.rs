@@ -276,4 +276,30 @@ mod tests {
             Err(InboundError::Signature(SignatureError::Mismatch))
         );
     }
+
+    proptest::proptest! {
+        /// Any bytes: parsed or refused, never a panic; what is taken in
+        /// is clean once the runtime's cleaning ran.
+        #[test]
+        fn any_bytes_are_parsed_or_refused(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            if let Ok(form) = Form::decode(&body)
+                && let Ok(inbound) = WhatsappInbound::from_form(&form)
+            {
+                let m = inbound.into_inbound_message(TenantId::new(), chrono::Utc::now()).cleaned();
+                let again = crate::domain::clean_text(&m.body);
+                proptest::prop_assert_eq!(again.as_ref(), m.body.as_str());
+            }
+        }
+
+        /// Any text as the message, control characters included: taken in,
+        /// stored without them.
+        #[test]
+        fn any_text_is_taken_in_clean(text in "\\PC*|[\\x00-\\x1f\\u{202a}-\\u{202e}a-z ]{0,64}") {
+            let inbound = parse(&with("Body", &text)).expect("a valid webhook with any body");
+            let m = inbound.into_inbound_message(TenantId::new(), chrono::Utc::now()).cleaned();
+            proptest::prop_assert!(!m.body.chars().any(|c| c.is_control() && c != '\n' && c != '\t'), "{:?}", m.body);
+            let again = crate::domain::clean_text(&m.body);
+                proptest::prop_assert_eq!(again.as_ref(), m.body.as_str());
+        }
+    }
 }
