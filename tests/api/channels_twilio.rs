@@ -254,3 +254,42 @@ async fn hostile_text_in_a_signed_message_is_cleaned_stored_and_answered() {
     child.kill().ok();
     child.wait().ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_message_of_a_megabyte_of_emoji_is_refused_with_nothing_stored() {
+    use crate::common::hostile::{ONE_MB, assert_nothing_stored, emoji};
+    use fte::channels::twilio::signature::RequestValidator;
+    let db = TestDb::new().await;
+    let tenant = db.tenant("emoji", MergePolicy::Manual).await.id;
+    let fake = FakeProvider::start(accept_with_sid).await;
+    let (mut child, addr) = spawn_serve(&db.url, &[("FTE_TEST_TWILIO_TOKEN", TOKEN)]);
+    let config = json!({ "account_sid": SID, "auth_token_env": "FTE_TEST_TWILIO_TOKEN", "base_url": fake.base_url });
+    upsert_account(&db.pool, tenant, Provider::Twilio, BUSINESS, &config).await.unwrap();
+    let hook = format!("http://{addr}/webhooks/twilio/whatsapp");
+    // Signed as Twilio signs (over the decoded fields), in Rust: the
+    // official SDK's client takes its fields on a command line.
+    let fields: Vec<(String, String)> = vec![
+        ("MessageSid".into(), "SM66666666666666666666666666666666".into()),
+        ("AccountSid".into(), SID.into()),
+        ("From".into(), format!("whatsapp:{CUSTOMER}")),
+        ("To".into(), format!("whatsapp:{BUSINESS}")),
+        ("Body".into(), emoji(ONE_MB)),
+        ("NumMedia".into(), "0".into()),
+    ];
+    let signature = RequestValidator::new(TOKEN).unwrap().compute_signature(&hook, &fields);
+    let body = fte::channels::twilio::form::encode(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    assert!(body.len() > 1024 * 1024, "percent-encoded, a megabyte of emoji is over the webhook limit");
+    let response = reqwest::Client::new()
+        .post(&hook)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    assert_nothing_stored(&db, tenant, "a refused megabyte").await;
+    assert!(fake.requests().is_empty(), "nothing sent");
+    child.kill().ok();
+    child.wait().ok();
+}
