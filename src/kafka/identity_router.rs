@@ -24,6 +24,7 @@ use futures::stream::FuturesOrdered;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use sqlx::PgPool;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -66,36 +67,33 @@ pub async fn run_identity_router(
 ) {
     let mut resolving: FuturesOrdered<Pending<Resolved>> = FuturesOrdered::new();
     let mut acknowledging: FuturesOrdered<Pending<Option<Position>>> = FuturesOrdered::new();
-    let mut parked = Parked::default();
+    // Records read and not yet resolving, oldest first: the consumer is
+    // polled also with a full window, until `PARKED_MAX` records wait (a
+    // consumer that stops polling stops taking part in its group's
+    // rebalances, and every other member waits for it). Nothing is paused
+    // instead: pausing a partition makes librdkafka drop what it fetched
+    // ahead and fetch again, and a bench run showed acknowledged records
+    // that were never read again.
+    let mut parked: VecDeque<Read> = VecDeque::new();
     let mut reading = true;
     while reading || !resolving.is_empty() || !acknowledging.is_empty() {
-        // Parked records go first, in the order they were read.
         while resolving.len() + acknowledging.len() < IN_FLIGHT
-            && let Some(Read { at, key, payload }) = parked.take()
+            && let Some(read) = parked.pop_front()
         {
-            resolving.push_back(Box::pin(resolve(at, key, payload, topics.clone(), pool.clone(), shutdown.clone())));
+            resolving.push_back(Box::pin(resolve(read, topics.clone(), pool.clone(), shutdown.clone())));
         }
         tokio::select! {
-            // Polled also with a full window, until `PARKED_MAX` records
-            // wait: a consumer that stops polling stops taking part in its
-            // group's rebalances, and every other member waits for it.
-            msg = super::consumer::next_record(&consumer, &mut shutdown, "identity-router"), if reading && parked.has_room() => {
+            msg = super::consumer::next_record(&consumer, &mut shutdown, "identity-router"), if reading && parked.len() < PARKED_MAX => {
                 let Some(msg) = msg else {
                     reading = false;
                     continue;
                 };
-                let read = Read {
+                // Resolving starts at the top of the loop, if the window has room.
+                parked.push_back(Read {
                     at: Position { topic: msg.topic().to_string(), partition: msg.partition(), offset: msg.offset() },
                     key: msg.key().map(<[u8]>::to_vec),
                     payload: msg.payload().unwrap_or_default().to_vec(),
-                };
-                drop(msg);
-                if parked.is_empty() && resolving.len() + acknowledging.len() < IN_FLIGHT {
-                    let Read { at, key, payload } = read;
-                    resolving.push_back(Box::pin(resolve(at, key, payload, topics.clone(), pool.clone(), shutdown.clone())));
-                } else {
-                    parked.park(read);
-                }
+                });
             }
             Some(resolved) = resolving.next(), if !resolving.is_empty() => match resolved {
                 Resolved::Produce { at, topic, key, payload } => {
@@ -138,45 +136,9 @@ struct Read {
     payload: Vec<u8>,
 }
 
-/// Records read while the window was full, oldest first, at most
-/// `PARKED_MAX` of them. Nothing is paused: pausing a partition makes
-/// librdkafka drop what it fetched ahead and fetch again, and a bench run
-/// showed acknowledged records that were never read again.
-#[derive(Default)]
-struct Parked {
-    records: std::collections::VecDeque<Read>,
-}
-
-impl Parked {
-    fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
-    /// Whether another record may be read (and parked if need be).
-    fn has_room(&self) -> bool {
-        self.records.len() < PARKED_MAX
-    }
-
-    fn park(&mut self, read: Read) {
-        self.records.push_back(read);
-    }
-
-    fn take(&mut self) -> Option<Read> {
-        self.records.pop_front()
-    }
-
-    /// Forgets the parked records (they are redelivered: their offsets
-    /// were never stored).
-    fn clear(&mut self) {
-        self.records.clear();
-    }
-}
-
 /// Parses and resolves one record into what to produce.
 async fn resolve(
-    at: Position,
-    key: Option<Vec<u8>>,
-    payload: Vec<u8>,
+    Read { at, key, payload }: Read,
     topics: Topics,
     pool: PgPool,
     mut shutdown: watch::Receiver<bool>,

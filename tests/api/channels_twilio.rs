@@ -46,6 +46,16 @@ fn post_signed(url: &str, token: &str, fields: &[String]) -> (u16, String) {
     signed_webhook(&args)
 }
 
+/// `fte serve` with `tenant`'s Twilio number, whose replies go to a fake
+/// Twilio that accepts them; and the WhatsApp webhook's URL.
+async fn serve_twilio(db: &TestDb, tenant: fte::domain::TenantId) -> (FakeProvider, std::process::Child, String) {
+    let fake = FakeProvider::start(accept_with_sid).await;
+    let (child, addr) = spawn_serve(&db.url, &[("FTE_TEST_TWILIO_TOKEN", TOKEN)]);
+    let config = json!({ "account_sid": SID, "auth_token_env": "FTE_TEST_TWILIO_TOKEN", "base_url": fake.base_url });
+    upsert_account(&db.pool, tenant, Provider::Twilio, BUSINESS, &config).await.unwrap();
+    (fake, child, format!("http://{addr}/webhooks/twilio/whatsapp"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_whatsapp_message_is_answered_through_twilio_and_its_status_tracked() {
     let db = TestDb::new().await;
@@ -224,11 +234,7 @@ fn encoded(fields: &[String]) -> String {
 async fn hostile_text_in_a_signed_message_is_cleaned_stored_and_answered() {
     let db = TestDb::new().await;
     let tenant = db.tenant("hostile", MergePolicy::Manual).await.id;
-    let fake = FakeProvider::start(accept_with_sid).await;
-    let (mut child, addr) = spawn_serve(&db.url, &[("FTE_TEST_TWILIO_TOKEN", TOKEN)]);
-    let config = json!({ "account_sid": SID, "auth_token_env": "FTE_TEST_TWILIO_TOKEN", "base_url": fake.base_url });
-    upsert_account(&db.pool, tenant, Provider::Twilio, BUSINESS, &config).await.unwrap();
-    let hook = format!("http://{addr}/webhooks/twilio/whatsapp");
+    let (fake, mut child, hook) = serve_twilio(&db, tenant).await;
     // A NUL (which PostgreSQL refuses), a bell, an escape sequence, a
     // right-to-left override and a decomposed é, signed as Twilio signs.
     let mut fields = inbound_form("SM55555555555555555555555555555555", BUSINESS, "");
@@ -261,11 +267,7 @@ async fn a_signed_message_of_a_megabyte_of_emoji_is_refused_with_nothing_stored(
     use fte::channels::twilio::signature::RequestValidator;
     let db = TestDb::new().await;
     let tenant = db.tenant("emoji", MergePolicy::Manual).await.id;
-    let fake = FakeProvider::start(accept_with_sid).await;
-    let (mut child, addr) = spawn_serve(&db.url, &[("FTE_TEST_TWILIO_TOKEN", TOKEN)]);
-    let config = json!({ "account_sid": SID, "auth_token_env": "FTE_TEST_TWILIO_TOKEN", "base_url": fake.base_url });
-    upsert_account(&db.pool, tenant, Provider::Twilio, BUSINESS, &config).await.unwrap();
-    let hook = format!("http://{addr}/webhooks/twilio/whatsapp");
+    let (fake, mut child, hook) = serve_twilio(&db, tenant).await;
     // Signed as Twilio signs (over the decoded fields), in Rust: the
     // official SDK's client takes its fields on a command line.
     let fields: Vec<(String, String)> = vec![
