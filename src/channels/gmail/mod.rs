@@ -32,7 +32,7 @@ pub mod urlenc;
 pub mod watch;
 
 #[cfg(test)]
-mod email_samples;
+mod email_tests;
 
 pub use api::{ApiError, DEFAULT_BASE_URL, GmailApi, GoogleError};
 pub use compose::{
