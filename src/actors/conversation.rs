@@ -6,19 +6,15 @@
 //! one that rehydrates from the database on the next message): it never
 //! carries on with in-memory state the database may not have.
 
-use crate::brain::{AgentRecord, Brain, Decision, TurnInput, TurnOutcome};
+use crate::brain::{Brain, Decision, TurnInput, TurnOutcome};
 use crate::conversation::store::{
-    self, AgentTurn, AlreadyStored, CommitOutcome, NewApproval, NewEscalation, NewInbound, NewReply, StoreError,
-    TurnRecord,
+    self, AlreadyStored, CommitOutcome, NewEscalation, NewInbound, StoreError, TurnRecord,
 };
 use crate::conversation::{Author, ConversationState, Effect, Event, Rejected, transition};
 use crate::domain::{
-    ApprovalId, ConversationId, CustomerId, EscalationReason, InboundMessage, MessageId, TenantId, TicketMessage,
-    Urgency,
+    ConversationId, CustomerId, EscalationReason, InboundMessage, MessageId, TenantId, TicketMessage, Urgency,
 };
 
-/// What a customer is told when their message could not be processed.
-pub const APOLOGY: &str = "Sorry, something went wrong on our side while handling your message. A member of our team has it and will follow up here.";
 use futures::FutureExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use sqlx::PgPool;
@@ -26,6 +22,9 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Notify;
+
+/// What a customer is told when their message could not be processed.
+pub const APOLOGY: &str = "Sorry, something went wrong on our side while handling your message. A member of our team has it and will follow up here.";
 
 /// Runtime settings every conversation actor shares.
 #[derive(Clone)]
@@ -44,7 +43,10 @@ pub struct ConversationDeps {
 
 #[path = "conversation_human.rs"]
 mod human;
+#[path = "conversation_turn.rs"]
+mod turn;
 pub use human::{HumanAction, HumanOutcome, HumanRefusal, carry_out_stored};
+use turn::InboundTurn;
 
 pub struct ConversationActor;
 
@@ -564,116 +566,5 @@ impl ConversationActorState {
         store::commit_turn(&self.deps.pool, &record).await?;
         self.state = after;
         Ok(self.state.version)
-    }
-}
-
-/// A customer turn being put together, before it is committed.
-struct InboundTurn<'m> {
-    started: Instant,
-    inbound: &'m InboundMessage,
-    conversation: ConversationId,
-    /// True when the conversation row does not exist yet.
-    new_conversation: bool,
-    /// The id the customer's message is stored under.
-    message_id: MessageId,
-    /// What the customer's message asked for.
-    effects: Vec<Effect>,
-    /// The state after the events so far.
-    after: ConversationState,
-    events: Vec<Event>,
-    replies: Vec<NewReply>,
-    escalation: Option<NewEscalation>,
-    approval: Option<NewApproval>,
-    agent: Option<AgentTurn>,
-}
-
-impl InboundTurn<'_> {
-    /// Milliseconds since the turn started.
-    fn elapsed_ms(&self) -> u32 {
-        u32::try_from(self.started.elapsed().as_millis()).unwrap_or(u32::MAX)
-    }
-
-    /// Applies `event` to the state after the turn so far and records it.
-    fn push(&mut self, event: Event) -> Result<(), Rejected> {
-        let (next, _effects) = transition(&self.after, event.clone())?;
-        self.after = next;
-        self.events.push(event);
-        Ok(())
-    }
-
-    /// A reply to the customer's message, on its channel, to its sender.
-    fn reply(&self, id: MessageId, author: Author, body: String, latency_ms: u32, tokens_used: u32) -> NewReply {
-        NewReply {
-            id,
-            channel: self.inbound.channel,
-            author,
-            body,
-            in_reply_to: Some(self.message_id),
-            recipient: Some(self.inbound.sender.clone()),
-            latency_ms: Some(latency_ms),
-            tokens_used: Some(tokens_used),
-        }
-    }
-
-    /// Adds the brain's outcome to the turn: the decision's rows and event,
-    /// and the agent's record of it. A reply below the approval threshold
-    /// (the tenant's, else `default_threshold`) becomes a draft.
-    fn take_outcome(&mut self, mut outcome: TurnOutcome, default_threshold: f32) -> Result<(), Rejected> {
-        let latency_ms = self.elapsed_ms();
-        let agent = outcome.agent.take().map(|a| *a).unwrap_or_default();
-        let threshold = agent.approval_threshold.unwrap_or(default_threshold);
-        let (brain, confidence) = (outcome.brain, outcome.confidence);
-        let (event, kind, reason) = self.decide(outcome, &agent, threshold, latency_ms);
-        self.agent = Some(AgentTurn { brain, decision: kind, reason, confidence, latency_ms, record: agent });
-        self.push(event)
-    }
-
-    /// Writes the rows of the brain's decision (a reply, a draft for
-    /// approval, or an escalation with its holding reply) and returns its
-    /// event, its kind for `agent_turns`, and the escalation reason.
-    fn decide(
-        &mut self,
-        outcome: TurnOutcome,
-        agent: &AgentRecord,
-        threshold: f32,
-        latency_ms: u32,
-    ) -> (Event, &'static str, Option<EscalationReason>) {
-        let message_id = self.message_id;
-        let tokens_used = outcome.tokens_used;
-        match outcome.decision {
-            Decision::Reply { text } if outcome.confidence >= threshold => {
-                let reply_id = MessageId::new();
-                self.replies.push(self.reply(reply_id, Author::Ai, text, latency_ms, tokens_used));
-                (Event::AgentReplied { reply_id, in_reply_to: message_id }, "reply", None)
-            }
-            Decision::Reply { text } => {
-                let approval_id = ApprovalId::new();
-                self.approval = Some(NewApproval {
-                    id: approval_id,
-                    inbound: message_id,
-                    draft: text,
-                    confidence: outcome.confidence,
-                });
-                (Event::DraftNeedsApproval { approval_id, in_reply_to: message_id }, "draft", None)
-            }
-            Decision::Escalate { reason, holding_reply } => {
-                let holding_id = holding_reply.map(|text| {
-                    let id = MessageId::new();
-                    self.replies.push(self.reply(id, Author::System, text, latency_ms, tokens_used));
-                    id
-                });
-                self.escalation = Some(NewEscalation {
-                    reason,
-                    summary: agent.handover.clone().unwrap_or_else(|| self.inbound.body.chars().take(500).collect()),
-                    urgency: agent.urgency.unwrap_or_else(|| Urgency::for_reason(reason)),
-                    ticket: agent.ticket.as_ref().map(|t| t.id),
-                });
-                (
-                    Event::AgentEscalated { reason, in_reply_to: message_id, holding_reply: holding_id },
-                    "escalate",
-                    Some(reason),
-                )
-            }
-        }
     }
 }
