@@ -59,12 +59,12 @@ async fn a_customer_submits_the_embedded_form_and_sees_the_reply() {
     browser.click(&field("submit").await).await;
 
     let reference = browser.find(&form, "[data-testid=ticket-reference]", long).await;
-    let reference = browser.text(&reference).await;
+    let reference = browser.text_shown(&reference, long).await;
     assert!(reference.starts_with("WF-"), "{reference}");
     let reply = browser.find(&form, "[data-testid=reply]", Duration::from_secs(60)).await;
     assert_eq!(browser.attribute(&reply, "data-author").await.as_deref(), Some("ai"));
     let body = browser.find(&form, "[data-testid=reply] [data-testid=reply-body]", long).await;
-    assert!(!browser.text(&body).await.trim().is_empty());
+    assert!(!browser.text_shown(&body, long).await.trim().is_empty());
 
     // The status link opens the hosted status page with the same reply.
     let link = browser.find(&form, "[data-testid=status-link]", long).await;
@@ -74,7 +74,7 @@ async fn a_customer_submits_the_embedded_form_and_sees_the_reply() {
     let host = browser.find(&Scope::Document, "fte-support-status", long).await;
     let status = browser.shadow(&host).await;
     let shown = browser.find(&status, "[data-testid=ticket-reference]", long).await;
-    assert_eq!(browser.text(&shown).await, reference);
+    assert_eq!(browser.text_shown(&shown, long).await, reference);
     browser.find(&status, "[data-testid=reply]", long).await;
     browser.quit().await;
 

@@ -182,6 +182,19 @@ impl Browser {
             .to_string()
     }
 
+    /// The element's text once it is not empty (a view filled in by its
+    /// first poll), waiting up to `within`.
+    pub async fn text_shown(&self, element: &str, within: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let text = self.text(element).await;
+            if !text.trim().is_empty() || tokio::time::Instant::now() >= deadline {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     pub async fn attribute(&self, element: &str, name: &str) -> Option<String> {
         self.call(reqwest::Method::GET, &format!("/element/{element}/attribute/{name}"), None)
             .await
