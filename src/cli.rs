@@ -6,6 +6,7 @@ use crate::app::{self, Role, StartupError};
 use crate::config::{DatabaseSettings, EmbedderSettings, LogFormat, ServeSettings};
 use crate::crm::{self, MergePolicy, NewTenant};
 use crate::db;
+use crate::domain::{CustomerId, TenantId};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -37,6 +38,9 @@ pub enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// A person's data: export it, or erase it.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
     /// Manage the knowledge base.
     #[command(subcommand)]
     Kb(KbCommand),
@@ -137,6 +141,31 @@ pub enum ChannelCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Print everything held about a customer as one JSON document.
+    Export {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[arg(long, env = "FTE_TENANT_ID")]
+        tenant: uuid::Uuid,
+        #[arg(long)]
+        customer: uuid::Uuid,
+    },
+    /// Erase a customer's personal data from every table (audited as `cli`).
+    Erase {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[arg(long, env = "FTE_TENANT_ID")]
+        tenant: uuid::Uuid,
+        #[arg(long)]
+        customer: uuid::Uuid,
+        /// Why; kept in the audit log, so no personal data.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TenantCommand {
     /// Create a tenant; prints it as one JSON line (with its id).
     Create {
@@ -198,6 +227,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         Command::Bench(args) => bench(args).await,
         Command::Eval(args) => eval(&args).await,
         Command::Tenant(command) => tenant(command).await,
+        Command::Customer(command) => customer(command).await,
     }
 }
 
@@ -312,10 +342,43 @@ async fn bench(args: crate::bench::BenchArgs) -> Result<(), StartupError> {
 
 /// `fte eval`.
 async fn eval(args: &crate::eval::EvalArgs) -> Result<(), StartupError> {
+    if args.retrieval {
+        let summary = crate::eval::retrieval::run(args).await.map_err(|e| StartupError::Command(e.to_string()))?;
+        summary.print();
+        if args.json {
+            println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+        }
+        return Ok(());
+    }
     let report = crate::eval::run(args).await.map_err(|e| StartupError::Command(e.to_string()))?;
     report.print_lines();
     if args.json {
         println!("{}", serde_json::to_string(&report.summary).unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// `fte customer …`.
+async fn customer(command: CustomerCommand) -> Result<(), StartupError> {
+    let failed = |e: crm::CrmError| StartupError::Command(e.to_string());
+    let absent = |c: uuid::Uuid| StartupError::Command(format!("no customer {c} in this tenant"));
+    match command {
+        CustomerCommand::Export { database, tenant, customer } => {
+            let pool = db::connect(&database).await?;
+            let (tenant_id, customer_id) = (TenantId::from_uuid(tenant), CustomerId::from_uuid(customer));
+            let doc = crm::export_customer(&pool, tenant_id, customer_id).await.map_err(failed)?;
+            println!("{}", doc.ok_or_else(|| absent(customer))?);
+        }
+        CustomerCommand::Erase { database, tenant, customer, reason } => {
+            if reason.trim().is_empty() {
+                return Err(StartupError::Command("--reason must not be empty".into()));
+            }
+            let pool = db::connect(&database).await?;
+            let (tenant_id, customer_id) = (TenantId::from_uuid(tenant), CustomerId::from_uuid(customer));
+            let erasure = crm::Erasure { actor: "cli", reason: reason.trim(), request_id: None };
+            let counts = crm::erase_customer(&pool, tenant_id, customer_id, erasure).await.map_err(failed)?;
+            println!("{}", serde_json::json!({ "customer_id": customer, "erased": counts.ok_or_else(|| absent(customer))? }));
+        }
     }
     Ok(())
 }

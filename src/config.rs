@@ -5,6 +5,7 @@
 //! Plain data only: this module depends on nothing in the crate but
 //! [`crate::secret`]. The modules that own the types built from these
 //! settings convert them (`kafka::Topics::from_settings`,
+//! `kafka::KafkaConnection::from_settings`,
 //! `runtime::RuntimeConfig::from_settings`,
 //! `agent::settings::build_embedder`).
 
@@ -38,6 +39,34 @@ pub struct DatabaseSettings {
     /// Seconds to wait for a pooled connection before failing.
     #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
     pub database_acquire_timeout_secs: u64,
+
+    /// TLS to PostgreSQL, over the URL's `sslmode`. Unset: the URL's
+    /// `sslmode`, else `prefer`.
+    #[arg(long, env = "DATABASE_SSL_MODE", value_enum)]
+    pub database_ssl_mode: Option<DatabaseSslMode>,
+
+    /// PEM file of the certificate authorities that `verify-ca` and
+    /// `verify-full` trust (besides the system's), over the URL's
+    /// `sslrootcert`.
+    #[arg(long, env = "DATABASE_SSL_ROOT_CERT")]
+    pub database_ssl_root_cert: Option<PathBuf>,
+}
+
+/// Whether and how the connection to PostgreSQL is encrypted (libpq's
+/// `sslmode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DatabaseSslMode {
+    /// Plain text.
+    Disable,
+    /// TLS when the server offers it, plain text otherwise; the certificate
+    /// is not checked.
+    Prefer,
+    /// TLS or no connection; the certificate is not checked.
+    Require,
+    /// TLS with a certificate signed by a trusted authority.
+    VerifyCa,
+    /// As `verify-ca`, and the certificate names the host connected to.
+    VerifyFull,
 }
 
 impl DatabaseSettings {
@@ -147,7 +176,8 @@ pub struct ChannelSettings {
     pub channel_accounts_reload_secs: u64,
 }
 
-/// Topic layout and consumer settings (used when `KAFKA_BROKERS` is set).
+/// Topic layout, consumer and security settings (used when `KAFKA_BROKERS`
+/// is set).
 #[derive(Clone, Debug, Args)]
 pub struct KafkaSettings {
     /// Prefix of every topic and consumer-group name (isolates deployments
@@ -178,6 +208,73 @@ pub struct KafkaSettings {
     /// considers it stuck (librdkafka's `max.poll.interval.ms`).
     #[arg(long, env = "KAFKA_MAX_POLL_INTERVAL_MS", default_value_t = 300_000)]
     pub kafka_max_poll_interval_ms: u32,
+
+    #[command(flatten)]
+    pub security: KafkaSecuritySettings,
+}
+
+/// `security.protocol` of every Kafka client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KafkaSecurityProtocol {
+    /// Plain TCP, no authentication.
+    #[value(name = "PLAINTEXT")]
+    Plaintext,
+    /// TLS, no SASL (with a client certificate: mutual TLS).
+    #[value(name = "SSL")]
+    Ssl,
+    /// SASL over plain TCP.
+    #[value(name = "SASL_PLAINTEXT")]
+    SaslPlaintext,
+    /// SASL over TLS.
+    #[value(name = "SASL_SSL")]
+    SaslSsl,
+}
+
+/// SASL mechanism of the `SASL_*` protocols.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KafkaSaslMechanism {
+    #[value(name = "PLAIN")]
+    Plain,
+    #[value(name = "SCRAM-SHA-256")]
+    ScramSha256,
+    #[value(name = "SCRAM-SHA-512")]
+    ScramSha512,
+}
+
+/// Transport security of every Kafka client (producers, consumers, the
+/// admin client, the health probe). `kafka::KafkaConnection::from_settings`
+/// checks the combination at start-up.
+#[derive(Clone, Debug, Args)]
+pub struct KafkaSecuritySettings {
+    /// `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
+    #[arg(long, env = "KAFKA_SECURITY_PROTOCOL", value_enum, ignore_case = true, default_value_t = KafkaSecurityProtocol::Plaintext)]
+    pub kafka_security_protocol: KafkaSecurityProtocol,
+
+    /// SASL mechanism (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`); the
+    /// `SASL_*` protocols need it.
+    #[arg(long, env = "KAFKA_SASL_MECHANISM", value_enum, ignore_case = true)]
+    pub kafka_sasl_mechanism: Option<KafkaSaslMechanism>,
+
+    /// SASL user name.
+    #[arg(long, env = "KAFKA_SASL_USERNAME")]
+    pub kafka_sasl_username: Option<String>,
+
+    /// SASL password.
+    #[arg(long, env = "KAFKA_SASL_PASSWORD", hide_env_values = true)]
+    pub kafka_sasl_password: Option<Secret<String>>,
+
+    /// PEM file of the CA certificates that sign the brokers' certificates
+    /// (`SSL`, `SASL_SSL`). Unset: the system's trust store.
+    #[arg(long, env = "KAFKA_SSL_CA_FILE")]
+    pub kafka_ssl_ca_file: Option<PathBuf>,
+
+    /// PEM client certificate for mutual TLS (with `KAFKA_SSL_KEY_FILE`).
+    #[arg(long, env = "KAFKA_SSL_CERT_FILE")]
+    pub kafka_ssl_cert_file: Option<PathBuf>,
+
+    /// PEM private key (unencrypted) of the client certificate.
+    #[arg(long, env = "KAFKA_SSL_KEY_FILE")]
+    pub kafka_ssl_key_file: Option<PathBuf>,
 }
 
 /// The conversation runtime's knobs.
@@ -219,6 +316,11 @@ pub struct RuntimeSettings {
     /// model holds no connection.
     #[arg(long, env = "TURN_CONCURRENCY")]
     pub turn_concurrency: Option<usize>,
+
+    /// Seconds between two runs of the retention job, which deletes what
+    /// is older than each tenant's `retention_days` (0: never).
+    #[arg(long, env = "FTE_RETENTION_INTERVAL_SECS", default_value_t = 3600)]
+    pub retention_interval_secs: u64,
 }
 
 impl ServeSettings {

@@ -5,14 +5,14 @@
 //!   that feed them (ractor).
 //! - [`bus`]: the in-process bus (keyed, bounded partitions).
 //! - [`outbox`]: the outbox relay; [`runtime`]: the conversation runtime
-//!   wired together (supervisor, routers, relay, sweeper).
+//!   wired together (supervisor, routers, relay, sweeper, retention job).
 //! - [`agent`]: the agent: tools, guardrails, the local and OpenAI-compatible
 //!   brains, `format_for_channel`, per-tenant configuration.
 //! - [`brain`]: the `Brain` trait the actors call for an agent turn.
 //! - [`domain`]: newtypes parsed at the edge (ids, channels, email
 //!   addresses, phone numbers, identifiers).
 //! - [`crm`]: PostgreSQL as the CRM: tenants, customers, identity
-//!   resolution across channels.
+//!   resolution across channels (a Slack sender's profile read first).
 //! - [`conversation`]: the conversation state machine (pure) and its
 //!   persistence.
 //! - [`db`]: the pool, migrations, tenant-scoped transactions (RLS).

@@ -76,6 +76,8 @@ pub struct Metrics {
     stuck_replies: AtomicU64,
     /// Stuck replies the sweeper delivered.
     redriven: AtomicU64,
+    /// table → rows the retention job deleted.
+    purged: DashMap<String, AtomicU64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -153,6 +155,11 @@ impl Metrics {
     /// A stuck reply delivered by the sweeper.
     pub fn redriven(&self) {
         self.redriven.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Rows of `table` the retention job deleted.
+    pub fn purged(&self, table: &str, rows: u64) {
+        self.purged.entry(table.to_string()).or_default().fetch_add(rows, Ordering::Relaxed);
     }
 
     /// A conversation handed to humans.
@@ -233,6 +240,16 @@ impl Metrics {
                 out,
                 "fte_escalations_total{{{}}} {}",
                 label("reason", e.key()),
+                e.value().load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP fte_retention_purged_rows_total Rows the retention job deleted, by table.\n");
+        out.push_str("# TYPE fte_retention_purged_rows_total counter\n");
+        for e in self.purged.iter() {
+            let _ = writeln!(
+                out,
+                "fte_retention_purged_rows_total{{{}}} {}",
+                label("table", e.key()),
                 e.value().load(Ordering::Relaxed)
             );
         }

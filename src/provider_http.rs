@@ -22,7 +22,9 @@ impl Answer {
     }
 }
 
-/// No answer: the request could not be made or its answer not read.
+/// No answer: the request could not be made or its answer not read. The
+/// transport error leaves the URL out: some URLs name the customer (a Twilio
+/// Messages list is filtered by their number).
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     #[error("the request could not be built: {0}")]
@@ -41,7 +43,7 @@ pub async fn call(http: &reqwest::Client, request: &ProviderRequest) -> Result<A
     if !request.body.is_empty() {
         builder = builder.body(request.body.clone());
     }
-    let response = builder.send().await.map_err(CallError::Transport)?;
+    let response = builder.send().await.map_err(|e| CallError::Transport(e.without_url()))?;
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
@@ -49,6 +51,6 @@ pub async fn call(http: &reqwest::Client, request: &ProviderRequest) -> Result<A
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = response.bytes().await.map_err(CallError::Transport)?.to_vec();
+    let body = response.bytes().await.map_err(|e| CallError::Transport(e.without_url()))?.to_vec();
     Ok(Answer { status, retry_after, body })
 }

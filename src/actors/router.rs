@@ -33,6 +33,7 @@ use super::conversation::{ConversationActorMessage, TurnFailure, TurnReceipt, Tu
 use super::outage::OutageGate;
 use super::supervisor::SupervisorMessage;
 use crate::domain::{CustomerId, TicketMessage};
+use crate::telemetry::Redacted;
 use ractor::{ActorRef, RpcReplyPort};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -199,7 +200,7 @@ pub async fn run_router(
                     Err(failure) if delivery.gave_up && failure.transient => {
                         // Handing it over failed for a passing reason: again.
                         let delay = backoff(&config, delivery.attempts);
-                        tracing::warn!(customer_id = %customer, offset = delivery.offset, error = %failure, "hand-over failed for a passing reason; retrying");
+                        tracing::warn!(customer_id = %customer, offset = delivery.offset, error = %Redacted(&failure), "hand-over failed for a passing reason; retrying");
                         in_flight.give_up(&lane, delivery, failure.reason, delay);
                         continue;
                     }
@@ -218,14 +219,14 @@ pub async fn run_router(
                         if delivery.lasting_failures >= config.max_attempts && is_poison(&config, &delivery).await {
                             // Store the message, flag the conversation for
                             // humans and apologise, then report the failure.
-                            tracing::error!(customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts, error = %failure, "turn keeps failing on a healthy system; handing it to humans");
+                            tracing::error!(customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts, error = %Redacted(&failure), "turn keeps failing on a healthy system; handing it to humans");
                             in_flight.give_up(&lane, delivery, failure.reason, Duration::ZERO);
                             continue;
                         }
                         let delay = backoff(&config, delivery.attempts);
                         tracing::warn!(
                             customer_id = %customer, offset = delivery.offset, attempts = delivery.attempts,
-                            transient = failure.transient, error = %failure, "turn failed; redelivering"
+                            transient = failure.transient, error = %Redacted(&failure), "turn failed; redelivering"
                         );
                         in_flight.dispatch(&lane, delivery, delay);
                         continue;
@@ -336,7 +337,7 @@ impl InFlight {
                 match outcome {
                     Ok(_) => (delivery, Err(TurnFailure::lasting(error))),
                     Err(failure) => {
-                        tracing::error!(customer_id = %delivery.customer(), offset = delivery.offset, error = %failure, "could not flag the failed message for humans");
+                        tracing::error!(customer_id = %delivery.customer(), offset = delivery.offset, error = %Redacted(&failure), "could not flag the failed message for humans");
                         (delivery, Err(failure))
                     }
                 }

@@ -15,6 +15,7 @@ use super::conversation::{
 };
 use crate::conversation::store::StoreError;
 use crate::domain::{CustomerId, TenantId};
+use crate::telemetry::Redacted;
 use dashmap::DashMap;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::Serialize;
@@ -269,7 +270,7 @@ impl Actor for ConversationSupervisor {
             SupervisionEvent::ActorFailed(cell, error) => {
                 state.stats.failed.fetch_add(1, Ordering::Relaxed);
                 if let Some(customer) = state.forget(&cell) {
-                    tracing::warn!(customer_id = %customer, error = %error, "conversation actor failed; it will rehydrate on its next message");
+                    tracing::warn!(customer_id = %customer, error = %Redacted(&error), "conversation actor failed; it will rehydrate on its next message");
                     state.respawn_waiting(&myself, customer);
                 }
             }
@@ -398,7 +399,7 @@ impl SupervisorState {
                 // requests see their reply port close.
                 self.stats.spawn_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(
-                    customer_id = %customer, error = %failure, transient = failure.transient,
+                    customer_id = %customer, error = %Redacted(&failure), transient = failure.transient,
                     dropped = pending.len(), "conversation actor failed to start"
                 );
                 for m in pending {

@@ -154,6 +154,12 @@ impl Unit {
 pub fn answer_units(paragraphs: &[String]) -> Vec<Unit> {
     let mut units = Vec::new();
     for (pi, p) in paragraphs.iter().enumerate() {
+        // A table is one unit: its rows mean nothing without its header.
+        let table = p.lines().map(str::trim).filter(|l| !l.is_empty()).all(|l| l.starts_with('|'));
+        if table && !p.trim().is_empty() {
+            units.push(Unit { paragraph: pi, line: 0, text: p.trim().to_string(), item: true });
+            continue;
+        }
         for (li, line) in p.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || (line.starts_with("**") && line.ends_with("**")) {
@@ -206,12 +212,24 @@ pub fn lexical_scores(units: &[Unit], query: &str) -> Vec<f32> {
         .collect()
 }
 
+/// The best-scoring unit: the one [`condense_units`] always keeps (the
+/// earliest of equals).
+pub fn best_unit<'u>(units: &'u [Unit], scores: &[f32]) -> Option<&'u Unit> {
+    rank(units.len(), scores).first().map(|&i| &units[i])
+}
+
+/// Unit indices, best score first (stable: earlier ones first among equals).
+fn rank(n: usize, scores: &[f32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let score = |i: usize| scores.get(i).copied().unwrap_or(0.0);
+    order.sort_by(|&a, &b| score(b).total_cmp(&score(a)));
+    order
+}
+
 /// The best-scoring units within `budget` characters (the best one always),
 /// put back in their original order and paragraphs.
 pub fn condense_units(units: &[Unit], scores: &[f32], budget: usize) -> Vec<String> {
-    let mut order: Vec<usize> = (0..units.len()).collect();
-    let score = |i: usize| scores.get(i).copied().unwrap_or(0.0);
-    order.sort_by(|&a, &b| score(b).total_cmp(&score(a)));
+    let order = rank(units.len(), scores);
     let mut kept: Vec<usize> = Vec::new();
     let mut used = 0;
     for i in order {
@@ -244,6 +262,167 @@ pub fn condense(paragraphs: &[String], query: &str, budget: usize) -> Vec<String
     condense_units(&units, &lexical_scores(&units, query), budget)
 }
 
+/// Whether a sentence sets a condition on what it stands next to: who may
+/// do it (Owner, Admin), on which plans, a limit ("up to", "at most",
+/// "only") or a negation ("can't", "isn't available").
+pub fn is_condition(text: &str) -> bool {
+    const WORDS: [&str; 16] = [
+        "only",
+        "must",
+        "never",
+        "unless",
+        "except",
+        "requires",
+        "within",
+        "owner",
+        "owners",
+        "admin",
+        "admins",
+        "starter",
+        "pro",
+        "enterprise",
+        "plan",
+        "plans",
+    ];
+    const PHRASES: [&str; 12] = [
+        "up to ",
+        "at most",
+        "at least",
+        "not available",
+        "can't",
+        "cannot",
+        "isn't",
+        "aren't",
+        "doesn't",
+        "don't",
+        "won't",
+        "on team",
+    ];
+    let lower = text.to_lowercase().replace('’', "'");
+    PHRASES.iter().any(|p| lower.contains(p)) || lower.split(|c: char| !c.is_alphanumeric()).any(|w| WORDS.contains(&w))
+}
+
+/// Whether a sentence continues the one before it ("It…", "This…",
+/// "The entry…", "Otherwise…"), so that it cannot stand without it.
+fn continues(text: &str) -> bool {
+    const OPENERS: [&str; 16] = [
+        "it",
+        "its",
+        "this",
+        "that",
+        "they",
+        "their",
+        "these",
+        "those",
+        "then",
+        "the",
+        "otherwise",
+        "unless",
+        "except",
+        "but",
+        "however",
+        "after",
+    ];
+    let first = text.split(|c: char| !c.is_alphanumeric()).find(|w| !w.is_empty()).unwrap_or_default();
+    OPENERS.contains(&first.to_lowercase().as_str())
+}
+
+/// The unit `i` with what the article attaches to it, in order: the
+/// neighbouring sentences of its paragraph that set a condition on it or
+/// continue it (or that it continues), the list a sentence ending in ":"
+/// introduces, and for a list item its lead-in line — with the whole list
+/// when the item is a numbered step and `whole_lists` (channels with room
+/// for every step).
+pub fn lead_group(units: &[Unit], i: usize, whole_lists: bool) -> Vec<usize> {
+    let Some(u) = units.get(i) else { return Vec::new() };
+    let same = |j: usize| units.get(j).is_some_and(|v| v.paragraph == u.paragraph);
+    let mut group = vec![i];
+    if u.item {
+        // The list's lead-in: the paragraph's sentences before its first item.
+        let first_item = (0..=i).rev().take_while(|&j| same(j) && units[j].item).last().unwrap_or(i);
+        let mut j = first_item;
+        while j > 0 && same(j - 1) && !units[j - 1].item {
+            j -= 1;
+            if is_condition(&units[j].text) || units[j].text.ends_with(':') {
+                group.push(j);
+            }
+        }
+        let numbered = u.text.chars().next().is_some_and(|c| c.is_ascii_digit());
+        if whole_lists && numbered {
+            group.extend((first_item..units.len()).take_while(|&j| same(j) && units[j].item));
+        }
+    } else {
+        if i > 0 && same(i - 1) && !units[i - 1].item && (continues(&u.text) || is_condition(&units[i - 1].text)) {
+            group.push(i - 1);
+        }
+        let mut j = i + 1;
+        while same(j) && !units[j].item && (continues(&units[j].text) || is_condition(&units[j].text)) {
+            group.push(j);
+            j += 1;
+        }
+        if u.text.ends_with(':') {
+            group.extend((i + 1..units.len()).take_while(|&j| same(j) && units[j].item));
+        }
+    }
+    group.sort_unstable();
+    group.dedup();
+    group
+}
+
+/// Units put back into paragraphs: in their original order, sentences of
+/// one line joined by a space, lines of one paragraph by a newline.
+fn assemble(units: &[Unit], kept: &[usize]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut last: Option<(usize, usize)> = None;
+    for &i in kept {
+        let u = &units[i];
+        match (last, out.last_mut()) {
+            (Some((lp, ll)), Some(prev)) if lp == u.paragraph => {
+                prev.push(if ll == u.line && !u.item { ' ' } else { '\n' });
+                prev.push_str(&u.text);
+            }
+            _ => out.push(u.text.clone()),
+        }
+        last = Some((u.paragraph, u.line));
+    }
+    out
+}
+
+/// A query-focused answer: the best-scoring unit with what the article
+/// attaches to it ([`lead_group`]) comes first, as its own paragraph (also
+/// returned: the answer's key sentence); then the other units, each with
+/// its own attachments, chosen best first while they fit in `budget`
+/// characters: the lead's own paragraph before the others, each in its original order.
+pub fn focused(units: &[Unit], scores: &[f32], budget: usize, whole_lists: bool) -> (Vec<String>, Option<String>) {
+    let order = rank(units.len(), scores);
+    let Some(&best) = order.first() else { return (Vec::new(), None) };
+    let lead = lead_group(units, best, whole_lists);
+    let len = |ids: &[usize]| ids.iter().map(|&j| units[j].text.chars().count() + 1).sum::<usize>();
+    let mut used = len(&lead);
+    let mut rest: Vec<usize> = Vec::new();
+    for i in order {
+        if lead.contains(&i) || rest.contains(&i) {
+            continue;
+        }
+        let group: Vec<usize> =
+            lead_group(units, i, whole_lists).into_iter().filter(|j| !lead.contains(j) && !rest.contains(j)).collect();
+        if used + len(&group) <= budget {
+            used += len(&group);
+            rest.extend(group);
+        }
+    }
+    rest.sort_unstable();
+    // The lead's paragraph first, then the others in their order.
+    let lead_paragraph = units[best].paragraph;
+    let (mut own, other): (Vec<usize>, Vec<usize>) =
+        rest.into_iter().partition(|&j| units[j].paragraph == lead_paragraph);
+    own.extend(other);
+    let lead_text = assemble(units, &lead).join("\n");
+    let mut out = vec![lead_text.clone()];
+    out.extend(assemble(units, &own));
+    (out, Some(lead_text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +444,65 @@ mod tests {
         let got = condense(&paragraphs, "sign out offline", 10);
         assert_eq!(got.len(), 1);
         assert!(got[0].contains("sign out"));
+    }
+
+    #[test]
+    fn the_focused_answer_leads_with_the_answer_and_keeps_its_condition() {
+        let paragraphs = vec![
+            "Tallyloom protects your account in several ways.".to_string(),
+            "- Two-factor authentication on all plans.\n- See your sessions under **Profile > Security**.".to_string(),
+            "Sessions last 14 days by default. On Enterprise, Admins can set how long sessions last, from 1 hour to 30 days, under **Settings > Security > Session length**.".to_string(),
+        ];
+        let units = answer_units(&paragraphs);
+        let scores = lexical_scores(&units, "how long do sessions last, can I change the session length?");
+        let (out, lead) = focused(&units, &scores, 1000, true);
+        let lead = lead.unwrap_or_default();
+        // The answer comes first, with who may do it and on which plan.
+        assert!(out[0] == lead, "{out:?}");
+        assert!(lead.contains("On Enterprise, Admins can set"), "{lead}");
+        assert!(!out[0].starts_with("Tallyloom protects"), "{out:?}");
+        // Everything else still follows, once.
+        let text = out.join("\n\n");
+        assert_eq!(text.matches("Session length").count(), 1, "{text}");
+        assert!(text.contains("Tallyloom protects"), "{text}");
+    }
+
+    #[test]
+    fn a_sentence_keeps_the_condition_next_to_it_even_in_a_short_budget() {
+        let paragraphs = vec![
+            "A timer that has been running for 12 hours stops automatically. The entry is saved and flagged **Check duration** so you can correct it.".to_string(),
+            "Guests don't use a paid seat. Guests can't track time or open reports.".to_string(),
+        ];
+        let units = answer_units(&paragraphs);
+        let group = lead_group(&units, 0, false);
+        assert_eq!(group, vec![0, 1], "the continuation goes with it");
+        // "Guests can't track time" sets a condition: it goes with its neighbour.
+        assert_eq!(lead_group(&units, 2, false), vec![2, 3]);
+        let scores = lexical_scores(&units, "forgot to stop the timer, 12 hours");
+        let (out, _) = focused(&units, &scores, 10, false);
+        assert!(out[0].contains("Check duration"), "{out:?}");
+        assert!(is_condition("On Enterprise, Admins can set it") && is_condition("Guests can’t track time"));
+        assert!(!is_condition("Click Save to keep your changes."));
+    }
+
+    #[test]
+    fn a_step_leads_with_its_lead_in_and_the_whole_list_where_there_is_room() {
+        let paragraphs = vec![
+            "Only Owners can transfer ownership:\n1. Open **Settings > General**.\n2. Click **Transfer ownership**."
+                .to_string(),
+        ];
+        let units = answer_units(&paragraphs);
+        assert_eq!(lead_group(&units, 2, true), vec![0, 1, 2]);
+        assert_eq!(lead_group(&units, 2, false), vec![0, 2]);
+    }
+
+    #[test]
+    fn a_table_is_one_unit() {
+        let paragraphs =
+            vec!["| Source | What |\n|---|---|\n| Toggl | A detailed report |".to_string(), "Done.".to_string()];
+        let units = answer_units(&paragraphs);
+        assert_eq!(units.len(), 2);
+        assert!(units[0].text.contains("| Source |") && units[0].text.contains("detailed report"));
     }
 
     #[test]

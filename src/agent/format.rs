@@ -5,19 +5,33 @@
 //! renders it in the channel's shape and limits. [`check_format`] is the
 //! independent check of those limits: the eval counts its violations, and
 //! a test runs it over every rendering.
+//!
+//! Markup per channel: email and web form are plain text (`format_plain.rs`:
+//! no markdown reaches the customer), WhatsApp and Slack get their own
+//! `*bold*` styling. A WhatsApp message is at most 300 characters: the
+//! opening (greeting, Robin's introduction, empathy) shrinks before the
+//! answer is cut, and a cut keeps the answer's key sentence.
 
+use super::compose;
 use super::config::AgentConfig;
 use crate::domain::Channel;
+
+#[path = "format_plain.rs"]
+mod plain;
+pub use plain::plain_text;
 
 /// Email replies: at most this many words.
 pub const EMAIL_MAX_WORDS: usize = 500;
 /// Web-form replies: at most this many words.
 pub const WEBFORM_MAX_WORDS: usize = 300;
-/// WhatsApp: the preferred length, and the provider's hard cap.
+/// WhatsApp: the preferred length, and the provider's hard cap. Lengths
+/// are counted in characters (Unicode scalar values, `chars()`), as the
+/// senders check Twilio's and Meta's 1,600-character cap.
 pub const WHATSAPP_PREFERRED_CHARS: usize = 300;
 /// A longer WhatsApp answer is cut to this many characters (at a word
-/// boundary) and ends with [`WHATSAPP_MORE`] (seed 000 IX).
-pub const WHATSAPP_CUT_CHARS: usize = 297;
+/// boundary) and followed by a blank line and [`WHATSAPP_MORE`]: 277 + 2
+/// + 21 = 300, the whole message within the preferred length.
+pub const WHATSAPP_CUT_CHARS: usize = 277;
 pub const WHATSAPP_MORE: &str = "📱 Reply for more help";
 pub const WHATSAPP_MAX_CHARS: usize = 1600;
 /// Slack: mrkdwn messages up to this many characters.
@@ -40,6 +54,11 @@ pub struct ReplyParts {
     pub ticket_ref: Option<String>,
     /// A holding reply: no emoji, no offer of more steps.
     pub holding: bool,
+    /// The answer's key sentence, as written in `paragraphs` (the local
+    /// brain's best-ranked one). A message cut for WhatsApp keeps it, or
+    /// its beginning when it alone is too long. None: the answer's first
+    /// sentence or list item is the key one.
+    pub lead: Option<String>,
 }
 
 /// Renders `parts` for `channel`, within the channel's limits.
@@ -65,10 +84,11 @@ pub enum HumanReplyError {
 
 /// A support agent's own reply (or edited draft), shaped for `channel`:
 /// their words unchanged, the light markdown turned into the channel's
-/// markup (WhatsApp and Slack bold, Slack links and bullets, no headings or
-/// tables anywhere, no `@channel` / `@here` broadcasts). Unlike the AI's
-/// answers a human's text is never cut: one over the channel's limit is
-/// refused so they can shorten it themselves.
+/// markup (WhatsApp and Slack bold, Slack links and bullets, plain text on
+/// email and the web form, no headings or tables anywhere, no `@channel` /
+/// `@here` broadcasts). Unlike the AI's answers a human's text is never
+/// cut: one over the channel's limit is refused so they can shorten it
+/// themselves.
 pub fn format_human_reply(channel: Channel, text: &str) -> Result<String, HumanReplyError> {
     let text = text.trim();
     if text.is_empty() {
@@ -86,16 +106,7 @@ pub fn format_human_reply(channel: Channel, text: &str) -> Result<String, HumanR
             (joined.replace("@channel", "channel").replace("@here", "here"), SLACK_MAX_CHARS, "characters")
         }
         Channel::Email | Channel::Webform => {
-            let plain = paragraphs
-                .iter()
-                .map(|p| {
-                    p.lines()
-                        .map(|l| strip_links(l.trim_start_matches('#').trim_start()))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                })
-                .collect::<Vec<_>>()
-                .join("\n\n");
+            let plain = paragraphs.iter().map(|p| plain_text(p)).collect::<Vec<_>>().join("\n\n");
             let limit = if channel == Channel::Email { EMAIL_MAX_WORDS } else { WEBFORM_MAX_WORDS };
             (plain, limit, "words")
         }
@@ -158,7 +169,7 @@ fn email(parts: &ReplyParts, config: &AgentConfig) -> String {
         closing.push("If anything is unclear, please reply to this email and I will help.".to_string());
     }
     let signature = config.email_signature();
-    letter(&greeting, parts, &closing, &signature, EMAIL_MAX_WORDS, |p| strip_links(&strip_emoji(p)))
+    letter(&greeting, parts, &closing, &signature, EMAIL_MAX_WORDS, |p| plain_text(&strip_emoji(p)))
 }
 
 fn webform(parts: &ReplyParts, config: &AgentConfig) -> String {
@@ -172,7 +183,7 @@ fn webform(parts: &ReplyParts, config: &AgentConfig) -> String {
     }
     closing.push(config.help_portal_line());
     let signoff = config.webform_signoff();
-    letter(&greeting, parts, &closing, &signoff, WEBFORM_MAX_WORDS, |p| strip_links(&strip_emoji(p)))
+    letter(&greeting, parts, &closing, &signoff, WEBFORM_MAX_WORDS, |p| plain_text(&strip_emoji(p)))
 }
 
 /// Greeting, empathy, body, closing lines and sign-off, with body
@@ -201,33 +212,121 @@ fn letter(
     out.join("\n\n")
 }
 
+/// Over [`WHATSAPP_PREFERRED_CHARS`] the answer comes before the opening:
+/// first the opening shrinks (empathy shortened, then dropped, then Robin's
+/// introduction, then the greeting) while the whole answer would fit; when
+/// it cannot fit, the message is cut at a word with the fullest opening that
+/// keeps the key sentence ([`ReplyParts::lead`]) whole, else the key
+/// sentence goes first (cut itself when it alone is too long) and the rest
+/// of the answer follows as room allows. A cut message ends with
+/// [`WHATSAPP_MORE`] and is never over the preferred length.
 fn whatsapp(parts: &ReplyParts, config: &AgentConfig) -> String {
-    let mut lines = Vec::new();
-    let mut opening = String::new();
-    if parts.first_reply {
-        opening = match &parts.first_name {
-            Some(name) => format!("Hi {name}! "),
-            None => "Hi there! ".to_string(),
-        };
-        opening.push_str(&format!("I'm {}, {}'s AI assistant.", config.assistant_name, config.company));
-    }
-    if let Some(e) = &parts.empathy {
-        opening = if opening.is_empty() { e.clone() } else { format!("{opening} {e}") };
-    }
-    if !opening.is_empty() {
-        lines.push(opening);
-    }
-    for p in &parts.paragraphs {
-        lines.push(whatsapp_markup(p));
-    }
-    let text = lines.join("\n\n");
-    let text = if parts.holding { strip_emoji(&text) } else { keep_one_emoji(&text) };
-    if text.chars().count() <= WHATSAPP_PREFERRED_CHARS {
-        return text;
+    let answer = parts
+        .paragraphs
+        .iter()
+        .map(|p| whatsapp_markup(p))
+        .filter(|p| !p.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let openings = whatsapp_openings(parts, config);
+    // Without an answer the opening is the message: it is never dropped.
+    let fitting = if answer.trim().is_empty() { &openings[..1] } else { &openings[..] };
+    for opening in fitting {
+        let text = join_blocks(opening, &answer);
+        let text = if parts.holding { strip_emoji(&text) } else { keep_one_emoji(&text) };
+        if text.chars().count() <= WHATSAPP_PREFERRED_CHARS {
+            return text;
+        }
     }
     // The cut text gives up its own emoji: the marker is the one allowed.
-    let cut = cut_at_word(&strip_emoji(&text), WHATSAPP_CUT_CHARS);
-    cut_chars(&format!("{cut}\n\n{WHATSAPP_MORE}"), WHATSAPP_MAX_CHARS)
+    let answer = strip_emoji(&answer);
+    let key = key_sentence(parts, &answer);
+    for opening in fitting {
+        let cut = cut_at_word(&join_blocks(&strip_emoji(opening), &answer), WHATSAPP_CUT_CHARS);
+        if key.as_deref().is_none_or(|k| cut.contains(k)) {
+            return format!("{cut}\n\n{WHATSAPP_MORE}");
+        }
+    }
+    let key = key.unwrap_or_default();
+    let rest = without(&answer, &key);
+    let cut = cut_at_word(&join_blocks(&key, &rest), WHATSAPP_CUT_CHARS);
+    format!("{cut}\n\n{WHATSAPP_MORE}")
+}
+
+/// The WhatsApp openings, fullest first: greeting, Robin's introduction
+/// (both on the first reply only) and the empathy line; then the empathy
+/// line shortened, without empathy, the greeting alone, and nothing.
+fn whatsapp_openings(parts: &ReplyParts, config: &AgentConfig) -> Vec<String> {
+    let greeting = parts.first_reply.then(|| match &parts.first_name {
+        Some(name) => format!("Hi {name}!"),
+        None => "Hi there!".to_string(),
+    });
+    let intro = parts.first_reply.then(|| format!("I'm {}, {}'s AI assistant.", config.assistant_name, config.company));
+    let empathy = parts.empathy.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    let short = empathy.map(shorten_empathy);
+    let line = |pieces: &[Option<&str>]| pieces.iter().flatten().copied().collect::<Vec<_>>().join(" ");
+    let (greeting, intro) = (greeting.as_deref(), intro.as_deref());
+    let mut out = vec![
+        line(&[greeting, intro, empathy]),
+        line(&[greeting, intro, short.as_deref()]),
+        line(&[greeting, intro]),
+        line(&[greeting]),
+        String::new(),
+    ];
+    out.dedup();
+    out
+}
+
+/// An empathy line's first clause or sentence ("I'm sorry this got in the
+/// way of your work — here's how…" → "I'm sorry this got in the way of
+/// your work.").
+fn shorten_empathy(e: &str) -> String {
+    if let Some((first, _)) = e.split_once(" — ") {
+        return format!("{}.", first.trim_end_matches([',', ';', ':']).trim_end());
+    }
+    match e.char_indices().find(|(i, c)| matches!(c, '.' | '!' | '?') && e[i + c.len_utf8()..].starts_with(' ')) {
+        Some((i, c)) => e[..i + c.len_utf8()].to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// The key sentence as it reads in the rendered `answer` (WhatsApp markup,
+/// no emoji): [`ReplyParts::lead`] when the answer has it, else the
+/// answer's first sentence or list item.
+fn key_sentence(parts: &ReplyParts, answer: &str) -> Option<String> {
+    let render = |s: &str| strip_emoji(&whatsapp_markup(s)).trim().to_string();
+    let lead = parts.lead.as_deref().map(render).filter(|k| !k.is_empty() && answer.contains(k.as_str()));
+    lead.or_else(|| {
+        let first = compose::answer_units(&parts.paragraphs).into_iter().next()?;
+        Some(render(&first.text)).filter(|k| !k.is_empty() && answer.contains(k.as_str()))
+    })
+}
+
+/// `text` without the first occurrence of `part`, its lines tidied.
+fn without(text: &str, part: &str) -> String {
+    if part.is_empty() {
+        return text.to_string();
+    }
+    text.replacen(part, "", 1)
+        .split("\n\n")
+        .map(|p| {
+            p.lines()
+                .map(|l| l.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" "))
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+fn join_blocks(first: &str, second: &str) -> String {
+    match (first.trim().is_empty(), second.trim().is_empty()) {
+        (true, _) => second.trim().to_string(),
+        (false, true) => first.trim().to_string(),
+        (false, false) => format!("{}\n\n{}", first.trim(), second.trim()),
+    }
 }
 
 /// The longest prefix of `s` of at most `max` characters that ends at a
@@ -249,7 +348,8 @@ fn cut_at_word(s: &str, max: usize) -> String {
         }
     };
     let kept = kept.trim_end().trim_end_matches([',', ';', ':', '-', '—', '(']).trim_end();
-    format!("{kept}…")
+    // A cut right after a sentence needs no ellipsis.
+    if kept.ends_with(['.', '!', '?']) { kept.to_string() } else { format!("{kept}…") }
 }
 
 fn slack(parts: &ReplyParts) -> String {
@@ -309,12 +409,14 @@ fn cut_chars(s: &str, max: usize) -> String {
     }
 }
 
-/// `**bold**` → `*bold*`, headings to plain lines, `[text](url)` → `text: url`.
-fn whatsapp_markup(p: &str) -> String {
-    p.lines()
+/// `**bold**` → `*bold*`, headings to plain lines, `[text](url)` → `text: url`,
+/// tables to list items.
+pub fn whatsapp_markup(p: &str) -> String {
+    detable(p)
+        .lines()
         .map(|l| {
             let l = l.trim_start_matches('#').trim_start();
-            strip_links(&l.replace("**", "*"))
+            strip_links(&single_asterisks(l))
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -329,10 +431,19 @@ fn slack_markup(p: &str) -> String {
                 Some(rest) => format!("• {rest}"),
                 None => l.to_string(),
             };
-            slack_links(&l.replace("**", "*"))
+            slack_links(&single_asterisks(&l))
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `**x**` → `*x*`; longer runs (`***x***`) shrink to one `*` as well.
+fn single_asterisks(s: &str) -> String {
+    let mut out = s.to_string();
+    while out.contains("**") {
+        out = out.replace("**", "*");
+    }
+    out
 }
 
 /// Replaces markdown links using `render(text, url)`.
@@ -358,7 +469,8 @@ fn slack_links(s: &str) -> String {
     map_links(s, |text, url| format!("<{url}|{text}>"))
 }
 
-pub(crate) fn is_emoji(c: char) -> bool {
+/// Whether `c` counts as an emoji under the channels' emoji rules.
+pub fn is_emoji(c: char) -> bool {
     matches!(u32::from(c), 0x1F300..=0x1FAFF | 0x2600..=0x27BF | 0x1F000..=0x1F2FF | 0xFE0F)
 }
 
@@ -369,7 +481,8 @@ fn strip_emoji(s: &str) -> String {
 
 fn keep_one_emoji(s: &str) -> String {
     let mut seen = false;
-    s.chars()
+    let kept: String = s
+        .chars()
         .filter(|c| {
             if !is_emoji(*c) {
                 return true;
@@ -378,7 +491,8 @@ fn keep_one_emoji(s: &str) -> String {
             seen = true;
             keep
         })
-        .collect()
+        .collect();
+    if seen { kept.replace("  ", " ") } else { kept }
 }
 
 /// A way a message breaks its channel's rules.
@@ -448,21 +562,17 @@ pub fn check_format(
             if n > max {
                 v.push(FormatViolation::TooLong { limit: format!("{max} characters"), got: n });
             }
-            // Over the preferred length only as a cut answer with its marker.
-            let cut_len = WHATSAPP_CUT_CHARS + 2 + WHATSAPP_MORE.chars().count();
-            if channel == Channel::Whatsapp
-                && n > WHATSAPP_PREFERRED_CHARS
-                && !(text.ends_with(WHATSAPP_MORE) && n <= cut_len)
-            {
+            // A cut answer with its marker is within the preferred length too.
+            if channel == Channel::Whatsapp && n > WHATSAPP_PREFERRED_CHARS {
                 v.push(FormatViolation::TooLong { limit: format!("{WHATSAPP_PREFERRED_CHARS} characters"), got: n });
             }
             if channel == Channel::Whatsapp && emoji > 1 {
                 v.push(FormatViolation::TooManyEmoji);
             }
-            if text.contains("**") {
-                v.push(FormatViolation::MarkdownBold);
-            }
         }
+    }
+    if text.contains("**") {
+        v.push(FormatViolation::MarkdownBold);
     }
     // No channel shows headings, tables or markdown links; chat channels
     // have no headings of any depth.

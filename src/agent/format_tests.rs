@@ -16,6 +16,75 @@ fn long_paragraphs(n: usize) -> Vec<String> {
         .collect()
 }
 
+/// Markdown a plain-text message must not carry, outside URLs: `**`,
+/// `__`, a `[text](url)` link, a line starting with `#`. Returns the first
+/// one found.
+fn markdown_left(text: &str) -> Option<String> {
+    let outside_urls: String = text
+        .split_whitespace()
+        .map(|w| match w.find("http://").or_else(|| w.find("https://")) {
+            Some(i) => &w[..i],
+            None => w,
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    for bad in ["**", "__", "]("] {
+        if outside_urls.contains(bad) {
+            return Some(bad.to_string());
+        }
+    }
+    text.lines().find(|l| l.trim_start().starts_with('#')).map(str::to_string)
+}
+
+/// Markdown the AI and humans write, and what email and the web form show.
+const PLAIN_CASES: [(&str, &str); 12] = [
+    ("Go to **Settings > Billing** and click __Export__.", "Go to Settings > Billing and click Export."),
+    ("It's *really* _that_ simple", "It's really that simple"),
+    ("## Exporting invoices\nOpen **Reports**.", "Exporting invoices\nOpen Reports."),
+    ("# Title", "Title"),
+    ("See [the guide](https://help.tallyloom.com/x).", "See the guide (https://help.tallyloom.com/x)."),
+    ("Set `api_key` in `Settings > API`.", "Set api_key in Settings > API."),
+    ("* one\n* two **bold**", "- one\n- two bold"),
+    ("1. Open **Settings**\n2. Click *Save*", "1. Open Settings\n2. Click Save"),
+    ("***Important:*** read this", "Important: read this"),
+    ("**Unclosed bold and [half a link](https://x.io", "Unclosed bold and [half a link] (https://x.io"),
+    ("Keep snake_case and 5 * 3 and https://x.io/a__b", "Keep snake_case and 5 * 3 and https://x.io/a__b"),
+    ("> **Note**\n---\nDone", "Note\nDone"),
+];
+
+#[test]
+fn email_and_webform_replies_carry_no_markdown() {
+    let c = AgentConfig::default();
+    for (markdown, plain) in PLAIN_CASES {
+        for channel in [Channel::Email, Channel::Webform] {
+            let text = format_for_channel(channel, &parts(&[markdown]), &c);
+            assert!(text.contains(plain), "{channel}: {markdown:?} → {text}");
+            assert_eq!(markdown_left(&text), None, "{channel}: {text}");
+            assert_eq!(check_format(channel, &text, &c, Some("TKT-7")), vec![], "{channel}: {text}");
+            let human = format_human_reply(channel, markdown).unwrap();
+            assert_eq!(human, plain, "{channel}: a human's {markdown:?}");
+        }
+    }
+    // The empathy line goes through the same cleaning.
+    let mut p = parts(&["Answer."]);
+    p.empathy = Some("I'm **so** sorry".into());
+    assert!(format_for_channel(Channel::Email, &p, &c).contains("I'm so sorry"));
+}
+
+#[test]
+fn chat_channels_turn_double_asterisks_into_their_bold() {
+    let c = AgentConfig::default();
+    let p = parts(&["Open **Settings** then ***Billing***."]);
+    let wa = format_for_channel(Channel::Whatsapp, &p, &c);
+    assert!(wa.contains("Open *Settings* then *Billing*."), "{wa}");
+    let slack = format_for_channel(Channel::Slack, &p, &c);
+    assert!(slack.contains("Open *Settings* then *Billing*."), "{slack}");
+    for channel in [Channel::Whatsapp, Channel::Slack] {
+        let human = format_human_reply(channel, "**Done** and ***done***").unwrap();
+        assert_eq!(human, "*Done* and *done*", "{channel}");
+    }
+}
+
 #[test]
 fn email_has_greeting_ticket_reference_and_signature() {
     let c = AgentConfig::default();
@@ -125,7 +194,8 @@ fn long_whatsapp_answers_are_cut_at_a_word_with_the_marker() {
     // A long unbroken word is cut inside it rather than dropped.
     p.paragraphs = vec!["x".repeat(400)];
     let text = format_for_channel(Channel::Whatsapp, &p, &c);
-    assert!(text.starts_with(&"x".repeat(290)) && text.ends_with(WHATSAPP_MORE), "{text}");
+    assert!(text.starts_with(&"x".repeat(270)) && text.ends_with(WHATSAPP_MORE), "{text}");
+    assert!(text.chars().count() <= WHATSAPP_PREFERRED_CHARS);
 }
 
 #[test]
@@ -136,6 +206,91 @@ fn webform_replies_link_the_help_portal() {
     assert_eq!(check_format(Channel::Webform, &text, &c, Some("TKT-7")), vec![]);
     let without = text.replace(&c.help_portal_line(), "");
     assert!(check_format(Channel::Webform, &without, &c, None).contains(&FormatViolation::MissingHelpLink));
+}
+
+/// Whether the WhatsApp `text` keeps `key` whole, or starts with a
+/// shortening of it (its beginning, cut at a word, then "…"). Emoji and
+/// spacing aside: a cut message gives up its emoji.
+fn keeps_key(text: &str, key: &str) -> bool {
+    let norm = |s: &str| -> String {
+        s.chars().filter(|c| !is_emoji(*c)).collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let body = norm(text.strip_suffix(WHATSAPP_MORE).unwrap_or(text));
+    let key = norm(key);
+    if body.contains(&key) {
+        return true;
+    }
+    let shortened = body.strip_suffix('…').unwrap_or(&body);
+    shortened.chars().count() >= 100 && key.starts_with(shortened)
+}
+
+#[test]
+fn whatsapp_marker_messages_stay_within_300_characters() {
+    assert_eq!(WHATSAPP_MORE.chars().count(), 21);
+    assert_eq!(WHATSAPP_CUT_CHARS + 2 + WHATSAPP_MORE.chars().count(), WHATSAPP_PREFERRED_CHARS);
+    let c = AgentConfig::default();
+    let mut p = parts(&[]);
+    p.paragraphs = long_paragraphs(3);
+    let text = format_for_channel(Channel::Whatsapp, &p, &c);
+    assert!(text.ends_with(&format!("\n\n{WHATSAPP_MORE}")), "{text}");
+    assert!(text.chars().count() <= WHATSAPP_PREFERRED_CHARS, "{} chars: {text}", text.chars().count());
+}
+
+#[test]
+fn whatsapp_openings_shrink_before_the_answer_is_cut() {
+    let c = AgentConfig::default();
+    let mut p = parts(&[]);
+    p.empathy = Some("I'm sorry this got in the way of your work — here's how to sort it out.".into());
+    // 200 characters of answer: with the full opening it would be 320.
+    let answer = format!("Open **Settings > Security** and turn on two-factor authentication. {}", "x".repeat(130));
+    p.paragraphs = vec![answer.clone()];
+    let text = format_for_channel(Channel::Whatsapp, &p, &c);
+    assert!(!text.ends_with(WHATSAPP_MORE), "the whole answer fits once the opening is shorter: {text}");
+    assert!(text.contains(&whatsapp_markup(&answer)), "{text}");
+    assert!(
+        text.starts_with("Hi Jo! I'm Robin, Tallyloom's AI assistant. I'm sorry this got in the way of your work.\n\n"),
+        "{text}"
+    );
+    // Longer: the empathy goes, then the introduction, before the facts.
+    p.paragraphs = vec![format!("Open Settings. {}", "y".repeat(200))];
+    let text = format_for_channel(Channel::Whatsapp, &p, &c);
+    assert!(text.starts_with("Hi Jo! I'm Robin, Tallyloom's AI assistant.\n\nOpen Settings."), "{text}");
+    p.paragraphs = vec![format!("Open Settings. {}", "y".repeat(245))];
+    let text = format_for_channel(Channel::Whatsapp, &p, &c);
+    assert!(text.starts_with("Hi Jo!\n\nOpen Settings."), "{text}");
+    p.paragraphs = vec![format!("Open Settings. {}", "y".repeat(300))];
+    let text = format_for_channel(Channel::Whatsapp, &p, &c);
+    assert!(
+        text.starts_with("Hi Jo! I'm Robin"),
+        "a cut answer keeps the opening its key sentence leaves room for: {text}"
+    );
+    assert!(text.ends_with(WHATSAPP_MORE) && text.chars().count() <= WHATSAPP_PREFERRED_CHARS, "{text}");
+    assert!(check_format(Channel::Whatsapp, &text, &c, None).is_empty(), "{text}");
+}
+
+#[test]
+fn whatsapp_cuts_keep_the_key_sentence_first_in_line() {
+    let c = AgentConfig::default();
+    let filler = "Entries you make offline are stored on the device until the app can reach our servers again.";
+    let key = "They sync automatically when you're back online, so nothing is lost.";
+    let mut p = parts(&[]);
+    p.paragraphs = vec![format!("{filler} {filler} {filler}"), key.into()];
+    p.lead = Some(key.into());
+    let text = format_for_channel(Channel::Whatsapp, &p, &c);
+    assert!(text.chars().count() <= WHATSAPP_PREFERRED_CHARS, "{text}");
+    assert!(text.contains(key), "the key sentence survives the cut: {text}");
+    assert!(text.starts_with(&format!("{key}\n\n{filler}")), "it leads, the rest follows: {text}");
+    // Without a lead the first sentence is the key one.
+    p.lead = None;
+    let text = format_for_channel(Channel::Whatsapp, &p, &c);
+    assert!(text.starts_with(&format!("Hi Jo! I'm Robin, Tallyloom's AI assistant.\n\n{filler}")), "{text}");
+    // A key sentence longer than the room is shortened, from its start.
+    let long_key = format!("You can {} right away.", "really ".repeat(60));
+    p.paragraphs = vec![filler.into(), long_key.clone()];
+    p.lead = Some(long_key.clone());
+    let text = format_for_channel(Channel::Whatsapp, &p, &c);
+    assert!(text.starts_with("You can really") && keeps_key(&text, &long_key), "{text}");
+    assert!(text.chars().count() <= WHATSAPP_PREFERRED_CHARS);
 }
 
 mod properties {
@@ -175,7 +330,74 @@ mod properties {
                 subject: None,
                 ticket_ref: Some("TKT-42".into()),
                 holding,
+                lead: None,
             })
+    }
+
+    /// Everything of a reply but its paragraphs: name, first reply,
+    /// empathy (markdown and emoji included), holding.
+    fn opening_parts() -> impl Strategy<Value = ReplyParts> {
+        let empathy = prop_oneof![
+            Just("I'm sorry this got in the way of your work — here's how to sort it out.".to_string()),
+            Just("I'm **really** sorry 😀. Let's fix it".to_string()),
+            "[a-zA-Z😀 ]{0,120}",
+        ];
+        (proptest::option::of("[A-Za-zé]{1,20}"), any::<bool>(), proptest::option::of(empathy), any::<bool>()).prop_map(
+            |(first_name, first_reply, empathy, holding)| ReplyParts {
+                first_name,
+                first_reply,
+                empathy,
+                ticket_ref: Some("TKT-42".into()),
+                holding,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Text dense with markdown, stray and broken markup included.
+    fn markdown() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "[a-zA-Z]{1,10}",
+            Just("**".to_string()),
+            Just("__".to_string()),
+            Just("*".to_string()),
+            Just("_".to_string()),
+            Just("`".to_string()),
+            Just("~~".to_string()),
+            Just("[".to_string()),
+            Just("](".to_string()),
+            Just(")".to_string()),
+            Just("\\".to_string()),
+            Just("#".to_string()),
+            Just("\n".to_string()),
+            Just("\n# ".to_string()),
+            Just("\n## ".to_string()),
+            Just("\n> ".to_string()),
+            Just("\n* ".to_string()),
+            Just("\n- ".to_string()),
+            Just("\n1. ".to_string()),
+            Just("\n---\n".to_string()),
+            Just("\n```\n".to_string()),
+            Just("**bold**".to_string()),
+            Just("[guide](https://help.tallyloom.com/x)".to_string()),
+            Just("<https://x.io/a_b>".to_string()),
+            Just("![img](https://x.io/i.png)".to_string()),
+            Just(" ".to_string()),
+            Just("😀".to_string()),
+        ];
+        proptest::collection::vec(piece, 0..80).prop_map(|w| w.concat())
+    }
+
+    /// One answer sentence, with some markdown and the odd emoji.
+    fn sentence() -> impl Strategy<Value = String> {
+        let word = prop_oneof![
+            6 => "[a-zA-Z]{1,10}",
+            1 => Just("**Settings > Billing**".to_string()),
+            1 => Just("[guide](https://help.tallyloom.com/x)".to_string()),
+            1 => Just("😀".to_string()),
+            1 => "[àéîõüß日本]{1,5}",
+        ];
+        proptest::collection::vec(word, 1..60).prop_map(|w| format!("{}.", w.join(" ")))
     }
 
     proptest! {
@@ -209,6 +431,41 @@ mod properties {
                     .any(|v| matches!(v, FormatViolation::TooLong { .. }));
                 prop_assert!(!too_long, "{}: {}", channel, text);
             }
+        }
+
+        #[test]
+        fn email_and_webform_show_no_markdown(
+            p in opening_parts(),
+            md in markdown(),
+            more in proptest::collection::vec(markdown(), 0..3),
+        ) {
+            let c = AgentConfig::default();
+            let mut p = p;
+            p.paragraphs = more;
+            p.paragraphs.insert(0, md.clone());
+            for channel in [Channel::Email, Channel::Webform] {
+                let text = format_for_channel(channel, &p, &c);
+                prop_assert_eq!(markdown_left(&text), None, "{}: {}", channel, text);
+                let human = format_human_reply(channel, &md).unwrap_or_default();
+                prop_assert_eq!(markdown_left(&human), None, "{}: {}", channel, human);
+            }
+        }
+
+        #[test]
+        fn whatsapp_cuts_keep_the_lead_within_300_characters(
+            p in opening_parts(),
+            sentences in proptest::collection::vec(sentence(), 1..12),
+            pick in any::<proptest::sample::Index>(),
+        ) {
+            let c = AgentConfig::default();
+            let mut p = p;
+            let lead = sentences[pick.index(sentences.len())].clone();
+            p.paragraphs = sentences.chunks(3).map(|s| s.join(" ")).collect();
+            p.lead = Some(lead.clone());
+            let text = format_for_channel(Channel::Whatsapp, &p, &c);
+            prop_assert!(text.chars().count() <= WHATSAPP_PREFERRED_CHARS, "{}", text);
+            let key = whatsapp_markup(&lead);
+            prop_assert!(keeps_key(&text, &key), "lost {:?}: {}", key, text);
         }
     }
 }

@@ -40,13 +40,13 @@ use tools::{CreateTicketInput, EscalateToHumanInput, GetCustomerHistoryInput, Pr
 
 /// Characters of knowledge-base text an answer may quote, per channel
 /// (the formatter still enforces each channel's hard limit).
-fn answer_budget(channel: Channel) -> usize {
+pub fn answer_budget(channel: Channel) -> usize {
     match channel {
         Channel::Email => 1800,
         Channel::Webform => 1200,
         Channel::Slack => 1400,
-        // The formatter cuts WhatsApp at 297 characters, and a first reply
-        // spends about 50 introducing Robin: the answer is condensed to
+        // A WhatsApp message is at most 300 characters, and a first reply
+        // spends about 45 introducing Robin: the answer is condensed to
         // its sentences that best match the question (`compose::condense`).
         Channel::Whatsapp => 240,
     }
@@ -137,7 +137,8 @@ impl AgentBrain {
             match openai::run_model(&mut tools, &ctx, endpoint, &history).await {
                 Ok(outcome) => return Ok(ctx.finish_model(tools, outcome, label, fallbacks, &verdict)),
                 Err(e) => {
-                    tracing::warn!(brain = label, error = %e, tenant_id = %input.tenant, "model failed; falling back");
+                    let error = crate::telemetry::Redacted(&e);
+                    tracing::warn!(brain = label, %error, tenant_id = %input.tenant, "model failed; falling back");
                     fallbacks.push(Fallback { brain: label.into(), error: e.to_string() });
                     tools.response = None;
                     tools.escalation = None;
@@ -150,8 +151,10 @@ impl AgentBrain {
             .await
             .map_err(|e| failed(&e))?;
         let mut outcome = match answer {
-            None => ctx.escalate(tools, EscalationReason::NoKnowledge, &verdict, fallbacks, 0.9),
-            Some(answer) => {
+            local::Retrieved::Uncovered { confidence } => {
+                ctx.escalate(tools, EscalationReason::NoKnowledge, &verdict, fallbacks, confidence)
+            }
+            local::Retrieved::Answer(answer) => {
                 let mut parts = local::answer_parts(&answer, ctx.first_name.clone(), first_reply, empathy(&verdict));
                 if asks_if_bot(input.message) && !(first_reply && input.channel == Channel::Whatsapp) {
                     parts.paragraphs.insert(

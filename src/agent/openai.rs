@@ -31,6 +31,22 @@ pub enum ModelError {
     Tool(String),
 }
 
+/// A failed model request, without the text of the request or the answer
+/// (a customer's words, the reply to them): an answer that does not parse
+/// is described by where it broke and its size, not quoted.
+fn describe(error: async_openai::error::OpenAIError) -> String {
+    match error {
+        async_openai::error::OpenAIError::JSONDeserialize(e, content) => format!(
+            "the model's answer does not parse ({:?} at line {} column {}, {} bytes)",
+            e.classify(),
+            e.line(),
+            e.column(),
+            content.len()
+        ),
+        other => other.to_string(),
+    }
+}
+
 /// The tool list sent to the model (strict schemas).
 pub fn tool_definitions() -> Value {
     json!(
@@ -58,6 +74,11 @@ fn system_prompt(ctx: &Ctx<'_>, history: &CustomerHistory) -> String {
          Call create_ticket first (it may already exist), search before answering, and finish with exactly one \
          send_response (the body only: greeting, signature and channel formatting are added for you) — or \
          escalate_to_human when the knowledge base does not cover the question after two searches. \
+         The knowledge base is in English: search it with English terms, also when the customer writes in \
+         another language. Reply in the customer's language (the one most of their message is written in), \
+         keeping menu paths, buttons and setting names exactly as the articles write them. Lead with the \
+         sentence that answers the question, and keep every condition the article attaches to it (who may \
+         do it, on which plans, limits). \
          The customer writes on {channel}.",
         name = c.assistant_name,
         company = c.company,
@@ -110,11 +131,11 @@ pub async fn run_model(
             "parallel_tool_calls": false,
             "temperature": 0
         }))
-        .map_err(|e| ModelError::Request(format!("request does not serialize: {e}")))?;
+        .map_err(|e| ModelError::Request(format!("request does not serialize ({:?})", e.classify())))?;
         let response = tokio::time::timeout(Duration::from_millis(endpoint.timeout_ms), client.chat().create(request))
             .await
             .map_err(|_| ModelError::Timeout(endpoint.timeout_ms))?
-            .map_err(|e| ModelError::Request(e.to_string()))?;
+            .map_err(|e| ModelError::Request(describe(e)))?;
         let round_tokens = response.usage.as_ref().map_or(0, |u| u.total_tokens);
         if let Some(u) = &response.usage {
             outcome.prompt_tokens += u.prompt_tokens;

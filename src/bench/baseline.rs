@@ -16,10 +16,9 @@
 //! is dropped midway: then the prefix finds the leftovers).
 
 use super::report::{Rate, percentiles};
-use crate::kafka::{KafkaError, KafkaProducer, LoggedRebalance, group_consumer};
+use crate::kafka::{KafkaConnection, KafkaError, KafkaProducer, LoggedRebalance, group_consumer};
 use hdrhistogram::Histogram;
 use hdrhistogram::errors::{AdditionError, CreationError};
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -244,21 +243,24 @@ fn micros(d: Duration) -> u64 {
 /// acknowledgement; the consumer is the runtime's [`group_consumer`] with
 /// its default timeouts, storing each record's offset once handled.
 /// `payload_bytes` is raised to 17 at least (the timestamp and sequence).
-pub async fn broker_roundtrip_rate(brokers: &str, records: usize, payload_bytes: usize) -> Result<Rate, BaselineError> {
+pub async fn broker_roundtrip_rate(
+    kafka: &KafkaConnection,
+    records: usize,
+    payload_bytes: usize,
+) -> Result<Rate, BaselineError> {
     if records == 0 {
         return Err(BaselineError::InvalidArgument("records must be at least 1"));
     }
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let topic = format!("{SCRATCH_TOPIC_PREFIX}{suffix}");
     let group = format!("fte-bench-baseline-{suffix}");
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", brokers).create().map_err(KafkaError::Config)?;
+    let admin: AdminClient<DefaultClientContext> = kafka.client_config().create().map_err(KafkaError::Config)?;
     let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT)).request_timeout(Some(ADMIN_TIMEOUT));
     let new = NewTopic::new(&topic, TOPIC_PARTITIONS, TopicReplication::Fixed(-1));
     let created = admin.create_topics([&new], &options).await.map_err(KafkaError::Admin)?;
     check_topic_results(created, &[])?;
 
-    let measured = roundtrip(brokers, &topic, &group, records, payload_bytes.max(STAMP_BYTES)).await;
+    let measured = roundtrip(kafka, &topic, &group, records, payload_bytes.max(STAMP_BYTES)).await;
     let deleted = admin
         .delete_topics(&[&topic], &options)
         .await
@@ -311,15 +313,15 @@ fn check_topic_results(
 }
 
 async fn roundtrip(
-    brokers: &str,
+    kafka: &KafkaConnection,
     topic: &str,
     group: &str,
     records: usize,
     payload_bytes: usize,
 ) -> Result<Rate, BaselineError> {
-    let producer = KafkaProducer::new(brokers)?;
+    let producer = KafkaProducer::new(kafka)?;
     let consumer =
-        group_consumer(brokers, group, SESSION_TIMEOUT_MS, MAX_POLL_INTERVAL_MS, LoggedRebalance("bench-baseline"))?;
+        group_consumer(kafka, group, SESSION_TIMEOUT_MS, MAX_POLL_INTERVAL_MS, LoggedRebalance("bench-baseline"))?;
     consumer.subscribe(&[topic]).map_err(BaselineError::Subscribe)?;
     let clock = Instant::now();
     let warmup = Batch { phase: PHASE_WARMUP, count: WARMUP_RECORDS, payload_bytes, clock };

@@ -11,7 +11,7 @@
 
 use crate::crm::{MergePolicy, NewTenant, create_tenant};
 use crate::domain::TenantId;
-use crate::kafka::Topics;
+use crate::kafka::{KafkaConnection, Topics};
 use sqlx::{Connection, PgConnection, PgPool};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -48,7 +48,7 @@ pub struct Deployment {
     pub database_url: String,
     pub pool: PgPool,
     pub tenant: TenantId,
-    pub brokers: String,
+    pub kafka: KafkaConnection,
     pub topics: Topics,
     /// The harness's producer (customers' messages), shared by every plan.
     pub producer: crate::kafka::KafkaProducer,
@@ -247,7 +247,11 @@ async fn wait_ready(
 }
 
 impl Deployment {
-    pub async fn create(base_url: &str, brokers: &str, settings: WorkerSettings) -> Result<Self, DeploymentError> {
+    pub async fn create(
+        base_url: &str,
+        kafka: &KafkaConnection,
+        settings: WorkerSettings,
+    ) -> Result<Self, DeploymentError> {
         let run = uuid::Uuid::new_v4().simple().to_string();
         let database = format!("fte_bench_{}", &run[..12]);
         let mut admin = PgConnection::connect(base_url).await?;
@@ -270,9 +274,9 @@ impl Deployment {
             database_url,
             pool,
             tenant,
-            brokers: brokers.to_string(),
+            kafka: kafka.clone(),
             topics,
-            producer: crate::kafka::KafkaProducer::new(brokers)
+            producer: crate::kafka::KafkaProducer::new(kafka)
                 .map_err(|e| DeploymentError::Failed(format!("producer: {e}")))?,
             settings,
             exe,
@@ -290,7 +294,8 @@ impl Deployment {
         let mut cmd = Command::new(&self.exe);
         cmd.args(args)
             .env("DATABASE_URL", &self.database_url)
-            .env("KAFKA_BROKERS", &self.brokers)
+            .env("KAFKA_BROKERS", self.kafka.bootstrap())
+            .envs(self.kafka.security_env())
             .env("KAFKA_TOPIC_PREFIX", &self.topics.prefix)
             .env("KB_EMBEDDER", &self.settings.embedder)
             .env("FTE_BRAIN", &self.settings.brain)

@@ -16,11 +16,10 @@ use super::hops::{HopRecorder, ReplyStamps, Routed, read_tickets};
 use super::report::{Percentiles, ScenarioResult, TimelinePoint};
 use super::webhook::{post_twilio, routing_id, ticket_prefix};
 use crate::domain::{Channel, EmailAddress, Identifier, InboundMessage, OutboundMessage, PhoneNumber, TenantId};
-use crate::kafka::KafkaProducer;
 use crate::kafka::Topics;
 use crate::kafka::envelope::{Envelope, EventType};
+use crate::kafka::{KafkaConnection, KafkaProducer};
 use hdrhistogram::Histogram;
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use std::collections::{HashMap, VecDeque};
@@ -41,7 +40,7 @@ pub enum LoadError {
 /// Where the deployment under test takes messages.
 #[derive(Clone)]
 pub struct Target {
-    pub brokers: String,
+    pub kafka: KafkaConnection,
     /// One producer for the whole run: a new one spends its first second
     /// fetching metadata and a producer id, which every plan's first
     /// messages would count as latency.
@@ -207,8 +206,9 @@ type Waiting = Arc<Mutex<HashMap<usize, VecDeque<oneshot::Sender<(Instant, Reply
 
 /// A consumer of the harness's own group, reading `topics` from the start.
 fn own_consumer(target: &Target, topics: &[String]) -> Result<StreamConsumer, LoadError> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &target.brokers)
+    let consumer: StreamConsumer = target
+        .kafka
+        .client_config()
         .set("group.id", format!("fte-bench-{}", uuid::Uuid::new_v4().simple()))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")

@@ -15,6 +15,7 @@ pub mod report;
 pub mod scenarios;
 pub mod webhook;
 
+use crate::kafka::KafkaConnection;
 use deployment::{Deployment, WorkerSettings};
 use report::{Baselines, Machine, Report, ScenarioResult, TargetCheck};
 use scenarios::Sizes;
@@ -28,6 +29,10 @@ pub struct BenchArgs {
     pub database_url: String,
     #[arg(long, env = "KAFKA_BROKERS")]
     pub kafka_brokers: String,
+    /// The security of the harness's clients, passed on to the processes
+    /// it starts.
+    #[command(flatten)]
+    pub kafka_security: crate::config::KafkaSecuritySettings,
     /// The worker's brain: `agent` (the local brain) or `echo`.
     #[arg(long, default_value = "agent")]
     pub brain: String,
@@ -92,6 +97,8 @@ pub enum BenchError {
     Write { path: String, source: std::io::Error },
     #[error(transparent)]
     Kb(#[from] kb::KbBenchError),
+    #[error(transparent)]
+    Kafka(#[from] crate::kafka::KafkaError),
     #[error("embedder: {0}")]
     Embedder(String),
     #[error("unknown scenario {0:?}")]
@@ -138,12 +145,14 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
         }
     }
     let wants = |s: &str| args.scenarios.iter().any(|n| n == s);
+    let kafka = KafkaConnection::from_settings(&args.kafka_brokers, &args.kafka_security)
+        .map_err(crate::kafka::KafkaError::from)?;
     if wants("baselines") {
-        report.baselines = baselines(&args).await?;
+        report.baselines = baselines(&args, &kafka).await?;
     }
     let settings =
         WorkerSettings { brain: args.brain.clone(), embedder: args.embedder.clone(), kb_dir: args.kb.clone() };
-    let mut d = Deployment::create(&args.database_url, &args.kafka_brokers, settings).await?;
+    let mut d = Deployment::create(&args.database_url, &kafka, settings).await?;
     report.machine.postgres_version =
         sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&d.pool).await.unwrap_or_default();
     let mut result = scenarios(&args, &mut d, &mut report).await;
@@ -195,13 +204,13 @@ async fn kb_search(args: &BenchArgs, d: &Deployment) -> Result<ScenarioResult, B
     Ok(result)
 }
 
-async fn baselines(args: &BenchArgs) -> Result<Baselines, BenchError> {
+async fn baselines(args: &BenchArgs, kafka: &KafkaConnection) -> Result<Baselines, BenchError> {
     let secs = Duration::from_secs(args.baseline_secs.max(1));
     eprintln!("baselines: PostgreSQL commits (1 and 32 clients), broker round trip");
     Ok(Baselines {
         pg_commits_1: Some(baseline::pg_commit_rate(&args.database_url, 1, secs).await?),
         pg_commits_32: Some(baseline::pg_commit_rate(&args.database_url, 32, secs).await?),
-        broker_roundtrip: Some(baseline::broker_roundtrip_rate(&args.kafka_brokers, 20_000, 512).await?),
+        broker_roundtrip: Some(baseline::broker_roundtrip_rate(kafka, 20_000, 512).await?),
     })
 }
 

@@ -64,7 +64,7 @@ fn plan(name: &str, customers: usize, messages: usize, pace: Pace, sizes: &Sizes
 
 fn target(d: &Deployment) -> Target {
     Target {
-        brokers: d.brokers.clone(),
+        kafka: d.kafka.clone(),
         producer: d.producer.clone(),
         topics: d.topics.clone(),
         tenant: d.tenant,

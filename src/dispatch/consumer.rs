@@ -79,7 +79,8 @@ async fn run_lane(
                 {
                     Ok(out) => dispatcher.deliver(&out).await,
                     Err(e) => {
-                        tracing::warn!(topic = msg.topic(), offset = msg.offset(), error = %e, "unreadable outbound record skipped");
+                        let error = crate::telemetry::Redacted(&e);
+                        tracing::warn!(topic = msg.topic(), offset = msg.offset(), %error, "unreadable outbound record skipped");
                         Outcome::Unknown
                     }
                 };

@@ -42,6 +42,7 @@ use crate::channels::rate_limit::RateLimiter;
 use crate::config::ChannelSettings;
 use crate::domain::{Channel, OutboundMessage, TenantId};
 use crate::kafka::{KafkaProducer, Topics};
+use crate::telemetry::{Redacted, provider_id};
 use retry::Backoff;
 use senders::{Lookup, SendContext, SendFailure};
 use sqlx::PgPool;
@@ -224,7 +225,7 @@ impl Dispatcher {
             match senders::prepare(&self.pool, reply, recipient).await {
                 Ok(context) => return self.send_with_retries(reply, &context).await,
                 Err(failure) if failure.retryable => {
-                    tracing::warn!(message_id = %reply.message_id, reason = failure.reason, "cannot prepare the send; waiting");
+                    tracing::warn!(message_id = %reply.message_id, reason = %Redacted(&failure.reason), "cannot prepare the send; waiting");
                     if self.pause(Duration::from_secs(1)).await {
                         return Outcome::Interrupted;
                     }
@@ -292,7 +293,7 @@ impl Dispatcher {
             let wait = self.backoff.delay(attempt, failure.retry_after, retry::jitter());
             tracing::warn!(
                 tenant_id = %reply.tenant_id, channel = %reply.channel, message_id = %reply.message_id,
-                attempt, wait_ms = wait.as_millis() as u64, reason = failure.reason, "send failed; will retry"
+                attempt, wait_ms = wait.as_millis() as u64, reason = %Redacted(&failure.reason), "send failed; will retry"
             );
             if self.pause(wait).await {
                 return Outcome::Interrupted;
@@ -319,7 +320,7 @@ impl Dispatcher {
                 Lookup::Found(accepted) => {
                     tracing::info!(
                         tenant_id = %reply.tenant_id, channel = %reply.channel, message_id = %reply.message_id,
-                        external_id = accepted.external_id, "the provider had the reply already; not sending again"
+                        external_id = %provider_id(&accepted.external_id), "the provider had the reply already; not sending again"
                     );
                     self.metrics.send(reply.channel.as_str(), "reconciled");
                     return Ok(self.accepted(reply, context, accepted, attempt, true).await);
@@ -404,7 +405,7 @@ impl Dispatcher {
         tracing::info!(
             tenant_id = %reply.tenant_id, conversation_id = %reply.conversation_id,
             channel = %reply.channel, message_id = %reply.message_id,
-            external_id = accepted.external_id, attempt, "reply sent"
+            external_id = %provider_id(&accepted.external_id), attempt, "reply sent"
         );
         Outcome::Sent { external_id: accepted.external_id }
     }
@@ -426,7 +427,7 @@ impl Dispatcher {
     async fn give_up(&self, reply: &PendingReply, failure: &SendFailure) -> Outcome {
         tracing::error!(
             tenant_id = %reply.tenant_id, conversation_id = %reply.conversation_id, channel = %reply.channel,
-            message_id = %reply.message_id, reason = failure.reason, "reply not delivered; conversation flagged"
+            message_id = %reply.message_id, reason = %Redacted(&failure.reason), "reply not delivered; conversation flagged"
         );
         self.metrics.send(reply.channel.as_str(), "failed");
         if self.db("mark the reply failed", || store::mark_failed(&self.pool, reply, &failure.reason)).await.is_none() {
@@ -521,7 +522,7 @@ impl Dispatcher {
         let payload = self.db("read the outbox", || store::outbox_payload(&self.pool, tenant, id)).await?;
         Some(payload.and_then(|payload| {
             serde_json::from_value(payload)
-                .map_err(|e| tracing::warn!(message_id = %id, error = %e, "unreadable outbox payload"))
+                .map_err(|e| tracing::warn!(message_id = %id, error = %Redacted(&e), "unreadable outbox payload"))
                 .ok()
         }))
     }

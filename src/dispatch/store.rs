@@ -207,7 +207,8 @@ pub async fn apply_delivery_status(
     .await?;
     tx.commit().await?;
     if done.rows_affected() == 0 {
-        tracing::info!(account_id = %account.id, external_id, status = %status, "status report changed nothing");
+        let external_id = crate::telemetry::provider_id(external_id);
+        tracing::info!(account_id = %account.id, %external_id, status = %status, "status report changed nothing");
     }
     Ok(done.rows_affected() > 0)
 }

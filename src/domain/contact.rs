@@ -6,13 +6,16 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// A value that is not an identifier. The message does not quote the value
+/// (an address or a number that is nearly right is still personal data,
+/// and these errors reach logs); the variant keeps it for the caller.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ContactError {
-    #[error("invalid email address {0:?}")]
+    #[error("invalid email address")]
     Email(String),
-    #[error("invalid phone number {0:?}: expected international format such as +31208084417")]
+    #[error("invalid phone number: expected international format such as +31208084417")]
     Phone(String),
-    #[error("invalid Slack user id {0:?}")]
+    #[error("invalid Slack user id")]
     SlackUser(String),
     #[error("unknown identifier kind {0:?} (expected email, phone, slack or whatsapp)")]
     Kind(String),

@@ -2,17 +2,26 @@
 //! takes (identity resolution, the conversation actor, the agent brain,
 //! `format_for_channel`, the turn's commit) against a fresh database, in
 //! file order, and scores what happened against each ticket's
-//! expectations. Prints one line per ticket and a summary; with `--json`
-//! the last line is one JSON object with the figures.
+//! expectations. Each message carries only what its channel carries
+//! (`tickets`); a Slack message's email and name come from the Slack
+//! profile read, served by an in-process `users.info` (`slack_api`).
+//! Prints one line per ticket, a summary, a per-channel table and the
+//! confidence's reliability diagram (`calibration`); with `--json` the last
+//! line is one JSON object with the figures. `--retrieval` measures
+//! retrieval alone (`retrieval`).
 
+pub mod calibration;
 pub mod report;
+pub mod retrieval;
+pub mod slack_api;
 pub mod tickets;
 
 use crate::agent::AgentBrain;
 use crate::agent::config::AgentConfig;
 use crate::agent::settings::build_embedder;
+use crate::channels::slack::BotToken;
 use crate::config::DatabaseSettings;
-use crate::crm::{self, MergePolicy, NewTenant};
+use crate::crm::{self, MergePolicy, NewTenant, SlackProfiles, SlackProfilesConfig};
 use crate::db::{self, begin_tenant};
 use crate::domain::{MessageId, TenantId};
 use crate::kb::{self, Embedder};
@@ -41,6 +50,10 @@ pub struct EvalArgs {
     /// Keep the scratch database (its name is printed) instead of dropping it.
     #[arg(long)]
     pub keep_db: bool,
+    /// Measure retrieval alone (retrieval@1 per ranker, time per query)
+    /// instead of running the tickets through the agent.
+    #[arg(long)]
+    pub retrieval: bool,
     #[command(flatten)]
     pub embedder: crate::config::EmbedderSettings,
 }
@@ -101,9 +114,12 @@ async fn run_in(
     kb::ingest(&pool, tenant.id, embedder.as_ref(), articles).await?;
     let config = AgentConfig::load(&pool, tenant.id).await.map_err(db_err)?;
     let brain = Arc::new(AgentBrain::new(pool.clone(), embedder, Arc::new(kb::KbSearch::new())));
-    let runtime = Runtime::start(pool.clone(), brain, RuntimeConfig::default())
-        .await
-        .map_err(|e| EvalError::Runtime(e.to_string()))?;
+    let slack = slack_api::SlackApi::start(tickets).await?;
+    let token = BotToken::new(slack_api::TOKEN).map_err(|e| EvalError::Runtime(e.to_string()))?;
+    let profiles = SlackProfiles::for_one_api(SlackProfilesConfig::default(), &slack.base_url, token);
+    let runtime_config = RuntimeConfig { slack_profiles: Arc::new(profiles), ..RuntimeConfig::default() };
+    let runtime =
+        Runtime::start(pool.clone(), brain, runtime_config).await.map_err(|e| EvalError::Runtime(e.to_string()))?;
 
     let mut outcomes = Vec::new();
     for ticket in tickets {
@@ -115,6 +131,8 @@ async fn run_in(
         outcomes.push(Outcome { ticket: ticket.clone(), got, latency_ms });
     }
     runtime.shutdown().await;
+    tracing::info!(reads = slack.reads(), "eval's Slack API answered users.info");
+    slack.stop();
     pool.close().await;
     Ok(Report::score(outcomes, &config))
 }

@@ -1,13 +1,14 @@
 //! Scoring of an eval run: per-ticket lines and the summary figures
 //! (`action_accuracy`, `reason_accuracy` on escalations, `answer_accuracy`,
 //! `escalation_rate`, `format_violations`, `identity_accuracy`, latency
-//! percentiles).
+//! percentiles), the same accuracies per channel (`channels`), and the
+//! confidence's reliability diagram (`calibration`).
 
 use super::tickets::Ticket;
 use crate::agent::config::AgentConfig;
 use crate::agent::format::check_format;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// What the runtime did with one ticket.
 #[derive(Clone, Debug)]
@@ -63,17 +64,94 @@ pub struct Summary {
     pub drafts: usize,
     pub p50_ms: f64,
     pub p95_ms: f64,
+    /// The figures of each channel's tickets, by channel name.
+    pub channels: BTreeMap<String, ChannelFigures>,
+    /// The confidence's reliability diagram (`calibration`).
+    pub calibration: super::calibration::Reliability,
+}
+
+/// One channel's share of a run, scored as the whole run is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ChannelFigures {
+    pub tickets: usize,
+    pub action_accuracy: f64,
+    pub answer_accuracy: f64,
+    /// Of this channel's tickets whose customer wrote before.
+    pub identity_accuracy: f64,
+    pub returning_customers: usize,
+}
+
+/// Counts behind a `ChannelFigures`.
+#[derive(Default)]
+struct ChannelCounts {
+    tickets: usize,
+    action_ok: usize,
+    answer_ok: usize,
+    returning: usize,
+    identity_ok: usize,
 }
 
 #[cfg(test)]
 mod tests {
-    use super::mentions;
+    use super::*;
 
     #[test]
     fn facts_match_case_insensitively_and_in_the_second_person() {
         assert!(mentions("could you tell me what you need help with?", "what they need help with"));
         assert!(mentions("use settings > billing", "Settings > Billing"));
         assert!(!mentions("what we need", "what they need help with"));
+    }
+
+    fn outcome(id: &str, channel: &str, customer: serde_json::Value, expected: &str, got: &str, who: u128) -> Outcome {
+        let ticket: Ticket = serde_json::from_value(serde_json::json!({
+            "id": id, "channel": channel, "customer": customer, "message": "hi",
+            "expected": {"action": expected},
+        }))
+        .unwrap();
+        let got = Got {
+            customer: uuid::Uuid::from_u128(who),
+            action: got.into(),
+            reason: None,
+            sources: Vec::new(),
+            reply: None,
+            draft: None,
+            ticket_ref: None,
+            confidence: None,
+        };
+        Outcome { ticket, got, latency_ms: 1.0 }
+    }
+
+    #[test]
+    fn figures_per_channel() {
+        use serde_json::json;
+        let lena = json!({"email": "lena@example.com"});
+        let outcomes = vec![
+            outcome("T1", "web_form", lena.clone(), "answer", "reply", 1),
+            outcome("T2", "slack", json!({"email": "lena@example.com", "slack_user": "U1"}), "answer", "reply", 1),
+            outcome("T3", "slack", json!({"slack_user": "U2"}), "answer", "escalate", 2),
+            outcome("T4", "whatsapp", json!({"phone": "+447700900418"}), "escalate", "escalate", 3),
+            outcome("T5", "slack", json!({"slack_user": "U2"}), "answer", "reply", 4),
+        ];
+        let report = Report::score(outcomes, &AgentConfig::default());
+        let s = &report.summary;
+        assert_eq!(s.channels.keys().collect::<Vec<_>>(), ["slack", "web_form", "whatsapp"]);
+        let slack = &s.channels["slack"];
+        assert_eq!(slack.tickets, 3);
+        assert!((slack.answer_accuracy - 2.0 / 3.0).abs() < 1e-9, "{slack:?}");
+        assert!((slack.action_accuracy - 2.0 / 3.0).abs() < 1e-9);
+        // T2 found Lena's customer, T5 did not find T3's.
+        assert_eq!((slack.returning_customers, slack.identity_accuracy), (2, 0.5));
+        let form = &s.channels["web_form"];
+        assert_eq!(
+            (form.tickets, form.answer_accuracy, form.returning_customers, form.identity_accuracy),
+            (1, 1.0, 0, 1.0)
+        );
+        assert_eq!(s.channels["whatsapp"].answer_accuracy, 1.0);
+        // The overall figures are the channels' together.
+        assert_eq!((s.tickets, s.returning_customers), (5, 2));
+        assert!((s.answer_accuracy - 0.8).abs() < 1e-9);
+        let json = serde_json::to_value(s).unwrap();
+        assert_eq!(json["channels"]["slack"]["tickets"], 3);
     }
 }
 
@@ -128,15 +206,20 @@ impl Report {
         let mut seen: HashMap<String, uuid::Uuid> = HashMap::new();
         let (mut returning, mut identity_ok) = (0, 0);
         let mut latencies = Vec::new();
+        let mut by_channel: BTreeMap<String, ChannelCounts> = BTreeMap::new();
         for o in &outcomes {
             let t = &o.ticket;
             let g = &o.got;
+            let counts = by_channel.entry(t.channel.clone()).or_default();
+            counts.tickets += 1;
             let keys = t.identity_keys();
             let earlier: Vec<uuid::Uuid> = keys.iter().filter_map(|k| seen.get(k).copied()).collect();
             if !earlier.is_empty() {
                 returning += 1;
+                counts.returning += 1;
                 if earlier.iter().all(|c| *c == g.customer) {
                     identity_ok += 1;
+                    counts.identity_ok += 1;
                 }
             }
             for k in keys {
@@ -170,6 +253,8 @@ impl Report {
             };
             let ans_ok = a_ok && article_ok && missing.is_empty();
             answer_ok += usize::from(ans_ok);
+            counts.action_ok += usize::from(a_ok);
+            counts.answer_ok += usize::from(ans_ok);
             let fmt: Vec<String> = match (&g.reply, t.channel()) {
                 (Some(text), Ok(channel)) => {
                     // Email replies that answer carry the ticket reference.
@@ -211,6 +296,20 @@ impl Report {
             drafts,
             p50_ms: percentile(&latencies, 50.0),
             p95_ms: percentile(&latencies, 95.0),
+            channels: by_channel
+                .into_iter()
+                .map(|(channel, c)| {
+                    let figures = ChannelFigures {
+                        tickets: c.tickets,
+                        action_accuracy: ratio(c.action_ok, c.tickets),
+                        answer_accuracy: ratio(c.answer_ok, c.tickets),
+                        identity_accuracy: ratio(c.identity_ok, c.returning),
+                        returning_customers: c.returning,
+                    };
+                    (channel, figures)
+                })
+                .collect(),
+            calibration: super::calibration::reliability(&lines),
         };
         Report { lines, summary }
     }
@@ -265,5 +364,13 @@ impl Report {
             s.p50_ms,
             s.p95_ms
         );
+        println!("{:<9} {:>7} {:>7} {:>7} {:>9}", "channel", "tickets", "action", "answer", "identity");
+        for (channel, c) in &s.channels {
+            println!(
+                "{channel:<9} {:>7} {:>7.3} {:>7.3} {:>9.3} ({} returning)",
+                c.tickets, c.action_accuracy, c.answer_accuracy, c.identity_accuracy, c.returning_customers
+            );
+        }
+        s.calibration.print();
     }
 }

@@ -21,6 +21,7 @@ use crate::channels::{Provider, ProviderRequest};
 use crate::crm::{ChannelAccount, provider_accounts};
 use crate::domain::{EmailAddress, InboundMessage};
 use crate::provider_http::{Answer, call};
+use crate::telemetry::Redacted;
 use dashmap::DashMap;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -283,7 +284,7 @@ impl GmailClient {
                 // hold up the mail behind it. (An answer that does not
                 // name the message, like a proxy's page, stops the sync.)
                 Err(e @ gmail::ApiError::BadResponse(_)) if names_message(&answer.body, &id) => {
-                    tracing::error!(account_id = %account.id, message = id, error = %e, "unreadable Gmail message skipped");
+                    tracing::error!(account_id = %account.id, message = id, error = %Redacted(&e), "unreadable Gmail message skipped");
                     continue;
                 }
                 Err(e) => return Err(GmailIoError::from_api("messages.get", e)),
@@ -294,7 +295,7 @@ impl GmailClient {
             let email = match gmail::EmailMessage::parse(fetched, &mailbox) {
                 Ok(e) => e,
                 Err(e) => {
-                    tracing::warn!(account_id = %account.id, message = id, error = %e, "unreadable email skipped");
+                    tracing::warn!(account_id = %account.id, message = id, error = %Redacted(&e), "unreadable email skipped");
                     continue;
                 }
             };
@@ -390,7 +391,7 @@ impl GmailClient {
         };
         for account in accounts {
             if let Err(e) = self.renew_watch(pool, &account).await {
-                tracing::warn!(account_id = %account.id, error = %e, "Gmail watch not renewed; will retry");
+                tracing::warn!(account_id = %account.id, error = %Redacted(&e), "Gmail watch not renewed; will retry");
             }
         }
     }

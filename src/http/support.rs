@@ -243,8 +243,9 @@ async fn submission_tenant(state: &AppState, id: Uuid) -> Result<Option<TenantId
 }
 
 /// The submission's ticket as its customer sees it: their messages and
-/// the replies sent to them in its conversation (not drafts, not failed
-/// sends, not system notes). Replies shown are marked `read`.
+/// the replies sent to them in its conversation, holding replies and other
+/// `system` ones included (not drafts, which are not messages until
+/// approved; not failed or unsent replies). Replies shown are marked `read`.
 async fn status_view(state: &AppState, tenant: TenantId, id: Uuid) -> Result<Option<TicketStatusView>, sqlx::Error> {
     let mut tx = begin_tenant(&state.pool, tenant).await?;
     let first: Option<(Uuid, DateTime<Utc>, Option<String>)> = sqlx::query_as(
@@ -277,7 +278,7 @@ async fn status_view(state: &AppState, tenant: TenantId, id: Uuid) -> Result<Opt
     let mut messages = Vec::new();
     let mut shown = Vec::new();
     for (author, body, at, message_id, _) in rows {
-        let Ok(Some(author)) = Author::from_db(&author) else { continue };
+        let Ok(author) = Author::from_db(&author) else { continue };
         if author != Author::Customer {
             shown.push(message_id);
         }

@@ -3,8 +3,7 @@
 //! off): an offset is stored by the code once the record is fully handled,
 //! so a crash redelivers whatever was not.
 
-use super::KafkaError;
-use rdkafka::ClientConfig;
+use super::{KafkaConnection, KafkaError};
 use rdkafka::consumer::{ConsumerContext, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
 use std::time::Duration;
@@ -14,14 +13,14 @@ use tokio::sync::watch;
 const FETCH_WAIT_MAX_MS: &str = "20";
 
 pub fn group_consumer<C: ConsumerContext + 'static>(
-    bootstrap: &str,
+    connection: &KafkaConnection,
     group: &str,
     session_timeout_ms: u32,
     max_poll_interval_ms: u32,
     context: C,
 ) -> Result<StreamConsumer<C>, KafkaError> {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    connection
+        .client_config()
         .set("group.id", group)
         .set("client.id", "fte")
         .set("enable.auto.commit", "true")

@@ -1,5 +1,6 @@
 //! The identity router (worker role): consumes every channel's inbound
-//! topic, resolves the sender to a customer in the CRM, and produces the
+//! topic, resolves the sender to a customer in the CRM (a Slack sender's
+//! profile read first: `crm::SlackProfiles`), and produces the
 //! message to `fte.tickets.incoming` keyed by customer, so one customer's
 //! messages from any channel reach one partition and one actor. A record
 //! that is not a valid inbound event goes to `fte.dlq` with the reason, and
@@ -17,7 +18,7 @@
 //! order, up to `PARKED_MAX` records.
 
 use super::{DeadLetter, Envelope, EventType, KafkaError, KafkaProducer, Topics};
-use crate::crm::{CrmError, resolve_customer};
+use crate::crm::{CrmError, SlackProfiles, resolve_customer};
 use crate::domain::{InboundMessage, TicketMessage};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
@@ -27,6 +28,7 @@ use sqlx::PgPool;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -63,6 +65,7 @@ pub async fn run_identity_router(
     producer: KafkaProducer,
     topics: Topics,
     pool: PgPool,
+    profiles: Arc<SlackProfiles>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut resolving: FuturesOrdered<Pending<Resolved>> = FuturesOrdered::new();
@@ -80,7 +83,8 @@ pub async fn run_identity_router(
         while resolving.len() + acknowledging.len() < IN_FLIGHT
             && let Some(read) = parked.pop_front()
         {
-            resolving.push_back(Box::pin(resolve(read, topics.clone(), pool.clone(), shutdown.clone())));
+            let profiles = Arc::clone(&profiles);
+            resolving.push_back(Box::pin(resolve(read, topics.clone(), pool.clone(), profiles, shutdown.clone())));
         }
         tokio::select! {
             msg = super::consumer::next_record(&consumer, &mut shutdown, "identity-router"), if reading && parked.len() < PARKED_MAX => {
@@ -141,6 +145,7 @@ async fn resolve(
     Read { at, key, payload }: Read,
     topics: Topics,
     pool: PgPool,
+    profiles: Arc<SlackProfiles>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Resolved {
     let parsed = Envelope::parse(&payload).and_then(|env| {
@@ -152,7 +157,7 @@ async fn resolve(
     });
     let refused = match parsed {
         Err(reason) => reason.to_string(),
-        Ok(inbound) => match route(&pool, inbound.cleaned(), &mut shutdown).await {
+        Ok(inbound) => match route(&pool, profiles.enrich(&pool, inbound.cleaned()).await, &mut shutdown).await {
             Routed::Ticket { key, payload } => return Resolved::Produce { at, topic: topics.tickets(), key, payload },
             Routed::ShuttingDown => return Resolved::ShuttingDown,
             Routed::Refused(reason) => reason,
@@ -165,7 +170,7 @@ async fn resolve(
 
 /// The dead letter's key and value on `fte.dlq` (logged once here).
 fn dead_letter_record(dead: &DeadLetter) -> (String, Vec<u8>) {
-    tracing::warn!(topic = %dead.topic, partition = dead.partition, offset = dead.offset, reason = %dead.reason, "record sent to the dead-letter topic");
+    tracing::warn!(topic = %dead.topic, partition = dead.partition, offset = dead.offset, reason = %crate::telemetry::Redacted(&dead.reason), "record sent to the dead-letter topic");
     (dead.key.clone().unwrap_or_default(), serde_json::to_vec(dead).unwrap_or_default())
 }
 
@@ -262,7 +267,7 @@ async fn route(pool: &PgPool, inbound: InboundMessage, shutdown: &mut watch::Rec
                 };
             }
             Err(e) if transient(&e) => {
-                tracing::warn!(error = %e, external_id = %inbound.external_id, "identity resolution failed; retrying");
+                tracing::warn!(error = %e, external_id = %crate::telemetry::provider_id(&inbound.external_id), "identity resolution failed; retrying");
                 if !pause(delay, shutdown).await {
                     return Routed::ShuttingDown;
                 }

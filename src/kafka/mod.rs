@@ -5,7 +5,10 @@
 //! the worker's consumers (identity router, conversation consumer) and the
 //! outbox relay's sink. The dispatcher role's consumer is part of the
 //! dispatcher (`dispatch::run_dispatcher`), built on [`group_consumer`].
+//! Every client starts from [`KafkaConnection::client_config`] (bootstrap
+//! servers and transport security).
 
+mod connection;
 mod consumer;
 mod conversation_consumer;
 pub mod envelope;
@@ -15,6 +18,7 @@ mod probe;
 mod producer;
 mod topics;
 
+pub use connection::{ClientCertificate, KafkaConnection, KafkaSecurity, KafkaSecurityError, Sasl, Tls};
 pub(crate) use consumer::next_record;
 pub use consumer::{LoggedRebalance, group_consumer};
 pub use conversation_consumer::{ConversationConsumer, RebalanceContext, TicketConsumer};
@@ -28,10 +32,22 @@ pub use topics::{Topics, ensure_topics};
 /// Errors at the Kafka boundary.
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaError {
+    #[error("invalid Kafka security settings: {0}")]
+    Security(#[from] KafkaSecurityError),
     #[error("invalid Kafka client configuration: {0}")]
     Config(#[source] rdkafka::error::KafkaError),
     #[error("broker metadata request failed: {0}")]
     Metadata(#[source] rdkafka::error::KafkaError),
+    /// A metadata request failed after a connection failure librdkafka
+    /// reported (`reason`: refused connection, TLS handshake, SASL
+    /// authentication, connection closed by the broker).
+    #[error("broker metadata request failed over {protocol}: {reason}")]
+    Unreachable {
+        #[source]
+        error: rdkafka::error::KafkaError,
+        protocol: &'static str,
+        reason: String,
+    },
     #[error("broker probe task failed: {0}")]
     Task(String),
     #[error("admin request failed: {0}")]

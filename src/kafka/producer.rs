@@ -8,9 +8,8 @@
 //! later, so a caller can keep many records in flight without reordering
 //! them.
 
-use super::KafkaError;
 use super::envelope::Envelope;
-use rdkafka::ClientConfig;
+use super::{KafkaConnection, KafkaError};
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::future::Future;
@@ -32,9 +31,9 @@ pub struct Delivered {
 }
 
 impl KafkaProducer {
-    pub fn new(bootstrap: &str) -> Result<Self, KafkaError> {
-        let inner: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
+    pub fn new(connection: &KafkaConnection) -> Result<Self, KafkaError> {
+        let inner: FutureProducer = connection
+            .client_config()
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("max.in.flight.requests.per.connection", "5")

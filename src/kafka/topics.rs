@@ -3,10 +3,9 @@
 //! (`KAFKA_TOPIC_PREFIX`) lets several deployments or test runs share a
 //! cluster without seeing each other's records.
 
-use super::KafkaError;
+use super::{KafkaConnection, KafkaError};
 use crate::config::KafkaSettings;
 use crate::domain::Channel;
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
@@ -93,9 +92,12 @@ impl Topics {
 
 /// Creates every topic that does not exist yet; existing ones are left as
 /// they are.
-pub async fn ensure_topics(bootstrap: &str, topics: &Topics, timeout: Duration) -> Result<Vec<String>, KafkaError> {
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", bootstrap).create().map_err(KafkaError::Config)?;
+pub async fn ensure_topics(
+    connection: &KafkaConnection,
+    topics: &Topics,
+    timeout: Duration,
+) -> Result<Vec<String>, KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = connection.client_config().create().map_err(KafkaError::Config)?;
     let wanted = topics.all();
     let new: Vec<NewTopic<'_>> = wanted
         .iter()

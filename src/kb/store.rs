@@ -4,9 +4,10 @@
 //! tenant-scoped hybrid search (pgvector HNSW cosine plus full text, fused
 //! by reciprocal rank).
 
-use super::chunker::{Chunk, chunk_markdown};
+use super::chunker::{Chunk, chunk_markdown, heading_path};
 use super::embedder::{EmbedError, Embedder, to_stored};
 use super::lexical::{self, LexicalStats, STATS_TTL};
+use super::rerank::{self, RRF_K};
 use crate::db::begin_tenant;
 use crate::domain::TenantId;
 use dashmap::DashMap;
@@ -19,8 +20,6 @@ use uuid::Uuid;
 
 /// Searches return at most this many hits (DESIGN.md §5).
 pub const MAX_RESULTS: usize = 5;
-/// The usual reciprocal-rank-fusion constant.
-const RRF_K: f32 = 60.0;
 
 /// The width that has an HNSW index of its own (MiniLM's).
 const NARROW_DIMS: usize = 384;
@@ -347,6 +346,9 @@ pub struct SearchHit {
     pub score: f32,
     /// The focus lexemes (see [`SearchResult::focus`]) this chunk contains.
     pub focus_matched: Vec<String>,
+    /// The article's title and the chunk's headings below it (see
+    /// [`chunker::heading_path`](super::chunker::heading_path)).
+    pub path: Vec<String>,
 }
 
 /// Hits, and the weighted lexemes of the focus text (the question itself,
@@ -367,6 +369,7 @@ fn score_rows(rows: Vec<Row>, stats: &LexicalStats, lexemes: &[String], focus: &
             let chunk = lexical::parse_tsvector(&tsv);
             let (bm25, matched) = lexical::score(stats, lexemes, &chunk);
             let focus_matched = focus.iter().filter(|l| chunk.tf.contains_key(*l)).cloned().collect();
+            let path = heading_path(&title, &heading).into_iter().map(str::to_string).collect();
             SearchHit {
                 id,
                 document,
@@ -379,6 +382,7 @@ fn score_rows(rows: Vec<Row>, stats: &LexicalStats, lexemes: &[String], focus: &
                 matched,
                 score: 0.0,
                 focus_matched,
+                path,
             }
         })
         .collect()
@@ -402,9 +406,8 @@ impl KbSearch {
     }
 
     /// Hybrid search over the tenant's chunks made by `embedder`: the
-    /// nearest chunks by cosine (HNSW) and the best keyword matches
-    /// (BM25F over PostgreSQL lexemes), fused by reciprocal rank. At most
-    /// `limit` (≤ [`MAX_RESULTS`]) hits.
+    /// candidates of [`KbSearch::candidates`], reranked ([`rerank`]). At
+    /// most `limit` (≤ [`MAX_RESULTS`]) hits.
     pub async fn search(
         &self,
         pool: &PgPool,
@@ -415,6 +418,24 @@ impl KbSearch {
         limit: usize,
     ) -> Result<SearchResult, KbError> {
         let limit = limit.clamp(1, MAX_RESULTS);
+        let mut result = self.candidates(pool, tenant, embedder, query, focus).await?;
+        rerank::rerank(&mut result.hits, &result.focus);
+        result.hits.truncate(limit);
+        Ok(result)
+    }
+
+    /// Every candidate of a hybrid search, scored: the nearest chunks by
+    /// cosine (HNSW) and the best keyword matches (BM25F over PostgreSQL
+    /// lexemes), up to 20 of each, ordered by reciprocal-rank fusion of the
+    /// two rankings (`score`).
+    pub async fn candidates(
+        &self,
+        pool: &PgPool,
+        tenant: TenantId,
+        embedder: &dyn Embedder,
+        query: &str,
+        focus: Option<&str>,
+    ) -> Result<SearchResult, KbError> {
         let vector = embedder.embed(&[query.to_string()]).await?.into_iter().next().unwrap_or_default();
         // 384-dimension vectors have an index of their own width (see the
         // migration `kb_narrow_index`); any other width the padded one.
@@ -476,9 +497,30 @@ impl KbSearch {
             }
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.bm25.total_cmp(&a.bm25)).then(a.id.cmp(&b.id)));
-        hits.truncate(limit);
         let focus = focus_lexemes.iter().map(|l| (l.clone(), stats.idf(l))).collect();
         Ok(SearchResult { hits, focus })
+    }
+
+    /// Whether any chunk of this embedder mentions `phrase` (a phrase query
+    /// on the full-text index).
+    pub async fn mentions(
+        &self,
+        pool: &PgPool,
+        tenant: TenantId,
+        embedder: &dyn Embedder,
+        phrase: &str,
+    ) -> Result<bool, KbError> {
+        let mut tx = begin_tenant(pool, tenant).await?;
+        let found: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM knowledge_base
+                             WHERE embedder = $1 AND search_text @@ phraseto_tsquery('english', $2))",
+        )
+        .bind(embedder.name())
+        .bind(phrase)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(found)
     }
 
     /// Every section of one article, scored against `query` like search

@@ -6,8 +6,8 @@ use super::RuntimeConfig;
 use crate::actors::{RouterConfig, SupervisorMessage};
 use crate::domain::InboundMessage;
 use crate::kafka::{
-    ConversationConsumer, Envelope, EventType, KafkaError, KafkaProducer, LoggedRebalance, RebalanceContext, Topics,
-    ensure_topics, group_consumer, run_identity_router,
+    ConversationConsumer, Envelope, EventType, KafkaConnection, KafkaError, KafkaProducer, LoggedRebalance,
+    RebalanceContext, Topics, ensure_topics, group_consumer, run_identity_router,
 };
 use crate::runtime::SubmitError;
 use ractor::ActorRef;
@@ -20,7 +20,8 @@ use tokio::task::JoinHandle;
 
 #[derive(Clone, Debug)]
 pub struct KafkaTransport {
-    pub bootstrap: String,
+    /// Bootstrap servers and security of every client.
+    pub connection: KafkaConnection,
     pub topics: Topics,
     pub session_timeout_ms: u32,
     /// Longest pause between polls before a member is considered stuck
@@ -60,7 +61,7 @@ pub(super) async fn start(
     config: &RuntimeConfig,
     stop: watch::Receiver<bool>,
 ) -> Result<(KafkaParts, Vec<JoinHandle<()>>), KafkaError> {
-    let producer = KafkaProducer::new(&k.bootstrap)?;
+    let producer = KafkaProducer::new(&k.connection)?;
     let intake =
         tokio::spawn(run_intake(k.clone(), pool.clone(), supervisor.clone(), config.clone(), producer.clone(), stop));
     Ok((KafkaParts { producer, topics: k.topics.clone() }, vec![intake]))
@@ -76,7 +77,7 @@ async fn run_intake(
 ) {
     let mut delay = Duration::from_millis(500);
     loop {
-        match ensure_topics(&k.bootstrap, &k.topics, Duration::from_secs(10)).await {
+        match ensure_topics(&k.connection, &k.topics, Duration::from_secs(10)).await {
             Ok(created) => {
                 if !created.is_empty() {
                     tracing::info!(?created, "topics created");
@@ -110,7 +111,7 @@ fn consumers(
     stop: watch::Receiver<bool>,
 ) -> Result<(JoinHandle<()>, JoinHandle<()>), KafkaError> {
     let identity = group_consumer(
-        &k.bootstrap,
+        &k.connection,
         &format!("{}fte-identity", k.topics.prefix),
         k.session_timeout_ms,
         k.max_poll_interval_ms,
@@ -119,11 +120,17 @@ fn consumers(
     let inbound: Vec<String> = crate::domain::Channel::ALL.iter().map(|c| k.topics.inbound(*c)).collect();
     let inbound_refs: Vec<&str> = inbound.iter().map(String::as_str).collect();
     identity.subscribe(&inbound_refs).map_err(KafkaError::Config)?;
-    let identity_task =
-        tokio::spawn(run_identity_router(identity, producer.clone(), k.topics.clone(), pool.clone(), stop.clone()));
+    let identity_task = tokio::spawn(run_identity_router(
+        identity,
+        producer.clone(),
+        k.topics.clone(),
+        pool.clone(),
+        Arc::clone(&config.slack_profiles),
+        stop.clone(),
+    ));
 
     let tickets = group_consumer(
-        &k.bootstrap,
+        &k.connection,
         &format!("{}fte-conversations", k.topics.prefix),
         k.session_timeout_ms,
         k.max_poll_interval_ms,

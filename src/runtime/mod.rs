@@ -1,12 +1,15 @@
 //! The conversation runtime in one process: the supervisor and its actors,
 //! a router per partition of the in-process `fte.tickets.incoming` topic,
-//! the outbox relay and the inactivity sweeper. `Runtime::submit` is the
+//! the outbox relay, the inactivity sweeper and the retention job
+//! (`retention`). `Runtime::submit` is the
 //! library entry point (tests, the bench harness, the inject route): it
 //! resolves the customer, publishes the message keyed by customer, and
 //! returns once the turn is committed.
 
+mod erasure_watch;
 mod intake;
 mod kafka_mode;
+pub mod retention;
 mod sweeper;
 
 pub use kafka_mode::{KafkaParts, KafkaTransport};
@@ -41,11 +44,12 @@ use crate::bus::{MemoryTopic, OutboundRecord, PartitionReceiver};
 use crate::config::RuntimeSettings;
 use crate::conversation::store::{ESCALATIONS_TOPIC, METRICS_TOPIC, outbound_topic};
 use crate::conversation::{ConversationState, Event};
-use crate::crm::{CrmError, resolve_customer};
+use crate::crm::{CrmError, SlackProfiles, resolve_customer};
 use crate::db::Patience;
 use crate::domain::{Channel, ConversationId, CustomerId, InboundMessage, TenantId, TicketMessage};
 use crate::kafka::KafkaOutbound;
 use crate::outbox::{MemoryOutbound, OutboundSink, run_relay};
+use crate::telemetry::{Redacted, provider_id};
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
@@ -74,6 +78,12 @@ pub struct RuntimeConfig {
     pub turn_concurrency: Option<usize>,
     /// Where turns are counted (the process's `/metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// How often the retention job runs; `None`: it does not run here.
+    pub retention_interval: Option<Duration>,
+    /// Reads a Slack sender's profile (email, name) before their message is
+    /// resolved to a customer (`crm::SlackProfiles`), here or in the Kafka
+    /// identity router.
+    pub slack_profiles: Arc<SlackProfiles>,
 }
 
 impl Default for RuntimeConfig {
@@ -92,6 +102,8 @@ impl Default for RuntimeConfig {
             drain_timeout: Duration::from_secs(30),
             turn_concurrency: None,
             metrics: Arc::default(),
+            retention_interval: None,
+            slack_profiles: Arc::default(),
         }
     }
 }
@@ -114,6 +126,8 @@ impl RuntimeConfig {
             inactivity_timeout: Duration::from_secs(settings.inactivity_timeout_secs),
             drain_timeout,
             turn_concurrency: settings.turn_concurrency,
+            retention_interval: (settings.retention_interval_secs > 0)
+                .then(|| Duration::from_secs(settings.retention_interval_secs)),
             ..defaults
         }
     }
@@ -293,8 +307,9 @@ impl Runtime {
             supervisor.clone(),
             config.inactivity_timeout,
             config.sweep_interval,
-            shutdown_rx,
+            shutdown_rx.clone(),
         ));
+        let erasures = tokio::spawn(erasure_watch::run(pool.clone(), supervisor.clone(), shutdown_rx));
         let runtime = Arc::new(Self {
             supervisor,
             supervisor_task,
@@ -305,7 +320,7 @@ impl Runtime {
             intake: Mutex::new(intake),
             intake_stop,
             outbound,
-            background: Mutex::new(vec![relay, sweeper]),
+            background: Mutex::new(vec![relay, sweeper, erasures]),
             shutdown,
             pool,
             config,
@@ -315,6 +330,17 @@ impl Runtime {
             let recovery = tokio::spawn(Arc::clone(&runtime).recover_intake());
             if let Ok(mut background) = runtime.background.lock() {
                 background.push(recovery);
+            }
+        }
+        if let Some(every) = runtime.config.retention_interval {
+            let job = retention::Retention {
+                pool: runtime.pool.clone(),
+                metrics: Arc::clone(&runtime.config.metrics),
+                batch: retention::BATCH,
+            };
+            let task = tokio::spawn(retention::run(job, every, runtime.shutdown.subscribe()));
+            if let Ok(mut background) = runtime.background.lock() {
+                background.push(task);
             }
         }
         Ok(runtime)
@@ -357,14 +383,16 @@ impl Runtime {
                 match runtime.submit(message.clone()).await {
                     Ok(_) | Err(SubmitError::Failed(_)) => break true,
                     Err(e) if e.is_transient() => {
-                        tracing::warn!(tenant_id = %tenant, external_id = %message.external_id, error = %e, "stored message not taken up yet; retrying");
+                        let (external_id, error) = (provider_id(&message.external_id), Redacted(&e));
+                        tracing::warn!(tenant_id = %tenant, %external_id, %error, "stored message not taken up yet; retrying");
                         patience.wait().await;
                     }
                     Err(e) => {
                         // Shutting down (the row is taken up at the next
                         // start) or refused for good (reported).
                         if !matches!(e, SubmitError::Closed) {
-                            tracing::error!(tenant_id = %tenant, external_id = %message.external_id, error = %e, "stored message cannot be taken up");
+                            let (external_id, error) = (provider_id(&message.external_id), Redacted(&e));
+                            tracing::error!(tenant_id = %tenant, %external_id, %error, "stored message cannot be taken up");
                         }
                         break false;
                     }
@@ -410,7 +438,7 @@ impl Runtime {
             match message {
                 Ok(message) => self.process_intake(id, message),
                 Err(e) => {
-                    tracing::error!(tenant_id = %tenant, intake_id = id.0, error = %e, "unreadable intake row left in place")
+                    tracing::error!(tenant_id = %tenant, intake_id = id.0, error = %Redacted(&e), "unreadable intake row left in place")
                 }
             }
         }
@@ -439,10 +467,11 @@ impl Runtime {
         }
     }
 
-    /// Resolves the sender, then routes the message to their actor; returns
-    /// once the turn is committed (or has finally failed).
+    /// Resolves the sender (a Slack sender's profile read first, see
+    /// `crm::SlackProfiles`), then routes the message to their actor;
+    /// returns once the turn is committed (or has finally failed).
     pub async fn submit(&self, message: InboundMessage) -> Result<TurnReceipt, SubmitError> {
-        let message = message.cleaned();
+        let message = self.config.slack_profiles.enrich(&self.pool, message.cleaned()).await;
         let identifiers = message.all_identifiers();
         let resolution =
             resolve_customer(&self.pool, message.tenant_id, &identifiers, message.display_name.as_deref()).await?;

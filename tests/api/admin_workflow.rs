@@ -19,8 +19,16 @@ use std::time::Duration;
 const TEAM: &str = "T0WORKFLOW";
 const SECRET: &str = "5f742231b10e8888abcd99yyyzzz85a5";
 const BOT_TOKEN: &str = "xoxb-1234-5678-workflow";
+const POST: &str = "/api/chat.postMessage";
 
+/// `chat.postMessage` posts; `users.info` (the sender's profile, read
+/// before their first message is resolved) answers a profile without
+/// email or name.
 fn posted(rec: &Recorded) -> (u16, Vec<(String, String)>, String) {
+    if rec.path == "/api/users.info" {
+        let user = json!({"id": "U0CUSTOMER", "name": "", "profile": {"real_name": "", "display_name": ""}});
+        return (200, vec![], json!({"ok": true, "user": user}).to_string());
+    }
     let channel = rec.json()["channel"].as_str().unwrap_or("D0").to_string();
     let ts = format!("1700000000.{:06}", uuid::Uuid::new_v4().as_u128() % 1_000_000);
     (200, vec![], json!({"ok": true, "channel": channel, "ts": ts, "message": {"text": "x"}}).to_string())
@@ -136,7 +144,7 @@ async fn a_human_reply_goes_out_on_the_customers_channel_and_claims_the_escalati
     assert_eq!(queue[0]["status"], "open");
     assert!(queue[0]["age_seconds"].as_i64().unwrap() >= 0);
     // The holding reply.
-    env.fake.wait_for(1, Duration::from_secs(20)).await;
+    env.fake.wait_for_path(POST, 1, Duration::from_secs(20)).await;
 
     let reply = format!("/api/v1/conversations/{conversation}/reply");
     let (status, problem) = env.post(&reply, &viewer, Some(json!({"body": "hi"}))).await;
@@ -160,7 +168,7 @@ async fn a_human_reply_goes_out_on_the_customers_channel_and_claims_the_escalati
         .await;
     assert_eq!(status, 200, "{body}");
     let message_id = body["message_id"].as_str().unwrap().to_string();
-    let sent = env.fake.wait_for(2, Duration::from_secs(20)).await;
+    let sent = env.fake.wait_for_path(POST, 2, Duration::from_secs(20)).await;
     let j = sent[1].json();
     assert_eq!(j["channel"], "D0CUSTOMER");
     assert_eq!(j["thread_ts"], "1700000001.000100", "the reply goes in the customer's thread");
@@ -206,13 +214,13 @@ async fn drafts_wait_for_approval_and_are_approved_edited_or_rejected() {
     let draft_text = drafts[0]["draft"].as_str().unwrap().to_string();
     assert_eq!(env.state(&conversation, &viewer).await, "awaiting_approval");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(env.fake.requests().is_empty(), "nothing is sent before a human decides");
+    assert!(env.fake.requests_to(POST).is_empty(), "nothing is sent before a human decides");
 
     let id = drafts[0]["id"].as_str().unwrap().to_string();
     assert_eq!(env.post(&format!("/api/v1/approvals/{id}/approve"), &viewer, None).await.0, 403);
     let (status, body) = env.post(&format!("/api/v1/approvals/{id}/approve"), &agent, None).await;
     assert_eq!(status, 200, "{body}");
-    let sent = env.fake.wait_for(1, Duration::from_secs(20)).await;
+    let sent = env.fake.wait_for_path(POST, 1, Duration::from_secs(20)).await;
     assert_eq!(sent[0].json()["text"], draft_text.as_str());
     assert_eq!(sent[0].json()["thread_ts"], "1700000001.000100");
     assert_eq!(env.state(&conversation, &viewer).await, "awaiting_customer");
@@ -227,7 +235,7 @@ async fn drafts_wait_for_approval_and_are_approved_edited_or_rejected() {
     assert_eq!(env.post(&edit, &agent, Some(json!({"body": "  "}))).await.0, 422);
     let (status, body) = env.post(&edit, &agent, Some(json!({"body": "Credit notes are under **Billing**."}))).await;
     assert_eq!(status, 200, "{body}");
-    let sent = env.fake.wait_for(2, Duration::from_secs(20)).await;
+    let sent = env.fake.wait_for_path(POST, 2, Duration::from_secs(20)).await;
     assert_eq!(sent[1].json()["text"], "Credit notes are under *Billing*.");
     assert_eq!(sent[1].json()["thread_ts"], "1700000002.000100");
 
@@ -249,7 +257,7 @@ async fn drafts_wait_for_approval_and_are_approved_edited_or_rejected() {
     );
     assert!(env.get("/api/v1/approvals", &viewer).await["items"].as_array().unwrap().is_empty());
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(env.fake.requests().len(), 2, "a rejected draft is never sent");
+    assert_eq!(env.fake.requests_to(POST).len(), 2, "a rejected draft is never sent");
 
     let mut tx = fte::db::begin_tenant(&env.db.pool, env.tenant).await.unwrap();
     let decided: Vec<(String, Option<String>)> =

@@ -4,16 +4,25 @@
 //! nothing; an angry customer escalates; email has greeting, signature,
 //! ticket reference and ≤ 500 words; WhatsApp stays under its hard cap;
 //! `create_ticket` first and `send_response` last. Also: low confidence
-//! makes a draft the customer never sees, and a customer who writes again
-//! to an escalated conversation gets one holding reply.
+//! makes a draft the customer never sees, a customer who writes again to
+//! an escalated conversation gets one holding reply, and every sample
+//! ticket's answer, sent on WhatsApp, fits in 300 characters with its
+//! best-ranked sentence kept.
 
-use crate::common::{TestDb, context_dir, email, runtime_with};
-use fte::agent::AgentBrain;
+use crate::common::{TestDb, context_dir, email, runtime_with, sample_tickets};
 use fte::agent::config::AgentConfig;
-use fte::agent::format::{EMAIL_MAX_WORDS, WHATSAPP_MAX_CHARS};
+use fte::agent::format::{
+    EMAIL_MAX_WORDS, WHATSAPP_MAX_CHARS, WHATSAPP_MORE, WHATSAPP_PREFERRED_CHARS, format_for_channel, is_emoji,
+    whatsapp_markup,
+};
+use fte::agent::guardrails::rules;
+use fte::agent::tools::{CreateTicketInput, TurnTools};
+use fte::agent::{AgentBrain, answer_budget, local};
 use fte::crm::MergePolicy;
 use fte::db::begin_tenant;
-use fte::domain::{Channel, Identifier, InboundMessage, MessageId, PhoneNumber, TenantId};
+use fte::domain::{
+    Channel, ConversationId, CustomerId, Identifier, InboundMessage, MessageId, PhoneNumber, Priority, TenantId,
+};
 use fte::kb::{self, KbSearch, MiniLmEmbedder};
 use fte::runtime::{Runtime, RuntimeConfig};
 use serde_json::Value;
@@ -210,4 +219,83 @@ async fn below_the_tenants_threshold_the_reply_waits_for_a_human() {
     assert!(draft.contains("60 minutes"), "{draft}");
     assert_eq!(state, "awaiting_approval");
     runtime.shutdown().await;
+}
+
+/// Whether the WhatsApp `text` keeps `key` whole, or starts with a
+/// shortening of it (its beginning, cut at a word, then "…"). Emoji and
+/// spacing aside: a cut message gives up its emoji.
+fn keeps_key(text: &str, key: &str) -> bool {
+    let norm = |s: &str| -> String {
+        s.chars().filter(|c| !is_emoji(*c)).collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let body = norm(text.strip_suffix(WHATSAPP_MORE).unwrap_or(text));
+    let key = norm(key);
+    if body.contains(&key) {
+        return true;
+    }
+    let shortened = body.strip_suffix('…').unwrap_or(&body);
+    shortened.chars().count() >= 100 && key.starts_with(shortened)
+}
+
+/// Every sample ticket's message (all channels), answered by the local
+/// brain as if it came on WhatsApp, then shaped for WhatsApp as a first
+/// reply or a later one, with and without an empathy line: at most 300
+/// characters with the "Reply for more help" marker, and the answer's
+/// best-ranked sentence is there, or its beginning.
+#[tokio::test]
+async fn whatsapp_answers_to_the_sample_tickets_fit_and_keep_their_best_sentence() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("tallyloom", MergePolicy::Manual).await.id;
+    let embedder = MiniLmEmbedder::load(&MiniLmEmbedder::default_dir()).expect("MiniLM model (make setup)");
+    let articles = kb::read_articles(&context_dir().join("product-docs")).unwrap();
+    kb::ingest(&db.pool, tenant, &embedder, &articles).await.unwrap();
+    let search = KbSearch::new();
+    let config = AgentConfig::default();
+    let empathy = "I'm sorry this got in the way of your work — here's how to sort it out.".to_string();
+    let (mut answered, mut cut) = (0, 0);
+    for ticket in sample_tickets() {
+        let id = ticket["id"].as_str().unwrap();
+        let message = ticket["message"].as_str().unwrap();
+        if rules::is_empty_or_friendly_emoji(message) {
+            continue; // answered before any search: "what can I help with?"
+        }
+        let mut tools = TurnTools {
+            pool: &db.pool,
+            tenant,
+            customer: CustomerId::new(),
+            conversation: ConversationId::new(),
+            new_conversation: true,
+            channel: Channel::Whatsapp,
+            embedder: &embedder,
+            kb: &search,
+            config: &config,
+            calls: Vec::new(),
+            ticket: None,
+            escalation: None,
+            response: None,
+            searches: 0,
+            hits: Vec::new(),
+        };
+        tools
+            .create_ticket(CreateTicketInput { subject: None, category: None, priority: Priority::Medium })
+            .await
+            .unwrap();
+        let answer = local::retrieve_answer(&mut tools, None, message, answer_budget(Channel::Whatsapp)).await.unwrap();
+        let local::Retrieved::Answer(answer) = answer else { continue };
+        answered += 1;
+        let lead = answer.lead.clone().unwrap_or_else(|| panic!("{id}: a condensed answer has a best sentence"));
+        let key = whatsapp_markup(&lead);
+        for (first_reply, empathy) in
+            [(true, None), (true, Some(empathy.clone())), (false, None), (false, Some(empathy.clone()))]
+        {
+            let parts = local::answer_parts(&answer, Some("Jo".into()), first_reply, empathy);
+            let text = format_for_channel(Channel::Whatsapp, &parts, &config);
+            let n = text.chars().count();
+            assert!(n <= WHATSAPP_PREFERRED_CHARS, "{id}: {n} characters:\n{text}");
+            assert!(keeps_key(&text, &key), "{id}: lost the best sentence {key:?}:\n{text}");
+            cut += usize::from(text.ends_with(WHATSAPP_MORE));
+        }
+    }
+    assert!(answered >= 40, "only {answered} sample tickets were answered");
+    eprintln!("{answered} answers, {cut} of {} renderings cut", answered * 4);
 }

@@ -76,7 +76,7 @@ async fn pg_commit_rate_rejects_no_clients_and_an_unreachable_database() {
 async fn broker_roundtrip_rate_of_2000_records_and_the_topic_is_deleted() {
     let brokers = kafka_brokers();
     let before = scratch_topics(&brokers);
-    let rate = broker_roundtrip_rate(&brokers, 2000, 256).await.unwrap();
+    let rate = broker_roundtrip_rate(&fte::kafka::KafkaConnection::plaintext(&brokers), 2000, 256).await.unwrap();
     eprintln!("broker round trip, 2000 records: {rate:?}");
     assert_sane(&rate, "broker");
     assert_eq!(rate.operations, 2000, "every record comes back exactly once: {rate:?}");

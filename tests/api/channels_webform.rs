@@ -232,3 +232,50 @@ async fn hostile_text_in_a_ticket_is_refused_with_nothing_stored_or_cleaned_stor
     child.kill().ok();
     child.wait().ok();
 }
+
+/// An escalated ticket: the status page shows the holding reply (stored
+/// with author `system`) under its own author, and marks it read like any
+/// other reply; the widget keeps waiting for the team's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escalated_ticket_shows_its_holding_reply_on_the_status_page() {
+    let db = TestDb::new().await;
+    let tenant = db.tenant("tallyloom", MergePolicy::Manual).await.id;
+    upsert_account(&db.pool, tenant, Provider::Webform, "tallyloom-demo", &json!({"reply_by_email": false}))
+        .await
+        .unwrap();
+    let (mut child, addr) =
+        spawn_serve(&db.url, &[("FTE_WEBFORM_SECRET", "a-test-secret-of-at-least-thirty-two-bytes!")]);
+    let api = format!("http://{addr}/support/api/tickets");
+    let message = "Please let me talk to a human about my invoices.";
+    let r = post(&api, "application/json", ticket(json!({"message": message})).to_string().into_bytes()).await;
+    assert_eq!(r.status(), 201);
+    let receipt: Value = r.json().await.unwrap();
+    let (id, token) = (receipt["ticket_id"].as_str().unwrap(), receipt["token"].as_str().unwrap());
+    let mut view = Value::Null;
+    for _ in 0..100 {
+        let r = reqwest::get(format!("{api}/{id}?token={token}")).await.unwrap();
+        if r.status() == 200 {
+            view = r.json().await.unwrap();
+            if view["messages"].as_array().unwrap().len() >= 2 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let messages = view["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "{view}");
+    assert_eq!(messages[0]["author"], "customer");
+    assert_eq!(messages[0]["body"], message);
+    assert_eq!(messages[1]["author"], "system", "{view}");
+    assert!(messages[1]["body"].as_str().unwrap().contains("a member of our team will pick this up"), "{view}");
+    let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
+    let (author, status): (String, String) =
+        sqlx::query_as("SELECT author, delivery_status FROM messages WHERE direction = 'outbound'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((author.as_str(), status.as_str()), ("system", "read"), "shown, so read");
+    child.kill().ok();
+    child.wait().ok();
+}

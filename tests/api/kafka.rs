@@ -4,7 +4,7 @@
 
 use crate::common::kafka_brokers;
 use fte::domain::TenantId;
-use fte::kafka::{Envelope, EventType, KafkaProducer, Topics, ensure_topics};
+use fte::kafka::{Envelope, EventType, KafkaConnection, KafkaProducer, Topics, ensure_topics};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -18,9 +18,9 @@ fn topics() -> Topics {
 async fn topics_are_created_once_with_their_partition_counts() {
     let brokers = kafka_brokers();
     let topics = topics();
-    let created = ensure_topics(&brokers, &topics, Duration::from_secs(10)).await.unwrap();
+    let created = ensure_topics(&KafkaConnection::plaintext(&brokers), &topics, Duration::from_secs(10)).await.unwrap();
     assert_eq!(created.len(), topics.all().len(), "{created:?}");
-    let again = ensure_topics(&brokers, &topics, Duration::from_secs(10)).await.unwrap();
+    let again = ensure_topics(&KafkaConnection::plaintext(&brokers), &topics, Duration::from_secs(10)).await.unwrap();
     assert!(again.is_empty(), "second run creates nothing: {again:?}");
 
     let consumer: StreamConsumer = ClientConfig::new().set("bootstrap.servers", &brokers).create().unwrap();
@@ -36,8 +36,8 @@ async fn topics_are_created_once_with_their_partition_counts() {
 async fn an_enveloped_record_round_trips_through_the_broker() {
     let brokers = kafka_brokers();
     let topics = topics();
-    ensure_topics(&brokers, &topics, Duration::from_secs(10)).await.unwrap();
-    let producer = KafkaProducer::new(&brokers).unwrap();
+    ensure_topics(&KafkaConnection::plaintext(&brokers), &topics, Duration::from_secs(10)).await.unwrap();
+    let producer = KafkaProducer::new(&KafkaConnection::plaintext(&brokers)).unwrap();
     let tenant = TenantId::new();
     let env =
         Envelope::new(EventType::Metrics, "/fte/test", tenant, None, &serde_json::json!({"latency_ms": 12})).unwrap();

@@ -9,7 +9,7 @@ use crate::common::{TestDb, kafka_brokers};
 use fte::crm::MergePolicy;
 use fte::db::begin_tenant;
 use fte::domain::{Channel, EmailAddress, Identifier, InboundMessage, PhoneNumber, TenantId};
-use fte::kafka::{Envelope, EventType, KafkaProducer, Topics};
+use fte::kafka::{Envelope, EventType, KafkaConnection, KafkaProducer, Topics};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -140,7 +140,7 @@ async fn poison_goes_to_the_dlq_and_the_pipeline_keeps_flowing_and_two_channels_
     let db = TestDb::new().await;
     let tenant = db.tenant("kafka", MergePolicy::Manual).await.id;
     let d = deploy(&db).await;
-    let producer = KafkaProducer::new(&kafka_brokers()).unwrap();
+    let producer = KafkaProducer::new(&KafkaConnection::plaintext(kafka_brokers())).unwrap();
     // Garbage, then an event of the wrong type, on the email inbound topic.
     producer.send_bytes(&d.topics.inbound(Channel::Email), "x", b"\xff not json").await.unwrap();
     let wrong = Envelope::new(EventType::Metrics, "/test", tenant, None, &json!({"latency_ms": 1})).unwrap();
@@ -328,7 +328,7 @@ async fn a_redelivered_ticket_record_causes_no_second_reply() {
     };
     // The same record twice on fte.tickets.incoming, as a broker may hand
     // out an offset again after a rebalance.
-    let producer = KafkaProducer::new(&kafka_brokers()).unwrap();
+    let producer = KafkaProducer::new(&KafkaConnection::plaintext(kafka_brokers())).unwrap();
     let env = Envelope::new(EventType::Ticket, "/test", tenant, None, &ticket).unwrap();
     for _ in 0..2 {
         producer.send(&d.topics.tickets(), &customer.to_string(), &env).await.unwrap();
@@ -375,7 +375,7 @@ async fn a_backed_up_partition_is_paused_and_does_not_stall_the_others() {
         ..Default::default()
     };
     let transport = fte::runtime::Transport::Kafka(fte::runtime::KafkaTransport {
-        bootstrap: kafka_brokers(),
+        connection: KafkaConnection::plaintext(kafka_brokers()),
         topics: topics.clone(),
         session_timeout_ms: 6000,
         max_poll_interval_ms: 15000,

@@ -17,6 +17,7 @@ const TENANT_TABLES: &[&str] = &[
     "conversation_snapshots",
     "messages",
     "inbound_intake",
+    "customer_erasures",
     "tickets",
     "knowledge_base",
     "kb_documents",

@@ -2,7 +2,8 @@
 //! over WebDriver from Rust): a test page on another origin embeds it with
 //! one `<script>` tag, a customer fills the form and submits, sees the
 //! ticket reference, and the agent's reply appears in the status view; the
-//! status link shows the same on the hosted status page.
+//! status link shows the same on the hosted status page. A ticket handed
+//! to the team shows its holding reply there, labelled as automatic.
 
 use crate::common::webdriver::{Browser, Scope};
 use crate::common::{TestDb, spawn_serve};
@@ -76,12 +77,38 @@ async fn a_customer_submits_the_embedded_form_and_sees_the_reply() {
     let shown = browser.find(&status, "[data-testid=ticket-reference]", long).await;
     assert_eq!(browser.text_shown(&shown, long).await, reference);
     browser.find(&status, "[data-testid=reply]", long).await;
+
+    // A request for a person: the holding reply is on the status page.
+    let ticket = json!({
+        "name": "Sam Roe", "email": "sam@example.com", "phone": "", "subject": "Invoices", "category": "billing",
+        "message": "Please let me talk to a human about my invoices.", "website": "", "widget_key": "tallyloom-demo"
+    });
+    let receipt: serde_json::Value = reqwest::Client::new()
+        .post(format!("{service}/support/api/tickets"))
+        .json(&ticket)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    browser.goto(&format!("{service}{}", receipt["status_url"].as_str().unwrap())).await;
+    let host = browser.find(&Scope::Document, "fte-support-status", long).await;
+    let status = browser.shadow(&host).await;
+    browser.find(&status, "[data-testid=reply][data-author=system]", Duration::from_secs(60)).await;
+    let body = browser.find(&status, "[data-author=system] [data-testid=reply-body]", long).await;
+    assert!(browser.text_shown(&body, long).await.contains("a member of our team"));
+    let label = browser.find(&status, "[data-author=system] .meta strong", long).await;
+    assert_eq!(browser.text_shown(&label, long).await, "Support (automatic message)");
+    let note = browser.find(&status, "[data-testid=status-note]", long).await;
+    assert!(browser.text_shown(&note, long).await.contains("Our team will reply"), "still waiting for the team");
     browser.quit().await;
 
     // Stored as a web-form ticket, the reply marked read once shown.
     let mut tx = fte::db::begin_tenant(&db.pool, tenant).await.unwrap();
     let (channel, status): (String, String) = sqlx::query_as(
-        "SELECT channel, delivery_status FROM messages WHERE direction = 'outbound' ORDER BY created_at LIMIT 1",
+        "SELECT channel, delivery_status FROM messages WHERE direction = 'outbound' AND author = 'ai'
+          ORDER BY created_at LIMIT 1",
     )
     .fetch_one(&mut *tx)
     .await

@@ -310,17 +310,7 @@ impl<'a> TurnTools<'a> {
     /// Whether any article mentions `phrase` (a phrase query on the
     /// full-text index). Part of judging a search, not a tool of its own.
     pub async fn kb_mentions(&self, phrase: &str) -> Result<bool, ToolError> {
-        let mut tx = begin_tenant(self.pool, self.tenant).await?;
-        let found: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM knowledge_base
-                             WHERE embedder = $1 AND search_text @@ phraseto_tsquery('english', $2))",
-        )
-        .bind(self.embedder.name())
-        .bind(phrase)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(found)
+        Ok(self.kb.mentions(self.pool, self.tenant, self.embedder, phrase).await?)
     }
 
     /// `escalate_to_human`.

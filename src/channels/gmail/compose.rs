@@ -35,7 +35,8 @@ pub enum ComposeError {
     BadMessageId { field: &'static str, value: String },
     #[error("the reply body is empty")]
     EmptyBody,
-    #[error("the inbound message is not an email (sender {0})")]
+    /// The sender's kind (`phone`, `slack`, …), not the sender.
+    #[error("the inbound message is not an email (its sender is a {0} identifier)")]
     NotEmail(String),
 }
 
@@ -57,7 +58,7 @@ impl ReplyContext {
     /// `EmailMessage::into_inbound_message` stored.
     pub fn from_inbound(message: &InboundMessage) -> Result<Self, ComposeError> {
         let Identifier::Email(from) = &message.sender else {
-            return Err(ComposeError::NotEmail(message.sender.to_string()));
+            return Err(ComposeError::NotEmail(message.sender.kind().as_str().to_string()));
         };
         let meta = &message.metadata;
         let text = |k: &str| meta.get(k).and_then(Value::as_str).map(str::to_string);

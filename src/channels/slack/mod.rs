@@ -3,10 +3,12 @@
 //! entry point (`inbound`), payload parsing with its ignore rules
 //! (`events`), the kept customer message and its `InboundMessage`
 //! (`message`), mrkdwn to plain text (`text`), the `chat.postMessage`
-//! reply (`outbound`), and the history read that finds a reply an
-//! interrupted send posted (`lookup`). Nothing here does I/O: the HTTP
-//! server hands in the raw request, and the dispatcher sends the requests
-//! `outbound` and `lookup` build with its own client.
+//! reply (`outbound`), the history read that finds a reply an
+//! interrupted send posted (`lookup`), and the `users.info` read of a
+//! sender's profile (`users`). Nothing here does I/O: the HTTP server
+//! hands in the raw request, the dispatcher sends the requests `outbound`
+//! and `lookup` build with its own client, and the CRM's Slack profile
+//! lookup sends the one `users` builds.
 //! `signature_vectors.json` holds known-answer vectors from slack_sdk (see
 //! `signature`'s tests).
 //!
@@ -24,6 +26,7 @@ pub mod outbound;
 pub mod retry;
 pub mod signature;
 pub mod text;
+pub mod users;
 
 pub use events::{EventOutcome, IgnoreReason};
 pub use inbound::{InboundError, parse_request};
@@ -34,3 +37,4 @@ pub use outbound::{
 };
 pub use retry::{RetryHeaderError, RetryInfo, RetryReason};
 pub use signature::{SignatureError, SignatureVerifier, SigningSecret};
+pub use users::{SlackProfile, UsersError, parse_users_info_response, users_info_request};

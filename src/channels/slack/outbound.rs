@@ -42,7 +42,7 @@ pub(super) const RETRYABLE_ERRORS: [&str; 6] =
 
 /// `error` codes that mean our credentials or the installation are broken:
 /// every send will fail until an operator acts.
-const AUTH_ERRORS: [&str; 8] = [
+pub(super) const AUTH_ERRORS: [&str; 8] = [
     "not_authed",
     "invalid_auth",
     "account_inactive",

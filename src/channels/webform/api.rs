@@ -95,25 +95,42 @@ impl FromStr for TicketStatus {
     }
 }
 
-/// Who wrote a message, as the customer may see it. `messages.author` also
-/// has `system`, which the status view must leave out.
+/// Who wrote a message, as the customer sees it. `System` is what the
+/// runtime sent on its own: the holding reply of an escalation (the
+/// hand-over notice: who follows up, and when), the acknowledgement of a
+/// message written while humans have the conversation, the apology after
+/// failed attempts. Every `messages` row is to or from the customer
+/// (internal notes and hand-over summaries live in other tables), so all
+/// four authors are shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Author {
     Customer,
     Ai,
     Human,
+    System,
 }
 
 impl Author {
-    /// From `messages.author`; `None` for `system` (not shown).
-    pub fn from_db(s: &str) -> Result<Option<Self>, UnknownValue> {
+    pub const ALL: [Author; 4] = [Self::Customer, Self::Ai, Self::Human, Self::System];
+
+    /// From `messages.author`.
+    pub fn from_db(s: &str) -> Result<Self, UnknownValue> {
         match s {
-            "customer" => Ok(Some(Self::Customer)),
-            "ai" => Ok(Some(Self::Ai)),
-            "human" => Ok(Some(Self::Human)),
-            "system" => Ok(None),
+            "customer" => Ok(Self::Customer),
+            "ai" => Ok(Self::Ai),
+            "human" => Ok(Self::Human),
+            "system" => Ok(Self::System),
             _ => Err(UnknownValue { kind: "message author", value: s.to_string() }),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Ai => "ai",
+            Self::Human => "human",
+            Self::System => "system",
         }
     }
 }
@@ -131,7 +148,9 @@ pub struct StatusMessage {
 /// `{"ticket_id", "reference", "status", "subject", "created_at",
 /// "messages": [{"author", "body", "created_at"}]}`, messages oldest first.
 /// Only messages the customer may see belong here: their own, and replies
-/// actually sent to them (no drafts awaiting approval, no internal notes).
+/// actually sent to them, the runtime's own ones (`system`: holding replies,
+/// hand-over notices) included; no drafts awaiting approval, no failed
+/// sends, no internal notes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketStatusView {
     pub ticket_id: Uuid,
@@ -143,9 +162,11 @@ pub struct TicketStatusView {
 }
 
 impl TicketStatusView {
-    /// Whether the customer has an answer yet (the widget stops polling).
+    /// Whether the customer has an answer yet (the widget stops polling):
+    /// from the AI or a person. A holding reply is not one: the team's
+    /// answer is still to come.
     pub fn has_reply(&self) -> bool {
-        self.messages.iter().any(|m| m.author != Author::Customer)
+        self.messages.iter().any(|m| matches!(m.author, Author::Ai | Author::Human))
     }
 }
 
@@ -194,6 +215,9 @@ mod tests {
             messages: vec![StatusMessage { author: Author::Customer, body: "Hi <b>there</b>".into(), created_at: at }],
         };
         assert!(!view.has_reply());
+        let holding = "Hi Sven,\n\nA specialist will look into this and follow up with you.";
+        view.messages.push(StatusMessage { author: Author::System, body: holding.into(), created_at: at });
+        assert!(!view.has_reply(), "a holding reply is not the answer");
         view.messages.push(StatusMessage { author: Author::Ai, body: "Hi Sven,".into(), created_at: at });
         assert!(view.has_reply());
         assert_eq!(
@@ -206,6 +230,7 @@ mod tests {
                 "created_at": "2026-05-09T10:00:00Z",
                 "messages": [
                     {"author": "customer", "body": "Hi <b>there</b>", "created_at": "2026-05-09T10:00:00Z"},
+                    {"author": "system", "body": holding, "created_at": "2026-05-09T10:00:00Z"},
                     {"author": "ai", "body": "Hi Sven,", "created_at": "2026-05-09T10:00:00Z"},
                 ],
             })
@@ -219,10 +244,10 @@ mod tests {
             assert_eq!(serde_json::to_value(status).unwrap(), s);
         }
         assert!("claimed".parse::<TicketStatus>().is_err());
-        assert_eq!(Author::from_db("ai"), Ok(Some(Author::Ai)));
-        assert_eq!(Author::from_db("human"), Ok(Some(Author::Human)));
-        assert_eq!(Author::from_db("customer"), Ok(Some(Author::Customer)));
-        assert_eq!(Author::from_db("system"), Ok(None));
+        for author in Author::ALL {
+            assert_eq!(Author::from_db(author.as_str()), Ok(author));
+            assert_eq!(serde_json::to_value(author).unwrap(), author.as_str());
+        }
         assert!(Author::from_db("bot").is_err());
     }
 }

@@ -96,6 +96,17 @@ mod tests {
         }
     }
 
+    /// Every author the status API sends has a label in the widget.
+    #[test]
+    fn widget_labels_every_message_author() {
+        let start = WIDGET_JS.find("const AUTHORS = {").unwrap();
+        let end = start + WIDGET_JS[start..].find("};").unwrap();
+        for author in super::super::Author::ALL {
+            let name = author.as_str();
+            assert!(WIDGET_JS[start..end].contains(&format!("{name}: '")), "widget.js has no label for {name}");
+        }
+    }
+
     #[test]
     fn widget_limits_and_categories_match_the_server() {
         let limits = format!(

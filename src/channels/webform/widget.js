@@ -8,7 +8,8 @@
  * <fte-support-status endpoint="…" ticket-id="UUID" token="TOKEN">
  *   The status view. Without ticket-id/token it reads them from the page URL
  *   (/support/tickets/{id}?token=…). Polls {endpoint}/support/api/tickets/{id}?token=…
- *   every few seconds until a reply from the assistant or the team is there.
+ *   every few seconds until a reply from the assistant or the team is there (after a
+ *   holding reply, an automatic `system` message, every half minute).
  *
  * endpoint defaults to this script's origin. One tag is enough to embed the form:
  *   <script src="https://support.example.com/support/widget.js" data-widget-key="KEY"></script>
@@ -36,7 +37,9 @@
     open: "Open: we're working on it", pending: 'Waiting for your reply', escalated: 'With a specialist',
     resolved: 'Resolved', closed: 'Closed',
   };
-  const AUTHORS = { customer: 'You', ai: 'AI assistant', human: 'Support team' };
+  // Every author the status API sends (a Rust test checks the list): `system` messages are
+  // the automatic ones, such as the holding reply when a request is handed to the team.
+  const AUTHORS = { customer: 'You', ai: 'AI assistant', human: 'Support team', system: 'Support (automatic message)' };
   const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
   const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
   const CONTROL = /[\u0000-\u001F\u007F-\u009F]/;
@@ -62,6 +65,7 @@
     .messages { list-style: none; padding: 0; }
     .messages article { border-left: 4px solid #c3cad6; padding: .25rem .75rem; margin: 0 0 1rem; }
     .messages article[data-author="ai"], .messages article[data-author="human"] { border-color: #2f6fde; }
+    .messages article[data-author="system"] { border-color: #8a94a6; background: #f5f7fa; }
     .body { white-space: pre-wrap; overflow-wrap: anywhere; margin: .25rem 0 0; }
   `;
 
@@ -207,6 +211,10 @@
       if (replied || data.status === 'resolved' || data.status === 'closed') {
         this.note.textContent = replied ? 'We have replied below, and by email.' : '';
         return this.stop();
+      }
+      // A holding reply: a person answers later, so there is no hurry to ask again.
+      if (data.messages.some((m) => m.author === 'system')) {
+        return this.schedule('Our team will reply here and by email.', this.pollMs * 6);
       }
       this.schedule('Checking for a reply every few seconds. We will also reply by email.');
     }

@@ -54,7 +54,10 @@ fn failure(e: GmailIoError) -> SendFailure {
 pub fn recipient(context: &SendContext) -> Result<EmailAddress, SendFailure> {
     match &context.recipient {
         Some(Identifier::Email(e)) => Ok(e.clone()),
-        other => Err(SendFailure::permanent(format!("no email address to reply to (recipient {other:?})"))),
+        other => Err(SendFailure::permanent(format!(
+            "no email address to reply to (recipient: {})",
+            other.as_ref().map_or("none", |i| i.kind().as_str())
+        ))),
     }
 }
 

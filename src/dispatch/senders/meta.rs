@@ -51,7 +51,12 @@ pub async fn send(
         .map_err(|e| permanent(&e))?;
     let to = match &context.recipient {
         Some(Identifier::Whatsapp(p) | Identifier::Phone(p)) => p.clone(),
-        other => return Err(SendFailure::permanent(format!("no WhatsApp number to reply to (recipient {other:?})"))),
+        other => {
+            return Err(SendFailure::permanent(format!(
+                "no WhatsApp number to reply to (recipient: {})",
+                other.as_ref().map_or("none", |i| i.kind().as_str())
+            )));
+        }
     };
     let last = last_customer_message(pool, reply)
         .await

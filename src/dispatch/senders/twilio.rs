@@ -26,7 +26,12 @@ fn route(
         .map_err(|e| SendFailure::permanent(format!("account number: {e}")))?;
     let to = match &context.recipient {
         Some(Identifier::Whatsapp(p) | Identifier::Phone(p)) => p.clone(),
-        other => return Err(SendFailure::permanent(format!("no WhatsApp number to reply to (recipient {other:?})"))),
+        other => {
+            return Err(SendFailure::permanent(format!(
+                "no WhatsApp number to reply to (recipient: {})",
+                other.as_ref().map_or("none", |i| i.kind().as_str())
+            )));
+        }
     };
     Ok((credentials, from, to))
 }

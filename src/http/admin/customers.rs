@@ -3,16 +3,20 @@
 //! `GET /api/v1/customers/merge-candidates` (pending pairs one message tied
 //! together), all viewer and up; `POST /api/v1/customers/{id}/merge`
 //! (`{"absorb": "<customer id>"}`: the other customer's identifiers and
-//! history move to this one; supervisor and up, audited).
+//! history move to this one; supervisor and up, audited);
+//! `GET /api/v1/customers/{id}/export` (everything held about the person,
+//! as JSON; supervisor and up, audited) and `POST /api/v1/customers/{id}/erase`
+//! (`{"reason": "…"}`: their personal data goes from every table; admin,
+//! audited without personal data; their resident actor is stopped).
 
 use super::audit::{self, Entry};
 use super::{TenantQuery, require, scope, unavailable};
 use crate::auth::{Caller, Role};
-use crate::crm::{CrmError, merge_customers};
+use crate::crm::{CrmError, Erasure, erase_customer, export_customer, merge_customers};
 use crate::db::begin_tenant;
 use crate::domain::{CustomerId, TenantId};
 use crate::http::AppState;
-use crate::http::problem::Problem;
+use crate::http::problem::{FieldError, Problem};
 use crate::http::request_id::RequestId;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -31,6 +35,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(merge_candidates))
         .routes(routes!(detail))
         .routes(routes!(merge))
+        .routes(routes!(export))
+        .routes(routes!(erase))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -232,4 +238,111 @@ pub async fn merge(
     .await?;
     let found = load(&state, tenant, Some(kept.as_uuid()), 1).await.map_err(unavailable)?;
     found.into_iter().next().map(Json).ok_or_else(|| Problem::not_found("no such customer"))
+}
+
+fn crm_unavailable(e: CrmError) -> Problem {
+    tracing::error!(error = %e, "customer data request failed");
+    Problem::unavailable("the database could not be reached; retry")
+}
+
+/// Everything held about one person: their customer records (with any
+/// merged into them), identifiers, conversations and events, messages,
+/// tickets, escalations, approvals, agent turns and the audit entries
+/// about them. 404 for no such (or an erased) customer.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/export", tag = "customers",
+    params(("id" = String, Path, description = "customer id"), TenantQuery),
+    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    request: Option<Extension<RequestId>>,
+    Path(id): Path<String>,
+    Query(q): Query<TenantQuery>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    require(&caller, Role::Supervisor)?;
+    let tenant = scope(&caller, q.tenant.as_deref())?;
+    let customer: CustomerId = id.parse().map_err(|_| Problem::not_found("no such customer"))?;
+    let doc = export_customer(&state.pool, tenant, customer)
+        .await
+        .map_err(crm_unavailable)?
+        .ok_or_else(|| Problem::not_found("no such customer"))?;
+    audit::record(
+        &state.pool,
+        tenant,
+        &caller,
+        request.as_ref().map(|Extension(r)| r),
+        Entry {
+            action: "customer.export",
+            target_type: "customer",
+            target_id: customer.to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({ "exported": true }),
+        },
+    )
+    .await?;
+    Ok(Json(doc))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EraseRequest {
+    /// Why (e.g. "erasure request of 2026-12-01, ticket 1042"); kept in the
+    /// audit log, so it must not hold personal data. 1–500 characters.
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Erased {
+    pub customer_id: CustomerId,
+    /// Rows deleted (or, for the audit log, redacted) per table.
+    #[schema(value_type = Object)]
+    pub erased: serde_json::Value,
+    /// Whether this process stopped a resident actor for the customer
+    /// (other workers stop theirs within seconds).
+    pub actor_stopped: bool,
+}
+
+/// Erase a person: their rows in every table go (the event log included),
+/// audit entries about them lose their detail, aggregate metrics stay. The
+/// audit entry says who erased which customer id and why. 404 for no such
+/// customer; a second erase is 404 too.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/erase", tag = "customers",
+    params(("id" = String, Path, description = "customer id"), TenantQuery),
+    request_body = EraseRequest,
+    responses((status = 200, body = Erased), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem), (status = 415, body = Problem),
+              (status = 422, body = Problem), (status = 503, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn erase(
+    State(state): State<AppState>,
+    caller: Caller,
+    request: Option<Extension<RequestId>>,
+    Path(id): Path<String>,
+    Query(q): Query<TenantQuery>,
+    body: Result<Json<EraseRequest>, JsonRejection>,
+) -> Result<Json<Erased>, Problem> {
+    require(&caller, Role::Admin)?;
+    let tenant = scope(&caller, q.tenant.as_deref())?;
+    let Json(body) = body.map_err(|e| Problem::new(e.status(), "bad-request", e.body_text()))?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(Problem::invalid_fields(vec![FieldError {
+            field: "reason".into(),
+            message: "must be 1-500 characters".into(),
+        }]));
+    }
+    let customer: CustomerId = id.parse().map_err(|_| Problem::not_found("no such customer"))?;
+    let actor = caller.actor();
+    let erasure = Erasure { actor: &actor, reason, request_id: request.as_ref().map(|Extension(r)| r.0.as_str()) };
+    let erased = erase_customer(&state.pool, tenant, customer, erasure)
+        .await
+        .map_err(crm_unavailable)?
+        .ok_or_else(|| Problem::not_found("no such customer"))?;
+    let actor_stopped = match &state.runtime {
+        Some(runtime) => runtime.passivate(customer).await.unwrap_or(false),
+        None => false,
+    };
+    tracing::info!(%customer, actor_stopped, "customer erased");
+    Ok(Json(Erased { customer_id: customer, erased, actor_stopped }))
 }

@@ -5,8 +5,10 @@
 //! (another tenant's id is not found). The agent configuration is
 //! `tenants.settings -> 'agent'` ([`AgentConfig`]): unknown fields and bad
 //! values are refused (422), and it never holds secrets (a model endpoint
-//! names the environment variable with its key). Every change is audited in
-//! the tenant's audit log.
+//! names the environment variable with its key). A tenant's
+//! `retention_days` (1-3650) is how long its customer content is kept
+//! (`runtime::retention`). Every change is audited in the tenant's audit
+//! log.
 
 use super::audit::{self, Entry};
 use super::{body, require, scope, unavailable};
@@ -50,11 +52,15 @@ pub struct TenantView {
     /// `manual` or `auto`: what identity resolution does when one message
     /// ties two existing customers together.
     pub identity_merge_policy: String,
+    /// Days customer content is kept (messages, conversation events,
+    /// tickets…): the retention job deletes what is older.
+    pub retention_days: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "SELECT id, slug, name, identity_merge_policy, created_at, updated_at FROM tenants";
+const COLUMNS: &str =
+    "SELECT id, slug, name, identity_merge_policy, retention_days, created_at, updated_at FROM tenants";
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantPage {
@@ -94,7 +100,12 @@ pub struct TenantPatch {
     pub name: Option<String>,
     /// `manual` or `auto`.
     pub identity_merge_policy: Option<String>,
+    /// 1-3650.
+    pub retention_days: Option<i64>,
 }
+
+/// Days of retention a tenant may choose.
+const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 1..=3650;
 
 fn field(field: &str, message: impl Into<String>) -> FieldError {
     FieldError { field: field.into(), message: message.into() }
@@ -142,7 +153,12 @@ async fn load(state: &AppState, tenant: TenantId) -> Result<TenantView, Problem>
 }
 
 fn snapshot(t: &TenantView) -> serde_json::Value {
-    serde_json::json!({ "slug": t.slug, "name": t.name, "identity_merge_policy": t.identity_merge_policy })
+    serde_json::json!({
+        "slug": t.slug,
+        "name": t.name,
+        "identity_merge_policy": t.identity_merge_policy,
+        "retention_days": t.retention_days,
+    })
 }
 
 /// The tenants the key may see: every tenant for a global admin key, its
@@ -285,7 +301,7 @@ pub async fn get_tenant(
     Ok(Json(load(&state, tenant).await?))
 }
 
-/// Renames a tenant or changes its identity merge policy.
+/// Renames a tenant, or changes its identity merge policy or retention.
 #[utoipa::path(
     patch,
     path = "/api/v1/tenants/{id}",
@@ -318,8 +334,11 @@ pub async fn update_tenant(
     if change.identity_merge_policy.is_some() {
         check_policy(change.identity_merge_policy.as_deref(), &mut errors);
     }
-    if change.name.is_none() && change.identity_merge_policy.is_none() {
-        errors.push(field("name", "give name, identity_merge_policy or both"));
+    if change.retention_days.is_some_and(|d| !RETENTION_DAYS.contains(&d)) {
+        errors.push(field("retention_days", "1-3650 days"));
+    }
+    if change.name.is_none() && change.identity_merge_policy.is_none() && change.retention_days.is_none() {
+        errors.push(field("name", "give at least one of name, identity_merge_policy, retention_days"));
     }
     if !errors.is_empty() {
         return Err(Problem::invalid_fields(errors));
@@ -328,12 +347,13 @@ pub async fn update_tenant(
     let mut tx = begin_tenant(&state.pool, tenant).await.map_err(unavailable)?;
     sqlx::query(
         "UPDATE tenants SET name = COALESCE($2, name), identity_merge_policy = COALESCE($3, identity_merge_policy),
-                updated_at = now()
+                retention_days = COALESCE($4, retention_days), updated_at = now()
           WHERE id = $1",
     )
     .bind(tenant)
     .bind(change.name.as_deref().map(str::trim))
     .bind(change.identity_merge_policy.as_deref())
+    .bind(change.retention_days.and_then(|d| i32::try_from(d).ok()))
     .execute(&mut *tx)
     .await
     .map_err(unavailable)?;

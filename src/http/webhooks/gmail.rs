@@ -19,6 +19,7 @@ use crate::crm::ChannelAccount;
 use crate::gmail::{GmailIoError, cursor, settings};
 use crate::http::AppState;
 use crate::http::problem::Problem;
+use crate::telemetry::Redacted;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -37,15 +38,15 @@ const PUSH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 fn problem(account: uuid::Uuid, e: GmailIoError) -> Problem {
     match e {
         GmailIoError::Unauthenticated(reason) => {
-            tracing::warn!(account_id = %account, reason, "Gmail push with a bad token rejected");
+            tracing::warn!(account_id = %account, reason = %Redacted(&reason), "Gmail push with a bad token rejected");
             Problem::unauthorized(reason)
         }
         GmailIoError::Temporary(reason) => {
-            tracing::warn!(account_id = %account, reason, "Gmail sync failed; Pub/Sub will redeliver");
+            tracing::warn!(account_id = %account, reason = %Redacted(&reason), "Gmail sync failed; Pub/Sub will redeliver");
             Problem::unavailable("mailbox sync failed; retry")
         }
         GmailIoError::Permanent(reason) => {
-            tracing::error!(account_id = %account, reason, "Gmail account misconfigured");
+            tracing::error!(account_id = %account, reason = %Redacted(&reason), "Gmail account misconfigured");
             Problem::unavailable("the channel account is misconfigured")
         }
     }

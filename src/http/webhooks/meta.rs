@@ -39,6 +39,19 @@ fn misconfigured(account: &ChannelAccount, e: impl std::fmt::Display) -> Problem
     Problem::unavailable("the channel account is misconfigured")
 }
 
+/// Why an item was skipped, without the values the error quotes (a
+/// sender's number among them).
+fn skip_reason(e: &meta::ItemError) -> String {
+    use meta::ItemError as E;
+    match e {
+        E::NotAnObject | E::Missing(_) | E::NotAnArray(_) => e.to_string(),
+        E::BadMessageId(_) => "its message id is not usable as a dedupe key".into(),
+        E::BadTimestamp(_) => "its timestamp is not Unix seconds".into(),
+        E::BadSender { .. } => "its sender is not a WhatsApp number".into(),
+        E::WrongProduct(_) => "its messaging_product is not whatsapp".into(),
+    }
+}
+
 pub async fn subscribe(State(state): State<AppState>, uri: Uri) -> Result<Response, Problem> {
     let pairs = meta::parse_query(uri.query().unwrap_or_default()).map_err(|e| Problem::bad_request(e.to_string()))?;
     let accounts = state
@@ -114,7 +127,8 @@ pub async fn notify(
         })?;
     }
     for skipped in &batch.skipped {
-        tracing::warn!(item = ?skipped, "Meta webhook item skipped");
+        let id = skipped.id.as_deref().map(crate::telemetry::provider_id);
+        tracing::warn!(item = %skipped.path, id = id.as_deref(), reason = %skip_reason(&skipped.error), "Meta webhook item skipped");
     }
     for status in &batch.statuses {
         let (Some(delivery), Some(account)) = (status.delivery_status(), accounts.get(&status.phone_number_id)) else {

@@ -18,6 +18,7 @@ use crate::crm::ChannelAccount;
 use crate::db::begin_tenant;
 use crate::domain::{InboundMessage, TenantId};
 use crate::runtime::SubmitError;
+use crate::telemetry::{Redacted, provider_id};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, Uri};
@@ -42,7 +43,9 @@ pub async fn account(state: &AppState, provider: Provider, address: &str) -> Res
     match state.accounts.resolve(provider, address).await {
         Ok(Some(account)) => Ok(account),
         Ok(None) => {
-            tracing::warn!(%provider, address, "webhook for an unknown channel account rejected");
+            // The address may be a person's (a mailbox, a number): hashed.
+            let address_hash = crate::telemetry::pii_hash(address);
+            tracing::warn!(%provider, address_hash, "webhook for an unknown channel account rejected");
             Err(Problem::forbidden(format!("no {provider} account {address:?} is configured here")))
         }
         Err(e) => {
@@ -83,7 +86,8 @@ pub async fn take_in(state: &AppState, account: &ChannelAccount, message: Inboun
         (None, None) => return Err(Problem::unavailable("this process takes no messages")),
     };
     outcome.map_err(|e| {
-        tracing::warn!(%tenant_id, %channel, external_id, error = %e, "inbound message not taken in");
+        let (external_id, error) = (provider_id(&external_id), Redacted(&e));
+        tracing::warn!(%tenant_id, %channel, %external_id, %error, "inbound message not taken in");
         match e {
             SubmitError::Closed => Problem::unavailable("shutting down; retry"),
             SubmitError::Busy { retry_after_secs } => Problem::unavailable_for(e.to_string(), retry_after_secs),
@@ -91,7 +95,7 @@ pub async fn take_in(state: &AppState, account: &ChannelAccount, message: Inboun
         }
     })?;
     state.metrics.message(channel.as_str(), "inbound");
-    tracing::info!(%tenant_id, %channel, external_id, "inbound message taken in");
+    tracing::info!(%tenant_id, %channel, external_id = %provider_id(&external_id), "inbound message taken in");
     Ok(())
 }
 

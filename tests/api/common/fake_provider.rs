@@ -1,13 +1,16 @@
 //! A local fake of a provider's HTTP API: records every request exactly as
 //! it arrived (method, path and query, headers, body) and answers with a
-//! scripted response, else the default responder's. The channel tests
-//! point an account's base URL at it and assert on the recorded requests.
+//! scripted response (one scripted for the request's path first, then one
+//! scripted for any path), else the default responder's, after the delay
+//! set for the path if any. The channel tests point an account's base URL
+//! at it and assert on the recorded requests.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct Recorded {
@@ -37,7 +40,12 @@ impl Recorded {
         self.form().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
+    /// The body as JSON; `Null` for an empty body (a GET), so a responder
+    /// that reads JSON bodies also answers a provider's reads.
     pub fn json(&self) -> serde_json::Value {
+        if self.body.is_empty() {
+            return serde_json::Value::Null;
+        }
         serde_json::from_str(&self.body).expect("the request body is JSON")
     }
 }
@@ -79,6 +87,8 @@ pub struct FakeProvider {
     pub base_url: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
     script: Arc<Mutex<VecDeque<Reply>>>,
+    path_scripts: Arc<Mutex<HashMap<String, VecDeque<Reply>>>>,
+    delays: Arc<Mutex<HashMap<String, Duration>>>,
 }
 
 impl FakeProvider {
@@ -87,10 +97,12 @@ impl FakeProvider {
     pub async fn start(default: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(VecDeque::new()));
+        let path_scripts: Arc<Mutex<HashMap<String, VecDeque<Reply>>>> = Arc::default();
+        let delays: Arc<Mutex<HashMap<String, Duration>>> = Arc::default();
         let responder: Responder = Arc::new(default);
-        let (r, s) = (requests.clone(), script.clone());
+        let (r, s, ps, d) = (requests.clone(), script.clone(), path_scripts.clone(), delays.clone());
         let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (r, s, responder) = (r.clone(), s.clone(), responder.clone());
+            let (r, s, ps, d, responder) = (r.clone(), s.clone(), ps.clone(), d.clone(), responder.clone());
             async move {
                 let rec = Recorded {
                     method: method.to_string(),
@@ -99,8 +111,17 @@ impl FakeProvider {
                     headers,
                     body: String::from_utf8_lossy(&body).into_owned(),
                 };
-                let reply = s.lock().unwrap().pop_front().unwrap_or_else(|| responder(&rec));
+                let scripted = ps.lock().unwrap().get_mut(&rec.path).and_then(VecDeque::pop_front);
+                let scripted = scripted.or_else(|| s.lock().unwrap().pop_front());
+                let delay = d.lock().unwrap().get(&rec.path).copied();
+                let reply = match scripted {
+                    Some(reply) => reply,
+                    None => responder(&rec),
+                };
                 r.lock().unwrap().push(rec);
+                if let Some(delay) = delay {
+                    tokio::time::sleep(delay).await;
+                }
                 let (status, headers, body) = reply;
                 let mut response: Response = body.into_response();
                 *response.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
@@ -116,7 +137,7 @@ impl FakeProvider {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { base_url: format!("http://{addr}"), requests, script }
+        Self { base_url: format!("http://{addr}"), requests, script, path_scripts, delays }
     }
 
     /// Queues replies for the next requests, in order.
@@ -124,8 +145,41 @@ impl FakeProvider {
         self.script.lock().unwrap().extend(replies);
     }
 
+    /// Queues replies for the next requests to `path`, in order (before
+    /// any reply queued with `script`).
+    pub fn script_path(&self, path: &str, replies: impl IntoIterator<Item = Reply>) {
+        self.path_scripts.lock().unwrap().entry(path.to_string()).or_default().extend(replies);
+    }
+
+    /// Answers every later request to `path` only after `delay`.
+    pub fn delay_path(&self, path: &str, delay: Duration) {
+        self.delays.lock().unwrap().insert(path.to_string(), delay);
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// The requests to `path`, in arrival order.
+    pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
+        self.requests().into_iter().filter(|r| r.path == path).collect()
+    }
+
+    /// Waits until at least `n` requests to `path` arrived.
+    pub async fn wait_for_path(&self, path: &str, n: usize, within: Duration) -> Vec<Recorded> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let got = self.requests_to(path);
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the fake provider got {} of {n} requests to {path}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits until at least `n` requests arrived.

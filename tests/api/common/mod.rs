@@ -64,6 +64,8 @@ impl TestDb {
             database_url: Secret::new(self.url.clone()),
             database_max_connections: 5,
             database_acquire_timeout_secs: 5,
+            database_ssl_mode: None,
+            database_ssl_root_cert: None,
         }
     }
 
@@ -172,6 +174,42 @@ pub fn spawn_serve(db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, 
 
 /// Starts `fte <role>` (serve, api, worker, dispatcher) like `spawn_serve`.
 pub fn spawn_role(role: &str, db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, std::net::SocketAddr) {
+    spawn_role_keeping(role, db_url, env, None)
+}
+
+/// Every line a process logged, from its first; complete once the process
+/// has exited and `done` is true.
+#[derive(Clone, Default)]
+pub struct LogLines {
+    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl LogLines {
+    /// Waits (after the process was killed) until its last line was read.
+    pub fn all(&self, within: std::time::Duration) -> Vec<String> {
+        let deadline = std::time::Instant::now() + within;
+        while !self.done.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(std::time::Instant::now() < deadline, "the process's log did not end in {within:?}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+/// `spawn_serve` that also keeps every line the process logs.
+pub fn spawn_serve_logged(db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, std::net::SocketAddr, LogLines) {
+    let logs = LogLines::default();
+    let (child, addr) = spawn_role_keeping("serve", db_url, env, Some(logs.clone()));
+    (child, addr, logs)
+}
+
+fn spawn_role_keeping(
+    role: &str,
+    db_url: &str,
+    env: &[(&str, &str)],
+    keep: Option<LogLines>,
+) -> (std::process::Child, std::net::SocketAddr) {
     use std::io::{BufRead, BufReader};
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fte"));
     cmd.arg(role)
@@ -198,6 +236,9 @@ pub fn spawn_role(role: &str, db_url: &str, env: &[(&str, &str)]) -> (std::proce
     let mut lines = BufReader::new(logs).lines();
     let addr = loop {
         let line = lines.next().expect("serve exited before listening").expect("read serve's log");
+        if let Some(keep) = &keep {
+            keep.lines.lock().unwrap().push(line.clone());
+        }
         let v: serde_json::Value =
             serde_json::from_str(&line).unwrap_or_else(|_| panic!("log line is not JSON: {line}"));
         if v["fields"]["message"] == "serving" {
@@ -212,6 +253,12 @@ pub fn spawn_role(role: &str, db_url: &str, env: &[(&str, &str)]) -> (std::proce
             if line.contains("\"WARN\"") || line.contains("\"ERROR\"") || line.contains("partitions") {
                 eprintln!("[serve {pid}] {line}");
             }
+            if let Some(keep) = &keep {
+                keep.lines.lock().unwrap().push(line);
+            }
+        }
+        if let Some(keep) = &keep {
+            keep.done.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     });
     (child, addr)

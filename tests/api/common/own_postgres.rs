@@ -3,7 +3,9 @@
 //! immediate`) and start it again on the same port and data. As root,
 //! PostgreSQL runs as the unprivileged `ftepg` user that `make setup`
 //! creates. The service connects as `fte`, an ordinary role
-//! (NOSUPERUSER NOBYPASSRLS), to the database `fte` with pgvector.
+//! (NOSUPERUSER NOBYPASSRLS), to the database `fte` with pgvector. The
+//! helpers (`as_pg`, `check`, `free_port`) serve other clusters of tests'
+//! own too (`pg_tls`).
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -22,7 +24,7 @@ fn is_root() -> bool {
 }
 
 /// `program args…`, as the PostgreSQL user when we are root.
-fn as_pg(program: &std::path::Path, args: &[&str]) -> Output {
+pub fn as_pg(program: &std::path::Path, args: &[&str]) -> Output {
     let output = if is_root() {
         Command::new("runuser").args(["-u", PG_OS_USER, "--"]).arg(program).args(args).output()
     } else {
@@ -31,7 +33,7 @@ fn as_pg(program: &std::path::Path, args: &[&str]) -> Output {
     output.unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
 }
 
-fn check(what: &str, output: Output) -> Output {
+pub fn check(what: &str, output: Output) -> Output {
     assert!(
         output.status.success(),
         "{what} failed: {}{}",
@@ -41,7 +43,7 @@ fn check(what: &str, output: Output) -> Output {
     output
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 

@@ -27,7 +27,9 @@ pub enum MimeError {
     NoHeaders,
     #[error("the message has no From header")]
     MissingFrom,
-    #[error("the From header {0:?} holds no valid address")]
+    /// The header is kept for the caller, not quoted in the message (a
+    /// sender's name and address).
+    #[error("the From header holds no valid address")]
     BadFrom(String),
 }
 
