@@ -51,6 +51,7 @@ mod kb;
 mod metrics;
 mod module_cycles;
 mod openapi_schemathesis;
+mod per_turn_queries;
 mod pii_logs;
 mod pg_tls;
 mod retention;
