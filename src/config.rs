@@ -304,7 +304,7 @@ pub struct RuntimeSettings {
     pub snapshot_every: u64,
 
     /// Replies with a lower confidence wait for human approval (0..1).
-    #[arg(long, env = "APPROVAL_THRESHOLD", default_value_t = 0.8, value_parser = unit_interval)]
+    #[arg(long, env = "APPROVAL_THRESHOLD", default_value_t = 0.65, value_parser = unit_interval)]
     pub approval_threshold: f32,
 
     /// Attempts at a message before it is given up.

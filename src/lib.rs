@@ -32,6 +32,8 @@
 //!   watch renewal.
 //! - [`metrics`]: Prometheus counters and histograms, `/metrics`.
 //! - [`provider_http`]: the one HTTP step of every provider call.
+//! - [`http_clients`]: the process's HTTP clients (provider APIs, model and
+//!   embedding endpoints), built once per configuration and shared.
 //! - [`dispatch`]: the dispatcher: its Kafka consumer, replies to
 //!   providers, retries, delivery status, dead letters.
 //! - [`probe`]: `fte probe`, the container image's HEALTHCHECK (one GET,
@@ -59,6 +61,7 @@ pub mod eval;
 pub mod gmail;
 pub mod html_escape;
 pub mod http;
+pub mod http_clients;
 pub mod kafka;
 pub mod kb;
 pub mod metrics;

@@ -1,7 +1,10 @@
 //! Reply texts in the brand voice (`../shared/context/brand-voice.md`):
 //! holding replies per escalation reason, the "what can I help with"
 //! reply to an empty message, and answers composed from knowledge-base
-//! passages. The output is [`ReplyParts`]; `format_for_channel` shapes it.
+//! passages: split into sentences and list items, led by the best-scoring
+//! one with the conditions and continuations the article attaches to it
+//! ([`focused`]). The output is [`ReplyParts`]; `format_for_channel`
+//! shapes it.
 
 use super::config::AgentConfig;
 use super::format::ReplyParts;
@@ -212,12 +215,6 @@ pub fn lexical_scores(units: &[Unit], query: &str) -> Vec<f32> {
         .collect()
 }
 
-/// The best-scoring unit: the one [`condense_units`] always keeps (the
-/// earliest of equals).
-pub fn best_unit<'u>(units: &'u [Unit], scores: &[f32]) -> Option<&'u Unit> {
-    rank(units.len(), scores).first().map(|&i| &units[i])
-}
-
 /// Unit indices, best score first (stable: earlier ones first among equals).
 fn rank(n: usize, scores: &[f32]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
@@ -334,6 +331,13 @@ fn continues(text: &str) -> bool {
 /// when the item is a numbered step and `whole_lists` (channels with room
 /// for every step).
 pub fn lead_group(units: &[Unit], i: usize, whole_lists: bool) -> Vec<usize> {
+    attached(units, i, whole_lists, true)
+}
+
+/// [`lead_group`], with the sentences that merely continue the unit left
+/// out when `continuations` is false (its conditions stay).
+fn attached(units: &[Unit], i: usize, whole_lists: bool, continuations: bool) -> Vec<usize> {
+    let continues = |text: &str| continuations && continues(text);
     let Some(u) = units.get(i) else { return Vec::new() };
     let same = |j: usize| units.get(j).is_some_and(|v| v.paragraph == u.paragraph);
     let mut group = vec![i];
@@ -388,14 +392,21 @@ fn assemble(units: &[Unit], kept: &[usize]) -> Vec<String> {
     out
 }
 
-/// A query-focused answer: the best-scoring unit with what the article
-/// attaches to it ([`lead_group`]) comes first, as its own paragraph (also
-/// returned: the answer's key sentence); then the other units, each with
+/// A query-focused answer: the unit with the best `lead_scores` with what
+/// the article attaches to it ([`lead_group`]) comes first, as its own
+/// paragraph (also returned: the answer's key sentence); then the other
+/// units by `scores`, each with
 /// its own attachments, chosen best first while they fit in `budget`
 /// characters: the lead's own paragraph before the others, each in its original order.
-pub fn focused(units: &[Unit], scores: &[f32], budget: usize, whole_lists: bool) -> (Vec<String>, Option<String>) {
+pub fn focused(
+    units: &[Unit],
+    scores: &[f32],
+    lead_scores: &[f32],
+    budget: usize,
+    whole_lists: bool,
+) -> (Vec<String>, Option<String>) {
     let order = rank(units.len(), scores);
-    let Some(&best) = order.first() else { return (Vec::new(), None) };
+    let Some(&best) = rank(units.len(), lead_scores).first() else { return (Vec::new(), None) };
     let lead = lead_group(units, best, whole_lists);
     let len = |ids: &[usize]| ids.iter().map(|&j| units[j].text.chars().count() + 1).sum::<usize>();
     let mut used = len(&lead);
@@ -404,11 +415,18 @@ pub fn focused(units: &[Unit], scores: &[f32], budget: usize, whole_lists: bool)
         if lead.contains(&i) || rest.contains(&i) {
             continue;
         }
-        let group: Vec<usize> =
-            lead_group(units, i, whole_lists).into_iter().filter(|j| !lead.contains(j) && !rest.contains(j)).collect();
-        if used + len(&group) <= budget {
-            used += len(&group);
-            rest.extend(group);
+        // With what continues it if there is room, else with its conditions
+        // alone.
+        for continuations in [true, false] {
+            let group: Vec<usize> = attached(units, i, whole_lists, continuations)
+                .into_iter()
+                .filter(|j| !lead.contains(j) && !rest.contains(j))
+                .collect();
+            if used + len(&group) <= budget {
+                used += len(&group);
+                rest.extend(group);
+                break;
+            }
         }
     }
     rest.sort_unstable();
@@ -455,7 +473,7 @@ mod tests {
         ];
         let units = answer_units(&paragraphs);
         let scores = lexical_scores(&units, "how long do sessions last, can I change the session length?");
-        let (out, lead) = focused(&units, &scores, 1000, true);
+        let (out, lead) = focused(&units, &scores, &scores, 1000, true);
         let lead = lead.unwrap_or_default();
         // The answer comes first, with who may do it and on which plan.
         assert!(out[0] == lead, "{out:?}");
@@ -479,7 +497,7 @@ mod tests {
         // "Guests can't track time" sets a condition: it goes with its neighbour.
         assert_eq!(lead_group(&units, 2, false), vec![2, 3]);
         let scores = lexical_scores(&units, "forgot to stop the timer, 12 hours");
-        let (out, _) = focused(&units, &scores, 10, false);
+        let (out, _) = focused(&units, &scores, &scores, 10, false);
         assert!(out[0].contains("Check duration"), "{out:?}");
         assert!(is_condition("On Enterprise, Admins can set it") && is_condition("Guests can’t track time"));
         assert!(!is_condition("Click Save to keep your changes."));
@@ -494,6 +512,20 @@ mod tests {
         let units = answer_units(&paragraphs);
         assert_eq!(lead_group(&units, 2, true), vec![0, 1, 2]);
         assert_eq!(lead_group(&units, 2, false), vec![0, 2]);
+    }
+
+    #[test]
+    fn a_second_unit_without_room_for_what_continues_it_comes_alone() {
+        let paragraphs = vec![
+            "Hover over it and click **Restore**.".to_string(),
+            "Items stay in Trash for 30 days. After that they are permanently deleted.".to_string(),
+        ];
+        let units = answer_units(&paragraphs);
+        let scores = [1.0, 0.9, 0.0];
+        let (out, _) = focused(&units, &scores, &scores, 75, false);
+        assert_eq!(out, vec!["Hover over it and click **Restore**.", "Items stay in Trash for 30 days."]);
+        let (out, _) = focused(&units, &scores, &scores, 200, false);
+        assert!(out[1].ends_with("permanently deleted."), "{out:?}");
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl Default for AgentConfig {
             support_email: "support@tallyloom.com".into(),
             help_portal: "help.tallyloom.com".into(),
             support_hours: "Monday to Friday, 08:00–20:00 CET".into(),
-            approval_threshold: 0.8,
+            approval_threshold: 0.65,
             brains: vec![BrainName::Local],
             primary_model: None,
             secondary_model: None,

@@ -266,8 +266,7 @@ fn url_end(chars: &[char], start: usize) -> usize {
     while end < chars.len() && !chars[end].is_whitespace() && !matches!(chars[end], '<' | '>' | '`' | '"' | '*') {
         end += 1;
     }
-    loop {
-        let Some(last) = end.checked_sub(1).filter(|e| *e > start).map(|e| chars[e]) else { break };
+    while let Some(last) = end.checked_sub(1).filter(|e| *e > start).map(|e| chars[e]) {
         let url = &chars[start..end];
         let unbalanced =
             last == ')' && url.iter().filter(|c| **c == ')').count() > url.iter().filter(|c| **c == '(').count();

@@ -72,7 +72,17 @@ pub async fn retrieve_answer(
     // the channel's budget, led by the sentences that answer the question.
     let query = format!("{first_query}\n{question}");
     let sections = tools.read_article(document, &query).await?;
-    let note = language_note(glossary::detect(message).main);
+    // The English embedder and the sentences' words compare best with
+    // English: a message in another language is represented by the English
+    // terms of its glossary words.
+    let language = glossary::detect(message);
+    let terms = glossary::expand(&question);
+    let unit_query = if language.main != glossary::Lang::En && !terms.is_empty() {
+        terms.join(" ")
+    } else {
+        question_or(&question, &first_query)
+    };
+    let note = language_note(language.main);
     let budget = budget_chars.saturating_sub(note.map_or(0, |n| n.chars().count() + 2));
     // A short channel's answer is condensed from what a long one would
     // quote, so the sentences that matter can come from any section.
@@ -82,7 +92,7 @@ pub async fn retrieve_answer(
         choose_sections(&sections, budget)
     };
     tracing::debug!(document = %document, ?evidence, confidence, sections = passages.len(), "answer composed");
-    let (mut paragraphs, lead) = focused_answer(tools, &passages, &question_or(&question, &first_query), budget).await;
+    let (mut paragraphs, lead) = focused_answer(tools, &passages, &unit_query, budget).await;
     if let Some(note) = note {
         paragraphs.insert(0, note.to_string());
     }
@@ -284,8 +294,10 @@ async fn focused_answer(
     let mut paragraphs = Vec::new();
     let mut section_of = Vec::new();
     let mut embedded_paragraph = Vec::new();
-    // Every unit of the article's opening scores this much less when other
-    // sections are quoted: an opening summarises, it seldom answers.
+    let mut heading_of = Vec::new();
+    // Every unit of the article's opening scores this much less as the
+    // lead when other sections are quoted: an opening summarises, it
+    // seldom answers.
     const OPENING: f32 = 0.25;
     let mut opening_paragraph = Vec::new();
     for (pi, p) in passages.iter().enumerate() {
@@ -298,22 +310,24 @@ async fn focused_answer(
             paragraphs.push(para);
             section_of.push(p.cosine.max(0.0));
             embedded_paragraph.push(best.contains(&pi));
+            heading_of.push(p.heading.replace(" > ", ": "));
             opening_paragraph.push(has_sections && p.chunk_index == 0);
         }
     }
     let units = compose::answer_units(&paragraphs);
     let at = |v: &[bool], u: &compose::Unit| v.get(u.paragraph()).copied().unwrap_or(false);
-    let prior: Vec<f32> = units
-        .iter()
-        .map(|u| {
-            let opening = if at(&opening_paragraph, u) { OPENING } else { 0.0 };
-            0.5 * section_of.get(u.paragraph()).copied().unwrap_or(0.0) - opening
-        })
-        .collect();
+    let prior: Vec<f32> = units.iter().map(|u| 0.5 * section_of.get(u.paragraph()).copied().unwrap_or(0.0)).collect();
     let lexical = compose::lexical_scores(&units, query);
     let embedded: Vec<usize> = (0..units.len()).filter(|&i| at(&embedded_paragraph, &units[i])).collect();
     let mut texts = vec![query.to_string()];
-    texts.extend(embedded.iter().map(|&i| units[i].text.replace("**", "")));
+    // A sentence is compared in its section's context: its heading first.
+    texts.extend(embedded.iter().map(|&i| {
+        let text = units[i].text.replace("**", "");
+        match heading_of.get(units[i].paragraph()).filter(|h| !h.is_empty()) {
+            Some(heading) => format!("{heading}: {text}"),
+            None => text,
+        }
+    }));
     let mut meaning = vec![0.0f32; units.len()];
     match tools.embedder.embed(&texts).await {
         Ok(vectors) if vectors.len() == texts.len() => {
@@ -323,11 +337,13 @@ async fn focused_answer(
         }
         _ => meaning = lexical.clone(),
     }
-    let scores: Vec<f32> = units.iter().enumerate().map(|(i, _)| meaning[i] + 0.5 * lexical[i] + prior[i]).collect();
+    let scores: Vec<f32> = (0..units.len()).map(|i| meaning[i] + 0.5 * lexical[i] + prior[i]).collect();
+    let lead_scores: Vec<f32> =
+        units.iter().zip(&scores).map(|(u, s)| if at(&opening_paragraph, u) { s - OPENING } else { *s }).collect();
     if long {
-        compose::focused(&units, &scores, usize::MAX, true)
+        compose::focused(&units, &scores, &lead_scores, usize::MAX, true)
     } else {
-        compose::focused(&units, &scores, budget, false)
+        compose::focused(&units, &scores, &lead_scores, budget, false)
     }
 }
 
@@ -578,11 +594,12 @@ mod tests {
 
     #[test]
     fn a_name_counts_when_the_question_connects_to_it_and_not_in_quotes() {
+        // Both names count; the knowledge base mentions one of them.
         assert_eq!(
             named_entities(
                 "Gibt es eine direkte Schnittstelle zwischen Tallyloom und DATEV, damit unsere Stunden übertragen werden?"
             ),
-            vec!["DATEV"]
+            vec!["Tallyloom", "DATEV"]
         );
         // A city, a project's quoted name, a German noun: not products.
         assert!(

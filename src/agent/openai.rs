@@ -9,8 +9,6 @@
 use super::config::ModelEndpoint;
 use super::tools::{CustomerHistory, ToolName, TurnTools};
 use super::{Ctx, ModelDecision, ModelOutcome};
-use async_openai::Client;
-use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{ChatCompletionMessageToolCalls, CreateChatCompletionRequest};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -101,12 +99,14 @@ pub async fn run_model(
     endpoint: &ModelEndpoint,
     history: &CustomerHistory,
 ) -> Result<ModelOutcome, ModelError> {
-    let mut config = OpenAIConfig::new().with_api_base(endpoint.base_url.trim_end_matches('/'));
-    if let Some(var) = &endpoint.api_key_env {
-        let key = std::env::var(var).map_err(|_| ModelError::MissingKey(var.clone()))?;
-        config = config.with_api_key(key);
-    }
-    let client = Client::with_config(config);
+    let key = match &endpoint.api_key_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| ModelError::MissingKey(var.clone()))?),
+        None => None,
+    };
+    // One client per endpoint and key for the process (no certificates
+    // read, the connection pool kept warm).
+    let client = crate::http_clients::openai(endpoint.base_url.trim_end_matches('/'), key.as_deref())
+        .map_err(|e| ModelError::Request(format!("model client: {e}")))?;
     let user = match ctx.input.subject {
         Some(s) => format!("Subject: {s}\n\n{}", ctx.input.message),
         None => ctx.input.message.to_string(),

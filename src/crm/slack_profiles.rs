@@ -154,12 +154,11 @@ impl SlackProfiles {
     }
 
     fn with(config: SlackProfilesConfig, credentials: Credentials) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.timeout)
-            .timeout(config.timeout)
-            .user_agent(concat!("fte/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        let http = crate::http_clients::http(crate::http_clients::HttpOptions {
+            timeout: Some(config.timeout),
+            connect_timeout: Some(config.timeout),
+        })
+        .unwrap_or_else(|_| reqwest::Client::new());
         Self { http, config, credentials, users: DashMap::new(), paused: DashMap::new() }
     }
 

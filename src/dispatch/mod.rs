@@ -53,13 +53,13 @@ use store::PendingReply;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-/// The HTTP client for provider APIs, with the configured timeouts.
+/// The HTTP client for provider APIs, with the configured timeouts: the
+/// process's one client for them (the dispatcher and Gmail share it).
 pub fn http_client(settings: &ChannelSettings) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_millis(settings.send_timeout_ms.max(1)))
-        .connect_timeout(Duration::from_secs(5))
-        .user_agent(concat!("fte/", env!("CARGO_PKG_VERSION")))
-        .build()
+    crate::http_clients::http(crate::http_clients::HttpOptions {
+        timeout: Some(Duration::from_millis(settings.send_timeout_ms.max(1))),
+        connect_timeout: Some(Duration::from_secs(5)),
+    })
 }
 
 /// Where final failures are reported besides the database.

@@ -60,7 +60,8 @@ pub fn reliability(lines: &[Line]) -> Reliability {
         .collect();
     let mut sums = vec![(0.0f64, 0usize); BINS];
     for (confidence, right) in &judged {
-        let i = (((confidence - FIRST_BIN) / 0.1).floor().max(0.0) as usize).min(BINS - 1);
+        // Confidences are f32: 0.9 arrives as 0.89999998, which belongs to 0.9.
+        let i = (((confidence - FIRST_BIN) / 0.1 + 1e-6).floor().max(0.0) as usize).min(BINS - 1);
         bins[i].tickets += 1;
         sums[i].0 += confidence;
         sums[i].1 += usize::from(*right);

@@ -126,8 +126,14 @@ pub struct OpenAiEmbedder {
 
 impl OpenAiEmbedder {
     pub fn new(base_url: &str, api_key: &str, model: &str) -> Self {
-        let config = OpenAIConfig::new().with_api_base(base_url).with_api_key(api_key);
-        Self { client: Client::with_config(config), model: model.to_string(), name: format!("openai:{model}") }
+        // The process's client for this endpoint and key; when it cannot be
+        // built (a key that is not a header value, no TLS backend),
+        // async-openai's own, which meets the same fault when used.
+        let client = crate::http_clients::openai(base_url, Some(api_key)).unwrap_or_else(|error| {
+            tracing::warn!(%error, "embedding client not shared");
+            Client::with_config(OpenAIConfig::new().with_api_base(base_url).with_api_key(api_key))
+        });
+        Self { client, model: model.to_string(), name: format!("openai:{model}") }
     }
 }
 

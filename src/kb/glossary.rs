@@ -221,7 +221,7 @@ pub fn detect(text: &str) -> Detected {
         (Lang::Es, count(&w, ES_WORDS)),
     ];
     // Ties go to English, then in the order above.
-    scores.sort_by(|a, b| b.1.cmp(&a.1));
+    scores.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     let (mut main, best) = scores[0];
     if best < 2 || scores.iter().any(|(l, n)| *l == Lang::En && *n == best) {
         main = Lang::En;
@@ -241,14 +241,14 @@ struct Entry(&'static str, &'static str);
 
 /// German, French and Spanish words of the product's vocabulary. Stems
 /// (`lösch*`) match every word that starts with them, so compounds and
-/// inflected forms meet ("gelöscht" is listed on its own: its stem is
-/// inside the word).
+/// inflected forms meet (participles with a prefix, "gelöschte", have a
+/// stem of their own).
 const GLOSSARY: &[Entry] = &[
     // German
     Entry("projekt*", "project"),
     Entry("aufgabe*", "task"),
     Entry("unteraufgabe*", "subtask"),
-    Entry("gelöscht", "deleted delete"),
+    Entry("gelösch*", "deleted delete"),
     Entry("lösch*", "delete"),
     Entry("papierkorb", "trash"),
     Entry("zurückholen", "restore recover"),

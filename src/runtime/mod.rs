@@ -93,7 +93,7 @@ impl Default for RuntimeConfig {
             partition_capacity: 1024,
             router: RouterConfig::default(),
             supervisor: SupervisorConfig::default(),
-            approval_threshold: 0.8,
+            approval_threshold: 0.65,
             snapshot_every: 100,
             inactivity_timeout: Duration::from_secs(24 * 3600),
             sweep_interval: Duration::from_secs(60),

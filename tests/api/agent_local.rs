@@ -239,7 +239,8 @@ fn keeps_key(text: &str, key: &str) -> bool {
 
 /// Every sample ticket's message (all channels), answered by the local
 /// brain as if it came on WhatsApp, then shaped for WhatsApp as a first
-/// reply or a later one, with and without an empathy line: at most 300
+/// reply or a later one, with and without an empathy line (and once after
+/// the brain's "I'm Robin" line, as for "are you a bot?"): at most 300
 /// characters with the "Reply for more help" marker, and the answer's
 /// best-ranked sentence is there, or its beginning.
 #[tokio::test]
@@ -285,10 +286,21 @@ async fn whatsapp_answers_to_the_sample_tickets_fit_and_keep_their_best_sentence
         answered += 1;
         let lead = answer.lead.clone().unwrap_or_else(|| panic!("{id}: a condensed answer has a best sentence"));
         let key = whatsapp_markup(&lead);
-        for (first_reply, empathy) in
-            [(true, None), (true, Some(empathy.clone())), (false, None), (false, Some(empathy.clone()))]
-        {
-            let parts = local::answer_parts(&answer, Some("Jo".into()), first_reply, empathy);
+        // The brain puts this line first when a later message asks whether
+        // it is a bot: the answer's first sentence is then not its best one.
+        let bot_line = "I'm Robin, Tallyloom's AI assistant — happy to help with this.";
+        let variants = [
+            (true, None, false),
+            (true, Some(empathy.clone()), false),
+            (false, None, false),
+            (false, Some(empathy.clone()), false),
+            (false, Some(empathy.clone()), true),
+        ];
+        for (first_reply, empathy, asked_if_bot) in variants {
+            let mut parts = local::answer_parts(&answer, Some("Jo".into()), first_reply, empathy);
+            if asked_if_bot {
+                parts.paragraphs.insert(0, bot_line.to_string());
+            }
             let text = format_for_channel(Channel::Whatsapp, &parts, &config);
             let n = text.chars().count();
             assert!(n <= WHATSAPP_PREFERRED_CHARS, "{id}: {n} characters:\n{text}");
@@ -297,5 +309,5 @@ async fn whatsapp_answers_to_the_sample_tickets_fit_and_keep_their_best_sentence
         }
     }
     assert!(answered >= 40, "only {answered} sample tickets were answered");
-    eprintln!("{answered} answers, {cut} of {} renderings cut", answered * 4);
+    eprintln!("{answered} answers, {cut} of {} renderings cut", answered * 5);
 }

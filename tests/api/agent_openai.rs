@@ -3,7 +3,8 @@
 //! `usage`): a full turn; a timeout falls back to the local brain; malformed
 //! tool arguments are fed back and the model recovers; an exhausted budget
 //! skips the model (fallback + alert); a model that tries to quote a price
-//! is blocked by the output filter and the turn escalates instead.
+//! is blocked by the output filter and the turn escalates instead; a
+//! hundred turns share one model client.
 
 use crate::common::{TestDb, context_dir, email, runtime_with};
 use axum::Json;
@@ -16,6 +17,7 @@ use fte::db::begin_tenant;
 use fte::domain::TenantId;
 use fte::kb::{self, HashingEmbedder, KbSearch};
 use fte::runtime::RuntimeConfig;
+use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -266,5 +268,44 @@ async fn a_model_quoting_a_price_is_blocked_and_the_turn_escalates() {
     let reply = reply.unwrap();
     assert!(!reply.contains('$') && !reply.contains("12"), "{reply}");
     assert!(reply.contains("sales team"), "{reply}");
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_hundred_turns_build_the_model_client_once() {
+    let (fake, url) = start_fake(vec![]).await;
+    let (s, runtime) = setup(&url, 5_000, None).await;
+    // Counts every HTTP client built in the process: nextest runs each test
+    // in its own.
+    let http_before = fte::http_clients::http_clients_built();
+    let tenant = s.tenant;
+    let turns: Vec<_> = futures::stream::iter(0..100)
+        .map(|i| {
+            let runtime = runtime.clone();
+            async move {
+                let message = email(
+                    tenant,
+                    &format!("customer{i}@example.com"),
+                    &format!("m{i}"),
+                    "How long is a password reset link valid for?",
+                );
+                runtime.submit(message).await.unwrap()
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert_eq!(turns.len(), 100);
+    assert_eq!(fake.requests.lock().unwrap().len(), 100, "one model request per turn");
+    let mut tx = begin_tenant(&s.db.pool, s.tenant).await.unwrap();
+    let primary: i64 = sqlx::query_scalar("SELECT count(*) FROM agent_turns WHERE brain = 'primary'")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(primary, 100, "every turn answered by the model");
+    assert_eq!(fte::http_clients::openai_clients_built(&url), 1, "one model client for the endpoint");
+    let http_built = fte::http_clients::http_clients_built() - http_before;
+    assert!(http_built <= 1, "at most the shared HTTP client was built, not one per turn: {http_built}");
     runtime.shutdown().await;
 }

@@ -256,10 +256,21 @@ async fn no_per_turn_statement_scans_a_large_table_and_a_turn_costs_the_same_at_
     }
     // Transaction control (BEGIN, COMMIT, SET, set_config) costs the same
     // at any size (COMMIT waits on the disk): the comparison is over the
-    // statements that read or write data.
+    // statements that read or write data, each at its median time (a
+    // shared machine's pauses hit single statements, not the median).
     let turns_run = 20.0;
     let data_secs = |rs: &[Ran]| {
-        rs.iter().filter(|r| is_plannable(&r.sql) && !r.sql.starts_with("SELECT set_config")).map(|r| r.secs).sum::<f64>()
+        let mut by_sql: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for r in rs.iter().filter(|r| is_plannable(&r.sql) && !r.sql.starts_with("SELECT set_config")) {
+            by_sql.entry(r.sql.as_str()).or_default().push(r.secs);
+        }
+        by_sql
+            .into_values()
+            .map(|mut times| {
+                times.sort_by(f64::total_cmp);
+                times[times.len() / 2] * times.len() as f64
+            })
+            .sum::<f64>()
             / turns_run
     };
     let (small_secs, big_secs) = (data_secs(&small), data_secs(&big));
@@ -279,7 +290,7 @@ async fn no_per_turn_statement_scans_a_large_table_and_a_turn_costs_the_same_at_
     // Time is noisy on a shared machine: the plan check above is the
     // guarantee; this bounds gross regressions (a scan would be 100×).
     assert!(
-        big_secs <= small_secs * 1.2 + 0.002,
+        big_secs <= small_secs * 1.2 + 0.003,
         "a turn's data statements took {big_secs:.4} s at 1M vs {small_secs:.4} s at 1k"
     );
 }

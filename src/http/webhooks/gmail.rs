@@ -43,7 +43,7 @@ fn problem(account: uuid::Uuid, e: GmailIoError) -> Problem {
         }
         GmailIoError::Temporary(reason) => {
             tracing::warn!(account_id = %account, reason = %Redacted(&reason), "Gmail sync failed; Pub/Sub will redeliver");
-            Problem::unavailable("mailbox sync failed; retry")
+            Problem::unavailable_for("mailbox sync failed; retry", 1)
         }
         GmailIoError::Permanent(reason) => {
             tracing::error!(account_id = %account, reason = %Redacted(&reason), "Gmail account misconfigured");
@@ -113,7 +113,7 @@ async fn sync(
         }
         cursor::advance(&state.pool, account, batch.history_id).await.map_err(|e| {
             tracing::error!(account_id = %account.id, error = %e, "cannot store the Gmail history id");
-            Problem::unavailable("cannot store the mailbox position; retry")
+            Problem::unavailable_for("cannot store the mailbox position; retry", 1)
         })?;
         if batch.complete {
             return Ok(());

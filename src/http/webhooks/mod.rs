@@ -50,7 +50,7 @@ pub async fn account(state: &AppState, provider: Provider, address: &str) -> Res
         }
         Err(e) => {
             tracing::error!(%provider, error = %e, "cannot look channel accounts up");
-            Err(Problem::unavailable("cannot look the channel account up; retry"))
+            Err(Problem::unavailable_for("cannot look the channel account up; retry", 1))
         }
     }
 }
@@ -89,7 +89,7 @@ pub async fn take_in(state: &AppState, account: &ChannelAccount, message: Inboun
         let (external_id, error) = (provider_id(&external_id), Redacted(&e));
         tracing::warn!(%tenant_id, %channel, %external_id, %error, "inbound message not taken in");
         match e {
-            SubmitError::Closed => Problem::unavailable("shutting down; retry"),
+            SubmitError::Closed => Problem::unavailable_for("shutting down; retry", 1),
             SubmitError::Busy { retry_after_secs } => Problem::unavailable_for(e.to_string(), retry_after_secs),
             other => Problem::unavailable_for(format!("message not taken in ({other}); retry"), 1),
         }

@@ -68,7 +68,7 @@ pub async fn events(
             .accounts
             .provider(Provider::Slack)
             .await
-            .map_err(|_| Problem::unavailable("cannot look the channel accounts up; retry"))?;
+            .map_err(|_| Problem::unavailable_for("cannot look the channel accounts up; retry", 1))?;
         let mut last = Problem::forbidden("no Slack account is configured here");
         for account in &accounts {
             let (verifier, _) = verifier(account)?;

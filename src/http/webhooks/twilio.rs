@@ -93,7 +93,7 @@ pub async fn status(
         apply_delivery_status(&state.pool, &account, &callback.message_sid, status, error.as_deref()).await.map_err(
             |e| {
                 tracing::error!(account_id = %account.id, error = %e, "cannot store a delivery status");
-                Problem::unavailable("cannot store the status; retry")
+                Problem::unavailable_for("cannot store the status; retry", 1)
             },
         )?;
     }
