@@ -377,7 +377,10 @@ async fn customer(command: CustomerCommand) -> Result<(), StartupError> {
             let (tenant_id, customer_id) = (TenantId::from_uuid(tenant), CustomerId::from_uuid(customer));
             let erasure = crm::Erasure { actor: "cli", reason: reason.trim(), request_id: None };
             let counts = crm::erase_customer(&pool, tenant_id, customer_id, erasure).await.map_err(failed)?;
-            println!("{}", serde_json::json!({ "customer_id": customer, "erased": counts.ok_or_else(|| absent(customer))? }));
+            println!(
+                "{}",
+                serde_json::json!({ "customer_id": customer, "erased": counts.ok_or_else(|| absent(customer))? })
+            );
         }
     }
     Ok(())

@@ -53,6 +53,7 @@ fn answer() -> ReplyParts {
         first_name: Some("Marisol".into()),
         first_reply: true,
         empathy: Some("I'm sorry the invoice caused you trouble.".into()),
+        lead: None,
         paragraphs: vec![
             "You can download any invoice as a PDF from **Settings > Billing > Invoices**. Invoices are issued on \
              the first day of each billing period, and each one lists your plan, the number of seats and any \

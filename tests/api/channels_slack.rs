@@ -415,7 +415,7 @@ async fn a_slack_users_profile_email_makes_them_the_customer_who_emailed_before(
     assert_eq!(reads[0].header("authorization"), Some(format!("Bearer {BOT_TOKEN}").as_str()));
     let lena_customer =
         (Some("Lena Piimark (web form)".to_string()), ids(&["email:lena.piimark@strandwerk.example", "slack:U0LENA"]));
-    assert_eq!(customers(&db, tenant).await, [lena_customer.clone()], "one customer, two identifiers");
+    assert_eq!(customers(&db, tenant).await, std::slice::from_ref(&lena_customer), "one customer, two identifiers");
     assert_eq!(customer_of(&db, tenant, "DU0LENA:1700000301.000100").await, emailed.as_uuid());
 
     // Her second message: answered, nothing read again.

@@ -44,11 +44,8 @@ async fn send_from(
             // Not taken in (busy, or the database slow under load): a
             // client sends it again after the pause it is given.
             Ok(resp) if matches!(resp.status().as_u16(), 429 | 503) => {
-                let pause = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-                    .unwrap_or(1);
+                let pause =
+                    resp.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).unwrap_or(1);
                 tokio::time::sleep(std::time::Duration::from_secs(pause.min(5))).await;
             }
             // The process is gone (killed): stop here.
