@@ -37,16 +37,21 @@ fn plain_line(line: &str) -> Option<String> {
     while let Some(r) = rest.strip_prefix('>') {
         rest = r.trim_start();
     }
-    let rest = rest.trim_start_matches('#').trim_start();
+    let rest = rest.trim_start_matches(heading_mark);
     let (bullet, rest) = match rest.split_at_checked(2) {
         Some(("- " | "* " | "+ ", r)) => ("- ", r.trim_start()),
         _ => ("", rest),
     };
     let text = sanitize(&inline(rest));
     // Removed markup may have left a `#` (or spaces before one) in front.
-    let text =
-        if bullet.is_empty() { text.trim_start().trim_start_matches('#').trim_start().to_string() } else { text };
+    let text = if bullet.is_empty() { text.trim_start_matches(heading_mark).to_string() } else { text };
     Some(format!("{indent}{bullet}{text}"))
+}
+
+/// What a heading marker is made of: `#` and the spaces between them
+/// (`# # #` is all marker).
+fn heading_mark(c: char) -> bool {
+    c == '#' || c.is_whitespace()
 }
 
 /// A thematic break (`---`, `***`, `___`, `* * *`) or a setext underline
@@ -398,6 +403,7 @@ mod tests {
             ("``a ` b``", "a ` b"),
             ("# Title", "Title"),
             ("### Deep heading", "Deep heading"),
+            ("# # # Spaced heading", "Spaced heading"),
             ("#hashtag", "hashtag"),
             ("> ## Quoted heading", "Quoted heading"),
             ("See [the guide](https://help.tallyloom.com/x).", "See the guide (https://help.tallyloom.com/x)."),
