@@ -103,37 +103,35 @@ fn take_ran() -> Vec<Ran> {
 /// escalation), `per` messages per conversation (half inbound), three
 /// events per conversation and a published outbox row per customer.
 async fn seed(db: &TestDb, tenant: TenantId, from: i64, customers: i64, per: i64) {
-    let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
     let t = tenant.as_uuid();
     let to = from + customers - 1;
-    for sql in [
-        "INSERT INTO customers (id, tenant_id, display_name, created_at)
+    // One transaction per table, each analysed before the next is filled:
+    // a foreign-key check plans its lookup once per transaction, and a plan
+    // made while the referenced table was small scans it for every row.
+    for (table, sql) in [
+        ("customers", "INSERT INTO customers (id, tenant_id, display_name, created_at)
            SELECT md5('cu' || g)::uuid, $1, 'Seeded ' || g, now() - interval '300 days' + g * interval '1 second'
-             FROM generate_series($2::bigint, $3::bigint) g",
-        "INSERT INTO customer_identifiers (id, tenant_id, customer_id, kind, value)
+             FROM generate_series($2::bigint, $3::bigint) g"),
+        ("customer_identifiers", "INSERT INTO customer_identifiers (id, tenant_id, customer_id, kind, value)
            SELECT md5('ci' || g)::uuid, $1, md5('cu' || g)::uuid, 'email', 'seeded' || g || '@example.com'
-             FROM generate_series($2::bigint, $3::bigint) g",
-        "INSERT INTO conversations (id, tenant_id, customer_id, state, state_version, initial_channel, current_channel,
+             FROM generate_series($2::bigint, $3::bigint) g"),
+        ("conversations", "INSERT INTO conversations (id, tenant_id, customer_id, state, state_version, initial_channel, current_channel,
                                     opened_at, updated_at, last_message_at, resolved_at)
            SELECT md5('cv' || g)::uuid, $1, md5('cu' || g)::uuid, 'resolved', 3, 'email', 'email',
                   now() - interval '300 days', now() - interval '200 days', now() - interval '200 days', now() - interval '200 days'
-             FROM generate_series($2::bigint, $3::bigint) g",
-        "INSERT INTO tickets (id, tenant_id, customer_id, conversation_id, source_channel, subject, status, created_at)
+             FROM generate_series($2::bigint, $3::bigint) g"),
+        ("tickets", "INSERT INTO tickets (id, tenant_id, customer_id, conversation_id, source_channel, subject, status, created_at)
            SELECT md5('tk' || g)::uuid, $1, md5('cu' || g)::uuid, md5('cv' || g)::uuid, 'email', 'Seeded', 'closed',
                   now() - interval '250 days'
-             FROM generate_series($2::bigint, $3::bigint) g",
-        "INSERT INTO escalations (id, tenant_id, conversation_id, customer_id, reason, status, created_at, resolved_at)
+             FROM generate_series($2::bigint, $3::bigint) g"),
+        ("escalations", "INSERT INTO escalations (id, tenant_id, conversation_id, customer_id, reason, status, created_at, resolved_at)
            SELECT md5('es' || g)::uuid, $1, md5('cv' || g)::uuid, md5('cu' || g)::uuid, 'human_requested', 'resolved',
                   now() - interval '250 days', now() - interval '249 days'
-             FROM generate_series($2::bigint, $3::bigint) g WHERE g % 2 = 0",
-        "INSERT INTO conversation_events (tenant_id, conversation_id, seq, event_type, payload, state_before, state_after, state_version)
+             FROM generate_series($2::bigint, $3::bigint) g WHERE g % 2 = 0"),
+        ("conversation_events", "INSERT INTO conversation_events (tenant_id, conversation_id, seq, event_type, payload, state_before, state_after, state_version)
            SELECT $1, md5('cv' || g)::uuid, s, 'seeded', '{}', 'idle', 'resolved', s
-             FROM generate_series($2::bigint, $3::bigint) g, generate_series(1, 3) s",
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).bind(from).bind(to).execute(&mut *tx).await.unwrap();
-    }
-    sqlx::query(
-        "INSERT INTO messages (id, tenant_id, conversation_id, customer_id, channel, direction, author, body, external_id,
+             FROM generate_series($2::bigint, $3::bigint) g, generate_series(1, 3) s"),
+        ("messages", "INSERT INTO messages (id, tenant_id, conversation_id, customer_id, channel, direction, author, body, external_id,
                                delivery_status, created_at)
            SELECT md5('m' || g || '-' || k)::uuid, $1, md5('cv' || g)::uuid, md5('cu' || g)::uuid, 'email',
                   CASE WHEN k % 2 = 0 THEN 'inbound' ELSE 'outbound' END,
@@ -142,29 +140,21 @@ async fn seed(db: &TestDb, tenant: TenantId, from: i64, customers: i64, per: i64
                   CASE WHEN k % 2 = 0 THEN 'seed-' || g || '-' || k END,
                   CASE WHEN k % 2 = 0 THEN 'received' ELSE 'delivered' END,
                   now() - interval '250 days' + k * interval '1 minute'
-             FROM generate_series($2::bigint, $3::bigint) g, generate_series(0, $4::bigint - 1) k",
-    )
-    .bind(t)
-    .bind(from)
-    .bind(to)
-    .bind(per)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO outbox (tenant_id, topic, key, payload, created_at, published_at)
+             FROM generate_series($2::bigint, $3::bigint) g, generate_series(0, $4::bigint - 1) k"),
+        ("outbox", "INSERT INTO outbox (tenant_id, topic, key, payload, created_at, published_at)
            SELECT $1, 'fte.channels.email.outbound', md5('cu' || g)::uuid::text, '{}', now() - interval '200 days',
                   now() - interval '200 days'
-             FROM generate_series($2::bigint, $3::bigint) g",
-    )
-    .bind(t)
-    .bind(from)
-    .bind(to)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    sqlx::query("ANALYZE").execute(&db.pool).await.unwrap();
+             FROM generate_series($2::bigint, $3::bigint) g"),
+    ] {
+        let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).bind(from).bind(to);
+        if table == "messages" {
+            q = q.bind(per);
+        }
+        q.execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}"))).execute(&db.pool).await.unwrap();
+    }
 }
 
 /// Runs `n` new customers' first messages and then their second ones;
