@@ -373,6 +373,14 @@ fn attached(units: &[Unit], i: usize, whole_lists: bool, continuations: bool) ->
     group
 }
 
+/// The items of the list the item `i` belongs to (its paragraph's run of
+/// items around it).
+fn list_of(units: &[Unit], i: usize) -> Vec<usize> {
+    let same = |j: usize| units.get(j).is_some_and(|v| v.paragraph == units[i].paragraph && v.item);
+    let first = (0..=i).rev().take_while(|&j| same(j)).last().unwrap_or(i);
+    (first..units.len()).take_while(|&j| same(j)).collect()
+}
+
 /// Units put back into paragraphs: in their original order, sentences of
 /// one line joined by a space, lines of one paragraph by a newline.
 fn assemble(units: &[Unit], kept: &[usize]) -> Vec<String> {
@@ -407,8 +415,19 @@ pub fn focused(
 ) -> (Vec<String>, Option<String>) {
     let order = rank(units.len(), scores);
     let Some(&best) = rank(units.len(), lead_scores).first() else { return (Vec::new(), None) };
-    let lead = lead_group(units, best, whole_lists);
     let len = |ids: &[usize]| ids.iter().map(|&j| units[j].text.chars().count() + 1).sum::<usize>();
+    let mut lead = lead_group(units, best, whole_lists);
+    // A list's items are checks or steps that belong together: a short
+    // channel quotes the lead's whole list too when it fits.
+    if !whole_lists && units[best].item {
+        let mut list = lead.clone();
+        list.extend(list_of(units, best));
+        list.sort_unstable();
+        list.dedup();
+        if len(&list) <= budget {
+            lead = list;
+        }
+    }
     let mut used = len(&lead);
     let mut rest: Vec<usize> = Vec::new();
     for i in order {
@@ -512,6 +531,22 @@ mod tests {
         let units = answer_units(&paragraphs);
         assert_eq!(lead_group(&units, 2, true), vec![0, 1, 2]);
         assert_eq!(lead_group(&units, 2, false), vec![0, 2]);
+    }
+
+    #[test]
+    fn a_short_channel_quotes_the_leads_whole_list_when_it_fits() {
+        let paragraphs = vec![
+            "Changes show up within 15 minutes.".to_string(),
+            "- Check that the task has a due date.\n- Check that the calendar is ticked.\n- Click **Sync now**.".to_string(),
+        ];
+        let units = answer_units(&paragraphs);
+        let scores = lexical_scores(&units, "is the calendar ticked");
+        let (out, lead) = focused(&units, &scores, &scores, 200, false);
+        assert_eq!(out[0], paragraphs[1], "{out:?}");
+        assert_eq!(lead.as_deref(), Some(paragraphs[1].as_str()));
+        // Without room for the list, the item comes alone.
+        let (out, _) = focused(&units, &scores, &scores, 60, false);
+        assert_eq!(out[0], "- Check that the calendar is ticked.", "{out:?}");
     }
 
     #[test]

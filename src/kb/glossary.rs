@@ -458,6 +458,32 @@ const GLOSSARY: &[Entry] = &[
     Entry("spam", "spam"),
 ];
 
+/// Everyday English for what the articles name otherwise, gathered from
+/// how the sample and development tickets put things: a phrase of words
+/// (a word ending in `*` is a stem) and the articles' terms.
+const EVERYDAY: &[Entry] = &[
+    Entry("ping*", "notifications"),
+    Entry("shut up", "mute notifications"),
+    Entry("silence", "mute"),
+    Entry("binned", "deleted trash"),
+    Entry("kicked me out", "signed out"),
+    Entry("kicks me out", "signed out"),
+    Entry("logged me out", "signed out"),
+    Entry("wifi", "offline"),
+    Entry("no signal", "offline"),
+    Entry("no internet", "offline"),
+    Entry("sign off", "approve approvals"),
+    Entry("signs off", "approve approvals"),
+    Entry("sub items", "subtasks"),
+    Entry("subitems", "subtasks"),
+    Entry("levels down", "levels deep"),
+    Entry("the clock", "timer"),
+    Entry("push events", "webhooks"),
+    Entry("weekly hours", "timesheet"),
+    Entry("goes offline", "retries"),
+    Entry("goes down", "retries"),
+];
+
 /// Words that look like glossary stems but are English (or names) and must
 /// not be expanded.
 const NOT_EXPANDED: &[&str] = &[
@@ -518,14 +544,36 @@ pub fn expand(text: &str) -> Vec<&'static str> {
     out
 }
 
-/// `text` with the English terms of its glossary words appended (a new
-/// line) when the message is not in English only; `text` itself when it
-/// is, or when it uses no glossary word.
-pub fn expand_query(text: &str) -> String {
-    if !detect(text).foreign() {
-        return text.to_string();
+/// The articles' terms for the everyday English phrases in `text`
+/// ([`EVERYDAY`]; each term once, in the order found).
+pub fn everyday(text: &str) -> Vec<&'static str> {
+    let w = words(text);
+    let mut out: Vec<&'static str> = Vec::new();
+    for entry in EVERYDAY {
+        let phrase: Vec<&str> = entry.0.split(' ').collect();
+        let found = w.windows(phrase.len()).any(|win| win.iter().zip(&phrase).all(|(word, p)| matches(word, p)));
+        if found {
+            for term in entry.1.split(' ') {
+                if !out.contains(&term) && !w.iter().any(|x| x == term) {
+                    out.push(term);
+                }
+            }
+        }
     }
-    let terms = expand(text);
+    out
+}
+
+/// `text` with the articles' terms appended (a new line): the English
+/// terms of its glossary words when the message is not in English only,
+/// and those of its everyday phrases ([`everyday`]); `text` itself when it
+/// has neither.
+pub fn expand_query(text: &str) -> String {
+    let mut terms = if detect(text).foreign() { expand(text) } else { Vec::new() };
+    for t in everyday(text) {
+        if !terms.contains(&t) {
+            terms.push(t);
+        }
+    }
     if terms.is_empty() { text.to_string() } else { format!("{text}\n{}", terms.join(" ")) }
 }
 
@@ -564,6 +612,16 @@ mod tests {
         assert!(fr.contains(&"task") && fr.contains(&"trash") && fr.contains(&"delete"), "{fr:?}");
         let es = expand("¿Cómo recupero un proyecto de la papelera?");
         assert!(es.contains(&"project") && es.contains(&"trash"), "{es:?}");
+    }
+
+    #[test]
+    fn everyday_phrases_add_the_articles_terms() {
+        let q = "one project keeps pinging me all day, can i shut up just that one";
+        assert_eq!(everyday(q), ["notifications", "mute"]);
+        assert!(expand_query(q).ends_with("\nnotifications mute"), "{}", expand_query(q));
+        // A stem matches inside a phrase; a word the message has is not added.
+        assert_eq!(everyday("our sub-items go four levels down"), ["subtasks", "deep"]);
+        assert!(everyday("Please mute the notifications").is_empty());
     }
 
     #[test]

@@ -124,7 +124,7 @@ static RULES: [Rule; 12] = [
     ),
     Rule::new(
         "human: asks for someone to call or contact them",
-        r"\b(?:can|could|would|will|please|have|get|need|want|i'd like|we'd like)\b.{0,15}\b(?:someone|somebody|a person|a human|anyone|one of you|your team|a real person|our csm|my csm|our account manager)\b(?:\s+(?:from|on|at|in) (?:your|the|tallyloom)(?:\s+\w+){0,2}?)?\s+(?:please\s+)?(?:call|phone|ring|contact|reach out|get in touch|get back to|be in touch|follow up|give (?:me|us) a call)\b|\b(?:someone|somebody|a person)\s+(?:from|on|at)\s+(?:your|tallyloom)\b(?:\s+\w+){0,2}?\s+(?:look (?:at|into)|review|check|help|take (?:a look|over)|handle)\b",
+        r"\b(?:can|could|would|will|please|have|get|need|want|i'd like|we'd like)\b.{0,15}\b(?:someone|somebody|a person|a human|anyone|one of you|your team|a real person|our csm|my csm|our account manager)\b(?:\s+(?:from|on|at|in) (?:your|the|tallyloom)(?:\s+\w+){0,2}?)?\s+(?:please\s+)?(?:call|phone|ring|contact|reach out|get in touch|get back to|be in touch|follow up|give (?:me|us) a call|talk (?:this|it|things) (?:through|over))\b|\b(?:someone|somebody|a person)\s+(?:from|on|at)\s+(?:your|tallyloom)\b(?:\s+\w+){0,2}?\s+(?:look (?:at|into)|review|check|help|take (?:a look|over)|handle)\b",
     )
     .guarded(asks_for_contact),
     Rule::new(

@@ -87,7 +87,7 @@ static RULES: [Rule; 16] = [
     .guarded(court_of_law),
     Rule::new(
         "legal: subpoena, warrant, police or court-ordered request",
-        r"\bsubpoena\w*|\bsearch warrant\b|\ba warrant\b|\bpolice\b|\blaw enforcement\b|\bcease and desist\b|\binjunction\b|\b(?:legal|litigation) hold\b|\baffidavit\b|\bdeposition\b",
+        r"\bsubpoena\w*|\bsearch warrant\b|\ba warrant\b|\bpolice\b|\blaw enforcement\b|\b(?:production|disclosure|preservation) orders?\b|\bdetective\b|\b(?:criminal|fraud) (?:investigation|inquiry|enquiry|matter)\b|\bcease and desist\b|\binjunction\b|\b(?:legal|litigation) hold\b|\baffidavit\b|\bdeposition\b",
     ),
     Rule::new(
         "legal: complaint to a regulator or data protection authority",

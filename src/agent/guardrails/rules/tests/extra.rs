@@ -124,6 +124,7 @@ const LEGAL: &[Case] = &[
         "This is a police request for account information relating to an ongoing investigation.",
         Some(LegalInquiry),
     ),
+    (Email, "I am a detective constable; we hold a production order for this user's records.", Some(LegalInquiry)),
     (
         Email,
         "Under Article 15 GDPR I request a copy of all personal data you hold about me within one month.",
@@ -206,6 +207,7 @@ const HUMAN: &[Case] = &[
     (Slack, "Could our CSM give us a call this week?", Some(HumanRequested)),
     (Email, "I'd like to book a call to walk through our setup.", Some(HumanRequested)),
     (WhatsApp, "Get me a human please.", Some(HumanRequested)),
+    (Slack, "Could someone from your team talk it through with us before we restructure?", Some(HumanRequested)),
     (WhatsApp, "agent!!", Some(HumanRequested)),
     (WhatsApp, "Human please", Some(HumanRequested)),
     (WhatsApp, "  AGENT. ", Some(HumanRequested)),
