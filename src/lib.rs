@@ -4,21 +4,24 @@
 //! - [`actors`]: the conversation actors, their supervisor and the routers
 //!   that feed them (ractor).
 //! - [`bus`]: the in-process bus (keyed, bounded partitions).
-//! - [`outbox`]: the outbox relay; [`runtime`]: the conversation runtime
-//!   wired together (supervisor, routers, relay, sweeper, retention job).
+//! - [`pipeline`]: how a message moves from the HTTP edge to the actors
+//!   (intake, the inbound publish, identity router, conversation consumer)
+//!   and from the commit to the provider (outbox relay, dispatcher and its
+//!   senders).
+//! - [`runtime`]: the conversation runtime wired together (supervisor,
+//!   what feeds the actors, relay, sweeper, retention job).
 //! - [`agent`]: the agent: tools, guardrails, the local and OpenAI-compatible
 //!   brains, `format_for_channel`, per-tenant configuration.
 //! - [`brain`]: the `Brain` trait the actors call for an agent turn.
 //! - [`domain`]: newtypes parsed at the edge (ids, channels, email
-//!   addresses, phone numbers, identifiers).
+//!   addresses, phone numbers, identifiers); the topic names.
 //! - [`crm`]: PostgreSQL as the CRM: tenants, customers, identity
 //!   resolution across channels (a Slack sender's profile read first).
 //! - [`conversation`]: the conversation state machine (pure) and its
 //!   persistence.
 //! - [`db`]: the pool, migrations, tenant-scoped transactions (RLS).
-//! - [`kafka`]: the Kafka pipeline: envelopes, topics, the producer, the
-//!   consumers (identity router, conversation consumer), the outbox
-//!   relay's sink, the broker probe.
+//! - [`kafka`]: the Kafka protocol: connection, envelopes, topics, the
+//!   producer, group consumers, the broker probe.
 //! - [`kb`]: the knowledge base: chunking, embedders, hybrid search.
 //! - [`eval`]: the `eval` command: tickets through the live path, scored.
 //! - [`http`]: the axum router: `/health`, `/ready`, `/live`, `/metrics`,
@@ -34,8 +37,6 @@
 //! - [`provider_http`]: the one HTTP step of every provider call.
 //! - [`http_clients`]: the process's HTTP clients (provider APIs, model and
 //!   embedding endpoints), built once per configuration and shared.
-//! - [`dispatch`]: the dispatcher: its Kafka consumer, replies to
-//!   providers, retries, delivery status, dead letters.
 //! - [`probe`]: `fte probe`, the container image's HEALTHCHECK (one GET,
 //!   exit status from the answer).
 //! - [`bench`]: the load harness (`fte bench`).
@@ -55,7 +56,6 @@ pub mod config;
 pub mod conversation;
 pub mod crm;
 pub mod db;
-pub mod dispatch;
 pub mod domain;
 pub mod eval;
 pub mod gmail;
@@ -65,7 +65,7 @@ pub mod http_clients;
 pub mod kafka;
 pub mod kb;
 pub mod metrics;
-pub mod outbox;
+pub mod pipeline;
 pub mod probe;
 pub mod provider_http;
 pub mod runtime;

@@ -2,7 +2,7 @@
 //! parsed into one of these before it reaches the CRM or an actor, so the
 //! inner layers never see an unvalidated string. Also the agent's record
 //! of a turn (`turn`), which the brain produces and the conversation store
-//! persists.
+//! persists, and the topic names (`topics`).
 
 mod channel;
 mod contact;
@@ -10,6 +10,7 @@ mod escalation;
 mod ids;
 mod message;
 mod text;
+pub mod topics;
 mod turn;
 
 pub use channel::{Channel, ParseChannelError};

@@ -35,7 +35,7 @@ pub struct AppState {
     /// The conversation runtime (absent only in tests of the bare server).
     pub runtime: Option<Arc<Runtime>>,
     /// The `api` role's way into Kafka (no runtime in that process).
-    pub publisher: Option<Arc<crate::runtime::KafkaParts>>,
+    pub publisher: Option<Arc<crate::pipeline::InboundPublisher>>,
     pub inject_token: Option<Secret<String>>,
     pub channels: Arc<ChannelIngress>,
     /// The channel accounts webhooks are addressed to, held in memory.

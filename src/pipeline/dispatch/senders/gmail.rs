@@ -28,9 +28,9 @@ use crate::channels::gmail::{
 };
 use crate::channels::settings::GmailSettings;
 use crate::crm::ChannelAccount;
-use crate::dispatch::store::PendingReply;
 use crate::domain::{EmailAddress, Identifier};
 use crate::gmail::{GmailClient, GmailIoError};
+use crate::pipeline::dispatch::store::PendingReply;
 use uuid::Uuid;
 
 /// How much earlier than the claim the sent-mail search reaches: Gmail's
