@@ -386,13 +386,13 @@ impl Wiring<'_> {
     fn start_ingress(
         &mut self,
         role: Role,
-    ) -> Result<(Arc<crate::gmail::GmailClient>, Arc<crate::crm::AccountCache>), StartupError> {
-        let gmail = Arc::new(crate::gmail::GmailClient::new(
+    ) -> Result<(Arc<crate::channels::gmail::GmailClient>, Arc<crate::crm::AccountCache>), StartupError> {
+        let gmail = Arc::new(crate::channels::gmail::GmailClient::new(
             crate::pipeline::dispatch::http_client(&self.settings.channels)
                 .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?,
         ));
         if matches!(role, Role::All | Role::Api) {
-            self.background.push(tokio::spawn(crate::gmail::run_watch_renewal(
+            self.background.push(tokio::spawn(crate::channels::gmail::run_watch_renewal(
                 gmail.clone(),
                 self.pool.clone(),
                 self.stop.clone(),

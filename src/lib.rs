@@ -14,9 +14,9 @@
 //!   brains, `format_for_channel`, per-tenant configuration.
 //! - [`brain`]: the `Brain` trait the actors call for an agent turn.
 //! - [`domain`]: newtypes parsed at the edge (ids, channels, email
-//!   addresses, phone numbers, identifiers); the topic names.
+//!   addresses, phone numbers, identifiers, providers); the topic names.
 //! - [`crm`]: PostgreSQL as the CRM: tenants, customers, identity
-//!   resolution across channels (a Slack sender's profile read first).
+//!   resolution across channels, channel accounts.
 //! - [`conversation`]: the conversation state machine (pure) and its
 //!   persistence.
 //! - [`db`]: the pool, migrations, tenant-scoped transactions (RLS).
@@ -28,13 +28,13 @@
 //!   provider webhooks under `/webhooks/…`, the support form under
 //!   `/support`, the admin API under `/api/v1/…`, the console under `/admin`.
 //! - [`app`]: wiring for the `serve` role and graceful shutdown.
-//! - [`channels`]: provider adapters (wire formats, signatures, statuses),
+//! - [`channels`]: one module per provider: wire formats, signatures,
+//!   statuses, and the provider I/O that is not a reply's send (Gmail's
+//!   tokens, keys, mailbox sync and watch; Slack profiles);
+//!   `provider_http`, the one HTTP step of every provider call;
 //!   channel-account settings, rate limits.
 //! - [`auth`]: the admin API's keys and roles.
-//! - [`gmail`]: Gmail I/O: OAuth tokens, push-token keys, mailbox sync,
-//!   watch renewal.
 //! - [`metrics`]: Prometheus counters and histograms, `/metrics`.
-//! - [`provider_http`]: the one HTTP step of every provider call.
 //! - [`http_clients`]: the process's HTTP clients (provider APIs, model and
 //!   embedding endpoints), built once per configuration and shared.
 //! - [`probe`]: `fte probe`, the container image's HEALTHCHECK (one GET,
@@ -58,7 +58,6 @@ pub mod crm;
 pub mod db;
 pub mod domain;
 pub mod eval;
-pub mod gmail;
 pub mod html_escape;
 pub mod http;
 pub mod http_clients;
@@ -67,7 +66,6 @@ pub mod kb;
 pub mod metrics;
 pub mod pipeline;
 pub mod probe;
-pub mod provider_http;
 pub mod runtime;
 pub mod secret;
 pub mod shutdown;

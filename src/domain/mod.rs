@@ -9,6 +9,7 @@ mod contact;
 mod escalation;
 mod ids;
 mod message;
+mod provider;
 mod text;
 pub mod topics;
 mod turn;
@@ -18,5 +19,6 @@ pub use contact::{ContactError, EmailAddress, Identifier, IdentifierKind, PhoneN
 pub use escalation::EscalationReason;
 pub use ids::{ApprovalId, ConversationId, CustomerId, MessageId, TenantId, TicketId};
 pub use message::{InboundMessage, MAX_BODY_CHARS, OutboundMessage, TicketMessage, limit_body};
+pub use provider::{ParseProviderError, Provider};
 pub use text::{clean_json, clean_text};
 pub use turn::{AgentRecord, Fallback, Priority, TicketIntent, ToolCallRecord, Urgency};

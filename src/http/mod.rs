@@ -61,11 +61,11 @@ pub struct ChannelIngress {
     /// Signs web-form status links.
     pub webform_secret: Secret<String>,
     /// Gmail push verification and mailbox sync.
-    pub gmail: Arc<crate::gmail::GmailClient>,
+    pub gmail: Arc<crate::channels::gmail::GmailClient>,
 }
 
 impl ChannelIngress {
-    pub fn new(settings: &crate::config::ChannelSettings, gmail: Arc<crate::gmail::GmailClient>) -> Self {
+    pub fn new(settings: &crate::config::ChannelSettings, gmail: Arc<crate::channels::gmail::GmailClient>) -> Self {
         let webform_secret = settings.webform_secret.clone().unwrap_or_else(|| {
             tracing::warn!("FTE_WEBFORM_SECRET is unset: web-form status links stop working at restart");
             Secret::new(format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()))

@@ -1,6 +1,6 @@
 //! The identity router (worker role): consumes every channel's inbound
 //! topic, resolves the sender to a customer in the CRM (a Slack sender's
-//! profile read first: `crm::SlackProfiles`), and produces the
+//! profile read first: `channels::slack::SlackProfiles`), and produces the
 //! message to `fte.tickets.incoming` keyed by customer, so one customer's
 //! messages from any channel reach one partition and one actor. A record
 //! that is not a valid inbound event goes to `fte.dlq` with the reason, and
@@ -17,7 +17,8 @@
 //! group's rebalances are served on the poll), and what it reads waits in
 //! order, up to `PARKED_MAX` records.
 
-use crate::crm::{CrmError, SlackProfiles, resolve_customer};
+use crate::channels::slack::SlackProfiles;
+use crate::crm::{CrmError, resolve_customer};
 use crate::domain::{InboundMessage, TicketMessage};
 use crate::kafka::{
     DeadLetter, Delivered, Envelope, EnvelopeError, EventType, KafkaError, KafkaProducer, LoggedRebalance, Topics,

@@ -4,8 +4,8 @@
 //! configuration the `serve` role's flags describe.
 
 use crate::actors::{RouterConfig, SupervisorConfig};
+use crate::channels::slack::SlackProfiles;
 use crate::config::RuntimeSettings;
-use crate::crm::SlackProfiles;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ pub struct RuntimeConfig {
     /// How often the retention job runs; `None`: it does not run here.
     pub retention_interval: Option<Duration>,
     /// Reads a Slack sender's profile (email, name) before their message is
-    /// resolved to a customer (`crm::SlackProfiles`), here or in the Kafka
+    /// resolved to a customer (`channels::slack::SlackProfiles`), here or in the Kafka
     /// identity router.
     pub slack_profiles: Arc<SlackProfiles>,
 }

@@ -26,7 +26,7 @@ impl Runtime {
     }
 
     /// Resolves the sender (a Slack sender's profile read first, see
-    /// `crm::SlackProfiles`), then routes the message to their actor;
+    /// `channels::slack::SlackProfiles`), then routes the message to their actor;
     /// returns once the turn is committed (or has finally failed).
     pub async fn submit(&self, message: InboundMessage) -> Result<TurnReceipt, SubmitError> {
         let message = self.config.slack_profiles.enrich(&self.pool, message.cleaned()).await;

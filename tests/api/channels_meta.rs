@@ -10,8 +10,8 @@
 
 use crate::common::fake_provider::{FakeProvider, Recorded};
 use crate::common::{TestDb, latest_reply, spawn_serve, tenant_count, wait_reply_status};
-use fte::channels::Provider;
 use fte::crm::{MergePolicy, upsert_account};
+use fte::domain::Provider;
 use serde_json::json;
 use std::time::Duration;
 

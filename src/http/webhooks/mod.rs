@@ -13,9 +13,9 @@ pub mod twilio;
 
 use super::AppState;
 use super::problem::Problem;
-use crate::channels::Provider;
 use crate::crm::ChannelAccount;
 use crate::db::begin_tenant;
+use crate::domain::Provider;
 use crate::domain::{InboundMessage, TenantId};
 use crate::runtime::SubmitError;
 use crate::telemetry::{Redacted, provider_id};

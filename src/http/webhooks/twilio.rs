@@ -7,10 +7,10 @@
 //! answer goes out through the dispatcher).
 
 use super::{account, body, header, public_url, take_in};
-use crate::channels::Provider;
 use crate::channels::settings::{AccountSettings, TwilioSettings};
 use crate::channels::twilio::{Form, RequestValidator, StatusCallback, WhatsappInbound};
 use crate::crm::ChannelAccount;
+use crate::domain::Provider;
 use crate::http::AppState;
 use crate::http::problem::Problem;
 use crate::pipeline::dispatch::store::apply_delivery_status;

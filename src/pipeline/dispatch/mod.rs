@@ -87,7 +87,7 @@ pub enum Outcome {
 pub struct Dispatcher {
     pool: PgPool,
     http: reqwest::Client,
-    gmail: Arc<crate::gmail::GmailClient>,
+    gmail: Arc<crate::channels::gmail::GmailClient>,
     backoff: Backoff,
     limiter: RateLimiter,
     public_url: Option<String>,
@@ -120,7 +120,7 @@ impl Dispatcher {
         Ok(Arc::new(Self {
             holds: hold::Holds::new(pool.clone()),
             pool,
-            gmail: Arc::new(crate::gmail::GmailClient::new(http.clone())),
+            gmail: Arc::new(crate::channels::gmail::GmailClient::new(http.clone())),
             http,
             backoff: Backoff {
                 max_attempts: settings.send_max_attempts.max(1),

@@ -26,10 +26,10 @@ use crate::channels::DeliveryStatus;
 use crate::channels::gmail::{
     BodyEncoding, MessageMetadata, NamedAddress, REPLY_ID_HEADER, ReplyContext, compose_reply,
 };
+use crate::channels::gmail::{GmailClient, GmailIoError};
 use crate::channels::settings::GmailSettings;
 use crate::crm::ChannelAccount;
 use crate::domain::{EmailAddress, Identifier};
-use crate::gmail::{GmailClient, GmailIoError};
 use crate::pipeline::dispatch::store::PendingReply;
 use uuid::Uuid;
 

@@ -11,10 +11,10 @@
 
 use super::{Accepted, Lookup, SendContext, SendFailure};
 use crate::channels::DeliveryStatus;
+use crate::channels::gmail::GmailClient;
 use crate::channels::settings::{AccountSettings, GmailSettings, WebformSettings};
 use crate::crm::{ChannelAccount, tenant_accounts};
 use crate::domain::Channel;
-use crate::gmail::GmailClient;
 use crate::pipeline::dispatch::store::PendingReply;
 use sqlx::PgPool;
 
