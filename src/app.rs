@@ -8,17 +8,16 @@ use crate::agent::settings::build_embedder;
 use crate::brain::{Brain, EchoBrain};
 use crate::bus::OutboundRecord;
 use crate::config::{BrainKind, KafkaSaslMechanism, ServeSettings};
-use crate::conversation::store::{ESCALATIONS_TOPIC, METRICS_TOPIC};
 use crate::db::{self, DbError};
-use crate::dispatch::{DeadLetters, Dispatcher, Outcome, run_dispatcher};
-use crate::domain::Channel;
-use crate::domain::OutboundMessage;
+use crate::domain::{Channel, OutboundMessage, topics};
 use crate::http::{self, AppState, ChannelIngress, Readiness};
 use crate::kafka::{
     BrokerProbe, KafkaConnection, KafkaError, KafkaProducer, KafkaSecurity, LoggedRebalance, Topics, group_consumer,
 };
 use crate::kb::{Embedder, KbSearch};
-use crate::runtime::{KafkaParts, KafkaTransport, Runtime, RuntimeConfig, RuntimeError, Transport};
+use crate::pipeline::InboundPublisher;
+use crate::pipeline::dispatch::{DeadLetters, Dispatcher, Outcome, run_dispatcher};
+use crate::runtime::{KafkaTransport, Runtime, RuntimeConfig, RuntimeError, Transport};
 use crate::shutdown;
 use sqlx::PgPool;
 use std::future::Future;
@@ -123,9 +122,10 @@ impl App {
             wiring.start_kafka_dispatcher(k)?;
         }
         let publisher = match (&kafka, role) {
-            (Some(k), Role::Api) => {
-                Some(Arc::new(KafkaParts { producer: KafkaProducer::new(&k.connection)?, topics: k.topics.clone() }))
-            }
+            (Some(k), Role::Api) => Some(Arc::new(InboundPublisher {
+                producer: KafkaProducer::new(&k.connection)?,
+                topics: k.topics.clone(),
+            })),
             _ => None,
         };
         let (gmail, accounts) = wiring.start_ingress(role)?;
@@ -318,7 +318,7 @@ impl Wiring<'_> {
         if kafka.is_none() {
             self.start_embedded_dispatcher(&runtime)?;
         }
-        for topic in [METRICS_TOPIC, ESCALATIONS_TOPIC] {
+        for topic in [topics::METRICS, topics::ESCALATIONS] {
             for partition in runtime.take_topic(topic) {
                 tokio::spawn(log_events(topic, partition));
             }
@@ -386,13 +386,13 @@ impl Wiring<'_> {
     fn start_ingress(
         &mut self,
         role: Role,
-    ) -> Result<(Arc<crate::gmail::GmailClient>, Arc<crate::crm::AccountCache>), StartupError> {
-        let gmail = Arc::new(crate::gmail::GmailClient::new(
-            crate::dispatch::http_client(&self.settings.channels)
+    ) -> Result<(Arc<crate::channels::gmail::GmailClient>, Arc<crate::crm::AccountCache>), StartupError> {
+        let gmail = Arc::new(crate::channels::gmail::GmailClient::new(
+            crate::pipeline::dispatch::http_client(&self.settings.channels)
                 .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?,
         ));
         if matches!(role, Role::All | Role::Api) {
-            self.background.push(tokio::spawn(crate::gmail::run_watch_renewal(
+            self.background.push(tokio::spawn(crate::channels::gmail::run_watch_renewal(
                 gmail.clone(),
                 self.pool.clone(),
                 self.stop.clone(),

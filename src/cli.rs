@@ -128,7 +128,7 @@ pub enum ChannelCommand {
         tenant: uuid::Uuid,
         /// twilio, meta, slack, gmail or webform.
         #[arg(long)]
-        provider: crate::channels::Provider,
+        provider: crate::domain::Provider,
         /// The account's address at the provider: the WhatsApp number
         /// (twilio), the phone_number_id (meta), the team_id (slack), the
         /// mailbox (gmail), the widget key (webform).

@@ -4,38 +4,39 @@
 //! - [`actors`]: the conversation actors, their supervisor and the routers
 //!   that feed them (ractor).
 //! - [`bus`]: the in-process bus (keyed, bounded partitions).
-//! - [`outbox`]: the outbox relay; [`runtime`]: the conversation runtime
-//!   wired together (supervisor, routers, relay, sweeper, retention job).
+//! - [`pipeline`]: how a message moves from the HTTP edge to the actors
+//!   (intake, the inbound publish, identity router, conversation consumer)
+//!   and from the commit to the provider (outbox relay, dispatcher and its
+//!   senders).
+//! - [`runtime`]: the conversation runtime wired together (supervisor,
+//!   what feeds the actors, relay, sweeper, retention job).
 //! - [`agent`]: the agent: tools, guardrails, the local and OpenAI-compatible
 //!   brains, `format_for_channel`, per-tenant configuration.
 //! - [`brain`]: the `Brain` trait the actors call for an agent turn.
 //! - [`domain`]: newtypes parsed at the edge (ids, channels, email
-//!   addresses, phone numbers, identifiers).
+//!   addresses, phone numbers, identifiers, providers); the topic names.
 //! - [`crm`]: PostgreSQL as the CRM: tenants, customers, identity
-//!   resolution across channels (a Slack sender's profile read first).
+//!   resolution across channels, channel accounts.
 //! - [`conversation`]: the conversation state machine (pure) and its
 //!   persistence.
 //! - [`db`]: the pool, migrations, tenant-scoped transactions (RLS).
-//! - [`kafka`]: the Kafka pipeline: envelopes, topics, the producer, the
-//!   consumers (identity router, conversation consumer), the outbox
-//!   relay's sink, the broker probe.
+//! - [`kafka`]: the Kafka protocol: connection, envelopes, topics, the
+//!   producer, group consumers, the broker probe.
 //! - [`kb`]: the knowledge base: chunking, embedders, hybrid search.
 //! - [`eval`]: the `eval` command: tickets through the live path, scored.
 //! - [`http`]: the axum router: `/health`, `/ready`, `/live`, `/metrics`,
 //!   provider webhooks under `/webhooks/…`, the support form under
 //!   `/support`, the admin API under `/api/v1/…`, the console under `/admin`.
 //! - [`app`]: wiring for the `serve` role and graceful shutdown.
-//! - [`channels`]: provider adapters (wire formats, signatures, statuses),
+//! - [`channels`]: one module per provider: wire formats, signatures,
+//!   statuses, and the provider I/O that is not a reply's send (Gmail's
+//!   tokens, keys, mailbox sync and watch; Slack profiles);
+//!   `provider_http`, the one HTTP step of every provider call;
 //!   channel-account settings, rate limits.
 //! - [`auth`]: the admin API's keys and roles.
-//! - [`gmail`]: Gmail I/O: OAuth tokens, push-token keys, mailbox sync,
-//!   watch renewal.
 //! - [`metrics`]: Prometheus counters and histograms, `/metrics`.
-//! - [`provider_http`]: the one HTTP step of every provider call.
 //! - [`http_clients`]: the process's HTTP clients (provider APIs, model and
 //!   embedding endpoints), built once per configuration and shared.
-//! - [`dispatch`]: the dispatcher: its Kafka consumer, replies to
-//!   providers, retries, delivery status, dead letters.
 //! - [`probe`]: `fte probe`, the container image's HEALTHCHECK (one GET,
 //!   exit status from the answer).
 //! - [`bench`]: the load harness (`fte bench`).
@@ -55,19 +56,16 @@ pub mod config;
 pub mod conversation;
 pub mod crm;
 pub mod db;
-pub mod dispatch;
 pub mod domain;
 pub mod eval;
-pub mod gmail;
 pub mod html_escape;
 pub mod http;
 pub mod http_clients;
 pub mod kafka;
 pub mod kb;
 pub mod metrics;
-pub mod outbox;
+pub mod pipeline;
 pub mod probe;
-pub mod provider_http;
 pub mod runtime;
 pub mod secret;
 pub mod shutdown;

@@ -165,8 +165,8 @@ impl Ingress {
     /// Each account's provider, address and settings. The dispatcher is
     /// not part of the run: replies stop at the outbound topic, so the
     /// providers' API bases are never called.
-    fn accounts(&self) -> [(crate::channels::Provider, &str, serde_json::Value); 4] {
-        use crate::channels::Provider;
+    fn accounts(&self) -> [(crate::domain::Provider, &str, serde_json::Value); 4] {
+        use crate::domain::Provider;
         let nowhere = "http://127.0.0.1:9";
         [
             (

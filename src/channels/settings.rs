@@ -6,7 +6,7 @@
 //! Every provider base URL is a setting, with the provider's real URL as
 //! the default, so tests point accounts at local fakes.
 
-use super::Provider;
+use crate::domain::Provider;
 use crate::domain::{EmailAddress, PhoneNumber};
 use crate::secret::Secret;
 use serde::Deserialize;

@@ -317,13 +317,3 @@ pub enum CommitOutcome {
     /// written.
     Duplicate(AlreadyStored),
 }
-
-/// Where each turn's measurements go.
-pub const METRICS_TOPIC: &str = "fte.metrics";
-/// Where hand-overs to humans go.
-pub const ESCALATIONS_TOPIC: &str = "fte.escalations";
-
-/// The outbound topic of a channel.
-pub fn outbound_topic(channel: Channel) -> String {
-    format!("fte.channels.{channel}.outbound")
-}

@@ -12,7 +12,7 @@
 
 use super::CrmError;
 use super::channel_accounts::{ChannelAccount, all_accounts, provider_accounts, resolve_account};
-use crate::channels::Provider;
+use crate::domain::Provider;
 use sqlx::PgPool;
 use std::sync::RwLock;
 use std::time::Duration;

@@ -7,8 +7,8 @@
 //! given a default tenant.
 
 use super::CrmError;
-use crate::channels::Provider;
 use crate::db::{SystemJob, begin_system_job, begin_tenant};
+use crate::domain::Provider;
 use crate::domain::{Channel, TenantId};
 use sqlx::PgPool;
 use uuid::Uuid;

@@ -7,7 +7,6 @@ mod channel_accounts;
 mod error;
 mod gdpr;
 mod identity;
-mod slack_profiles;
 mod tenants;
 
 pub use account_cache::AccountCache;
@@ -17,5 +16,4 @@ pub use channel_accounts::{
 pub use error::CrmError;
 pub use gdpr::{Erasure, erase_customer, erased_since, export_customer};
 pub use identity::{Resolution, merge_customers, resolve_customer, resolve_customer_in};
-pub use slack_profiles::{LOOKUP_TIMEOUT, SlackProfiles, SlackProfilesConfig};
 pub use tenants::{MergePolicy, NewTenant, Tenant, create_tenant, ensure_tenant, get_tenant, stable_tenant_id};

@@ -125,7 +125,8 @@ pub async fn inject(
         (None, Some(kafka)) => kafka
             .publish_inbound(&message)
             .await
-            .map(|(topic, partition, offset)| Accepted::Queued { topic, partition, offset }),
+            .map(|(topic, partition, offset)| Accepted::Queued { topic, partition, offset })
+            .map_err(SubmitError::from),
         (None, None) => return Err(Problem::unavailable("this process takes no messages")),
     }
     .map_err(|e| match e {

@@ -35,7 +35,7 @@ pub struct AppState {
     /// The conversation runtime (absent only in tests of the bare server).
     pub runtime: Option<Arc<Runtime>>,
     /// The `api` role's way into Kafka (no runtime in that process).
-    pub publisher: Option<Arc<crate::runtime::KafkaParts>>,
+    pub publisher: Option<Arc<crate::pipeline::InboundPublisher>>,
     pub inject_token: Option<Secret<String>>,
     pub channels: Arc<ChannelIngress>,
     /// The channel accounts webhooks are addressed to, held in memory.
@@ -61,11 +61,11 @@ pub struct ChannelIngress {
     /// Signs web-form status links.
     pub webform_secret: Secret<String>,
     /// Gmail push verification and mailbox sync.
-    pub gmail: Arc<crate::gmail::GmailClient>,
+    pub gmail: Arc<crate::channels::gmail::GmailClient>,
 }
 
 impl ChannelIngress {
-    pub fn new(settings: &crate::config::ChannelSettings, gmail: Arc<crate::gmail::GmailClient>) -> Self {
+    pub fn new(settings: &crate::config::ChannelSettings, gmail: Arc<crate::channels::gmail::GmailClient>) -> Self {
         let webform_secret = settings.webform_secret.clone().unwrap_or_else(|| {
             tracing::warn!("FTE_WEBFORM_SECRET is unset: web-form status links stop working at restart");
             Secret::new(format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()))

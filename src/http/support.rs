@@ -10,7 +10,6 @@
 use super::AppState;
 use super::problem::{FieldError, Problem};
 use super::webhooks::take_in;
-use crate::channels::Provider;
 use crate::channels::settings::{AccountSettings, WebformSettings};
 use crate::channels::webform::{
     self, Author, StatusMessage, StatusTokenKey, Submission, SubmissionReceipt, TicketRequest, TicketStatus,
@@ -18,6 +17,7 @@ use crate::channels::webform::{
 };
 use crate::crm::ChannelAccount;
 use crate::db::{SystemJob, begin_system_job, begin_tenant};
+use crate::domain::Provider;
 use crate::domain::TenantId;
 use axum::Json;
 use axum::body::Bytes;

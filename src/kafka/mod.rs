@@ -1,19 +1,17 @@
-//! Kafka: everything that talks to the broker. Code here uses only the
-//! Kafka protocol (no broker-specific API), so the local tansu broker and a
-//! production Apache Kafka cluster are interchangeable: the broker probe
-//! used by `/health`, CloudEvents envelopes, topic creation, the producer,
-//! the worker's consumers (identity router, conversation consumer) and the
-//! outbox relay's sink. The dispatcher role's consumer is part of the
-//! dispatcher (`dispatch::run_dispatcher`), built on [`group_consumer`].
-//! Every client starts from [`KafkaConnection::client_config`] (bootstrap
-//! servers and transport security).
+//! Kafka, the protocol only: the connection and its security, CloudEvents
+//! envelopes, this deployment's topics and their creation, the idempotent
+//! producer, group consumers, and the broker probe `/health` uses. Code here
+//! uses only the Kafka protocol (no broker-specific API), so the local
+//! tansu broker and a production Apache Kafka cluster are interchangeable.
+//! What the consumers do with the records (identity router, conversation
+//! consumer, dispatcher, the outbox relay's sink) is the message pipeline's
+//! (`pipeline`). Every client starts from
+//! [`KafkaConnection::client_config`] (bootstrap servers and transport
+//! security).
 
 mod connection;
 mod consumer;
-mod conversation_consumer;
 pub mod envelope;
-mod identity_router;
-mod outbound_sink;
 mod probe;
 mod producer;
 mod topics;
@@ -21,10 +19,7 @@ mod topics;
 pub use connection::{ClientCertificate, KafkaConnection, KafkaSecurity, KafkaSecurityError, Sasl, Tls};
 pub(crate) use consumer::next_record;
 pub use consumer::{LoggedRebalance, group_consumer};
-pub use conversation_consumer::{ConversationConsumer, RebalanceContext, TicketConsumer};
 pub use envelope::{DeadLetter, Envelope, EnvelopeError, EventType};
-pub use identity_router::run_identity_router;
-pub use outbound_sink::KafkaOutbound;
 pub use probe::{BrokerProbe, BrokerStatus};
 pub use producer::{Delivered, KafkaProducer};
 pub use topics::{Topics, ensure_topics};

@@ -1,11 +1,12 @@
-//! The topics (DESIGN.md §2), their partition counts, and their idempotent
-//! creation at start-up through the admin API. A name prefix
-//! (`KAFKA_TOPIC_PREFIX`) lets several deployments or test runs share a
-//! cluster without seeing each other's records.
+//! This deployment's topics on the broker: the names of
+//! `domain::topics` behind a prefix (`KAFKA_TOPIC_PREFIX`, so several
+//! deployments or test runs share a cluster without seeing each other's
+//! records), their partition counts, and their idempotent creation at
+//! start-up through the admin API.
 
 use super::{KafkaConnection, KafkaError};
 use crate::config::KafkaSettings;
-use crate::domain::Channel;
+use crate::domain::{Channel, topics};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
@@ -47,27 +48,27 @@ impl Topics {
     }
 
     pub fn tickets(&self) -> String {
-        self.named("fte.tickets.incoming")
+        self.named(topics::TICKETS)
     }
 
     pub fn inbound(&self, channel: Channel) -> String {
-        self.named(&format!("fte.channels.{channel}.inbound"))
+        self.named(&topics::inbound(channel))
     }
 
     pub fn outbound(&self, channel: Channel) -> String {
-        self.named(&format!("fte.channels.{channel}.outbound"))
+        self.named(&topics::outbound(channel))
     }
 
     pub fn escalations(&self) -> String {
-        self.named("fte.escalations")
+        self.named(topics::ESCALATIONS)
     }
 
     pub fn metrics(&self) -> String {
-        self.named("fte.metrics")
+        self.named(topics::METRICS)
     }
 
     pub fn dlq(&self) -> String {
-        self.named("fte.dlq")
+        self.named(topics::DLQ)
     }
 
     /// The unprefixed outbound topic name as stored in the outbox, mapped

@@ -1,15 +1,14 @@
-//! The runtime's Kafka mode: topics ensured at start-up, the identity
-//! router and the conversation consumer (each a consumer-group member),
-//! and the producer the API side uses to publish inbound messages.
+//! The runtime's Kafka mode, started: topics ensured at start-up, then the
+//! identity router and the conversation consumer (`pipeline`), each a
+//! consumer-group member, and the producer inbound messages are published
+//! with.
 
 use super::RuntimeConfig;
 use crate::actors::{RouterConfig, SupervisorMessage};
-use crate::domain::InboundMessage;
 use crate::kafka::{
-    ConversationConsumer, Envelope, EventType, KafkaConnection, KafkaError, KafkaProducer, LoggedRebalance,
-    RebalanceContext, Topics, ensure_topics, group_consumer, run_identity_router,
+    KafkaConnection, KafkaError, KafkaProducer, LoggedRebalance, Topics, ensure_topics, group_consumer,
 };
-use crate::runtime::SubmitError;
+use crate::pipeline::{ConversationConsumer, InboundPublisher, RebalanceContext, run_identity_router};
 use ractor::ActorRef;
 use rdkafka::consumer::Consumer;
 use sqlx::PgPool;
@@ -29,26 +28,6 @@ pub struct KafkaTransport {
     pub max_poll_interval_ms: u32,
 }
 
-/// What the runtime keeps of Kafka mode.
-pub struct KafkaParts {
-    pub producer: KafkaProducer,
-    pub topics: Topics,
-}
-
-impl KafkaParts {
-    /// Publishes an inbound message to its channel's topic, keyed by the
-    /// sender's address.
-    pub async fn publish_inbound(&self, message: &InboundMessage) -> Result<(String, i32, i64), SubmitError> {
-        let topic = self.topics.inbound(message.channel);
-        let key = message.sender.value().to_string();
-        let env = Envelope::new(EventType::Inbound, "/fte/api", message.tenant_id, Some(key.clone()), message)
-            .map_err(|e| SubmitError::Refused(e.to_string()))?;
-        let delivered =
-            self.producer.send(&topic, &key, &env).await.map_err(|e| SubmitError::Refused(e.to_string()))?;
-        Ok((topic, delivered.partition, delivered.offset))
-    }
-}
-
 /// Creates the producer now and starts the consumers in the background:
 /// once the topics exist (created here, retried until the broker answers),
 /// the identity router and the conversation consumer join their groups. A
@@ -60,11 +39,11 @@ pub(super) async fn start(
     supervisor: &ActorRef<SupervisorMessage>,
     config: &RuntimeConfig,
     stop: watch::Receiver<bool>,
-) -> Result<(KafkaParts, Vec<JoinHandle<()>>), KafkaError> {
+) -> Result<(InboundPublisher, Vec<JoinHandle<()>>), KafkaError> {
     let producer = KafkaProducer::new(&k.connection)?;
     let intake =
         tokio::spawn(run_intake(k.clone(), pool.clone(), supervisor.clone(), config.clone(), producer.clone(), stop));
-    Ok((KafkaParts { producer, topics: k.topics.clone() }, vec![intake]))
+    Ok((InboundPublisher { producer, topics: k.topics.clone() }, vec![intake]))
 }
 
 async fn run_intake(

@@ -50,3 +50,24 @@ pub async fn sweep(
     }
     Ok(resolved)
 }
+
+/// Sweeps every `every` until `shutdown` turns true.
+pub async fn run(
+    pool: PgPool,
+    supervisor: ActorRef<SupervisorMessage>,
+    inactivity: Duration,
+    every: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        match sweep(&pool, &supervisor, inactivity).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(resolved = n, "inactive conversations resolved"),
+            Err(e) => tracing::warn!(error = %e, "inactivity sweep failed"),
+        }
+    }
+}

@@ -3,8 +3,8 @@
 //! unknown one is never guessed.
 
 use crate::common::TestDb;
-use fte::channels::Provider;
 use fte::crm::{AccountCache, MergePolicy, upsert_account};
+use fte::domain::Provider;
 use serde_json::json;
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";

@@ -9,8 +9,8 @@
 use crate::common::fake_provider::{FakeProvider, Recorded, signed_webhook};
 use crate::common::{TestDb, spawn_serve};
 use fte::auth::{Role, create_key};
-use fte::channels::Provider;
 use fte::crm::{MergePolicy, upsert_account};
+use fte::domain::Provider;
 use fte::domain::TenantId;
 use serde_json::{Value, json};
 use std::net::SocketAddr;

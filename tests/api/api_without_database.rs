@@ -7,9 +7,9 @@
 use crate::common::fake_provider::{FakeProvider, Recorded};
 use crate::common::own_postgres::OwnPostgres;
 use crate::common::{kafka_brokers, spawn_role};
-use fte::channels::Provider;
 use fte::channels::twilio::signature::RequestValidator;
 use fte::crm::{MergePolicy, NewTenant, create_tenant, upsert_account};
+use fte::domain::Provider;
 use serde_json::json;
 use std::time::Duration;
 

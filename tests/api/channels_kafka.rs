@@ -6,8 +6,8 @@
 
 use crate::common::fake_provider::{FakeProvider, Recorded, signed_webhook};
 use crate::common::{TestDb, kafka_brokers};
-use fte::channels::Provider;
 use fte::crm::{MergePolicy, upsert_account};
+use fte::domain::Provider;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;

@@ -18,8 +18,8 @@
 
 use crate::common::fake_provider::{FakeProvider, Recorded, Reply, signed_webhook};
 use crate::common::{TestDb, kafka_brokers, spawn_role, spawn_serve, spawn_serve_logged};
-use fte::channels::Provider;
 use fte::crm::{MergePolicy, resolve_customer, upsert_account};
+use fte::domain::Provider;
 use fte::domain::{EmailAddress, Identifier, TenantId};
 use serde_json::json;
 use std::time::{Duration, Instant};

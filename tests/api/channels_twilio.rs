@@ -6,8 +6,8 @@
 
 use crate::common::fake_provider::{FakeProvider, Recorded, signed_webhook};
 use crate::common::{TestDb, spawn_serve, tenant_count, wait_reply_status};
-use fte::channels::Provider;
 use fte::crm::{MergePolicy, upsert_account};
+use fte::domain::Provider;
 use serde_json::json;
 use std::time::Duration;
 

@@ -6,8 +6,8 @@
 //! like a success, dropped), a bad status token; and the rate limit.
 
 use crate::common::{TestDb, spawn_serve};
-use fte::channels::Provider;
 use fte::crm::{MergePolicy, upsert_account};
+use fte::domain::Provider;
 use fte::domain::TenantId;
 use serde_json::{Value, json};
 use std::time::Duration;

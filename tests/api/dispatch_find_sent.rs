@@ -9,12 +9,12 @@
 //! of these lookups reads one (the pool is lazy and never connects).
 
 use crate::common::fake_provider::{FakeProvider, Recorded, Reply};
-use fte::channels::Provider;
 use fte::channels::settings::AccountSettings;
 use fte::crm::ChannelAccount;
-use fte::dispatch::senders::{Lookup, SendContext, find_sent};
-use fte::dispatch::store::{Origin, PendingReply};
+use fte::domain::Provider;
 use fte::domain::{Channel, EmailAddress, Identifier, PhoneNumber, TenantId};
+use fte::pipeline::dispatch::senders::{Lookup, SendContext, find_sent};
+use fte::pipeline::dispatch::store::{Origin, PendingReply};
 use serde_json::json;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -125,7 +125,7 @@ async fn twilio_lookup_pages_through_the_messages_list() {
         Some(Identifier::Whatsapp(PhoneNumber::parse(CUSTOMER).unwrap())),
     );
     let (http, gmail, pool) =
-        (reqwest::Client::new(), fte::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
+        (reqwest::Client::new(), fte::channels::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
     let ours = reply(&ctx, Channel::Whatsapp, REPLY, json!({}));
 
     let Lookup::Found(found) = find_sent(&http, &gmail, &pool, &ctx, &ours, since(), &[]).await.unwrap() else {
@@ -200,7 +200,7 @@ async fn slack_lookup_finds_the_reply_by_its_metadata() {
         None,
     );
     let (http, gmail, pool) =
-        (reqwest::Client::new(), fte::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
+        (reqwest::Client::new(), fte::channels::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
     let origin = json!({"channel": "C123ABC456", "ts": "1700000001.000100"});
     let ours = reply(&ctx, Channel::Slack, REPLY, origin.clone());
     *reply_id.lock().unwrap() = ours.message_id.to_string();
@@ -253,7 +253,7 @@ async fn gmail_lookup_searches_the_message_id() {
     .await;
     let ctx = gmail_context(&fake);
     let (http, gmail, pool) =
-        (reqwest::Client::new(), fte::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
+        (reqwest::Client::new(), fte::channels::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
     let mut ours = reply(&ctx, Channel::Email, REPLY, json!({"thread_id": "18c9f0e1d2c3b4a5"}));
     ours.message_id = Uuid::parse_str("0190a5d2-7c1e-7b3a-9f4e-2d6c8b1a0e57").unwrap();
 
@@ -382,7 +382,7 @@ async fn gmail_lookup_finds_a_replaced_message_id_by_the_reply_id_header() {
     let fake = FakeProvider::start(replaced_message_id).await;
     let ctx = gmail_context(&fake);
     let (http, gmail, pool) =
-        (reqwest::Client::new(), fte::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
+        (reqwest::Client::new(), fte::channels::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
     let mut ours = reply(&ctx, Channel::Email, REPLY, json!({"thread_id": "18c9f0e1d2c3b4a5"}));
     ours.message_id = Uuid::parse_str(OUR_REPLY).unwrap();
     // Stored for another reply of the same customer: never read.
@@ -449,7 +449,7 @@ async fn gmail_lookup_does_not_take_another_replys_message() {
     let fake = FakeProvider::start(replaced_message_id).await;
     let ctx = gmail_context(&fake);
     let (http, gmail, pool) =
-        (reqwest::Client::new(), fte::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
+        (reqwest::Client::new(), fte::channels::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
     // A third reply: every sent message to Jo carries another reply's id.
     let mut third = reply(&ctx, Channel::Email, REPLY, json!({"thread_id": "18c9f0e1d2c3b4a5"}));
     third.message_id = Uuid::parse_str("0190a5d3-1111-7222-8333-444455556666").unwrap();
@@ -507,7 +507,7 @@ async fn gmail_lookup_past_its_bound_is_a_temporary_failure() {
     .await;
     let ctx = gmail_context(&fake);
     let (http, gmail, pool) =
-        (reqwest::Client::new(), fte::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
+        (reqwest::Client::new(), fte::channels::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
     let mut ours = reply(&ctx, Channel::Email, REPLY, json!({}));
     ours.message_id = Uuid::parse_str(OUR_REPLY).unwrap();
 
@@ -523,7 +523,7 @@ async fn gmail_lookup_past_its_bound_is_a_temporary_failure() {
 #[tokio::test]
 async fn meta_cannot_be_asked_and_a_status_page_reply_is_found() {
     let (http, gmail, pool) =
-        (reqwest::Client::new(), fte::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
+        (reqwest::Client::new(), fte::channels::gmail::GmailClient::new(reqwest::Client::new()), lazy_pool());
     let meta = context(
         Provider::Meta,
         "106540352242922",

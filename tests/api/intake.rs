@@ -6,9 +6,9 @@
 
 use crate::common::fake_provider::{FakeProvider, Recorded};
 use crate::common::{TestDb, spawn_serve, tenant_count};
-use fte::channels::Provider;
 use fte::channels::twilio::signature::RequestValidator;
 use fte::crm::{MergePolicy, upsert_account};
+use fte::domain::Provider;
 use serde_json::json;
 use std::collections::HashSet;
 use std::time::Duration;

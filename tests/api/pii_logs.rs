@@ -16,9 +16,9 @@ use crate::common::fake_provider::{FakeProvider, Recorded, Reply, signed_webhook
 use crate::common::{TestDb, spawn_serve_logged, tenant_count};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-use fte::channels::Provider;
 use fte::channels::gmail::testkit;
 use fte::crm::{MergePolicy, upsert_account};
+use fte::domain::Provider;
 use serde_json::json;
 use std::time::Duration;
 

@@ -7,8 +7,8 @@
 
 use crate::common::webdriver::{Browser, Scope};
 use crate::common::{TestDb, spawn_serve};
-use fte::channels::Provider;
 use fte::crm::{MergePolicy, upsert_account};
+use fte::domain::Provider;
 use serde_json::json;
 use std::time::Duration;
 

@@ -10,14 +10,19 @@
 //! customer (`history`'s `sent_to_search`), by the `X-FTE-Reply-Id` that
 //! `fetch`'s `message_get_metadata` reads. Upkeep: `oauth` refreshes the
 //! access token, `watch` renews the push watch. `api` holds the shared
-//! base URL, request building and Google error classification. Nothing
-//! here does I/O: every call is a `ProviderRequest` the dispatcher sends,
-//! and every answer is parsed from (status, `Retry-After`, body).
+//! base URL, request building and Google error classification. Those
+//! modules do no I/O: every call is a `ProviderRequest`, and every answer
+//! is parsed from (status, `Retry-After`, body). The I/O is `client`'s
+//! (`GmailClient`: tokens cached, Google's keys, the mailbox sync a push
+//! triggers, sends and the reads that find a sent message, watch renewal)
+//! and `cursor`'s (where each mailbox's sync stands, in PostgreSQL).
 //! `testkit` mints signed push tokens for tests and local fakes.
 
 pub mod api;
 pub mod b64;
+mod client;
 pub mod compose;
+pub mod cursor;
 pub mod email;
 pub mod fetch;
 pub mod history;
@@ -35,6 +40,7 @@ pub mod watch;
 mod email_tests;
 
 pub use api::{ApiError, DEFAULT_BASE_URL, GmailApi, GoogleError};
+pub use client::{GmailClient, GmailIoError, MailboxBatch, run_watch_renewal, settings};
 pub use compose::{
     BodyEncoding, ComposeError, ComposedMessage, REPLY_ID_HEADER, ReplyContext, compose_reply, reply_subject,
 };

@@ -23,6 +23,7 @@ pub mod inbound;
 pub mod lookup;
 pub mod message;
 pub mod outbound;
+mod profiles;
 pub mod retry;
 pub mod signature;
 pub mod text;
@@ -35,6 +36,7 @@ pub use message::{SlackEventKind, SlackFile, SlackMessage};
 pub use outbound::{
     BotToken, OutboundError, PostedMessage, REPLY_EVENT_TYPE, parse_post_message_response, post_message_request,
 };
+pub use profiles::{LOOKUP_TIMEOUT, SlackProfiles, SlackProfilesConfig};
 pub use retry::{RetryHeaderError, RetryInfo, RetryReason};
 pub use signature::{SignatureError, SignatureVerifier, SigningSecret};
 pub use users::{SlackProfile, UsersError, parse_users_info_response, users_info_request};

@@ -7,11 +7,9 @@
 //! rows, and a snapshot. A step that finds the turn cannot commit stops it
 //! with a [`Halt`].
 
-use super::{
-    AgentTurn, CommitOutcome, ESCALATIONS_TOPIC, METRICS_TOPIC, StoreError, TurnRecord, find_inbound_in, outbound_topic,
-};
+use super::{AgentTurn, CommitOutcome, StoreError, TurnRecord, find_inbound_in};
 use crate::db::begin_tenant;
-use crate::domain::{Channel, MessageId, OutboundMessage, TenantId};
+use crate::domain::{Channel, MessageId, OutboundMessage, TenantId, topics};
 use chrono::Utc;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -255,7 +253,7 @@ async fn insert_replies(conn: &mut PgConnection, rec: &TurnRecord) -> Result<(),
         insert_outbox(
             conn,
             rec.tenant,
-            &outbound_topic(reply.channel),
+            &topics::outbound(reply.channel),
             &rec.customer.to_string(),
             &payload,
             Some(reply.id),
@@ -282,7 +280,7 @@ async fn insert_turn_metrics(conn: &mut PgConnection, rec: &TurnRecord) -> Resul
         "cost_usd": rec.agent.as_ref().map_or(0.0, |a| a.record.cost_usd),
         "state": rec.after.status,
     });
-    insert_outbox(conn, rec.tenant, METRICS_TOPIC, &rec.conversation.to_string(), &metrics, None).await
+    insert_outbox(conn, rec.tenant, topics::METRICS, &rec.conversation.to_string(), &metrics, None).await
 }
 
 /// Inserts the turn's new ticket (if it opened one) and its `agent_turns`
@@ -342,7 +340,7 @@ async fn insert_agent_turn(conn: &mut PgConnection, rec: &TurnRecord, agent: &Ag
             "conversation_id": rec.conversation,
             "brain": agent.brain,
         });
-        insert_outbox(conn, rec.tenant, METRICS_TOPIC, &rec.tenant.to_string(), &alert, None).await?;
+        insert_outbox(conn, rec.tenant, topics::METRICS, &rec.tenant.to_string(), &alert, None).await?;
     }
     Ok(())
 }
@@ -379,7 +377,7 @@ async fn insert_escalation(conn: &mut PgConnection, rec: &TurnRecord) -> Result<
         "urgency": esc.urgency,
         "summary": esc.summary,
     });
-    insert_outbox(conn, rec.tenant, ESCALATIONS_TOPIC, &rec.conversation.to_string(), &event, None).await
+    insert_outbox(conn, rec.tenant, topics::ESCALATIONS, &rec.conversation.to_string(), &event, None).await
 }
 
 /// Inserts the draft that waits for a human's approval.

@@ -12,11 +12,11 @@
 //! already taken in are deduplicated by their Gmail id.
 
 use super::{account, body, header, remember, seen_before, take_in};
-use crate::channels::Provider;
 use crate::channels::gmail::GmailNotification;
+use crate::channels::gmail::{GmailIoError, cursor, settings};
 use crate::channels::settings::GmailSettings;
 use crate::crm::ChannelAccount;
-use crate::gmail::{GmailIoError, cursor, settings};
+use crate::domain::Provider;
 use crate::http::AppState;
 use crate::http::problem::Problem;
 use crate::telemetry::Redacted;

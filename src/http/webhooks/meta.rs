@@ -10,13 +10,13 @@
 //!   all are stored (anything else makes it retry the whole batch).
 
 use super::{account, body, header, take_in};
-use crate::channels::Provider;
 use crate::channels::meta::{self, AppSecret, SIGNATURE_HEADER};
 use crate::channels::settings::{AccountSettings, MetaSettings};
 use crate::crm::ChannelAccount;
-use crate::dispatch::store::apply_delivery_status;
+use crate::domain::Provider;
 use crate::http::AppState;
 use crate::http::problem::Problem;
+use crate::pipeline::dispatch::store::apply_delivery_status;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;

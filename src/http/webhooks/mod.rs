@@ -13,9 +13,9 @@ pub mod twilio;
 
 use super::AppState;
 use super::problem::Problem;
-use crate::channels::Provider;
 use crate::crm::ChannelAccount;
 use crate::db::begin_tenant;
+use crate::domain::Provider;
 use crate::domain::{InboundMessage, TenantId};
 use crate::runtime::SubmitError;
 use crate::telemetry::{Redacted, provider_id};
@@ -82,7 +82,7 @@ pub async fn take_in(state: &AppState, account: &ChannelAccount, message: Inboun
     let (tenant_id, channel, external_id) = (message.tenant_id, message.channel, message.external_id.clone());
     let outcome = match (&state.runtime, &state.publisher) {
         (Some(runtime), _) => runtime.take(message).await.map(|_| ()),
-        (None, Some(kafka)) => kafka.publish_inbound(&message).await.map(|_| ()),
+        (None, Some(kafka)) => kafka.publish_inbound(&message).await.map(|_| ()).map_err(SubmitError::from),
         (None, None) => return Err(Problem::unavailable("this process takes no messages")),
     };
     outcome.map_err(|e| {

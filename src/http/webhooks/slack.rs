@@ -9,10 +9,10 @@
 //! `event_id` already taken in is acknowledged without a second publish.
 
 use super::{account, body, header, remember, seen_before, take_in};
-use crate::channels::Provider;
 use crate::channels::settings::{AccountSettings, SlackSettings};
 use crate::channels::slack::{self, EventOutcome, SignatureVerifier, SigningSecret};
 use crate::crm::ChannelAccount;
+use crate::domain::Provider;
 use crate::http::AppState;
 use crate::http::problem::Problem;
 use axum::Json;

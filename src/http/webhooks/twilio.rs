@@ -7,13 +7,13 @@
 //! answer goes out through the dispatcher).
 
 use super::{account, body, header, public_url, take_in};
-use crate::channels::Provider;
 use crate::channels::settings::{AccountSettings, TwilioSettings};
 use crate::channels::twilio::{Form, RequestValidator, StatusCallback, WhatsappInbound};
 use crate::crm::ChannelAccount;
-use crate::dispatch::store::apply_delivery_status;
+use crate::domain::Provider;
 use crate::http::AppState;
 use crate::http::problem::Problem;
+use crate::pipeline::dispatch::store::apply_delivery_status;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;

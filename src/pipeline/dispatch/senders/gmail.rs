@@ -26,11 +26,11 @@ use crate::channels::DeliveryStatus;
 use crate::channels::gmail::{
     BodyEncoding, MessageMetadata, NamedAddress, REPLY_ID_HEADER, ReplyContext, compose_reply,
 };
+use crate::channels::gmail::{GmailClient, GmailIoError};
 use crate::channels::settings::GmailSettings;
 use crate::crm::ChannelAccount;
-use crate::dispatch::store::PendingReply;
 use crate::domain::{EmailAddress, Identifier};
-use crate::gmail::{GmailClient, GmailIoError};
+use crate::pipeline::dispatch::store::PendingReply;
 use uuid::Uuid;
 
 /// How much earlier than the claim the sent-mail search reaches: Gmail's

@@ -11,11 +11,11 @@
 
 use super::{Accepted, Lookup, SendContext, SendFailure};
 use crate::channels::DeliveryStatus;
+use crate::channels::gmail::GmailClient;
 use crate::channels::settings::{AccountSettings, GmailSettings, WebformSettings};
 use crate::crm::{ChannelAccount, tenant_accounts};
-use crate::dispatch::store::PendingReply;
 use crate::domain::Channel;
-use crate::gmail::GmailClient;
+use crate::pipeline::dispatch::store::PendingReply;
 use sqlx::PgPool;
 
 /// The Gmail mailbox the reply is also emailed from; `None`: the status

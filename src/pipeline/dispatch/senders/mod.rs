@@ -23,11 +23,11 @@ mod twilio;
 mod webform;
 
 use super::store::PendingReply;
+use crate::channels::provider_http::Answer;
 use crate::channels::settings::AccountSettings;
 use crate::channels::{DeliveryStatus, ProviderRequest};
 use crate::crm::{ChannelAccount, get_account, tenant_accounts};
 use crate::domain::Identifier;
-use crate::provider_http::Answer;
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -122,7 +122,7 @@ pub async fn prepare(
 /// Sends `reply` once.
 pub async fn send(
     http: &reqwest::Client,
-    gmail: &crate::gmail::GmailClient,
+    gmail: &crate::channels::gmail::GmailClient,
     pool: &PgPool,
     context: &SendContext,
     reply: &PendingReply,
@@ -143,7 +143,7 @@ pub async fn send(
 /// replies with identical text are told apart): never return one of them.
 pub async fn find_sent(
     http: &reqwest::Client,
-    gmail: &crate::gmail::GmailClient,
+    gmail: &crate::channels::gmail::GmailClient,
     pool: &PgPool,
     context: &SendContext,
     reply: &PendingReply,
@@ -184,5 +184,5 @@ pub async fn find_sent(
 /// answer (connect error, timeout) is retryable. A send's timeout may mean
 /// the provider accepted the message (`find_sent` asks).
 pub async fn execute(http: &reqwest::Client, request: &ProviderRequest) -> Result<Answer, SendFailure> {
-    crate::provider_http::call(http, request).await.map_err(|e| SendFailure::unanswered(e.to_string()))
+    crate::channels::provider_http::call(http, request).await.map_err(|e| SendFailure::unanswered(e.to_string()))
 }

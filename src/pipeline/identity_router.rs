@@ -1,6 +1,6 @@
 //! The identity router (worker role): consumes every channel's inbound
 //! topic, resolves the sender to a customer in the CRM (a Slack sender's
-//! profile read first: `crm::SlackProfiles`), and produces the
+//! profile read first: `channels::slack::SlackProfiles`), and produces the
 //! message to `fte.tickets.incoming` keyed by customer, so one customer's
 //! messages from any channel reach one partition and one actor. A record
 //! that is not a valid inbound event goes to `fte.dlq` with the reason, and
@@ -17,9 +17,13 @@
 //! group's rebalances are served on the poll), and what it reads waits in
 //! order, up to `PARKED_MAX` records.
 
-use super::{DeadLetter, Envelope, EventType, KafkaError, KafkaProducer, Topics};
-use crate::crm::{CrmError, SlackProfiles, resolve_customer};
+use crate::channels::slack::SlackProfiles;
+use crate::crm::{CrmError, resolve_customer};
 use crate::domain::{InboundMessage, TicketMessage};
+use crate::kafka::{
+    DeadLetter, Delivered, Envelope, EnvelopeError, EventType, KafkaError, KafkaProducer, LoggedRebalance, Topics,
+    next_record,
+};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -57,11 +61,11 @@ enum Resolved {
 type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// The broker's answer to one queued record.
-type Acknowledgement = Pending<Result<super::producer::Delivered, KafkaError>>;
+type Acknowledgement = Pending<Result<Delivered, KafkaError>>;
 
 /// Runs until `shutdown` turns true, then settles what is in flight.
 pub async fn run_identity_router(
-    consumer: StreamConsumer<super::LoggedRebalance>,
+    consumer: StreamConsumer<LoggedRebalance>,
     producer: KafkaProducer,
     topics: Topics,
     pool: PgPool,
@@ -87,7 +91,7 @@ pub async fn run_identity_router(
             resolving.push_back(Box::pin(resolve(read, topics.clone(), pool.clone(), profiles, shutdown.clone())));
         }
         tokio::select! {
-            msg = super::consumer::next_record(&consumer, &mut shutdown, "identity-router"), if reading && parked.len() < PARKED_MAX => {
+            msg = next_record(&consumer, &mut shutdown, "identity-router"), if reading && parked.len() < PARKED_MAX => {
                 let Some(msg) = msg else {
                     reading = false;
                     continue;
@@ -151,7 +155,7 @@ async fn resolve(
     let parsed = Envelope::parse(&payload).and_then(|env| {
         let inbound: InboundMessage = env.data_as(EventType::Inbound)?;
         if env.tenant()? != inbound.tenant_id {
-            return Err(super::EnvelopeError::Tenant(env.tenantid.clone()));
+            return Err(EnvelopeError::Tenant(env.tenantid.clone()));
         }
         Ok(inbound)
     });

@@ -29,13 +29,13 @@
 //! API (`SlackProfiles::for_one_api`). Owns `SlackProfiles` and
 //! `SlackProfilesConfig`.
 
-use super::resolve_account;
-use crate::channels::Provider;
+use super::{BotToken, SlackProfile, UsersError, parse_users_info_response, users_info_request};
+use crate::channels::provider_http::{CallError, call};
 use crate::channels::settings::AccountSettings;
-use crate::channels::slack::{BotToken, SlackProfile, UsersError, parse_users_info_response, users_info_request};
+use crate::crm::resolve_account;
 use crate::db::begin_tenant;
+use crate::domain::Provider;
 use crate::domain::{Channel, Identifier, InboundMessage, SlackUserId, TenantId, clean_text};
-use crate::provider_http::{CallError, call};
 use crate::telemetry::Redacted;
 use dashmap::DashMap;
 use sqlx::PgPool;

@@ -2,7 +2,7 @@
 //! carries. The names are the ones in `channel_accounts.provider` and in
 //! the webhook paths (`/webhooks/<provider>/…`).
 
-use crate::domain::Channel;
+use super::Channel;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

@@ -22,10 +22,10 @@
 //! (optimistic concurrency on `state_version` makes it re-read instead).
 
 use super::identity_router::dead_letter;
-use super::{DeadLetter, Envelope, EventType, KafkaProducer, Topics};
 use crate::actors::router::DeliveryResult;
 use crate::actors::{Delivery, RouterConfig, SupervisorMessage, run_router};
 use crate::domain::{CustomerId, TicketMessage};
+use crate::kafka::{DeadLetter, Envelope, EnvelopeError, EventType, KafkaProducer, Topics, next_record};
 use ractor::{ActorRef, RpcReplyPort};
 use rdkafka::TopicPartitionList;
 use rdkafka::client::ClientContext;
@@ -117,7 +117,7 @@ impl ConversationConsumer {
         loop {
             let overflowing = pipelines.values().any(|p| !p.overflow.is_empty());
             let msg = tokio::select! {
-                msg = super::consumer::next_record(&self.consumer, &mut shutdown, "conversations") => msg,
+                msg = next_record(&self.consumer, &mut shutdown, "conversations") => msg,
                 _ = flush.tick(), if overflowing => {
                     self.flush_overflow(&topic, &mut pipelines);
                     continue;
@@ -137,7 +137,7 @@ impl ConversationConsumer {
             let parsed = Envelope::parse(&payload).and_then(|env| {
                 let ticket: TicketMessage = env.data_as(EventType::Ticket)?;
                 if env.tenant()? != ticket.message.tenant_id {
-                    return Err(super::EnvelopeError::Tenant(env.tenantid.clone()));
+                    return Err(EnvelopeError::Tenant(env.tenantid.clone()));
                 }
                 Ok(ticket)
             });

@@ -1,15 +1,15 @@
-//! `KafkaOutbound`: the outbox relay's sink in Kafka mode. Each outbox row
-//! becomes a CloudEvent on its topic (with this deployment's prefix), keyed
-//! as the row says; the relay marks the row published only after the
+//! The outbox relay's sink in Kafka mode (`OutboxKafkaSink`). Each outbox
+//! row becomes a CloudEvent on its topic (with this deployment's prefix),
+//! keyed as the row says; the relay marks the row published only after the
 //! broker acknowledged it. A batch is queued in order and acknowledged
 //! together: one broker round trip per batch instead of one per row.
 
-use super::{Envelope, EventType, KafkaProducer, Topics};
+use super::outbox_relay::{BatchFuture, OutboundSink, PublishFuture};
 use crate::bus::OutboundRecord;
-use crate::domain::TenantId;
-use crate::outbox::{BatchFuture, OutboundSink, PublishFuture};
+use crate::domain::{TenantId, topics};
+use crate::kafka::{Envelope, EventType, KafkaProducer, Topics};
 
-pub struct KafkaOutbound {
+pub struct OutboxKafkaSink {
     pub producer: KafkaProducer,
     pub topics: Topics,
 }
@@ -17,14 +17,14 @@ pub struct KafkaOutbound {
 fn event_type(topic: &str) -> EventType {
     if topic.ends_with(".outbound") {
         EventType::Outbound
-    } else if topic.ends_with("fte.escalations") {
+    } else if topic.ends_with(topics::ESCALATIONS) {
         EventType::Escalation
     } else {
         EventType::Metrics
     }
 }
 
-impl KafkaOutbound {
+impl OutboxKafkaSink {
     /// The row as the CloudEvent that goes on its topic.
     fn envelope(record: &OutboundRecord) -> Result<Envelope, String> {
         let tenant: TenantId = record.payload["tenant_id"]
@@ -42,7 +42,7 @@ impl KafkaOutbound {
     }
 }
 
-impl OutboundSink for KafkaOutbound {
+impl OutboundSink for OutboxKafkaSink {
     fn publish(&self, record: OutboundRecord) -> PublishFuture<'_> {
         Box::pin(async move {
             let env = Self::envelope(&record)?;

@@ -1,7 +1,7 @@
 //! Embedded mode's durable intake (`inbound_intake`): what lets a webhook
 //! be acknowledged before its turn runs without the message living only in
-//! memory. [`Runtime::take`](super::Runtime::take) commits the message's
-//! row, then hands it to the in-process bus; once its turn has settled
+//! memory. `Runtime::take` commits the message's row, then hands it to the
+//! in-process bus; once its turn has settled
 //! (committed, or handed to humans) the row is removed. Rows a crash left
 //! behind are submitted again when the runtime starts; a redelivered
 //! message is recognised by its turn (the provider's id is the dedupe

@@ -1,4 +1,4 @@
-//! Gmail I/O (the adapter in `channels::gmail` is pure): OAuth access
+//! Gmail I/O (the rest of `channels::gmail` is pure): OAuth access
 //! tokens from each mailbox's refresh token (cached until shortly before
 //! they expire, refreshed once on a 401), Google's signing keys for push
 //! tokens (cached, refetched once when a token names an unknown key), the
@@ -11,16 +11,17 @@
 //! `users.watch` renewal before its 7-day expiry. In those reads a 2xx
 //! that cannot be read is `Temporary`: it says nothing either way.
 
-pub mod cursor;
-
-use crate::channels::gmail::{
-    self, AccessToken, GmailApi, GmailNotification, HistoryOutcome, Jwks, OAuthClient, PushClaims, PushTokenVerifier,
+use super::cursor;
+use super::{
+    self as gmail, AccessToken, GmailApi, GmailNotification, HistoryOutcome, Jwks, OAuthClient, PushClaims,
+    PushTokenVerifier,
 };
+use crate::channels::ProviderRequest;
+use crate::channels::provider_http::{Answer, call};
 use crate::channels::settings::{AccountSettings, GmailSettings};
-use crate::channels::{Provider, ProviderRequest};
 use crate::crm::{ChannelAccount, provider_accounts};
+use crate::domain::Provider;
 use crate::domain::{EmailAddress, InboundMessage};
-use crate::provider_http::{Answer, call};
 use crate::telemetry::Redacted;
 use dashmap::DashMap;
 use sqlx::PgPool;
