@@ -9,6 +9,7 @@ use crate::brain::{Brain, EchoBrain};
 use crate::bus::OutboundRecord;
 use crate::config::{BrainKind, KafkaSaslMechanism, ServeSettings};
 use crate::db::{self, DbError};
+use crate::delivery::dispatch::{DeadLetters, Dispatcher, Outcome, run_dispatcher};
 use crate::domain::{Channel, OutboundMessage, topics};
 use crate::http::{self, AppState, ChannelIngress, Readiness};
 use crate::kafka::{
@@ -16,7 +17,6 @@ use crate::kafka::{
 };
 use crate::kb::{Embedder, KbSearch};
 use crate::pipeline::InboundPublisher;
-use crate::pipeline::dispatch::{DeadLetters, Dispatcher, Outcome, run_dispatcher};
 use crate::runtime::{KafkaTransport, Runtime, RuntimeConfig, RuntimeError, Transport};
 use crate::shutdown;
 use sqlx::PgPool;
@@ -388,7 +388,7 @@ impl Wiring<'_> {
         role: Role,
     ) -> Result<(Arc<crate::channels::gmail::GmailClient>, Arc<crate::crm::AccountCache>), StartupError> {
         let gmail = Arc::new(crate::channels::gmail::GmailClient::new(
-            crate::pipeline::dispatch::http_client(&self.settings.channels)
+            crate::delivery::dispatch::http_client(&self.settings.channels)
                 .map_err(|e| StartupError::Command(format!("HTTP client: {e}")))?,
         ));
         if matches!(role, Role::All | Role::Api) {

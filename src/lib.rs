@@ -5,9 +5,9 @@
 //!   that feed them (ractor).
 //! - [`bus`]: the in-process bus (keyed, bounded partitions).
 //! - [`pipeline`]: how a message moves from the HTTP edge to the actors
-//!   (intake, the inbound publish, identity router, conversation consumer)
-//!   and from the commit to the provider (outbox relay, dispatcher and its
-//!   senders).
+//!   (intake, the inbound publish, identity router, conversation consumer).
+//! - [`delivery`]: how a committed reply moves from its outbox row to the
+//!   provider (outbox relay, dispatcher and its senders).
 //! - [`runtime`]: the conversation runtime wired together (supervisor,
 //!   what feeds the actors, relay, sweeper, retention job).
 //! - [`agent`]: the agent: tools, guardrails, the local and OpenAI-compatible
@@ -56,6 +56,7 @@ pub mod config;
 pub mod conversation;
 pub mod crm;
 pub mod db;
+pub mod delivery;
 pub mod domain;
 pub mod eval;
 pub mod html_escape;

@@ -3,7 +3,7 @@
 //! provider's wire format — verify and parse inbound webhooks into
 //! `InboundMessage`, build outbound requests (`ProviderRequest`), map
 //! delivery statuses — as pure functions; the webhook handlers in
-//! `http::webhooks` and the dispatcher's senders (`pipeline::dispatch`)
+//! `http::webhooks` and the dispatcher's senders (`delivery::dispatch`)
 //! call them. The I/O that belongs to one provider and not to a reply's
 //! send is in that provider's module too: Gmail's OAuth tokens, push keys,
 //! mailbox sync and watch renewal (`gmail::client`, `gmail::cursor`), the

@@ -3,9 +3,10 @@
 //! producer, group consumers, and the broker probe `/health` uses. Code here
 //! uses only the Kafka protocol (no broker-specific API), so the local
 //! tansu broker and a production Apache Kafka cluster are interchangeable.
-//! What the consumers do with the records (identity router, conversation
-//! consumer, dispatcher, the outbox relay's sink) is the message pipeline's
-//! (`pipeline`). Every client starts from
+//! What the consumers do with the records is the inbound leg's
+//! (`pipeline`: identity router, conversation consumer) and the outbound
+//! leg's (`delivery`: the outbox relay's sink, the dispatcher). Every
+//! client starts from
 //! [`KafkaConnection::client_config`] (bootstrap servers and transport
 //! security).
 

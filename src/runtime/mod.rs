@@ -48,9 +48,9 @@ use crate::actors::{
 };
 use crate::brain::Brain;
 use crate::bus::{MemoryTopic, OutboundRecord, PartitionReceiver};
+use crate::delivery::outbox_relay::MemoryOutbound;
 use crate::domain::{Channel, topics};
 use crate::pipeline::InboundPublisher;
-use crate::pipeline::outbox_relay::MemoryOutbound;
 use ractor::{ActorRef, RpcReplyPort};
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};

@@ -11,9 +11,10 @@ use crate::actors::{
 };
 use crate::brain::Brain;
 use crate::bus::MemoryTopic;
+use crate::delivery::OutboxKafkaSink;
+use crate::delivery::outbox_relay::{MemoryOutbound, OutboundSink, run_relay};
 use crate::domain::{Channel, topics};
-use crate::pipeline::outbox_relay::{MemoryOutbound, OutboundSink, run_relay};
-use crate::pipeline::{InboundPublisher, OutboxKafkaSink};
+use crate::pipeline::InboundPublisher;
 use ractor::{Actor, ActorRef};
 use sqlx::PgPool;
 use std::sync::Arc;

@@ -193,7 +193,7 @@ async fn meta_whatsapp_end_to_end_with_the_service_window() {
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
     let metrics = std::sync::Arc::new(fte::metrics::Metrics::default());
     let dispatcher =
-        fte::pipeline::dispatch::Dispatcher::new(db.pool.clone(), &settings.channels, None, stop_rx, metrics).unwrap();
+        fte::delivery::dispatch::Dispatcher::new(db.pool.clone(), &settings.channels, None, stop_rx, metrics).unwrap();
     let out = fte::domain::OutboundMessage {
         message_id: fte::domain::MessageId::from_uuid(follow_up),
         tenant_id: tenant,
@@ -206,7 +206,7 @@ async fn meta_whatsapp_end_to_end_with_the_service_window() {
         in_reply_to: None,
         created_at: chrono::Utc::now(),
     };
-    assert!(matches!(dispatcher.deliver(&out).await, fte::pipeline::dispatch::Outcome::Sent { .. }));
+    assert!(matches!(dispatcher.deliver(&out).await, fte::delivery::dispatch::Outcome::Sent { .. }));
     let sent = fake.wait_for(2, Duration::from_secs(5)).await;
     let t = sent[1].json();
     assert_eq!(t["type"], "template", "{t}");
@@ -215,7 +215,7 @@ async fn meta_whatsapp_end_to_end_with_the_service_window() {
     let (_, _, meta) = latest_reply(&db, tenant).await;
     assert_eq!(meta["sent_as"], "template");
     // Delivered once: a redelivery of the same reply is not sent again.
-    assert_eq!(dispatcher.deliver(&out).await, fte::pipeline::dispatch::Outcome::AlreadySent);
+    assert_eq!(dispatcher.deliver(&out).await, fte::delivery::dispatch::Outcome::AlreadySent);
     assert_eq!(fake.requests().len(), 2);
     child.kill().ok();
     child.wait().ok();

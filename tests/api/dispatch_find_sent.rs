@@ -11,10 +11,10 @@
 use crate::common::fake_provider::{FakeProvider, Recorded, Reply};
 use fte::channels::settings::AccountSettings;
 use fte::crm::ChannelAccount;
+use fte::delivery::dispatch::senders::{Lookup, SendContext, find_sent};
+use fte::delivery::dispatch::store::{Origin, PendingReply};
 use fte::domain::Provider;
 use fte::domain::{Channel, EmailAddress, Identifier, PhoneNumber, TenantId};
-use fte::pipeline::dispatch::senders::{Lookup, SendContext, find_sent};
-use fte::pipeline::dispatch::store::{Origin, PendingReply};
 use serde_json::json;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;

@@ -15,8 +15,8 @@ use super::{Accepted, Lookup, SendContext, SendFailure, execute};
 use crate::channels::meta::{MetaSender, OutboundPlan, Template, parse_send_response, plan_outbound};
 use crate::channels::settings::MetaSettings;
 use crate::db::begin_tenant;
+use crate::delivery::dispatch::store::PendingReply;
 use crate::domain::Identifier;
-use crate::pipeline::dispatch::store::PendingReply;
 use sqlx::PgPool;
 
 /// When the customer last wrote on WhatsApp.

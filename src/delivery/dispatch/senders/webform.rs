@@ -14,8 +14,8 @@ use crate::channels::DeliveryStatus;
 use crate::channels::gmail::GmailClient;
 use crate::channels::settings::{AccountSettings, GmailSettings, WebformSettings};
 use crate::crm::{ChannelAccount, tenant_accounts};
+use crate::delivery::dispatch::store::PendingReply;
 use crate::domain::Channel;
-use crate::pipeline::dispatch::store::PendingReply;
 use sqlx::PgPool;
 
 /// The Gmail mailbox the reply is also emailed from; `None`: the status

@@ -11,8 +11,8 @@ use crate::channels::twilio::{
     LookupError, MessageQuery, SendRequest, SendResponse, TwilioCredentials, list_request, next_page_request,
     parse_list_response, parse_send_response, scan_page,
 };
+use crate::delivery::dispatch::store::PendingReply;
 use crate::domain::{Identifier, PhoneNumber};
-use crate::pipeline::dispatch::store::PendingReply;
 
 /// The account's credentials, its business number and the customer's.
 fn route(

@@ -29,8 +29,8 @@ use crate::channels::gmail::{
 use crate::channels::gmail::{GmailClient, GmailIoError};
 use crate::channels::settings::GmailSettings;
 use crate::crm::ChannelAccount;
+use crate::delivery::dispatch::store::PendingReply;
 use crate::domain::{EmailAddress, Identifier};
-use crate::pipeline::dispatch::store::PendingReply;
 use uuid::Uuid;
 
 /// How much earlier than the claim the sent-mail search reaches: Gmail's

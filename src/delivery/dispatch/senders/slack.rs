@@ -11,7 +11,7 @@ use crate::channels::slack::{
     BotToken, PostedMessage, find_reply, find_reply_request, parse_history_response, parse_post_message_response,
     post_message_request,
 };
-use crate::pipeline::dispatch::store::PendingReply;
+use crate::delivery::dispatch::store::PendingReply;
 
 fn bot_token(settings: &SlackSettings) -> Result<BotToken, SendFailure> {
     let token = settings.bot_token_env.read().map_err(|e| SendFailure::permanent(e.to_string()))?;
