@@ -537,7 +537,8 @@ mod tests {
     fn a_short_channel_quotes_the_leads_whole_list_when_it_fits() {
         let paragraphs = vec![
             "Changes show up within 15 minutes.".to_string(),
-            "- Check that the task has a due date.\n- Check that the calendar is ticked.\n- Click **Sync now**.".to_string(),
+            "- Check that the task has a due date.\n- Check that the calendar is ticked.\n- Click **Sync now**."
+                .to_string(),
         ];
         let units = answer_units(&paragraphs);
         let scores = lexical_scores(&units, "is the calendar ticked");
