@@ -120,7 +120,16 @@ async fn under_a_burst_every_acknowledged_message_is_answered_and_a_refused_one_
     let refused: HashSet<String> = outcomes.iter().filter(|o| o.status != 200).map(|o| o.sid.clone()).collect();
     assert!(stored.is_disjoint(&refused), "a refused message was stored");
     assert_eq!(stored.len(), acked.len());
-    assert_eq!(tenant_count(&db, tenant, "SELECT count(*) FROM inbound_intake").await, 0, "every settled row removed");
+    // A row is removed once its turn settled, just after the reply's commit.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = tenant_count(&db, tenant, "SELECT count(*) FROM inbound_intake").await;
+        if left == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{left} settled intake rows not removed after 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     child.kill().ok();
     child.wait().ok();
 }
@@ -196,7 +205,8 @@ async fn under_a_burst_of_web_form_tickets_every_receipt_is_answered_and_a_refus
     assert!(!tickets.is_empty());
 
     // Every receipt: its message stored and answered (a reply on the
-    // status page, or a hand-over) within 2 minutes.
+    // status page, or a hand-over) within 2 minutes, and its intake row
+    // removed (that follows the turn's commit).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         let stored = stored_sids(&db, tenant).await;
@@ -208,12 +218,13 @@ async fn under_a_burst_of_web_form_tickets_every_receipt_is_answered_and_a_refus
                     OR EXISTS (SELECT 1 FROM escalations e WHERE e.conversation_id = i.conversation_id))",
         )
         .await;
-        if tickets.is_subset(&stored) && outcomes >= tickets.len() as i64 {
+        let pending = tenant_count(&db, tenant, "SELECT count(*) FROM inbound_intake").await;
+        if tickets.is_subset(&stored) && outcomes >= tickets.len() as i64 && pending == 0 {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "after 2 minutes: {} of {} receipted tickets stored, {outcomes} answered",
+            "after 2 minutes: {} of {} receipted tickets stored, {outcomes} answered, {pending} intake rows left",
             tickets.intersection(&stored).count(),
             tickets.len()
         );
