@@ -20,6 +20,7 @@ pub mod format;
 pub mod guardrails;
 pub mod local;
 pub mod openai;
+pub mod question;
 pub mod settings;
 pub mod tools;
 pub mod usage;

@@ -10,8 +10,8 @@
 
 use super::tickets::{self, Ticket};
 use super::{EvalArgs, EvalError, db_err};
-use crate::agent::local;
 use crate::agent::settings::build_embedder;
+use crate::agent::{local, question};
 use crate::crm::{self, MergePolicy, NewTenant};
 use crate::db;
 use crate::domain::TenantId;
@@ -166,7 +166,7 @@ async fn measure(
             results.push((q.weight, candidates));
         }
         let mut uncovered = Vec::new();
-        for entity in local::named_entities(&local::question_text(&ticket.message)) {
+        for entity in question::named_entities(&question::question_text(&ticket.message)) {
             if !kb.mentions(pool, tenant, embedder, &entity).await? {
                 uncovered.push(entity);
             }

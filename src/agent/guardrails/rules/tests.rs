@@ -2,5 +2,6 @@
 //! tickets, and unseen-style sentences written for each reason.
 
 mod extra;
+mod extra_held_out;
 mod spec_table;
 mod tickets;
