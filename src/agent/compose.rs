@@ -343,8 +343,8 @@ fn attached(units: &[Unit], i: usize, whole_lists: bool, continuations: bool) ->
     let mut group = vec![i];
     if u.item {
         // The list's lead-in: the paragraph's sentences before its first item.
-        let first_item = (0..=i).rev().take_while(|&j| same(j) && units[j].item).last().unwrap_or(i);
-        let mut j = first_item;
+        let list = list_of(units, i);
+        let mut j = list.first().copied().unwrap_or(i);
         while j > 0 && same(j - 1) && !units[j - 1].item {
             j -= 1;
             if is_condition(&units[j].text) || units[j].text.ends_with(':') {
@@ -353,7 +353,7 @@ fn attached(units: &[Unit], i: usize, whole_lists: bool, continuations: bool) ->
         }
         let numbered = u.text.chars().next().is_some_and(|c| c.is_ascii_digit());
         if whole_lists && numbered {
-            group.extend((first_item..units.len()).take_while(|&j| same(j) && units[j].item));
+            group.extend(list);
         }
     } else {
         if i > 0 && same(i - 1) && !units[i - 1].item && (continues(&u.text) || is_condition(&units[i - 1].text)) {
