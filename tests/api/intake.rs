@@ -5,7 +5,7 @@
 //! SIGKILL are answered after the restart.
 
 use crate::common::fake_provider::{FakeProvider, Recorded};
-use crate::common::{TestDb, spawn_serve, tenant_count};
+use crate::common::{TestDb, spawn_serve, tenant_count, wait_tenant_count};
 use fte::channels::twilio::signature::RequestValidator;
 use fte::crm::{MergePolicy, upsert_account};
 use fte::domain::Provider;
@@ -121,15 +121,7 @@ async fn under_a_burst_every_acknowledged_message_is_answered_and_a_refused_one_
     assert!(stored.is_disjoint(&refused), "a refused message was stored");
     assert_eq!(stored.len(), acked.len());
     // A row is removed once its turn settled, just after the reply's commit.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = tenant_count(&db, tenant, "SELECT count(*) FROM inbound_intake").await;
-        if left == 0 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{left} settled intake rows not removed after 30 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_tenant_count(&db, tenant, "SELECT count(*) FROM inbound_intake", 0, Duration::from_secs(30)).await;
     child.kill().ok();
     child.wait().ok();
 }

@@ -5,7 +5,7 @@
 //! records go to `fte.dlq` and the pipeline keeps flowing; a customer who
 //! writes on two channels is one conversation.
 
-use crate::common::{TestDb, kafka_brokers};
+use crate::common::{TestDb, kafka_brokers, wait_tenant_count};
 use fte::crm::MergePolicy;
 use fte::db::begin_tenant;
 use fte::domain::{Channel, EmailAddress, Identifier, InboundMessage, PhoneNumber, TenantId};
@@ -46,20 +46,6 @@ async fn deploy(db: &TestDb) -> Deployment {
     let topics = Topics::from_settings(&settings.kafka);
     let running = crate::common::start_app(&settings).await;
     Deployment { addr: running.addr, topics, _stop: running.stop }
-}
-
-async fn wait_for(db: &TestDb, tenant: TenantId, sql: &str, expected: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&mut *tx).await.unwrap();
-        tx.commit().await.unwrap();
-        if n == expected {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{sql}: {n}, expected {expected}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Reads `topic` from the start until `want` records arrived.
@@ -112,7 +98,14 @@ async fn a_message_flows_through_kafka_and_its_reply_leaves_on_the_outbound_topi
     let queued: Value = resp.json().await.unwrap();
     assert_eq!(queued["topic"], d.topics.inbound(Channel::Email));
 
-    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'outbound'", 1).await;
+    wait_tenant_count(
+        &db,
+        tenant,
+        "SELECT count(*) FROM messages WHERE direction = 'outbound'",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
     let records = read_topic(&d.topics.outbound(Channel::Email), 1).await;
     let env = Envelope::parse(&records[0].1).unwrap();
     assert_eq!(env.kind, EventType::Outbound.as_str());
@@ -178,7 +171,14 @@ async fn poison_goes_to_the_dlq_and_the_pipeline_keeps_flowing_and_two_channels_
     };
     let env = Envelope::new(EventType::Inbound, "/test", tenant, None, &email).unwrap();
     producer.send(&d.topics.inbound(Channel::Email), "marisol@vientoapps.io", &env).await.unwrap();
-    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'outbound'", 1).await;
+    wait_tenant_count(
+        &db,
+        tenant,
+        "SELECT count(*) FROM messages WHERE direction = 'outbound'",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
     // …and later on WhatsApp.
     let whatsapp = InboundMessage {
         channel: Channel::Whatsapp,
@@ -191,11 +191,18 @@ async fn poison_goes_to_the_dlq_and_the_pipeline_keeps_flowing_and_two_channels_
     };
     let env = Envelope::new(EventType::Inbound, "/test", tenant, None, &whatsapp).unwrap();
     producer.send(&d.topics.inbound(Channel::Whatsapp), "+12025550147", &env).await.unwrap();
-    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'outbound'", 2).await;
+    wait_tenant_count(
+        &db,
+        tenant,
+        "SELECT count(*) FROM messages WHERE direction = 'outbound'",
+        2,
+        Duration::from_secs(60),
+    )
+    .await;
 
-    wait_for(&db, tenant, "SELECT count(*) FROM customers", 1).await;
-    wait_for(&db, tenant, "SELECT count(*) FROM conversations", 1).await;
-    wait_for(&db, tenant, "SELECT state_version FROM conversations", 4).await;
+    wait_tenant_count(&db, tenant, "SELECT count(*) FROM customers", 1, Duration::from_secs(60)).await;
+    wait_tenant_count(&db, tenant, "SELECT count(*) FROM conversations", 1, Duration::from_secs(60)).await;
+    wait_tenant_count(&db, tenant, "SELECT state_version FROM conversations", 4, Duration::from_secs(60)).await;
     let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
     let channels: Vec<String> =
         sqlx::query_scalar("SELECT channel FROM messages WHERE direction = 'inbound' ORDER BY created_at")
@@ -243,7 +250,14 @@ async fn api_worker_and_dispatcher_run_as_separate_processes() {
     let resp =
         client.post(format!("http://{api_addr}/api/v1/inbound")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 202);
-    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'outbound'", 1).await;
+    wait_tenant_count(
+        &db,
+        tenant,
+        "SELECT count(*) FROM messages WHERE direction = 'outbound'",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
     // The worker takes no messages over HTTP: only the api role does.
     let resp = client
         .post(format!("http://{worker_addr}/api/v1/inbound"))
@@ -340,10 +354,31 @@ async fn a_redelivered_ticket_record_causes_no_second_reply() {
     };
     let env = Envelope::new(EventType::Ticket, "/test", tenant, None, &later).unwrap();
     producer.send(&d.topics.tickets(), &customer.to_string(), &env).await.unwrap();
-    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE external_id = 'dup-2'", 1).await;
-    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE direction = 'outbound'", 2).await;
-    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE external_id = 'dup-1'", 1).await;
-    wait_for(&db, tenant, "SELECT state_version FROM conversations", 4).await;
+    wait_tenant_count(
+        &db,
+        tenant,
+        "SELECT count(*) FROM messages WHERE external_id = 'dup-2'",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
+    wait_tenant_count(
+        &db,
+        tenant,
+        "SELECT count(*) FROM messages WHERE direction = 'outbound'",
+        2,
+        Duration::from_secs(60),
+    )
+    .await;
+    wait_tenant_count(
+        &db,
+        tenant,
+        "SELECT count(*) FROM messages WHERE external_id = 'dup-1'",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
+    wait_tenant_count(&db, tenant, "SELECT state_version FROM conversations", 4, Duration::from_secs(60)).await;
 }
 
 /// Slow (100 ms a turn) for messages containing "slow".
@@ -426,10 +461,24 @@ async fn a_backed_up_partition_is_paused_and_does_not_stall_the_others() {
     }
     // Once the backlog is being worked on (and the router's queue is full),
     // the quick customer writes.
-    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE external_id = 'busy-0'", 1).await;
+    wait_tenant_count(
+        &db,
+        tenant,
+        "SELECT count(*) FROM messages WHERE external_id = 'busy-0'",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
     send(1, quick.to_string(), ticket(quick, "quick@example.com", "quick-1".into(), "quick")).await;
 
-    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE external_id = 'quick-1'", 1).await;
+    wait_tenant_count(
+        &db,
+        tenant,
+        "SELECT count(*) FROM messages WHERE external_id = 'quick-1'",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
     let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
     let busy_done: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE external_id LIKE 'busy-%'")
         .fetch_one(&mut *tx)
@@ -440,7 +489,14 @@ async fn a_backed_up_partition_is_paused_and_does_not_stall_the_others() {
     // backlog and read the quick message only when ~16 of 20 were done.
     assert!(busy_done <= 8, "the quick customer waited behind the backlog ({busy_done} of 20 done first)");
     // And the backlog still completes, in order.
-    wait_for(&db, tenant, "SELECT count(*) FROM messages WHERE external_id LIKE 'busy-%'", 20).await;
-    wait_for(&db, tenant, "SELECT state_version FROM conversations WHERE customer_id = (SELECT customer_id FROM customer_identifiers WHERE value = 'busy@example.com')", 40).await;
+    wait_tenant_count(
+        &db,
+        tenant,
+        "SELECT count(*) FROM messages WHERE external_id LIKE 'busy-%'",
+        20,
+        Duration::from_secs(60),
+    )
+    .await;
+    wait_tenant_count(&db, tenant, "SELECT state_version FROM conversations WHERE customer_id = (SELECT customer_id FROM customer_identifiers WHERE value = 'busy@example.com')", 40, Duration::from_secs(60)).await;
     runtime.shutdown().await;
 }

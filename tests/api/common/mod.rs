@@ -523,6 +523,26 @@ pub async fn tenant_count(db: &TestDb, tenant: fte::domain::TenantId, sql: &'sta
     n
 }
 
+/// Waits until `sql` (a count or a value, read as the tenant) gives
+/// `expected`; fails after `within`, naming what it read last.
+pub async fn wait_tenant_count(
+    db: &TestDb,
+    tenant: fte::domain::TenantId,
+    sql: &'static str,
+    expected: i64,
+    within: std::time::Duration,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let n = tenant_count(db, tenant, sql).await;
+        if n == expected {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{sql}: {n} after {within:?}, expected {expected}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// An in-process `serve` on `db` (no broker, the echo brain) whose inject
 /// API takes `token`; `extra` flags are added.
 pub async fn start_injectable(db: &TestDb, token: &str, extra: &[&str]) -> RunningApp {
