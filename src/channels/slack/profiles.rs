@@ -245,19 +245,7 @@ impl SlackProfiles {
             }
         };
         let started = Instant::now();
-        let outcome = match users_info_request(&base_url, &token, user) {
-            Err(e) => Err(Failure::Slack(e)),
-            Ok(request) => match tokio::time::timeout(self.config.timeout, call(&self.http, &request)).await {
-                Err(_) => Err(Failure::Timeout),
-                Ok(Err(e)) if is_timeout(&e) => Err(Failure::Timeout),
-                Ok(Err(e)) => Err(Failure::Transport(e)),
-                Ok(Ok(answer)) => {
-                    let retry_after = answer.retry_after_header();
-                    parse_users_info_response(user, answer.status, retry_after.as_deref(), &answer.body)
-                        .map_err(Failure::Slack)
-                }
-            },
-        };
+        let outcome = self.users_info(&base_url, &token, user).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let (tenant_id, slack_user_id) = (tenant.to_string(), user.as_str());
         match outcome {
@@ -325,6 +313,21 @@ impl SlackProfiles {
                 );
                 self.pause(team_key, self.config.failure_pause);
                 None
+            }
+        }
+    }
+
+    /// One `users.info` call for `user`, within the configured timeout.
+    async fn users_info(&self, base_url: &str, token: &BotToken, user: &SlackUserId) -> Result<SlackProfile, Failure> {
+        let request = users_info_request(base_url, token, user).map_err(Failure::Slack)?;
+        match tokio::time::timeout(self.config.timeout, call(&self.http, &request)).await {
+            Err(_) => Err(Failure::Timeout),
+            Ok(Err(e)) if is_timeout(&e) => Err(Failure::Timeout),
+            Ok(Err(e)) => Err(Failure::Transport(e)),
+            Ok(Ok(answer)) => {
+                let retry_after = answer.retry_after_header();
+                parse_users_info_response(user, answer.status, retry_after.as_deref(), &answer.body)
+                    .map_err(Failure::Slack)
             }
         }
     }
