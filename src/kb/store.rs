@@ -446,31 +446,30 @@ impl KbSearch {
         };
         let mut tx = begin_tenant(pool, tenant).await?;
         let stats = self.stats_for(&mut tx, tenant, embedder.name()).await?;
-        // Filtered HNSW scans keep going until enough rows pass the filter.
-        sqlx::query("SET LOCAL hnsw.iterative_scan = strict_order").execute(&mut *tx).await?;
-        sqlx::query("SET LOCAL hnsw.ef_search = 100").execute(&mut *tx).await?;
-        // Every part of the statement has an index that is right at any
-        // corpus size, but at 100,000 chunks the planner took a keyword
-        // match under a LIMIT for a table scan (it assumes matches spread
-        // evenly; a rare word's are not), reading half the table.
-        sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await?;
-        let lexemes: Vec<String> =
-            sqlx::query_scalar("SELECT lexeme FROM unnest(to_tsvector('english', $1)) ORDER BY lexeme")
-                .bind(query)
-                .fetch_all(&mut *tx)
-                .await?;
-        let lexemes: Vec<String> = lexemes.into_iter().filter(|l| l.len() <= 100).take(128).collect();
-        let focus_lexemes: Vec<String> = match focus {
-            Some(f) => sqlx::query_scalar("SELECT lexeme FROM unnest(to_tsvector('english', $1)) ORDER BY lexeme")
-                .bind(f)
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .filter(|l: &String| l.len() <= 100)
-                .take(128)
-                .collect(),
-            None => Vec::new(),
-        };
+        // One round trip for the transaction's planner settings: filtered
+        // HNSW scans keep going until enough rows pass the filter; and no
+        // table scans. Every part of the statement has an index that is
+        // right at any corpus size, but at 100,000 chunks the planner took
+        // a keyword match under a LIMIT for a table scan (it assumes
+        // matches spread evenly; a rare word's are not), reading half the
+        // table.
+        sqlx::query(
+            "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', '100', true),
+                    set_config('enable_seqscan', 'off', true)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        // The query's and the focus's lexemes, in one round trip.
+        let (lexemes, focus_lexemes): (Vec<String>, Vec<String>) = sqlx::query_as(
+            "SELECT ARRAY(SELECT lexeme FROM unnest(to_tsvector('english', $1)) ORDER BY lexeme),
+                    ARRAY(SELECT lexeme FROM unnest(to_tsvector('english', coalesce($2, ''))) ORDER BY lexeme)",
+        )
+        .bind(query)
+        .bind(focus)
+        .fetch_one(&mut *tx)
+        .await?;
+        let usable = |l: Vec<String>| -> Vec<String> { l.into_iter().filter(|l| l.len() <= 100).take(128).collect() };
+        let (lexemes, focus_lexemes) = (usable(lexemes), usable(focus_lexemes));
         // Quoted lexemes, OR-ed: nothing in the customer's text is query
         // syntax.
         let or_query = lexical::match_lexemes(&lexemes, &stats)
