@@ -3,7 +3,7 @@
 //! data never panics nor puts `NaN`/`inf` into the page.
 
 use super::*;
-use crate::bench::report::{HopLatency, Machine, Rate};
+use crate::bench::report::{HistorySeeded, HopLatency, Machine, Rate};
 
 const HOSTILE: &str = "<script>alert(1)</script>";
 
@@ -84,6 +84,7 @@ fn report() -> Report {
             pg_commits_32: Some(Rate { per_sec: 800.0, operations: 8000, seconds: 10.0, latency_ms: None }),
             broker_roundtrip: None,
         },
+        history: Some(HistorySeeded { customers: 200_000, messages: 2_000_000, seconds: 71.5 }),
         scenarios: vec![steady(), hostile()],
         targets: vec![
             TargetCheck {
@@ -174,6 +175,12 @@ fn shows_targets_and_missing_baselines() {
 }
 
 #[test]
+fn says_which_history_was_seeded() {
+    assert!(render(&report()).contains("200,000 customers, 2,000,000 messages (seeded in 71.5 s)"));
+    assert!(render(&Report::default()).contains("none seeded"));
+}
+
+#[test]
 fn empty_report_renders() {
     let html = render(&Report::default());
     assert_eq!(html.matches(">not measured</td>").count(), 3);
@@ -261,25 +268,6 @@ fn formats_helpers() {
     assert_eq!(short(2e6), "2M");
     assert_eq!(short(f64::INFINITY), "—");
     assert_eq!(esc("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
-}
-
-#[test]
-fn axes_round_out_to_ticks() {
-    let y = Axis::linear(0.0, 437.0);
-    assert_eq!((y.lo, y.hi, y.step), (0.0, 500.0, 100.0));
-    assert_eq!(y.ticks(), vec![0.0, 100.0, 200.0, 300.0, 400.0, 500.0]);
-    assert_eq!(Axis::linear(0.0, 0.0).ticks().first(), Some(&0.0));
-    assert_eq!(Axis::linear(f64::NAN, 1.0), Axis::FALLBACK);
-    assert_eq!(Axis::linear(2.0, 1.0), Axis::FALLBACK);
-    let single = Axis::linear(3.0, 3.0);
-    assert!(single.lo < 3.0 && single.hi > 3.0);
-
-    let x = Axis::log(0.5, 250.0);
-    assert_eq!(x.ticks(), vec![0.1, 1.0, 10.0, 100.0, 1000.0]);
-    assert_eq!(Axis::log(1.0, 50.0).ticks(), vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]);
-    assert_eq!(Axis::log(0.0, 1.0), Axis::FALLBACK);
-    assert_eq!(x.frac(1e9), 1.0);
-    assert_eq!(x.frac(-1.0), 0.0);
 }
 
 /// Writes the sample page to `target/bench-report-sample.html` for a human

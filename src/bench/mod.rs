@@ -7,9 +7,11 @@
 pub mod ack;
 pub mod baseline;
 pub mod deployment;
+pub mod history;
 pub mod hops;
 pub mod html;
 pub mod kb;
+pub mod llm;
 pub mod load;
 pub mod report;
 pub mod scenarios;
@@ -48,9 +50,31 @@ pub struct BenchArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "baselines,idle,max,steady,burst,cross_channel,http_ingress,webhook_ack,restart,kb_search"
+        default_value = "baselines,idle,max,steady,burst,cross_channel,http_ingress,webhook_ack,restart,llm,kb_search"
     )]
     pub scenarios: Vec<String>,
+    /// Seed the scratch database with a year of a mid-size tenant's
+    /// history (`--history-customers` customers, each with a resolved
+    /// conversation of `--history-messages` messages) before the scenarios.
+    #[arg(long)]
+    pub history: bool,
+    #[arg(long, default_value_t = 200_000)]
+    pub history_customers: i64,
+    #[arg(long, default_value_t = 10)]
+    pub history_messages: i64,
+    /// The `llm` scenario's model: mean answer time (ms) …
+    #[arg(long, default_value_t = 1500)]
+    pub llm_delay_ms: u64,
+    /// … ± up to this much (ms).
+    #[arg(long, default_value_t = 300)]
+    pub llm_jitter_ms: u64,
+    /// The rates (messages/s) the `llm` scenario offers, in order, until
+    /// one misses its p99 limit.
+    #[arg(long, value_delimiter = ',', default_value = "25,50,75,100,125,150,200")]
+    pub llm_rates: Vec<f64>,
+    /// Seconds each `llm` rate is offered.
+    #[arg(long, default_value_t = 20)]
+    pub llm_step_secs: u64,
     /// Customers of the `max` scenario.
     #[arg(long, default_value_t = 300)]
     pub customers: usize,
@@ -101,6 +125,8 @@ pub enum BenchError {
     Kafka(#[from] crate::kafka::KafkaError),
     #[error("embedder: {0}")]
     Embedder(String),
+    #[error("cannot seed the history: {0}")]
+    History(sqlx::Error),
     #[error("unknown scenario {0:?}")]
     Unknown(String),
 }
@@ -137,6 +163,7 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
             "webhook_ack",
             "idle",
             "restart",
+            "llm",
             "kb_search",
         ]
         .contains(&name.as_str())
@@ -153,6 +180,9 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
     let settings =
         WorkerSettings { brain: args.brain.clone(), embedder: args.embedder.clone(), kb_dir: args.kb.clone() };
     let mut d = Deployment::create(&args.database_url, &kafka, settings).await?;
+    if args.history {
+        report.history = Some(seed_history(&args, &d).await?);
+    }
     report.machine.postgres_version =
         sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&d.pool).await.unwrap_or_default();
     let mut result = scenarios(&args, &mut d, &mut report).await;
@@ -169,6 +199,29 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
     d.destroy().await?;
     result?;
     Ok(report)
+}
+
+/// Seeds the tenant's history and says how long it took.
+async fn seed_history(args: &BenchArgs, d: &Deployment) -> Result<report::HistorySeeded, BenchError> {
+    let history = history::History {
+        tenant: d.tenant,
+        from: 1,
+        customers: args.history_customers.max(1),
+        messages_per: args.history_messages.max(1),
+    };
+    eprintln!(
+        "history: seeding {} customers × {} messages",
+        history.customers, history.messages_per
+    );
+    let started = std::time::Instant::now();
+    history::seed(&d.pool, history).await.map_err(BenchError::History)?;
+    let seeded = report::HistorySeeded {
+        customers: history.customers as u64,
+        messages: (history.customers * history.messages_per) as u64,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    eprintln!("history: seeded {} messages in {:.0} s", seeded.messages, seeded.seconds);
+    Ok(seeded)
 }
 
 /// The knowledge-base scenario, with the embedder the worker uses.
@@ -252,6 +305,15 @@ async fn scenarios(args: &BenchArgs, d: &mut Deployment, report: &mut Report) ->
             "webhook_ack" => scenarios::webhook_ack(d, &sizes, &run).await?,
             "idle" => scenarios::idle(d, &sizes, &run).await?,
             "restart" => scenarios::restart(d, &sizes, &run).await?,
+            "llm" => {
+                let plan = llm::LlmPlan {
+                    delay: Duration::from_millis(args.llm_delay_ms),
+                    jitter: Duration::from_millis(args.llm_jitter_ms),
+                    rates: args.llm_rates.clone(),
+                    step: Duration::from_secs(args.llm_step_secs.max(1)),
+                };
+                llm::llm(d, &sizes, &plan, &run).await?
+            }
             _ => continue,
         };
         // Where the time goes: the worker's own turn time (the rest of the

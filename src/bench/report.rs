@@ -12,6 +12,9 @@ pub struct Report {
     pub started_at: String,
     pub machine: Machine,
     pub baselines: Baselines,
+    /// The history seeded before the scenarios (`--history`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistorySeeded>,
     pub scenarios: Vec<ScenarioResult>,
     /// The performance targets and whether this run met them.
     pub targets: Vec<TargetCheck>,
@@ -27,6 +30,14 @@ pub struct Machine {
     pub postgres_version: String,
     /// The broker the run used (its bootstrap address).
     pub broker: String,
+}
+
+/// What `--history` seeded, and how long it took.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistorySeeded {
+    pub customers: u64,
+    pub messages: u64,
+    pub seconds: f64,
 }
 
 /// The machine's own ceilings, measured in the same run.

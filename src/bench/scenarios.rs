@@ -33,6 +33,9 @@ pub enum ScenarioError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Deployment(#[from] super::deployment::DeploymentError),
+    /// What a scenario sets up for itself (a fake server, settings) failed.
+    #[error("scenario set-up: {0}")]
+    Setup(String),
 }
 
 /// The knobs of one run.
@@ -48,7 +51,7 @@ pub struct Sizes {
     pub reply_timeout: Duration,
 }
 
-fn plan(name: &str, customers: usize, messages: usize, pace: Pace, sizes: &Sizes) -> Plan {
+pub(super) fn plan(name: &str, customers: usize, messages: usize, pace: Pace, sizes: &Sizes) -> Plan {
     Plan {
         name: name.into(),
         customers: customers.max(1),
@@ -62,7 +65,7 @@ fn plan(name: &str, customers: usize, messages: usize, pace: Pace, sizes: &Sizes
     }
 }
 
-fn target(d: &Deployment) -> Target {
+pub(super) fn target(d: &Deployment) -> Target {
     Target {
         kafka: d.kafka.clone(),
         producer: d.producer.clone(),

@@ -119,3 +119,47 @@ fn webhook_acks_are_measured_per_channel(s: &fte::bench::report::ScenarioResult)
     }
     assert!(figure("worker took every acknowledged message in").is_some(), "the worker drained: {s:?}");
 }
+
+/// The `llm` scenario on a seeded history, small: the agent brain against
+/// the harness's fake model (1 s ± 0.1 s, two rounds per turn) at two
+/// rates, after 2,000 customers' history is seeded into the scratch
+/// database. Every message is answered through the model, and the report
+/// gives the highest rate within the p99 limit and what was seeded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_llm_scenario_finds_the_highest_rate_on_a_seeded_history() {
+    let out = std::env::temp_dir().join(format!("fte-bench-{}", uuid::Uuid::new_v4().simple()));
+    let dir = out.display().to_string();
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_fte"))
+            .args(["bench", "--brain", "agent", "--embedder", "hashing", "--scenarios", "llm"])
+            .args(["--history", "--history-customers", "2000", "--history-messages", "6"])
+            .args(["--llm-delay-ms", "1000", "--llm-jitter-ms", "100", "--llm-rates", "2,4", "--llm-step-secs", "3"])
+            .args(["--reply-timeout-secs", "20", "--out", &dir])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DATABASE_URL", crate::common::database_url())
+            .env("KAFKA_BROKERS", crate::common::kafka_brokers())
+            .env("LOG_FORMAT", "json")
+            .output()
+            .expect("run fte bench")
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "fte bench failed:\n{}\n{stderr}", String::from_utf8_lossy(&run.stdout));
+
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let history = report.history.as_ref().expect("the seeded history is reported");
+    assert_eq!((history.customers, history.messages), (2000, 12_000));
+    let [llm] = report.scenarios.as_slice() else { panic!("one scenario: {:?}", report.scenarios) };
+    assert_eq!(llm.name, "llm");
+    let figure = |name: &str| llm.figures.iter().find(|f| f.name == name).map(|f| f.value);
+    let rate = figure("highest rate within the p99 limit").expect("the rate is reported");
+    assert!(rate == 2.0 || rate == 4.0, "a 1 s model keeps a p99 under 3 s at a few messages/s: {llm:?}");
+    assert_eq!(llm.errors, 0, "{llm:?}");
+    assert_eq!(llm.replies_received, llm.messages_sent, "{llm:?}");
+    assert!(figure("p99 at 2/s offered").is_some_and(|ms| ms >= 1800.0), "two model rounds of ≥ 0.9 s: {llm:?}");
+    assert!(figure("model calls in flight at that rate (peak)").is_some_and(|n| n >= 1.0), "{llm:?}");
+    // Two rounds per turn, for the first step's 6 messages at least.
+    assert!(figure("model requests in all").is_some_and(|n| n >= 12.0), "every turn went through the model: {llm:?}");
+    let _ = std::fs::remove_dir_all(&out);
+}

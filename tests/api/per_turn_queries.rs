@@ -11,8 +11,8 @@
 
 use crate::common::{TestDb, context_dir, email, runtime_with};
 use fte::agent::AgentBrain;
+use fte::bench::history::{History, seed};
 use fte::crm::MergePolicy;
-use fte::db::begin_tenant;
 use fte::domain::TenantId;
 use fte::kb::{self, HashingEmbedder, KbSearch};
 use fte::runtime::RuntimeConfig;
@@ -98,65 +98,6 @@ fn take_ran() -> Vec<Ran> {
     std::mem::take(&mut *ran().lock().unwrap())
 }
 
-/// Seeds `customers` more customers with an email each, one resolved
-/// conversation each (with a closed ticket, and every other one an
-/// escalation), `per` messages per conversation (half inbound), three
-/// events per conversation and a published outbox row per customer.
-async fn seed(db: &TestDb, tenant: TenantId, from: i64, customers: i64, per: i64) {
-    let t = tenant.as_uuid();
-    let to = from + customers - 1;
-    // One transaction per table, each analysed before the next is filled:
-    // a foreign-key check plans its lookup once per transaction, and a plan
-    // made while the referenced table was small scans it for every row.
-    for (table, sql) in [
-        ("customers", "INSERT INTO customers (id, tenant_id, display_name, created_at)
-           SELECT md5('cu' || g)::uuid, $1, 'Seeded ' || g, now() - interval '300 days' + g * interval '1 second'
-             FROM generate_series($2::bigint, $3::bigint) g"),
-        ("customer_identifiers", "INSERT INTO customer_identifiers (id, tenant_id, customer_id, kind, value)
-           SELECT md5('ci' || g)::uuid, $1, md5('cu' || g)::uuid, 'email', 'seeded' || g || '@example.com'
-             FROM generate_series($2::bigint, $3::bigint) g"),
-        ("conversations", "INSERT INTO conversations (id, tenant_id, customer_id, state, state_version, initial_channel, current_channel,
-                                    opened_at, updated_at, last_message_at, resolved_at)
-           SELECT md5('cv' || g)::uuid, $1, md5('cu' || g)::uuid, 'resolved', 3, 'email', 'email',
-                  now() - interval '300 days', now() - interval '200 days', now() - interval '200 days', now() - interval '200 days'
-             FROM generate_series($2::bigint, $3::bigint) g"),
-        ("tickets", "INSERT INTO tickets (id, tenant_id, customer_id, conversation_id, source_channel, subject, status, created_at)
-           SELECT md5('tk' || g)::uuid, $1, md5('cu' || g)::uuid, md5('cv' || g)::uuid, 'email', 'Seeded', 'closed',
-                  now() - interval '250 days'
-             FROM generate_series($2::bigint, $3::bigint) g"),
-        ("escalations", "INSERT INTO escalations (id, tenant_id, conversation_id, customer_id, reason, status, created_at, resolved_at)
-           SELECT md5('es' || g)::uuid, $1, md5('cv' || g)::uuid, md5('cu' || g)::uuid, 'human_requested', 'resolved',
-                  now() - interval '250 days', now() - interval '249 days'
-             FROM generate_series($2::bigint, $3::bigint) g WHERE g % 2 = 0"),
-        ("conversation_events", "INSERT INTO conversation_events (tenant_id, conversation_id, seq, event_type, payload, state_before, state_after, state_version)
-           SELECT $1, md5('cv' || g)::uuid, s, 'seeded', '{}', 'idle', 'resolved', s
-             FROM generate_series($2::bigint, $3::bigint) g, generate_series(1, 3) s"),
-        ("messages", "INSERT INTO messages (id, tenant_id, conversation_id, customer_id, channel, direction, author, body, external_id,
-                               delivery_status, created_at)
-           SELECT md5('m' || g || '-' || k)::uuid, $1, md5('cv' || g)::uuid, md5('cu' || g)::uuid, 'email',
-                  CASE WHEN k % 2 = 0 THEN 'inbound' ELSE 'outbound' END,
-                  CASE WHEN k % 2 = 0 THEN 'customer' ELSE 'ai' END,
-                  'seeded message ' || k || ' of customer ' || g,
-                  CASE WHEN k % 2 = 0 THEN 'seed-' || g || '-' || k END,
-                  CASE WHEN k % 2 = 0 THEN 'received' ELSE 'delivered' END,
-                  now() - interval '250 days' + k * interval '1 minute'
-             FROM generate_series($2::bigint, $3::bigint) g, generate_series(0, $4::bigint - 1) k"),
-        ("outbox", "INSERT INTO outbox (tenant_id, topic, key, payload, created_at, published_at)
-           SELECT $1, 'fte.channels.email.outbound', md5('cu' || g)::uuid::text, '{}', now() - interval '200 days',
-                  now() - interval '200 days'
-             FROM generate_series($2::bigint, $3::bigint) g"),
-    ] {
-        let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).bind(from).bind(to);
-        if table == "messages" {
-            q = q.bind(per);
-        }
-        q.execute(&mut *tx).await.unwrap();
-        tx.commit().await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}"))).execute(&db.pool).await.unwrap();
-    }
-}
-
 /// Runs `n` new customers' first messages and then their second ones;
 /// returns the statements of those turns.
 async fn turns(runtime: &fte::runtime::Runtime, tenant: TenantId, round: &str, n: usize) -> Vec<Ran> {
@@ -206,10 +147,10 @@ async fn no_per_turn_statement_scans_a_large_table_and_a_turn_costs_the_same_at_
     let brain = Arc::new(AgentBrain::new(db.pool.clone(), embedder, Arc::new(KbSearch::new())));
     let runtime = runtime_with(&db, brain, RuntimeConfig::default()).await;
 
-    seed(&db, tenant, 1, 100, 10).await;
+    seed(&db.pool, History { tenant, from: 1, customers: 100, messages_per: 10 }).await.unwrap();
     let _warm = turns(&runtime, tenant, "warm", 5).await;
     let small = turns(&runtime, tenant, "small", 10).await;
-    seed(&db, tenant, 101, 99_900, 10).await;
+    seed(&db.pool, History { tenant, from: 101, customers: 99_900, messages_per: 10 }).await.unwrap();
     let _warm = turns(&runtime, tenant, "warm-big", 5).await;
     let big = turns(&runtime, tenant, "big", 10).await;
     runtime.shutdown().await;
