@@ -3,7 +3,7 @@
 //! data never panics nor puts `NaN`/`inf` into the page.
 
 use super::*;
-use crate::bench::report::{HistorySeeded, HopLatency, Machine, Rate};
+use crate::bench::report::{HistorySeeded, HopLatency, Machine, Rate, TimelinePoint};
 
 const HOSTILE: &str = "<script>alert(1)</script>";
 
