@@ -1,7 +1,8 @@
 //! Lenient base64 decoding for everything Google and mail clients hand us:
 //! Pub/Sub `message.data` (standard alphabet, padded), Gmail `raw`
-//! (base64url, RFC 4648 §5), JWT segments (base64url without padding) and
-//! MIME `Content-Transfer-Encoding: base64` bodies (RFC 2045 §6.8: line
+//! (base64url, RFC 4648 §5), the numbers of Google's signing keys (JWK
+//! `n` and `e`, base64url without padding) and MIME
+//! `Content-Transfer-Encoding: base64` bodies (RFC 2045 §6.8: line
 //! breaks, and any character outside the alphabet is to be ignored). One
 //! decoder accepts both alphabets, with or without padding, so a provider
 //! switching spelling never breaks the adapter.

@@ -4,20 +4,33 @@
 //! The token is an RS256 JWT (RFC 7515/7519) signed by Google; its header's
 //! `kid` names the key in Google's JWKS (`{"keys": [{"kid", "n", "e",
 //! "kty": "RSA", "alg": "RS256", "use": "sig"}]}`, RFC 7517, served at
-//! `GOOGLE_CERTS_URL`, which the caller fetches and caches). Claims checked:
-//! `aud` is the audience configured on the subscription, `iss` is
-//! `https://accounts.google.com` or `accounts.google.com`, `email` is the
-//! subscription's service account with `email_verified: true`, `exp` not
-//! past and `iat` not ahead (each with a leeway). Only RS256 is accepted:
-//! `none`, HMAC and every other `alg` are refused before any key is used.
+//! `GOOGLE_CERTS_URL`, which the caller fetches and caches).
+//!
+//! `jsonwebtoken` reads the JWKS entries, parses the token and checks its
+//! RS256 signature. This module checks the rest. The header first, before
+//! any key is used: `alg` is RS256 (`none`, HMAC and every other `alg` are
+//! refused, and named in the error), no `crit`, a `kid` the JWKS holds
+//! (an unknown one tells the caller to refetch the certs once). Then the
+//! claims, against the caller's clock: `aud` is the audience configured on
+//! the subscription, `iss` is `https://accounts.google.com` or
+//! `accounts.google.com`, `email` is the subscription's service account
+//! with `email_verified: true`, `exp` not past and `iat` not ahead (each
+//! with a leeway). `jsonwebtoken`'s own claim checks are off: they read the
+//! system clock, check no `iat`, and do not say which value was wrong.
 //!
 //! Owns `Jwks`, `PushTokenVerifier`, `PushClaims` and `JwtError`.
 
 use super::b64;
 use crate::domain::EmailAddress;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
-use serde_json::Value;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::sync::LazyLock;
 
 /// Where Google publishes the keys signing its ID tokens (JWK format).
 pub const GOOGLE_CERTS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
@@ -30,6 +43,17 @@ pub const DEFAULT_LEEWAY_SECS: i64 = 60;
 
 /// A Google ID token is about 1 KB; refuse anything absurd before decoding.
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// What `jsonwebtoken` checks: the RS256 signature (and that the header
+/// says RS256). Every claim is `check_claims`'s.
+static SIGNATURE_ONLY: LazyLock<Validation> = LazyLock::new(|| {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation
+});
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JwtError {
@@ -71,42 +95,54 @@ impl JwtError {
     pub fn is_unknown_key(&self) -> bool {
         matches!(self, JwtError::UnknownKey(_))
     }
+
+    /// What `jsonwebtoken` refuses in a token whose header passed
+    /// `rs256_key_id`.
+    fn from_library(e: &jsonwebtoken::errors::Error) -> Self {
+        match e.kind() {
+            ErrorKind::InvalidSignature => JwtError::BadSignature,
+            ErrorKind::Base64(_) => JwtError::Malformed("signature or claims are not base64url"),
+            ErrorKind::Json(_) | ErrorKind::Utf8(_) => JwtError::Malformed("header or claims are not a JWT's JSON"),
+            _ => JwtError::Malformed("not a JWS that jsonwebtoken accepts"),
+        }
+    }
 }
 
-/// One RSA signing key from the JWKS (big-endian `n` and `e`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One RSA signing key from the JWKS.
+#[derive(Clone, Debug)]
 struct RsaKey {
     kid: String,
-    n: Vec<u8>,
-    e: Vec<u8>,
+    key: DecodingKey,
 }
 
 /// Google's signing keys, parsed from the certs document.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Jwks {
     keys: Vec<RsaKey>,
 }
 
 impl Jwks {
     /// Parses a JWKS. Keys that are not RSA signing keys usable with RS256
-    /// are skipped; a document with no usable key is an error.
+    /// (or not JWKs at all) are skipped; a document with no usable key is an
+    /// error.
     pub fn parse(body: &[u8]) -> Result<Self, JwtError> {
         let doc: Value = serde_json::from_slice(body).map_err(|e| JwtError::BadJwks(format!("not JSON: {e}")))?;
         let list =
             doc.get("keys").and_then(Value::as_array).ok_or_else(|| JwtError::BadJwks("no keys array".into()))?;
         let mut keys = Vec::new();
-        for k in list {
-            let s = |name: &str| k.get(name).and_then(Value::as_str);
-            let usable =
-                s("kty") == Some("RSA") && s("use").is_none_or(|u| u == "sig") && s("alg").is_none_or(|a| a == "RS256");
-            let (Some(kid), Some(n), Some(e)) = (s("kid"), s("n"), s("e")) else { continue };
-            if !usable {
+        for jwk in list.iter().filter_map(|k| Jwk::deserialize(k).ok()) {
+            let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else { continue };
+            let Some(kid) = &jwk.common.key_id else { continue };
+            let for_signing = matches!(jwk.common.public_key_use, None | Some(PublicKeyUse::Signature));
+            let for_rs256 = matches!(jwk.common.key_algorithm, None | Some(KeyAlgorithm::RS256));
+            if !(for_signing && for_rs256) {
                 continue;
             }
-            let (Ok(n), Ok(e)) = (b64::decode(n.as_bytes()), b64::decode(e.as_bytes())) else {
+            let (Ok(n), Ok(e)) = (b64::decode(rsa.n.as_bytes()), b64::decode(rsa.e.as_bytes())) else {
                 return Err(JwtError::BadJwks(format!("key {kid:?} has a modulus or exponent that is not base64url")));
             };
-            keys.push(RsaKey { kid: kid.to_string(), n: strip_leading_zeros(n), e: strip_leading_zeros(e) });
+            let key = DecodingKey::from_rsa_raw_components(strip_leading_zeros(&n), strip_leading_zeros(&e));
+            keys.push(RsaKey { kid: kid.clone(), key });
         }
         if keys.is_empty() {
             return Err(JwtError::BadJwks("no RSA signing key".into()));
@@ -119,15 +155,16 @@ impl Jwks {
         self.keys.iter().map(|k| k.kid.as_str())
     }
 
-    fn find(&self, kid: &str) -> Option<&RsaKey> {
-        self.keys.iter().find(|k| k.kid == kid)
+    fn find(&self, kid: &str) -> Option<&DecodingKey> {
+        self.keys.iter().find(|k| k.kid == kid).map(|k| &k.key)
     }
 }
 
-fn strip_leading_zeros(mut v: Vec<u8>) -> Vec<u8> {
+/// The big-endian number without the zero bytes some JWKS publishers put
+/// in front (RFC 7518 §6.3.1.1 says they must not).
+fn strip_leading_zeros(v: &[u8]) -> &[u8] {
     let zeros = v.iter().take_while(|&&b| b == 0).count();
-    v.drain(..zeros);
-    v
+    &v[zeros..]
 }
 
 /// The verified claims of a push token.
@@ -176,35 +213,19 @@ impl PushTokenVerifier {
         self.verify_token(token.trim(), jwks, now)
     }
 
-    /// Checks a bare JWT: algorithm, key, signature, then claims.
+    /// Checks a bare JWT: header, key, signature, then claims.
     pub fn verify_token(&self, token: &str, jwks: &Jwks, now: DateTime<Utc>) -> Result<PushClaims, JwtError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(JwtError::Malformed("longer than 16 KB"));
         }
-        let mut parts = token.split('.');
-        let (Some(h64), Some(c64), Some(s64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-            return Err(JwtError::Malformed("not three dot-separated parts"));
-        };
-        let header = decode_json(h64, "header")?;
-        let alg = header.get("alg").and_then(Value::as_str).ok_or(JwtError::Malformed("header has no alg"))?;
-        if alg != "RS256" {
-            return Err(JwtError::UnsupportedAlgorithm(alg.to_string()));
-        }
-        if header.get("crit").is_some() {
-            return Err(JwtError::Malformed("header has critical extensions"));
-        }
-        let kid = header.get("kid").and_then(Value::as_str).ok_or(JwtError::MissingKeyId)?;
-        let key = jwks.find(kid).ok_or_else(|| JwtError::UnknownKey(kid.to_string()))?;
-        let signature = b64::decode(s64.as_bytes()).map_err(|_| JwtError::Malformed("signature is not base64url"))?;
-        let signed = &token.as_bytes()[..h64.len() + 1 + c64.len()];
-        RsaPublicKeyComponents { n: &key.n, e: &key.e }
-            .verify(&RSA_PKCS1_2048_8192_SHA256, signed, &signature)
-            .map_err(|_| JwtError::BadSignature)?;
-        let claims = decode_json(c64, "claims")?;
-        self.check_claims(&claims, now.timestamp())
+        let kid = rs256_key_id(token)?;
+        let key = jwks.find(&kid).ok_or(JwtError::UnknownKey(kid))?;
+        let verified = jsonwebtoken::decode::<Map<String, Value>>(token, key, &SIGNATURE_ONLY)
+            .map_err(|e| JwtError::from_library(&e))?;
+        self.check_claims(&verified.claims, now.timestamp())
     }
 
-    fn check_claims(&self, claims: &Value, now: i64) -> Result<PushClaims, JwtError> {
+    fn check_claims(&self, claims: &Map<String, Value>, now: i64) -> Result<PushClaims, JwtError> {
         let iss = claims.get("iss").and_then(Value::as_str).ok_or(JwtError::MissingClaim("iss"))?;
         if !GOOGLE_ISSUERS.contains(&iss) {
             return Err(JwtError::WrongIssuer(iss.to_string()));
@@ -247,21 +268,32 @@ impl PushTokenVerifier {
     }
 }
 
-fn decode_json(segment: &str, what: &'static str) -> Result<Value, JwtError> {
-    let malformed = || {
-        JwtError::Malformed(if what == "header" {
-            "header is not base64url JSON"
-        } else {
-            "claims are not base64url JSON"
-        })
+/// The `kid` of a token whose header is one this module accepts: three
+/// segments, a base64url JSON object header, `alg` RS256, no `crit`. Read
+/// here rather than with `jsonwebtoken::decode_header`, which fails to
+/// parse an `alg` it does not know (`none`) instead of naming it.
+fn rs256_key_id(token: &str) -> Result<String, JwtError> {
+    let mut parts = token.split('.');
+    let (Some(h64), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(JwtError::Malformed("not three dot-separated parts"));
     };
-    let bytes = b64::decode(segment.as_bytes()).map_err(|_| malformed())?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
-    if v.is_object() { Ok(v) } else { Err(malformed()) }
+    let header: Map<String, Value> = URL_SAFE_NO_PAD
+        .decode(h64)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or(JwtError::Malformed("header is not base64url JSON"))?;
+    let alg = header.get("alg").and_then(Value::as_str).ok_or(JwtError::Malformed("header has no alg"))?;
+    if alg != "RS256" {
+        return Err(JwtError::UnsupportedAlgorithm(alg.to_string()));
+    }
+    if header.contains_key("crit") {
+        return Err(JwtError::Malformed("header has critical extensions"));
+    }
+    header.get("kid").and_then(Value::as_str).map(str::to_string).ok_or(JwtError::MissingKeyId)
 }
 
 /// A NumericDate claim (RFC 7519 §2): seconds, possibly fractional.
-fn numeric_date(claims: &Value, name: &'static str) -> Result<i64, JwtError> {
+fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<i64, JwtError> {
     let v = claims.get(name).ok_or(JwtError::MissingClaim(name))?;
     v.as_i64()
         .or_else(|| v.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f as i64))
@@ -386,6 +418,19 @@ mod tests {
         assert_eq!(verify(&format!("{head}.{}", URL_SAFE_NO_PAD.encode(sig))), Err(JwtError::BadSignature));
         let no_kid = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256"}"#);
         assert_eq!(verify(&format!("{no_kid}.{}.", parts[1])), Err(JwtError::MissingKeyId));
+    }
+
+    #[test]
+    fn rejects_critical_headers_and_segments_jsonwebtoken_cannot_read() {
+        let good = token_with(&claims());
+        let (head, _) = good.rsplit_once('.').unwrap();
+        assert_eq!(verify(&format!("{head}.*")), Err(JwtError::Malformed("signature or claims are not base64url")));
+        // Signed with Google's key, but the claims are not a JSON object.
+        let list = testkit::sign_rs256_jwt(KEY_A, "key-a", &json!([1])).unwrap();
+        assert_eq!(verify(&list), Err(JwtError::Malformed("header or claims are not a JWT's JSON")));
+        let crit = URL_SAFE_NO_PAD.encode(json!({"alg": "RS256", "kid": "key-a", "crit": ["exp"]}).to_string());
+        let (_, rest) = good.split_once('.').unwrap();
+        assert_eq!(verify(&format!("{crit}.{rest}")), Err(JwtError::Malformed("header has critical extensions")));
     }
 
     #[test]
