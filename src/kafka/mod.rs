@@ -21,7 +21,7 @@ pub use connection::{ClientCertificate, KafkaConnection, KafkaSecurity, KafkaSec
 pub(crate) use consumer::next_record;
 pub use consumer::{LoggedRebalance, group_consumer};
 pub use envelope::{DeadLetter, Envelope, EnvelopeError, EventType};
-pub use probe::{BrokerProbe, BrokerStatus};
+pub use probe::{BrokerProbe, BrokerStatus, PartitionLag};
 pub use producer::{Delivered, KafkaProducer};
 pub use topics::{Topics, ensure_topics};
 
