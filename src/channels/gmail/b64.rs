@@ -1,10 +1,8 @@
-//! Lenient base64 decoding for everything Google and mail clients hand us:
-//! Pub/Sub `message.data` (standard alphabet, padded), Gmail `raw`
-//! (base64url, RFC 4648 §5), the numbers of Google's signing keys (JWK
-//! `n` and `e`, base64url without padding) and MIME
-//! `Content-Transfer-Encoding: base64` bodies (RFC 2045 §6.8: line
-//! breaks, and any character outside the alphabet is to be ignored). One
-//! decoder accepts both alphabets, with or without padding, so a provider
+//! Lenient base64 decoding for everything Google hands us: Pub/Sub
+//! `message.data` (standard alphabet, padded), Gmail `raw` (base64url,
+//! RFC 4648 §5) and the numbers of Google's signing keys (JWK `n` and
+//! `e`, base64url without padding). One decoder accepts both alphabets,
+//! with or without padding, so a provider
 //! switching spelling never breaks the adapter.
 
 use base64::Engine;
@@ -33,25 +31,6 @@ pub fn decode(input: &[u8]) -> Result<Vec<u8>, base64::DecodeError> {
     LENIENT.decode(&clean)
 }
 
-/// Decodes a MIME base64 body: characters outside the alphabet are skipped
-/// (RFC 2045 §6.8) and a dangling final character is dropped, so a damaged
-/// attachment never makes the whole message unreadable.
-pub fn decode_mime(input: &[u8]) -> Vec<u8> {
-    let mut clean: Vec<u8> = input
-        .iter()
-        .filter_map(|&b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => Some(b),
-            b'-' => Some(b'+'),
-            b'_' => Some(b'/'),
-            _ => None,
-        })
-        .collect();
-    if clean.len() % 4 == 1 {
-        clean.pop();
-    }
-    LENIENT.decode(&clean).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,12 +45,5 @@ mod tests {
             assert_eq!(decode(s.as_bytes()).unwrap(), b"hi");
         }
         assert!(decode(b"a*b=").is_err());
-    }
-
-    #[test]
-    fn mime_decoding_skips_garbage() {
-        assert_eq!(decode_mime(b"aGVs\r\nbG8=\r\n"), b"hello");
-        assert_eq!(decode_mime(b"aGVs*bG8=!"), b"hello");
-        assert_eq!(decode_mime(b""), b"");
     }
 }

@@ -302,12 +302,9 @@ mod tests {
         assert!(subject_line.starts_with("Subject: =?UTF-8?B?"), "{subject_line}");
         let (head, body) = m.raw.split_once("\r\n\r\n").unwrap();
         assert!(head.is_ascii());
-        let h = super::super::mime::Headers::parse(head.as_bytes());
-        assert_eq!(encoded_word::decode(h.get("subject").unwrap()), "Re: Façture — été");
-        assert_eq!(
-            super::super::mime::address::parse_mailbox(h.get("to").unwrap()).unwrap().name.as_deref(),
-            Some("Zoë, Müller")
-        );
+        let read = super::super::mime::parse(m.raw.as_bytes()).unwrap();
+        assert_eq!(read.subject.as_deref(), Some("Re: Façture — été"));
+        assert_eq!(read.to[0].name.as_deref(), Some("Zoë, Müller"));
         assert_eq!(body, "Gr=C3=BC=C3=9Fe =E2=9C=93\r\n");
         let b = compose_reply(&from(), &c, "Grüße ✓", "<x@acme.com>", rid(), now(), BodyEncoding::Base64).unwrap();
         assert!(b.raw.contains("Content-Transfer-Encoding: base64\r\n\r\nR3LDvMOfZSDinJM=\r\n"), "{}", b.raw);
@@ -368,8 +365,7 @@ mod tests {
         let m = compose_reply(&from(), &c, "b", "id", rid(), now(), BodyEncoding::QuotedPrintable).unwrap();
         let (head, _) = m.raw.split_once("\r\n\r\n").unwrap();
         assert!(head.split("\r\n").all(|l| l.len() <= 78), "{head}");
-        let h = super::super::mime::Headers::parse(head.as_bytes());
-        let refs = super::super::mime::headers::message_ids(h.get("references").unwrap());
+        let refs = super::super::mime::parse(m.raw.as_bytes()).unwrap().references;
         assert_eq!(refs.len(), MAX_REFERENCES);
         assert_eq!(refs.first().unwrap(), "<ref0.abcdefghijkl@mail.example.com>");
         assert_eq!(refs.last().unwrap(), "<ref39.abcdefghijkl@mail.example.com>");
@@ -378,8 +374,8 @@ mod tests {
         let m = compose_reply(&from(), &c, "b", "id", rid(), now(), BodyEncoding::QuotedPrintable).unwrap();
         let (head, _) = m.raw.split_once("\r\n\r\n").unwrap();
         assert!(head.split("\r\n").all(|l| l.len() <= 78));
-        let h = super::super::mime::Headers::parse(head.as_bytes());
-        assert_eq!(h.get("subject").unwrap(), format!("Re: {}", "word ".repeat(300).trim()));
+        let read = super::super::mime::parse(m.raw.as_bytes()).unwrap();
+        assert_eq!(read.headers.get("subject").unwrap(), format!("Re: {}", "word ".repeat(300).trim()));
         // No original Message-ID: no In-Reply-To, References as they were.
         let mut c = ctx();
         c.message_id = None;
@@ -398,7 +394,7 @@ mod tests {
             assert_eq!(lines, ["X-FTE-Reply-Id: 0190a5d2-7c1e-7b3a-9f4e-2d6c8b1a0e57"], "{head}");
             assert!(lines[0].is_ascii() && lines[0].len() <= 78 && !lines[0].contains("=?"));
             // Read back as a header, by any case of its name.
-            let h = super::super::mime::Headers::parse(head.as_bytes());
+            let h = super::super::mime::parse(m.raw.as_bytes()).unwrap().headers;
             assert_eq!(h.get("x-fte-reply-id"), Some("0190a5d2-7c1e-7b3a-9f4e-2d6c8b1a0e57"));
             assert_eq!(Uuid::parse_str(h.get(REPLY_ID_HEADER).unwrap()).unwrap(), rid());
         }

@@ -11,7 +11,7 @@
 //! mail. Owns `EmailMessage`, `Automation` and `IgnoreReason`.
 
 use super::fetch::FetchedMessage;
-use super::mime::{self, Attachment, MimeError, NamedAddress, address, encoded_word, headers};
+use super::mime::{self, Attachment, MimeError, NamedAddress};
 use super::quoting::{self, CleanText};
 use crate::domain::{Channel, EmailAddress, Identifier, InboundMessage, PhoneNumber, TenantId, limit_body};
 use chrono::{DateTime, FixedOffset, Utc};
@@ -85,15 +85,11 @@ impl EmailMessage {
     /// Parses a fetched message that arrived in `mailbox`.
     pub fn parse(fetched: FetchedMessage, mailbox: &EmailAddress) -> Result<Self, MimeError> {
         let parsed = mime::parse(&fetched.raw)?;
-        let h = &parsed.headers;
-        let from_raw = h.get("from").ok_or(MimeError::MissingFrom)?;
-        let from = address::parse_mailbox(from_raw).ok_or_else(|| MimeError::BadFrom(from_raw.to_string()))?;
         let text = parsed.text.unwrap_or_default();
         let cleaned: CleanText = quoting::clean(&text);
         let signature_phone = quoting::signature_phone(&cleaned);
-        let subject = h.get("subject").map(|s| one_line(&encoded_word::decode(s))).filter(|s| !s.is_empty());
-        let date = h.get("date").and_then(parse_date);
-        let automation = automation(h);
+        let subject = parsed.subject.as_deref().map(one_line).filter(|s| !s.is_empty());
+        let automation = automation(&parsed.headers);
         Ok(Self {
             gmail_id: fetched.id,
             thread_id: fetched.thread_id,
@@ -101,15 +97,15 @@ impl EmailMessage {
             history_id: fetched.history_id,
             internal_date: fetched.internal_date,
             mailbox: mailbox.clone(),
-            reply_to: h.get("reply-to").and_then(address::parse_mailbox),
-            to: h.get_all("to").flat_map(address::parse_list).collect(),
-            cc: h.get_all("cc").flat_map(address::parse_list).collect(),
-            from,
+            reply_to: parsed.reply_to,
+            to: parsed.to,
+            cc: parsed.cc,
+            from: parsed.from,
             subject,
-            message_id: h.get("message-id").and_then(|v| headers::message_ids(v).into_iter().next()),
-            in_reply_to: h.get("in-reply-to").and_then(|v| headers::message_ids(v).into_iter().last()),
-            references: h.get("references").map(headers::message_ids).unwrap_or_default(),
-            date,
+            message_id: parsed.message_id,
+            in_reply_to: parsed.in_reply_to,
+            references: parsed.references,
+            date: parsed.date,
             body: cleaned.body,
             quote_stripped: cleaned.quote_stripped,
             signature: cleaned.signature,
@@ -186,16 +182,6 @@ impl EmailMessage {
             metadata,
         }
     }
-}
-
-fn parse_date(v: &str) -> Option<DateTime<FixedOffset>> {
-    let v = v.trim();
-    // Drop a trailing comment such as "(UTC)" that some parsers refuse.
-    let v = match v.rfind('(') {
-        Some(i) if v.ends_with(')') => v[..i].trim_end(),
-        _ => v,
-    };
-    DateTime::parse_from_rfc2822(v).ok()
 }
 
 fn automation(h: &mime::Headers) -> Option<Automation> {

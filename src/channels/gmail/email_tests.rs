@@ -155,7 +155,7 @@ fn outlook_html_reply() {
         <b>To:</b> Ren&eacute;e<br><b>Subject:</b> Access</div><div>Please reset your password.</div></body></html>\n";
     let m = parse(raw).unwrap();
     assert_eq!(m.from.name.as_deref(), Some("Renée Dupré"));
-    assert_eq!(m.body, "It still fails.\nRen&eacute;e");
+    assert_eq!(m.body, "It still fails.\nRenée");
     assert!(m.quote_stripped);
 }
 
