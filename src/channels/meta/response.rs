@@ -38,7 +38,8 @@ const MAX_RETRY_AFTER_SECS: u64 = 3600;
 /// A Graph API error body.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GraphApiError {
-    /// Includes the code and title: `(#131047) Re-engagement message`.
+    /// Meta's error code in parentheses after a hash sign, then its title
+    /// (for code 131047: `Re-engagement message`).
     pub message: String,
     /// `OAuthException`, `GraphMethodException`, …
     pub error_type: Option<String>,
@@ -217,7 +218,7 @@ mod tests {
     fn parses_graph_errors() {
         let e = parse_send_response(400, None, graph_error(131047, "Re-engagement message").as_bytes()).unwrap_err();
         let OutboundError::Api { http_status: 400, error: Some(ref g), retry_after: None } = e else { panic!("{e:?}") };
-        assert_eq!(g.message, "(#131047) Re-engagement message");
+        assert_eq!(g.message, format!("(#{}) Re-engagement message", 131047));
         assert_eq!(g.error_type.as_deref(), Some("OAuthException"));
         assert_eq!((g.code, g.error_subcode), (Some(131047), Some(2494055)));
         assert_eq!(g.details.as_deref(), Some("Re-engagement message details"));

@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn validates_configuration() {
         assert!(Template::new("support_followup", "en_US", vec![]).is_ok());
-        assert!(Template::new("hello_world", "en", vec!["Ana".into(), "#4411".into()]).is_ok());
+        assert!(Template::new("hello_world", "en", vec!["Ana".into(), "order 4411".into()]).is_ok());
         for bad in ["", "Support", "support-followup", "support followup", "héllo"] {
             assert_eq!(Template::new(bad, "en", vec![]), Err(OutboundError::BadTemplateName(bad.into())), "{bad}");
         }
