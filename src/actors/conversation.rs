@@ -6,7 +6,7 @@
 //! one that rehydrates from the database on the next message): it never
 //! carries on with in-memory state the database may not have.
 
-use crate::brain::{Brain, Decision, TurnInput, TurnOutcome};
+use crate::brain::{Brain, Decision, Seat, TurnInput, TurnOutcome};
 use crate::conversation::store::{
     self, AlreadyStored, CommitOutcome, NewEscalation, NewInbound, StoreError, TurnRecord,
 };
@@ -65,6 +65,8 @@ pub struct ConversationActorState {
     conversation: Option<ConversationId>,
     state: ConversationState,
     queued: super::supervisor::Queued,
+    /// The seat of the turn in progress (an unmetered one between turns).
+    seat: Arc<Seat>,
 }
 
 /// What the actor did with one inbound message.
@@ -136,11 +138,11 @@ pub type TurnResult = Result<TurnReceipt, TurnFailure>;
 
 pub enum ConversationActorMessage {
     /// A customer message, answered with the receipt once committed.
-    Inbound(Box<TicketMessage>, RpcReplyPort<TurnResult>),
+    Inbound(Box<TicketMessage>, Arc<Seat>, RpcReplyPort<TurnResult>),
     /// A customer message that failed every attempt: store it, hand the
     /// conversation to humans (`processing_failure`) and send the customer
     /// a short apology, without asking the brain again.
-    GiveUp(Box<TicketMessage>, RpcReplyPort<TurnResult>),
+    GiveUp(Box<TicketMessage>, Arc<Seat>, RpcReplyPort<TurnResult>),
     /// The inactivity timeout, applied only if the conversation is still
     /// at `version` (the one the sweeper saw): a customer who wrote in the
     /// meantime keeps their conversation open.
@@ -180,6 +182,7 @@ impl Actor for ConversationActor {
             conversation: loaded.conversation_id,
             state: loaded.state,
             queued: args.queued,
+            seat: Arc::default(),
         })
     }
 
@@ -196,7 +199,8 @@ impl Actor for ConversationActor {
             |n| n.checked_sub(1),
         );
         match message {
-            ConversationActorMessage::Inbound(msg, reply) => {
+            ConversationActorMessage::Inbound(msg, seat, reply) => {
+                state.seat = seat;
                 let span = tracing::info_span!(
                     "turn", tenant_id = %state.tenant, customer_id = %state.customer,
                     channel = %msg.message.channel, conversation_id = tracing::field::Empty,
@@ -205,7 +209,9 @@ impl Actor for ConversationActor {
                 // A panic is this message's own failure: answered as
                 // lasting, so it counts towards giving up (a closed reply
                 // port means a message that never ran).
-                match AssertUnwindSafe(turn).catch_unwind().await {
+                let outcome = AssertUnwindSafe(turn).catch_unwind().await;
+                state.seat = Arc::default();
+                match outcome {
                     Ok(Ok(receipt)) => {
                         let _ = reply.send(Ok(receipt));
                         Ok(())
@@ -224,12 +230,14 @@ impl Actor for ConversationActor {
                     }
                 }
             }
-            ConversationActorMessage::GiveUp(msg, reply) => {
+            ConversationActorMessage::GiveUp(msg, seat, reply) => {
+                state.seat = seat;
                 let forced = Decision::Escalate {
                     reason: EscalationReason::ProcessingFailure,
                     holding_reply: Some(APOLOGY.to_string()),
                 };
                 let result = Box::pin(state.handle_inbound_with(&msg, Some(forced))).await;
+                state.seat = Arc::default();
                 let failed = result.is_err();
                 let _ = reply.send(result.map_err(|e| e.failure()));
                 if failed { Err("giving up on a message failed too".into()) } else { Ok(()) }
@@ -353,7 +361,7 @@ impl ConversationActorState {
 
     /// What the brain sees of a turn on `inbound`.
     fn turn_input<'a>(
-        &self,
+        &'a self,
         inbound: &'a InboundMessage,
         conversation: ConversationId,
         new_conversation: bool,
@@ -369,6 +377,7 @@ impl ConversationActorState {
             display_name: inbound.display_name.as_deref(),
             new_conversation,
             state,
+            seat: &self.seat,
         }
     }
 

@@ -21,7 +21,8 @@
 //! - admission: a turn starts only with a permit of the process's
 //!   `admission` semaphore (sized from the database pool), so under a
 //!   backlog turns queue here, in order, instead of crowding the pool
-//!   until its waiters time out.
+//!   until its waiters time out. The permit travels with the turn as its
+//!   [`Seat`], which the turn gives up while it waits on a remote model.
 //!
 //! The loop ends when its input closes, after every in-flight message is
 //! settled: that is the drain on shutdown or partition revoke. With
@@ -32,6 +33,7 @@
 use super::conversation::{ConversationActorMessage, TurnFailure, TurnReceipt, TurnResult};
 use super::outage::OutageGate;
 use super::supervisor::SupervisorMessage;
+use crate::brain::Seat;
 use crate::domain::{CustomerId, TicketMessage};
 use crate::telemetry::Redacted;
 use ractor::{ActorRef, RpcReplyPort};
@@ -255,20 +257,21 @@ impl Lane {
     }
 
     /// Runs one message through the customer's actor once the database is
-    /// up and a turn may start; the admission permit is held until the
-    /// actor answers.
+    /// up and a turn may start; the admission permit is held, as the
+    /// turn's seat, until the actor answers (except while the turn waits
+    /// on a model).
     async fn run(
         self,
         delivery: &Delivery,
         delay: Duration,
-        make: fn(Box<TicketMessage>, RpcReplyPort<TurnResult>) -> ConversationActorMessage,
+        make: fn(Box<TicketMessage>, Arc<Seat>, RpcReplyPort<TurnResult>) -> ConversationActorMessage,
     ) -> TurnResult {
         let admitted = async {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
             self.gate.wait_open().await;
-            self.admission.acquire().await
+            Arc::clone(&self.admission).acquire_owned().await
         };
         let mut closed = self.closed.subscribe();
         let permit = tokio::select! {
@@ -276,14 +279,15 @@ impl Lane {
             _ = closed.wait_for(|c| *c) => None,
             permit = admitted => permit.ok(),
         };
-        let Some(_permit) = permit.filter(|_| !self.is_closed()) else {
+        let Some(permit) = permit.filter(|_| !self.is_closed()) else {
             return Err(TurnFailure::transient("the partition moved before the turn started"));
         };
+        let seat = Arc::new(Seat::held(Arc::clone(&self.admission), permit));
         let (tx, rx) = oneshot::channel();
         let route = SupervisorMessage::Route {
             tenant: delivery.message.message.tenant_id,
             customer: delivery.customer(),
-            message: make(Box::new(delivery.message.clone()), RpcReplyPort::from(tx)),
+            message: make(Box::new(delivery.message.clone()), Arc::clone(&seat), RpcReplyPort::from(tx)),
         };
         if let Err(e) = self.supervisor.cast(route) {
             return Err(TurnFailure::lasting(format!("supervisor unavailable: {e}")));
@@ -292,7 +296,10 @@ impl Lane {
         // its mailbox (another message's failure, a passivation): nothing
         // of it ran, so it is retried like any passing failure. A turn
         // that fails on its own answers with its error (a panic included).
-        rx.await.unwrap_or_else(|_| Err(TurnFailure::transient("conversation actor stopped before answering")))
+        let answer =
+            rx.await.unwrap_or_else(|_| Err(TurnFailure::transient("conversation actor stopped before answering")));
+        drop(seat);
+        answer
     }
 }
 

@@ -404,7 +404,8 @@ impl SupervisorState {
                 );
                 for m in pending {
                     match m {
-                        ConversationActorMessage::Inbound(_, reply) | ConversationActorMessage::GiveUp(_, reply) => {
+                        ConversationActorMessage::Inbound(_, _, reply)
+                        | ConversationActorMessage::GiveUp(_, _, reply) => {
                             let _ = reply.send(Err(failure.clone()));
                         }
                         _ => {}

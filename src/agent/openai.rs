@@ -132,7 +132,13 @@ pub async fn run_model(
             "temperature": 0
         }))
         .map_err(|e| ModelError::Request(format!("request does not serialize ({:?})", e.classify())))?;
-        let response = tokio::time::timeout(Duration::from_millis(endpoint.timeout_ms), client.chat().create(request))
+        // The turn gives up its seat while it only waits on the model.
+        let chat = client.chat();
+        let call = tokio::time::timeout(Duration::from_millis(endpoint.timeout_ms), chat.create(request));
+        let response = ctx
+            .input
+            .seat
+            .away(call)
             .await
             .map_err(|_| ModelError::Timeout(endpoint.timeout_ms))?
             .map_err(|e| ModelError::Request(describe(e)))?;

@@ -11,9 +11,9 @@
 mod plot;
 
 use super::report::{Baselines, Figure, HopLatency, Percentiles, Report, ScenarioResult, TargetCheck};
-use plot::{histogram_plot, p99_plot, throughput_plot};
 #[cfg(test)]
 use plot::short;
+use plot::{histogram_plot, p99_plot, throughput_plot};
 
 /// The page's only styling; the SVG plots use its classes too.
 const STYLE: &str = "\
@@ -68,12 +68,9 @@ fn header(out: &mut String, report: &Report) {
     let cpus = if m.cpus == 0 { "—".to_string() } else { count(m.cpus as u64) };
     let memory = if m.memory_bytes == 0 { "—".to_string() } else { format!("{} GiB", num(gib(m.memory_bytes))) };
     let history = match &report.history {
-        Some(h) => format!(
-            "{} customers, {} messages (seeded in {} s)",
-            count(h.customers),
-            count(h.messages),
-            num(h.seconds)
-        ),
+        Some(h) => {
+            format!("{} customers, {} messages (seeded in {} s)", count(h.customers), count(h.messages), num(h.seconds))
+        }
         None => "none seeded".to_string(),
     };
     let rows = [

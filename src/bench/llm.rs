@@ -236,7 +236,11 @@ async fn steps(
     result.figures.push(figure("highest rate within the p99 limit".into(), rate, "messages/s"));
     result.figures.push(figure("turns in flight at that rate (rate × mean latency)".into(), rate * mean_s, "turns"));
     result.figures.push(figure("model calls in flight at that rate (peak)".into(), peak as f64, "calls"));
-    result.figures.push(figure("model requests in all".into(), model.requests.load(Ordering::Relaxed) as f64, "requests"));
+    result.figures.push(figure(
+        "model requests in all".into(),
+        model.requests.load(Ordering::Relaxed) as f64,
+        "requests",
+    ));
     result.figures.extend(figures);
     Ok(result)
 }

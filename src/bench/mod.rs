@@ -209,10 +209,7 @@ async fn seed_history(args: &BenchArgs, d: &Deployment) -> Result<report::Histor
         customers: args.history_customers.max(1),
         messages_per: args.history_messages.max(1),
     };
-    eprintln!(
-        "history: seeding {} customers × {} messages",
-        history.customers, history.messages_per
-    );
+    eprintln!("history: seeding {} customers × {} messages", history.customers, history.messages_per);
     let started = std::time::Instant::now();
     history::seed(&d.pool, history).await.map_err(BenchError::History)?;
     let seeded = report::HistorySeeded {

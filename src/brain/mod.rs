@@ -8,9 +8,11 @@
 //! store persists; it is re-exported here.
 
 mod echo;
+mod seat;
 
 pub use crate::domain::{AgentRecord, Fallback};
 pub use echo::EchoBrain;
+pub use seat::Seat;
 
 use crate::conversation::ConversationState;
 use crate::domain::{Channel, ConversationId, CustomerId, EscalationReason, TenantId};
@@ -31,6 +33,9 @@ pub struct TurnInput<'a> {
     /// The conversation row does not exist yet (its first turn).
     pub new_conversation: bool,
     pub state: &'a ConversationState,
+    /// The turn's place among those the process runs at once: given up
+    /// while the turn only waits on a remote model.
+    pub seat: &'a Seat,
 }
 
 /// What the brain decided.

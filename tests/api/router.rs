@@ -37,7 +37,7 @@ impl Actor for StandIn {
         out: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         if let SupervisorMessage::Route {
-            message: ConversationActorMessage::Inbound(m, reply) | ConversationActorMessage::GiveUp(m, reply),
+            message: ConversationActorMessage::Inbound(m, _, reply) | ConversationActorMessage::GiveUp(m, _, reply),
             ..
         } = msg
         {

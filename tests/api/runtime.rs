@@ -279,6 +279,7 @@ async fn send(
     actor
         .cast(ConversationActorMessage::Inbound(
             Box::new(TicketMessage { customer_id: customer, message: msg }),
+            std::sync::Arc::new(fte::brain::Seat::unmetered()),
             RpcReplyPort::from(tx),
         ))
         .unwrap();
