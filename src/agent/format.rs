@@ -2,9 +2,9 @@
 //! through (seed 000 IX, the brand voice's channel guide). It takes a reply
 //! as plain parts (greeting name, empathy line, body paragraphs written in
 //! light markdown: `**bold**`, `1.` steps, `-` bullets, `[text](url)`) and
-//! renders it in the channel's shape and limits. [`check_format`] is the
-//! independent check of those limits: the eval counts its violations, and
-//! a test runs it over every rendering.
+//! renders it in the channel's shape and limits. [`check_format`]
+//! (`format_check.rs`) is the independent check of those limits: the eval
+//! counts its violations, and a test runs it over every rendering.
 //!
 //! Markup per channel: email and web form are plain text (`format_plain.rs`:
 //! no markdown reaches the customer), WhatsApp and Slack get their own
@@ -18,6 +18,10 @@ use crate::domain::Channel;
 
 #[path = "format_plain.rs"]
 mod plain;
+
+#[path = "format_check.rs"]
+mod check;
+pub use check::{FormatViolation, check_format};
 pub use plain::plain_text;
 
 /// Email replies: at most this many words.
@@ -493,104 +497,6 @@ fn keep_one_emoji(s: &str) -> String {
         })
         .collect();
     if seen { kept.replace("  ", " ") } else { kept }
-}
-
-/// A way a message breaks its channel's rules.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub enum FormatViolation {
-    TooLong {
-        limit: String,
-        got: usize,
-    },
-    MissingGreeting,
-    /// A web-form reply without the help portal link.
-    MissingHelpLink,
-    MissingSignature,
-    MissingTicketReference,
-    Emoji,
-    TooManyEmoji,
-    MarkdownBold,
-    Heading,
-    MarkdownLink,
-    Table,
-    BroadcastMention,
-    Empty,
-}
-
-/// Checks a rendered message against its channel's rules. `ticket_ref`:
-/// the reference an email reply must carry, when a ticket exists.
-pub fn check_format(
-    channel: Channel,
-    text: &str,
-    config: &AgentConfig,
-    ticket_ref: Option<&str>,
-) -> Vec<FormatViolation> {
-    let mut v = Vec::new();
-    if text.trim().is_empty() {
-        return vec![FormatViolation::Empty];
-    }
-    let emoji = text.chars().filter(|c| is_emoji(*c) && *c != '\u{FE0F}').count();
-    let chat = matches!(channel, Channel::Whatsapp | Channel::Slack);
-    match channel {
-        Channel::Email | Channel::Webform => {
-            let (limit, greeting, signoff) = match channel {
-                Channel::Email => (EMAIL_MAX_WORDS, ["Dear ", "Hello,"], config.email_signature()),
-                _ => (WEBFORM_MAX_WORDS, ["Hi ", "Hi,"], config.webform_signoff()),
-            };
-            if words(text) > limit {
-                v.push(FormatViolation::TooLong { limit: format!("{limit} words"), got: words(text) });
-            }
-            if !greeting.iter().any(|g| text.starts_with(g)) {
-                v.push(FormatViolation::MissingGreeting);
-            }
-            if !text.trim_end().ends_with(signoff.trim_end()) {
-                v.push(FormatViolation::MissingSignature);
-            }
-            if channel == Channel::Webform && !text.contains(&config.help_portal_line()) {
-                v.push(FormatViolation::MissingHelpLink);
-            }
-            if channel == Channel::Email && ticket_ref.is_some_and(|t| !text.contains(t)) {
-                v.push(FormatViolation::MissingTicketReference);
-            }
-            if emoji > 0 {
-                v.push(FormatViolation::Emoji);
-            }
-        }
-        Channel::Whatsapp | Channel::Slack => {
-            let max = if channel == Channel::Whatsapp { WHATSAPP_MAX_CHARS } else { SLACK_MAX_CHARS };
-            let n = text.chars().count();
-            if n > max {
-                v.push(FormatViolation::TooLong { limit: format!("{max} characters"), got: n });
-            }
-            // A cut answer with its marker is within the preferred length too.
-            if channel == Channel::Whatsapp && n > WHATSAPP_PREFERRED_CHARS {
-                v.push(FormatViolation::TooLong { limit: format!("{WHATSAPP_PREFERRED_CHARS} characters"), got: n });
-            }
-            if channel == Channel::Whatsapp && emoji > 1 {
-                v.push(FormatViolation::TooManyEmoji);
-            }
-        }
-    }
-    if text.contains("**") {
-        v.push(FormatViolation::MarkdownBold);
-    }
-    // No channel shows headings, tables or markdown links; chat channels
-    // have no headings of any depth.
-    let heading =
-        |l: &str| if chat { l.starts_with('#') } else { ["# ", "## ", "### "].iter().any(|h| l.starts_with(h)) };
-    if text.lines().any(heading) {
-        v.push(FormatViolation::Heading);
-    }
-    if text.contains("](http") {
-        v.push(FormatViolation::MarkdownLink);
-    }
-    if text.lines().any(|l| l.trim_start().starts_with('|') && l.matches('|').count() >= 3) {
-        v.push(FormatViolation::Table);
-    }
-    if channel == Channel::Slack && (text.contains("@channel") || text.contains("@here")) {
-        v.push(FormatViolation::BroadcastMention);
-    }
-    v
 }
 
 #[cfg(test)]

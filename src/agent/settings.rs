@@ -6,8 +6,12 @@
 
 pub use crate::config::{AgentSettings, BrainKind, EmbedderKind, EmbedderSettings};
 
+use crate::kb::batching::Batching;
 use crate::kb::{Embedder, HashingEmbedder, MiniLmEmbedder, OpenAiEmbedder};
 use std::sync::Arc;
+
+/// Texts in one MiniLM forward pass at most when concurrent requests are batched.
+const MINILM_BATCH: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -24,7 +28,8 @@ pub fn build_embedder(settings: &EmbedderSettings) -> Result<Arc<dyn Embedder>, 
         EmbedderKind::Hashing => Arc::new(HashingEmbedder::default()),
         EmbedderKind::Minilm => {
             let dir = settings.minilm_dir.clone().unwrap_or_else(MiniLmEmbedder::default_dir);
-            Arc::new(MiniLmEmbedder::load(&dir)?)
+            // Concurrent turns' queries share forward passes.
+            Arc::new(Batching::new(Arc::new(MiniLmEmbedder::load(&dir)?), MINILM_BATCH))
         }
         EmbedderKind::Openai => {
             let key = settings.openai_api_key.as_ref().ok_or(SettingsError::MissingOpenAiKey)?;

@@ -1,12 +1,14 @@
 //! The knowledge base: markdown articles split into chunks by heading,
 //! each knowing its heading path ([`chunker`]), embedded ([`embedder`]:
-//! all-MiniLM-L6-v2 offline ([`minilm`], the default), a hashing embedder,
-//! or OpenAI-compatible embeddings), stored with a full-text vector and
+//! all-MiniLM-L6-v2 offline ([`minilm`], the default, whose concurrent
+//! requests share forward passes: [`batching`]), a hashing embedder, or
+//! OpenAI-compatible embeddings), stored with a full-text vector and
 //! searched per tenant with hybrid candidates (pgvector cosine plus BM25F,
 //! [`lexical`]) and a reranking step ([`rerank`]) ([`store`]). Messages in
 //! German, French or Spanish are searched with the English terms of a
 //! small glossary ([`glossary`]).
 
+pub mod batching;
 pub mod chunker;
 pub mod embedder;
 pub mod glossary;
