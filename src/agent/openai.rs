@@ -9,7 +9,11 @@
 use super::config::ModelEndpoint;
 use super::tools::{CustomerHistory, ToolName, TurnTools};
 use super::{Ctx, ModelDecision, ModelOutcome};
-use async_openai::types::chat::{ChatCompletionMessageToolCalls, CreateChatCompletionRequest};
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::{
+    ChatCompletionMessageToolCall, ChatCompletionMessageToolCalls, CreateChatCompletionRequest,
+};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -99,14 +103,7 @@ pub async fn run_model(
     endpoint: &ModelEndpoint,
     history: &CustomerHistory,
 ) -> Result<ModelOutcome, ModelError> {
-    let key = match &endpoint.api_key_env {
-        Some(var) => Some(std::env::var(var).map_err(|_| ModelError::MissingKey(var.clone()))?),
-        None => None,
-    };
-    // One client per endpoint and key for the process (no certificates
-    // read, the connection pool kept warm).
-    let client = crate::http_clients::openai(endpoint.base_url.trim_end_matches('/'), key.as_deref())
-        .map_err(|e| ModelError::Request(format!("model client: {e}")))?;
+    let client = client_for(endpoint)?;
     let user = match ctx.input.subject {
         Some(s) => format!("Subject: {s}\n\n{}", ctx.input.message),
         None => ctx.input.message.to_string(),
@@ -123,45 +120,7 @@ pub async fn run_model(
     };
     let mut escalation = None;
     for _round in 0..endpoint.max_tool_rounds {
-        let request: CreateChatCompletionRequest = serde_json::from_value(json!({
-            "model": endpoint.model,
-            "messages": messages,
-            "tools": tool_definitions(),
-            "tool_choice": "required",
-            "parallel_tool_calls": false,
-            "temperature": 0
-        }))
-        .map_err(|e| ModelError::Request(format!("request does not serialize ({:?})", e.classify())))?;
-        // The turn gives up its seat while it only waits on the model.
-        let chat = client.chat();
-        let call = tokio::time::timeout(Duration::from_millis(endpoint.timeout_ms), chat.create(request));
-        let response = ctx
-            .input
-            .seat
-            .away(call)
-            .await
-            .map_err(|_| ModelError::Timeout(endpoint.timeout_ms))?
-            .map_err(|e| ModelError::Request(describe(e)))?;
-        let round_tokens = response.usage.as_ref().map_or(0, |u| u.total_tokens);
-        if let Some(u) = &response.usage {
-            outcome.prompt_tokens += u.prompt_tokens;
-            outcome.completion_tokens += u.completion_tokens;
-            outcome.cost_usd += f64::from(u.prompt_tokens) * endpoint.prompt_usd_per_mtok / 1e6
-                + f64::from(u.completion_tokens) * endpoint.completion_usd_per_mtok / 1e6;
-        }
-        let Some(choice) = response.choices.into_iter().next() else {
-            return Err(ModelError::Request("response has no choices".into()));
-        };
-        let calls: Vec<_> = choice
-            .message
-            .tool_calls
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|c| match c {
-                ChatCompletionMessageToolCalls::Function(f) => Some(f),
-                ChatCompletionMessageToolCalls::Custom(_) => None,
-            })
-            .collect();
+        let (calls, round_tokens) = ask(&client, ctx, endpoint, &messages, &mut outcome).await?;
         if calls.is_empty() {
             return Err(ModelError::NoDecision);
         }
@@ -230,6 +189,69 @@ pub async fn run_model(
         }
     }
     Err(ModelError::TooManyRounds(endpoint.max_tool_rounds))
+}
+
+/// One round: the conversation so far to the model (the turn's seat given
+/// up while it answers), its usage added to `outcome`; the function calls
+/// it made and the round's tokens.
+async fn ask(
+    client: &Client<OpenAIConfig>,
+    ctx: &Ctx<'_>,
+    endpoint: &ModelEndpoint,
+    messages: &[Value],
+    outcome: &mut ModelOutcome,
+) -> Result<(Vec<ChatCompletionMessageToolCall>, u32), ModelError> {
+    let request: CreateChatCompletionRequest = serde_json::from_value(json!({
+        "model": endpoint.model,
+        "messages": messages,
+        "tools": tool_definitions(),
+        "tool_choice": "required",
+        "parallel_tool_calls": false,
+        "temperature": 0
+    }))
+    .map_err(|e| ModelError::Request(format!("request does not serialize ({:?})", e.classify())))?;
+    // The turn gives up its seat while it only waits on the model.
+    let chat = client.chat();
+    let call = tokio::time::timeout(Duration::from_millis(endpoint.timeout_ms), chat.create(request));
+    let response = ctx
+        .input
+        .seat
+        .away(call)
+        .await
+        .map_err(|_| ModelError::Timeout(endpoint.timeout_ms))?
+        .map_err(|e| ModelError::Request(describe(e)))?;
+    let round_tokens = response.usage.as_ref().map_or(0, |u| u.total_tokens);
+    if let Some(u) = &response.usage {
+        outcome.prompt_tokens += u.prompt_tokens;
+        outcome.completion_tokens += u.completion_tokens;
+        outcome.cost_usd += f64::from(u.prompt_tokens) * endpoint.prompt_usd_per_mtok / 1e6
+            + f64::from(u.completion_tokens) * endpoint.completion_usd_per_mtok / 1e6;
+    }
+    let Some(choice) = response.choices.into_iter().next() else {
+        return Err(ModelError::Request("response has no choices".into()));
+    };
+    let calls: Vec<_> = choice
+        .message
+        .tool_calls
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| match c {
+            ChatCompletionMessageToolCalls::Function(f) => Some(f),
+            ChatCompletionMessageToolCalls::Custom(_) => None,
+        })
+        .collect();
+    Ok((calls, round_tokens))
+}
+
+/// The process's client for `endpoint` and its key: one per endpoint and
+/// key (no certificates read per turn, the connection pool kept warm).
+fn client_for(endpoint: &ModelEndpoint) -> Result<Client<OpenAIConfig>, ModelError> {
+    let key = match &endpoint.api_key_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| ModelError::MissingKey(var.clone()))?),
+        None => None,
+    };
+    crate::http_clients::openai(endpoint.base_url.trim_end_matches('/'), key.as_deref())
+        .map_err(|e| ModelError::Request(format!("model client: {e}")))
 }
 
 fn tool_result(id: &str, content: Value) -> Value {
