@@ -244,10 +244,25 @@ impl SlackProfiles {
                 return None;
             }
         };
+        self.read(key, team_key, user, &base_url, &token).await
+    }
+
+    /// Reads `user`'s profile from Slack and remembers what it learnt: the
+    /// profile, a refusal, or a pause for the workspace.
+    async fn read(
+        &self,
+        key: UserKey,
+        team_key: TeamKey,
+        user: &SlackUserId,
+        base_url: &str,
+        token: &BotToken,
+    ) -> Option<SlackProfile> {
         let started = Instant::now();
-        let outcome = self.users_info(&base_url, &token, user).await;
+        let outcome = self.users_info(base_url, token, user).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        let (tenant_id, slack_user_id) = (tenant.to_string(), user.as_str());
+        let (tenant_id, slack_user_id) = (key.0.to_string(), user.as_str());
+        let team = team_key.1.clone();
+        let team = team.as_str();
         match outcome {
             Ok(profile) => {
                 tracing::info!(
