@@ -93,37 +93,7 @@ pub async fn resolve_customer_in(
     }
     let display_name = display_name.map(str::trim).filter(|n| !n.is_empty());
 
-    let (kinds, values): (Vec<&str>, Vec<&str>) =
-        wanted.iter().flat_map(|id| id.match_keys()).map(|(kind, value)| (kind.as_str(), value)).unzip();
-    let rows: Vec<(String, String, Uuid, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "SELECT ci.kind, ci.value, ci.customer_id, c.created_at
-           FROM customer_identifiers ci
-           JOIN customers c ON c.id = ci.customer_id
-          WHERE ci.tenant_id = $1
-            AND (ci.kind, ci.value) IN (SELECT * FROM unnest($2::text[], $3::text[]))",
-    )
-    .bind(tenant)
-    .bind(&kinds)
-    .bind(&values)
-    .fetch_all(&mut *conn)
-    .await?;
-
-    // Which customer each wanted identifier matched, in the caller's order.
-    let owner_of = |id: &Identifier| {
-        let keys = id.match_keys();
-        rows.iter()
-            .find(|(k, v, _, _)| keys.iter().any(|(kind, value)| kind.as_str() == k && value == v))
-            .map(|(_, _, customer, created)| (CustomerId::from_uuid(*customer), *created))
-    };
-    let mut matched: Vec<(CustomerId, chrono::DateTime<chrono::Utc>)> = Vec::new();
-    let mut unlinked: Vec<&Identifier> = Vec::new();
-    for id in &wanted {
-        match owner_of(id) {
-            Some(owner) if !matched.iter().any(|(c, _)| *c == owner.0) => matched.push(owner),
-            Some(_) => {}
-            None => unlinked.push(id),
-        }
-    }
+    let (matched, unlinked) = owners(conn, tenant, &wanted).await?;
 
     let Some(&(sender_customer, _)) = matched.first() else {
         let customer_id = CustomerId::new();
@@ -151,40 +121,7 @@ pub async fn resolve_customer_in(
         merged: vec![],
     };
     if matched.len() > 1 {
-        let policy = merge_policy(conn, tenant).await?;
-        if policy == MergePolicy::Auto {
-            // Keep the oldest customer: its id is the one with the history.
-            if let Some(&(oldest, _)) = matched.iter().min_by_key(|(c, created)| (*created, *c)) {
-                resolution.customer_id = oldest;
-            }
-        }
-        let keep = resolution.customer_id;
-        for &(other, _) in matched.iter().filter(|(c, _)| *c != keep) {
-            let evidence = json!({
-                "identifiers": wanted.iter().map(|id| id.to_string()).collect::<Vec<_>>(),
-            });
-            record_candidate(conn, tenant, keep, other, &evidence).await?;
-            if policy == MergePolicy::Auto {
-                match merge_in(conn, tenant, keep, other).await {
-                    Ok(()) => {
-                        resolution.merged.push(other);
-                        continue;
-                    }
-                    Err(CrmError::OpenConversationConflict { .. }) => {
-                        tracing::warn!(
-                            tenant_id = %tenant, customer_id = %keep, other_customer_id = %other,
-                            "automatic merge deferred: both customers have an open conversation"
-                        );
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            tracing::info!(
-                tenant_id = %tenant, customer_id = %keep, other_customer_id = %other,
-                "identifiers matched two customers; merge candidate recorded"
-            );
-            resolution.merge_candidates.push(other);
-        }
+        merge_matches(conn, tenant, &wanted, &matched, &mut resolution).await?;
     }
     link(conn, tenant, resolution.customer_id, &unlinked).await?;
     if let Some(name) = display_name {
@@ -197,6 +134,96 @@ pub async fn resolve_customer_in(
         .await?;
     }
     Ok(resolution)
+}
+
+/// The customers the wanted identifiers belong to (each once, with when it
+/// was created, in the caller's order), and the identifiers no customer
+/// has yet.
+async fn owners<'i>(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    wanted: &[&'i Identifier],
+) -> Result<(Vec<(CustomerId, chrono::DateTime<chrono::Utc>)>, Vec<&'i Identifier>), CrmError> {
+    let (kinds, values): (Vec<&str>, Vec<&str>) =
+        wanted.iter().flat_map(|id| id.match_keys()).map(|(kind, value)| (kind.as_str(), value)).unzip();
+    let rows: Vec<(String, String, Uuid, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT ci.kind, ci.value, ci.customer_id, c.created_at
+           FROM customer_identifiers ci
+           JOIN customers c ON c.id = ci.customer_id
+          WHERE ci.tenant_id = $1
+            AND (ci.kind, ci.value) IN (SELECT * FROM unnest($2::text[], $3::text[]))",
+    )
+    .bind(tenant)
+    .bind(&kinds)
+    .bind(&values)
+    .fetch_all(&mut *conn)
+    .await?;
+
+    // Which customer each wanted identifier matched, in the caller's order.
+    let owner_of = |id: &Identifier| {
+        let keys = id.match_keys();
+        rows.iter()
+            .find(|(k, v, _, _)| keys.iter().any(|(kind, value)| kind.as_str() == k && value == v))
+            .map(|(_, _, customer, created)| (CustomerId::from_uuid(*customer), *created))
+    };
+    let mut matched: Vec<(CustomerId, chrono::DateTime<chrono::Utc>)> = Vec::new();
+    let mut unlinked: Vec<&Identifier> = Vec::new();
+    for id in wanted {
+        match owner_of(id) {
+            Some(owner) if !matched.iter().any(|(c, _)| *c == owner.0) => matched.push(owner),
+            Some(_) => {}
+            None => unlinked.push(id),
+        }
+    }
+    Ok((matched, unlinked))
+}
+
+/// The identifiers matched several customers: each other one becomes a
+/// merge candidate, and under the tenant's automatic policy the oldest
+/// customer keeps the conversation and the others are merged into it
+/// (deferred while both have an open conversation).
+async fn merge_matches(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    wanted: &[&Identifier],
+    matched: &[(CustomerId, chrono::DateTime<chrono::Utc>)],
+    resolution: &mut Resolution,
+) -> Result<(), CrmError> {
+    let policy = merge_policy(conn, tenant).await?;
+    if policy == MergePolicy::Auto {
+        // Keep the oldest customer: its id is the one with the history.
+        if let Some(&(oldest, _)) = matched.iter().min_by_key(|(c, created)| (*created, *c)) {
+            resolution.customer_id = oldest;
+        }
+    }
+    let keep = resolution.customer_id;
+    for &(other, _) in matched.iter().filter(|(c, _)| *c != keep) {
+        let evidence = json!({
+            "identifiers": wanted.iter().map(|id| id.to_string()).collect::<Vec<_>>(),
+        });
+        record_candidate(conn, tenant, keep, other, &evidence).await?;
+        if policy == MergePolicy::Auto {
+            match merge_in(conn, tenant, keep, other).await {
+                Ok(()) => {
+                    resolution.merged.push(other);
+                    continue;
+                }
+                Err(CrmError::OpenConversationConflict { .. }) => {
+                    tracing::warn!(
+                        tenant_id = %tenant, customer_id = %keep, other_customer_id = %other,
+                        "automatic merge deferred: both customers have an open conversation"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tracing::info!(
+            tenant_id = %tenant, customer_id = %keep, other_customer_id = %other,
+            "identifiers matched two customers; merge candidate recorded"
+        );
+        resolution.merge_candidates.push(other);
+    }
+    Ok(())
 }
 
 /// Links identifiers to a customer. A plain INSERT: if a concurrent
