@@ -220,39 +220,10 @@ impl GmailClient {
         let mut stopped_at: Option<u64> = None;
         let mut resync = stored.history_id.is_none();
         if let Some(start) = stored.history_id {
-            let mut page: Option<String> = None;
-            'pages: loop {
-                let answer =
-                    self.authorized(account, settings, |t| api.history_list(t, start, page.as_deref())).await?;
-                let outcome =
-                    gmail::parse_history_response(answer.status, answer.retry_after_header().as_deref(), &answer.body)
-                        .map_err(|e| GmailIoError::from_api("history.list", e))?;
-                match outcome {
-                    HistoryOutcome::TooOld => {
-                        resync = true;
-                        break;
-                    }
-                    HistoryOutcome::Page(p) => {
-                        let mut last_record = None;
-                        for m in p.added {
-                            // Stop only between records, and only where the
-                            // sync can resume (the record's id is known).
-                            if ids.len() >= MAX_MESSAGES_PER_SYNC && last_record.is_some() && m.record != last_record {
-                                stopped_at = last_record;
-                                break 'pages;
-                            }
-                            last_record = m.record;
-                            if !m.is_own() && !ids.contains(&m.id) {
-                                ids.push(m.id);
-                            }
-                        }
-                        newest = newest.max(p.history_id.unwrap_or(0));
-                        match p.next_page_token {
-                            Some(next) => page = Some(next),
-                            None => break,
-                        }
-                    }
-                }
+            match self.walk_history(&api, account, settings, start, &mut ids, &mut newest).await? {
+                Walk::Done => {}
+                Walk::TooOld => resync = true,
+                Walk::StoppedAt(record) => stopped_at = Some(record),
             }
         }
         if resync {
@@ -270,43 +241,106 @@ impl GmailClient {
         let mailbox = EmailAddress::parse(&account.address).map_err(|e| GmailIoError::Permanent(e.to_string()))?;
         let mut messages = Vec::new();
         for id in ids {
-            let answer = self.authorized(account, settings, |t| api.message_get_raw(t, &id)).await?;
-            let fetched = match gmail::parse_message_response(
-                answer.status,
-                answer.retry_after_header().as_deref(),
-                &answer.body,
-            ) {
-                Ok(m) => m,
-                // Deleted between the notification and now.
-                Err(e) if e.http_status() == Some(404) => continue,
-                // Gmail answered for this very message, but its content
-                // cannot be read: the same will happen at every push, so
-                // it is skipped like an unreadable email, not allowed to
-                // hold up the mail behind it. (An answer that does not
-                // name the message, like a proxy's page, stops the sync.)
-                Err(e @ gmail::ApiError::BadResponse(_)) if names_message(&answer.body, &id) => {
-                    tracing::error!(account_id = %account.id, message = id, error = %Redacted(&e), "unreadable Gmail message skipped");
-                    continue;
-                }
-                Err(e) => return Err(GmailIoError::from_api("messages.get", e)),
-            };
+            let Some(one) = self.fetch(&api, account, settings, &id, &mailbox).await? else { continue };
             if stopped_at.is_none() {
-                newest = newest.max(fetched.history_id.unwrap_or(0));
+                newest = newest.max(one.history_id);
             }
-            let email = match gmail::EmailMessage::parse(fetched, &mailbox) {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::warn!(account_id = %account.id, message = id, error = %Redacted(&e), "unreadable email skipped");
-                    continue;
-                }
-            };
-            if let Some(reason) = email.ignore_reason() {
-                tracing::info!(account_id = %account.id, message = id, reason = ?reason, "email not answered");
-                continue;
-            }
-            messages.push(email.into_inbound_message(account.tenant_id, chrono::Utc::now()));
+            messages.extend(one.message);
         }
         Ok(MailboxBatch { messages, history_id: stopped_at.unwrap_or(newest), complete: stopped_at.is_none() })
+    }
+
+    /// Walks the mailbox's history from `start`, adding the ids of messages
+    /// added by others to `ids` and raising `newest` to each page's history
+    /// id; stops between two records once `ids` holds a sync's worth.
+    async fn walk_history(
+        &self,
+        api: &GmailApi,
+        account: &ChannelAccount,
+        settings: &GmailSettings,
+        start: u64,
+        ids: &mut Vec<String>,
+        newest: &mut u64,
+    ) -> Result<Walk, GmailIoError> {
+        let mut page: Option<String> = None;
+        loop {
+            let answer = self.authorized(account, settings, |t| api.history_list(t, start, page.as_deref())).await?;
+            let outcome =
+                gmail::parse_history_response(answer.status, answer.retry_after_header().as_deref(), &answer.body)
+                    .map_err(|e| GmailIoError::from_api("history.list", e))?;
+            let p = match outcome {
+                HistoryOutcome::TooOld => return Ok(Walk::TooOld),
+                HistoryOutcome::Page(p) => p,
+            };
+            let mut last_record = None;
+            for m in p.added {
+                // Stop only between records, and only where the sync can
+                // resume (the record's id is known).
+                if ids.len() >= MAX_MESSAGES_PER_SYNC
+                    && m.record != last_record
+                    && let Some(record) = last_record
+                {
+                    return Ok(Walk::StoppedAt(record));
+                }
+                last_record = m.record;
+                if !m.is_own() && !ids.contains(&m.id) {
+                    ids.push(m.id);
+                }
+            }
+            *newest = (*newest).max(p.history_id.unwrap_or(0));
+            match p.next_page_token {
+                Some(next) => page = Some(next),
+                None => return Ok(Walk::Done),
+            }
+        }
+    }
+
+    /// Reads one message of a sync: `None` when Gmail no longer has it or
+    /// cannot give it readably; else its history id and the customer
+    /// message it makes, if it is one to answer.
+    async fn fetch(
+        &self,
+        api: &GmailApi,
+        account: &ChannelAccount,
+        settings: &GmailSettings,
+        id: &str,
+        mailbox: &EmailAddress,
+    ) -> Result<Option<FetchedOne>, GmailIoError> {
+        let answer = self.authorized(account, settings, |t| api.message_get_raw(t, id)).await?;
+        let fetched = match gmail::parse_message_response(
+            answer.status,
+            answer.retry_after_header().as_deref(),
+            &answer.body,
+        ) {
+            Ok(m) => m,
+            // Deleted between the notification and now.
+            Err(e) if e.http_status() == Some(404) => return Ok(None),
+            // Gmail answered for this very message, but its content
+            // cannot be read: the same will happen at every push, so
+            // it is skipped like an unreadable email, not allowed to
+            // hold up the mail behind it. (An answer that does not
+            // name the message, like a proxy's page, stops the sync.)
+            Err(e @ gmail::ApiError::BadResponse(_)) if names_message(&answer.body, id) => {
+                tracing::error!(account_id = %account.id, message = id, error = %Redacted(&e), "unreadable Gmail message skipped");
+                return Ok(None);
+            }
+            Err(e) => return Err(GmailIoError::from_api("messages.get", e)),
+        };
+        let history_id = fetched.history_id.unwrap_or(0);
+        let message = match gmail::EmailMessage::parse(fetched, mailbox) {
+            Ok(email) => match email.ignore_reason() {
+                Some(reason) => {
+                    tracing::info!(account_id = %account.id, message = id, reason = ?reason, "email not answered");
+                    None
+                }
+                None => Some(email.into_inbound_message(account.tenant_id, chrono::Utc::now())),
+            },
+            Err(e) => {
+                tracing::warn!(account_id = %account.id, message = id, error = %Redacted(&e), "unreadable email skipped");
+                None
+            }
+        };
+        Ok(Some(FetchedOne { history_id, message }))
     }
 
     /// Sends a composed RFC 2822 message.
@@ -440,4 +474,21 @@ pub async fn run_watch_renewal(
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// Where a walk through the mailbox's history ended.
+enum Walk {
+    /// At its last page.
+    Done,
+    /// Gmail no longer has history that old: resync the recent INBOX.
+    TooOld,
+    /// Early, after this record (a sync's worth of messages taken).
+    StoppedAt(u64),
+}
+
+/// One message read in a sync.
+struct FetchedOne {
+    history_id: u64,
+    /// The customer message, unless the email is not one to answer.
+    message: Option<InboundMessage>,
 }
