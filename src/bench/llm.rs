@@ -10,8 +10,8 @@
 
 use super::deployment::Deployment;
 use super::load::{Pace, drive};
-use super::report::{Figure, ScenarioResult};
-use super::scenarios::{ScenarioError, Sizes, plan as load_plan, target};
+use super::report::ScenarioResult;
+use super::scenarios::{ScenarioError, Sizes, figure, plan as load_plan, target};
 use crate::agent::config::{AgentConfig, BrainName, ModelEndpoint};
 use axum::Json;
 use axum::extract::State;
@@ -52,6 +52,16 @@ struct FakeModel {
 }
 
 impl FakeModel {
+    fn new(delay: Duration, jitter: Duration) -> Self {
+        FakeModel {
+            delay,
+            jitter,
+            requests: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        }
+    }
+
     /// `delay` ± `jitter`, uniformly (a v4 uuid is the random source).
     fn answer_time(&self) -> Duration {
         let jitter = self.jitter.as_micros() as i128;
@@ -128,13 +138,7 @@ async fn completions(State(model): State<Arc<FakeModel>>, Json(request): Json<Va
 
 /// Serves the fake on a free local port: its state and its `/v1` base URL.
 async fn serve_fake(delay: Duration, jitter: Duration) -> Result<(Arc<FakeModel>, String), ScenarioError> {
-    let model = Arc::new(FakeModel {
-        delay,
-        jitter,
-        requests: AtomicU64::new(0),
-        in_flight: AtomicUsize::new(0),
-        peak: AtomicUsize::new(0),
-    });
+    let model = Arc::new(FakeModel::new(delay, jitter));
     let app = axum::Router::new().route("/v1/chat/completions", post(completions)).with_state(model.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -166,10 +170,6 @@ fn settings_for(saved: &AgentConfig, base_url: String, plan: &LlmPlan) -> AgentC
         monthly_budget_usd: None,
         ..saved.clone()
     }
-}
-
-fn figure(name: String, value: f64, unit: &str) -> Figure {
-    Figure { name, value, unit: unit.into() }
 }
 
 pub async fn llm(d: &Deployment, sizes: &Sizes, plan: &LlmPlan, run: &str) -> Result<ScenarioResult, ScenarioError> {
@@ -207,8 +207,8 @@ async fn steps(
             "llm: {rate:.0}/s offered, {:.1} replies/s, p99 {p99:.0} ms, {} errors, {peak} model calls in flight at peak",
             result.throughput_per_sec, result.errors
         );
-        figures.push(figure(format!("p99 at {rate:.0}/s offered"), p99, "ms"));
-        figures.push(figure(format!("model calls in flight (peak) at {rate:.0}/s"), peak as f64, "calls"));
+        figures.push(figure(&format!("p99 at {rate:.0}/s offered"), p99, "ms"));
+        figures.push(figure(&format!("model calls in flight (peak) at {rate:.0}/s"), peak as f64, "calls"));
         let kept = result.errors == 0 && p99 <= limit_ms;
         if kept {
             best = Some((rate, result, peak));
@@ -233,14 +233,10 @@ async fn steps(
         limit_ms / 1000.0
     );
     let mean_s = result.latency_ms.as_ref().map_or(0.0, |l| l.mean / 1000.0);
-    result.figures.push(figure("highest rate within the p99 limit".into(), rate, "messages/s"));
-    result.figures.push(figure("turns in flight at that rate (rate × mean latency)".into(), rate * mean_s, "turns"));
-    result.figures.push(figure("model calls in flight at that rate (peak)".into(), peak as f64, "calls"));
-    result.figures.push(figure(
-        "model requests in all".into(),
-        model.requests.load(Ordering::Relaxed) as f64,
-        "requests",
-    ));
+    result.figures.push(figure("highest rate within the p99 limit", rate, "messages/s"));
+    result.figures.push(figure("turns in flight at that rate (rate × mean latency)", rate * mean_s, "turns"));
+    result.figures.push(figure("model calls in flight at that rate (peak)", peak as f64, "calls"));
+    result.figures.push(figure("model requests in all", model.requests.load(Ordering::Relaxed) as f64, "requests"));
     result.figures.extend(figures);
     Ok(result)
 }
@@ -273,13 +269,7 @@ mod tests {
 
     #[test]
     fn answer_times_stay_within_the_jitter() {
-        let model = FakeModel {
-            delay: Duration::from_millis(1500),
-            jitter: Duration::from_millis(300),
-            requests: AtomicU64::new(0),
-            in_flight: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-        };
+        let model = FakeModel::new(Duration::from_millis(1500), Duration::from_millis(300));
         let times: Vec<_> = (0..500).map(|_| model.answer_time()).collect();
         assert!(times.iter().all(|t| *t >= Duration::from_millis(1200) && *t <= Duration::from_millis(1800)));
         assert!(times.iter().any(|t| *t < Duration::from_millis(1400)), "jitter spreads below the delay");

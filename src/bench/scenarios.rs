@@ -75,7 +75,7 @@ pub(super) fn target(d: &Deployment) -> Target {
     }
 }
 
-fn figure(name: &str, value: f64, unit: &str) -> Figure {
+pub(super) fn figure(name: &str, value: f64, unit: &str) -> Figure {
     Figure { name: name.into(), value, unit: unit.into() }
 }
 

@@ -13,17 +13,16 @@
 use fte::bench::report::Report;
 use std::process::Command;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_small_bench_run_measures_every_scenario_and_writes_its_report() {
+/// Runs `fte bench` with `args` against the test stack, its report in a
+/// fresh temporary directory: that directory and what the process left.
+async fn bench(args: &[&[&str]]) -> (std::path::PathBuf, std::process::Output) {
     let out = std::env::temp_dir().join(format!("fte-bench-{}", uuid::Uuid::new_v4().simple()));
+    let args: Vec<String> = args.iter().flat_map(|a| a.iter().map(|s| s.to_string())).collect();
     let dir = out.display().to_string();
     let run = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_fte"))
-            .args(["bench", "--brain", "echo", "--embedder", "hashing"])
-            .args(["--scenarios", "baselines,max,steady,cross_channel,http_ingress,webhook_ack,restart,kb_search"])
-            .args(["--kb-chunks", "1500", "--kb-searches", "40"])
-            .args(["--customers", "16", "--messages", "2", "--in-flight", "8", "--steady-secs", "2"])
-            .args(["--restart-customers", "12", "--baseline-secs", "1", "--reply-timeout-secs", "20"])
+            .arg("bench")
+            .args(&args)
             .args(["--out", &dir])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("DATABASE_URL", crate::common::database_url())
@@ -34,6 +33,19 @@ async fn a_small_bench_run_measures_every_scenario_and_writes_its_report() {
     })
     .await
     .unwrap();
+    (out, run)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_bench_run_measures_every_scenario_and_writes_its_report() {
+    let (out, run) = bench(&[
+        &["--brain", "echo", "--embedder", "hashing"],
+        &["--scenarios", "baselines,max,steady,cross_channel,http_ingress,webhook_ack,restart,kb_search"],
+        &["--kb-chunks", "1500", "--kb-searches", "40"],
+        &["--customers", "16", "--messages", "2", "--in-flight", "8", "--steady-secs", "2"],
+        &["--restart-customers", "12", "--baseline-secs", "1", "--reply-timeout-secs", "20"],
+    ])
+    .await;
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "fte bench failed:\n{stdout}\n{stderr}");
@@ -127,23 +139,13 @@ fn webhook_acks_are_measured_per_channel(s: &fte::bench::report::ScenarioResult)
 /// gives the highest rate within the p99 limit and what was seeded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_llm_scenario_finds_the_highest_rate_on_a_seeded_history() {
-    let out = std::env::temp_dir().join(format!("fte-bench-{}", uuid::Uuid::new_v4().simple()));
-    let dir = out.display().to_string();
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_fte"))
-            .args(["bench", "--brain", "agent", "--embedder", "hashing", "--scenarios", "llm"])
-            .args(["--history", "--history-customers", "2000", "--history-messages", "6"])
-            .args(["--llm-delay-ms", "1000", "--llm-jitter-ms", "100", "--llm-rates", "2,4", "--llm-step-secs", "3"])
-            .args(["--reply-timeout-secs", "20", "--out", &dir])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("DATABASE_URL", crate::common::database_url())
-            .env("KAFKA_BROKERS", crate::common::kafka_brokers())
-            .env("LOG_FORMAT", "json")
-            .output()
-            .expect("run fte bench")
-    })
-    .await
-    .unwrap();
+    let (out, run) = bench(&[
+        &["--brain", "agent", "--embedder", "hashing", "--scenarios", "llm"],
+        &["--history", "--history-customers", "2000", "--history-messages", "6"],
+        &["--llm-delay-ms", "1000", "--llm-jitter-ms", "100", "--llm-rates", "2,4", "--llm-step-secs", "3"],
+        &["--reply-timeout-secs", "20"],
+    ])
+    .await;
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "fte bench failed:\n{}\n{stderr}", String::from_utf8_lossy(&run.stdout));
 
