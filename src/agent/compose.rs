@@ -91,10 +91,13 @@ pub fn first_name(display_name: &str) -> Option<String> {
 }
 
 /// Turns chosen passages into answer paragraphs: sub-headings become bold
-/// lead-ins, blank-line separated blocks stay blocks.
+/// lead-ins, blank-line separated blocks stay blocks, except that a list
+/// joins the sentence ending in ":" that introduces it (its items mean
+/// nothing without it: "These don't use a seat:").
 pub fn answer_paragraphs(passages: &[&SearchHit]) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     for p in passages {
+        let first = out.len();
         for block in p.content.split("\n\n") {
             let block = block.trim();
             if block.is_empty() {
@@ -109,10 +112,22 @@ pub fn answer_paragraphs(passages: &[&SearchHit]) -> Vec<String> {
                 }
                 None => block.to_string(),
             };
-            out.push(block);
+            let in_passage = out.len() > first;
+            match out.last_mut() {
+                Some(intro) if in_passage && intro.ends_with(':') && starts_list(&block) => {
+                    intro.push('\n');
+                    intro.push_str(&block);
+                }
+                _ => out.push(block),
+            }
         }
     }
     out
+}
+
+/// Whether a block opens with a list item ("- …", "1. …").
+fn starts_list(block: &str) -> bool {
+    block.starts_with("- ") || block.chars().next().is_some_and(|c| c.is_ascii_digit())
 }
 
 /// Budgets below this are short-message channels (WhatsApp): the answer

@@ -129,3 +129,35 @@ fn first_names() {
     assert_eq!(first_name("  ").as_deref(), None);
     assert_eq!(first_name("Patrick O'Neill").as_deref(), Some("Patrick"));
 }
+
+fn section(content: &str) -> SearchHit {
+    SearchHit {
+        id: uuid::Uuid::nil(),
+        document: "billing-seats.md".into(),
+        title: String::new(),
+        heading: String::new(),
+        chunk_index: 1,
+        content: content.into(),
+        cosine: 0.5,
+        bm25: 1.0,
+        matched: 0.0,
+        score: 0.0,
+        focus_matched: Vec::new(),
+        path: Vec::new(),
+    }
+}
+
+#[test]
+fn a_list_stays_with_the_sentence_that_introduces_it() {
+    let what = section("Each active Member uses one seat. These don't use a seat:\n\n- Guests\n- Pending invitations\n\nSee your seats under **Settings > Billing > Seats**.");
+    let next = section("- Add seats under **Settings > Billing > Seats > Add seats**.");
+    let paragraphs = answer_paragraphs(&[&section("Seats are billed monthly, as follows:"), &what, &next]);
+    // The list joins its lead-in; a list in the next section does not join
+    // the previous section's last sentence.
+    assert_eq!(paragraphs.len(), 4, "{paragraphs:?}");
+    assert_eq!(paragraphs[1], "Each active Member uses one seat. These don't use a seat:\n- Guests\n- Pending invitations");
+    let units = answer_units(&paragraphs);
+    let guests = units.iter().position(|u| u.text == "- Guests").unwrap_or_default();
+    let group: Vec<&str> = lead_group(&units, guests, false).into_iter().map(|i| units[i].text.as_str()).collect();
+    assert!(group.contains(&"These don't use a seat:"), "{group:?}");
+}

@@ -111,6 +111,7 @@ impl AgentBrain {
         // Hard rules first: no model sees a message that must escalate.
         let repeat = repeat_contact(&history, input.message);
         if let Some(reason) = verdict.reason.or(repeat) {
+            tracing::debug!(%reason, matched = ?verdict.matched, sentiment = verdict.sentiment, repeat = repeat.is_some(), "escalation rule");
             return Ok(ctx.escalate(tools, reason, &verdict, Vec::new(), 1.0));
         }
         if rules::is_empty_or_friendly_emoji(input.message) {
@@ -449,9 +450,14 @@ fn blocked_reason(violations: &[Violation]) -> Option<EscalationReason> {
 
 /// Repeat contact (escalation-rules.md rule 5): an escalation of this
 /// customer's that is still open, or was resolved recently, about the same
-/// matter (shared terms, or a message that chases it up).
+/// matter (shared terms, or a message that chases it up). A message that
+/// says it is about something else ("Separate question from the merger
+/// topic: …") is not one: its own words went through the rules already.
 fn repeat_contact(history: &tools::CustomerHistory, message: &str) -> Option<EscalationReason> {
     let lower = message.to_lowercase();
+    if declares_new_matter(&lower) {
+        return None;
+    }
     let chasing = [
         "any news",
         "any update",
@@ -476,6 +482,18 @@ fn repeat_contact(history: &tools::CustomerHistory, message: &str) -> Option<Esc
         let shared = terms.intersection(&earlier).count();
         (chasing || shared >= 3).then_some(reason)
     })
+}
+
+/// Whether a (lower-cased) message says it raises a matter other than an
+/// earlier one: "different question", "separate issue", "unrelated to …",
+/// "something else".
+fn declares_new_matter(lower: &str) -> bool {
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    let other = ["separate", "different", "unrelated", "another", "new", "other", "second"];
+    let matter = ["question", "questions", "topic", "issue", "matter", "thing", "request", "query"];
+    words.windows(2).any(|w| other.contains(&w[0]) && matter.contains(&w[1]))
+        || lower.contains("unrelated to")
+        || lower.contains("something else")
 }
 
 /// The history as lines `channel direction author: text`, oldest first,
@@ -509,4 +527,23 @@ fn question_count(message: &str) -> usize {
 fn summary_line(message: &str) -> String {
     let line = message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("(no text)");
     line.chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_about_something_else_is_not_a_repeat_contact() {
+        for m in [
+            "separate question from the merger topic i raised in slack: where is the march invoice?",
+            "different question: do we lose events while our server is down?",
+            "this is unrelated to my refund, how do i export a report?",
+        ] {
+            assert!(declares_new_matter(m), "{m}");
+        }
+        for m in ["any news on my question from monday?", "i asked about the other invoice last week, any update?"] {
+            assert!(!declares_new_matter(m), "{m}");
+        }
+    }
 }
