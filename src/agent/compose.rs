@@ -252,20 +252,7 @@ pub fn condense_units(units: &[Unit], scores: &[f32], budget: usize) -> Vec<Stri
         }
     }
     kept.sort_unstable();
-    let mut out: Vec<String> = Vec::new();
-    let mut last: Option<(usize, usize)> = None;
-    for i in kept {
-        let u = &units[i];
-        match (last, out.last_mut()) {
-            (Some((lp, ll)), Some(prev)) if lp == u.paragraph => {
-                prev.push(if ll == u.line && !u.item { ' ' } else { '\n' });
-                prev.push_str(&u.text);
-            }
-            _ => out.push(u.text.clone()),
-        }
-        last = Some((u.paragraph, u.line));
-    }
-    out
+    assemble(units, &kept, &kept)
 }
 
 /// [`condense_units`] by [`lexical_scores`] alone.
@@ -397,22 +384,37 @@ fn list_of(units: &[Unit], i: usize) -> Vec<usize> {
 }
 
 /// Units put back into paragraphs: in their original order, sentences of
-/// one line joined by a space, lines of one paragraph by a newline.
-fn assemble(units: &[Unit], kept: &[usize]) -> Vec<String> {
+/// one line joined by a space, lines of one paragraph by a newline. A
+/// numbered step whose earlier steps are not among `shown` (every unit of
+/// the answer) loses its number: "2. Enter your email" alone would send
+/// the customer looking for step 1.
+fn assemble(units: &[Unit], kept: &[usize], shown: &[usize]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut last: Option<(usize, usize)> = None;
     for &i in kept {
         let u = &units[i];
+        let text = match numbered_step(&u.text) {
+            Some(step) if list_of(units, i).iter().take_while(|&&j| j < i).any(|j| !shown.contains(j)) => {
+                format!("- {step}")
+            }
+            _ => u.text.clone(),
+        };
         match (last, out.last_mut()) {
             (Some((lp, ll)), Some(prev)) if lp == u.paragraph => {
                 prev.push(if ll == u.line && !u.item { ' ' } else { '\n' });
-                prev.push_str(&u.text);
+                prev.push_str(&text);
             }
-            _ => out.push(u.text.clone()),
+            _ => out.push(text),
         }
         last = Some((u.paragraph, u.line));
     }
     out
+}
+
+/// The text of a numbered step ("2. Enter your email" → "Enter your email").
+fn numbered_step(text: &str) -> Option<&str> {
+    let rest = text.trim_start_matches(|c: char| c.is_ascii_digit());
+    (rest.len() < text.len()).then(|| rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") "))).flatten()
 }
 
 /// A query-focused answer: the unit with the best `lead_scores` with what
@@ -469,9 +471,10 @@ pub fn focused(
     let (mut own, other): (Vec<usize>, Vec<usize>) =
         rest.into_iter().partition(|&j| units[j].paragraph == lead_paragraph);
     own.extend(other);
-    let lead_text = assemble(units, &lead).join("\n");
+    let shown: Vec<usize> = lead.iter().chain(&own).copied().collect();
+    let lead_text = assemble(units, &lead, &shown).join("\n");
     let mut out = vec![lead_text.clone()];
-    out.extend(assemble(units, &own));
+    out.extend(assemble(units, &own, &shown));
     (out, Some(lead_text))
 }
 

@@ -149,15 +149,37 @@ fn section(content: &str) -> SearchHit {
 
 #[test]
 fn a_list_stays_with_the_sentence_that_introduces_it() {
-    let what = section("Each active Member uses one seat. These don't use a seat:\n\n- Guests\n- Pending invitations\n\nSee your seats under **Settings > Billing > Seats**.");
+    let what = section(
+        "Each active Member uses one seat. These don't use a seat:\n\n- Guests\n- Pending invitations\n\nSee your seats under **Settings > Billing > Seats**.",
+    );
     let next = section("- Add seats under **Settings > Billing > Seats > Add seats**.");
     let paragraphs = answer_paragraphs(&[&section("Seats are billed monthly, as follows:"), &what, &next]);
     // The list joins its lead-in; a list in the next section does not join
     // the previous section's last sentence.
     assert_eq!(paragraphs.len(), 4, "{paragraphs:?}");
-    assert_eq!(paragraphs[1], "Each active Member uses one seat. These don't use a seat:\n- Guests\n- Pending invitations");
+    assert_eq!(
+        paragraphs[1],
+        "Each active Member uses one seat. These don't use a seat:\n- Guests\n- Pending invitations"
+    );
     let units = answer_units(&paragraphs);
     let guests = units.iter().position(|u| u.text == "- Guests").unwrap_or_default();
     let group: Vec<&str> = lead_group(&units, guests, false).into_iter().map(|i| units[i].text.as_str()).collect();
     assert!(group.contains(&"These don't use a seat:"), "{group:?}");
+}
+
+#[test]
+fn a_step_quoted_without_the_steps_before_it_loses_its_number() {
+    let paragraphs = vec![
+        "1. Go to the sign-in page and click **Forgot password?**.\n2. Enter the email address you sign in with.\n3. Open the email from no-reply@tallyloom.com.".to_string(),
+        "Reset emails can take up to 5 minutes to arrive.".to_string(),
+    ];
+    let units = answer_units(&paragraphs);
+    let scores = lexical_scores(&units, "the reset email from no-reply never arrives, 5 minutes?");
+    let (out, _) = focused(&units, &scores, &scores, 110, false);
+    let text = out.join("\n");
+    assert!(text.contains("- Open the email from no-reply@tallyloom.com."), "{text}");
+    assert!(!text.contains("3. Open"), "{text}");
+    // With room for every step, the numbers stay.
+    let (out, _) = focused(&units, &scores, &scores, 1000, true);
+    assert!(out.join("\n").contains("3. Open the email"), "{out:?}");
 }

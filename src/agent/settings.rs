@@ -28,8 +28,10 @@ pub fn build_embedder(settings: &EmbedderSettings) -> Result<Arc<dyn Embedder>, 
         EmbedderKind::Hashing => Arc::new(HashingEmbedder::default()),
         EmbedderKind::Minilm => {
             let dir = settings.minilm_dir.clone().unwrap_or_else(MiniLmEmbedder::default_dir);
-            // Concurrent turns' queries share forward passes.
-            Arc::new(Batching::new(Arc::new(MiniLmEmbedder::load(&dir)?), MINILM_BATCH))
+            // Concurrent turns' queries share forward passes, one pass
+            // per core at a time.
+            let lanes = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+            Arc::new(Batching::new(Arc::new(MiniLmEmbedder::load(&dir)?), MINILM_BATCH, lanes))
         }
         EmbedderKind::Openai => {
             let key = settings.openai_api_key.as_ref().ok_or(SettingsError::MissingOpenAiKey)?;

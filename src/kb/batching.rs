@@ -1,15 +1,18 @@
 //! Embedding requests of concurrent turns in one forward pass: a CPU
 //! embedder (MiniLM) costs about 17 ms for one short query and under 8 ms
 //! per query in a batch of four or more (timed on a 2-core machine), and
-//! turns search one query each. [`Batching`] queues
-//! the requests for one task, which takes every request waiting when it is
-//! free (up to `max_texts` texts) and embeds them together: no request
-//! waits for a timer, and under load the batch grows by itself while the
-//! previous one runs. Results go back to each request in its own order.
+//! turns search one query each. [`Batching`] queues the requests for one
+//! task, which, whenever one of its `lanes` is free, takes every request
+//! waiting (up to `max_texts` texts) and embeds them together on that
+//! lane: no request waits for a timer, and under load the batches grow by
+//! themselves while the lanes are busy. With one lane per core and candle
+//! single-threaded (`RAYON_NUM_THREADS=1`, see [`super::threads`]), passes
+//! run side by side instead of one pass spinning on a thread barrier.
+//! Results go back to each request in its own order.
 
 use super::embedder::{EmbedError, EmbedFuture, Embedder};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Requests waiting for the batching task, at most.
 const QUEUE: usize = 4096;
@@ -25,14 +28,16 @@ struct Request {
 pub struct Batching {
     inner: Arc<dyn Embedder>,
     max_texts: usize,
+    lanes: usize,
     /// The running task's queue (one is started on first use, and again if
     /// the runtime it ran on has gone).
     queue: Mutex<Option<mpsc::Sender<Request>>>,
 }
 
 impl Batching {
-    pub fn new(inner: Arc<dyn Embedder>, max_texts: usize) -> Self {
-        Batching { inner, max_texts: max_texts.max(1), queue: Mutex::new(None) }
+    /// At most `max_texts` texts per pass, at most `lanes` passes at once.
+    pub fn new(inner: Arc<dyn Embedder>, max_texts: usize, lanes: usize) -> Self {
+        Batching { inner, max_texts: max_texts.max(1), lanes: lanes.max(1), queue: Mutex::new(None) }
     }
 
     fn queue(&self) -> mpsc::Sender<Request> {
@@ -41,7 +46,7 @@ impl Batching {
             return sender.clone();
         }
         let (sender, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(run(Arc::clone(&self.inner), receiver, self.max_texts));
+        tokio::spawn(run(Arc::clone(&self.inner), receiver, self.max_texts, self.lanes));
         *queue = Some(sender.clone());
         sender
     }
@@ -65,9 +70,12 @@ impl Embedder for Batching {
     }
 }
 
-/// The batching task: one batch at a time, of whatever is waiting.
-async fn run(inner: Arc<dyn Embedder>, mut requests: mpsc::Receiver<Request>, max_texts: usize) {
+/// The batching task: when a lane is free, a batch of whatever is waiting.
+async fn run(inner: Arc<dyn Embedder>, mut requests: mpsc::Receiver<Request>, max_texts: usize, lanes: usize) {
+    let free = Arc::new(Semaphore::new(lanes));
     while let Some(first) = requests.recv().await {
+        let Ok(lane) = Arc::clone(&free).acquire_owned().await else { return };
+        // Gathered once a lane is free: what arrived meanwhile joins.
         let mut texts = first.texts.len();
         let mut batch = vec![first];
         while texts < max_texts {
@@ -75,7 +83,11 @@ async fn run(inner: Arc<dyn Embedder>, mut requests: mpsc::Receiver<Request>, ma
             texts += next.texts.len();
             batch.push(next);
         }
-        embed_batch(inner.as_ref(), batch).await;
+        let inner = Arc::clone(&inner);
+        tokio::spawn(async move {
+            embed_batch(inner.as_ref(), batch).await;
+            drop(lane);
+        });
     }
 }
 
@@ -112,8 +124,11 @@ mod tests {
 
     /// Embeds each text as `[its length, the batch's size]`, slowly, and
     /// counts its calls.
+    #[derive(Default)]
     struct Slow {
         calls: AtomicUsize,
+        running: AtomicUsize,
+        peak: AtomicUsize,
     }
 
     impl Embedder for Slow {
@@ -124,7 +139,10 @@ mod tests {
         fn embed<'a>(&'a self, texts: &'a [String]) -> EmbedFuture<'a> {
             Box::pin(async move {
                 self.calls.fetch_add(1, Ordering::SeqCst);
+                let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+                self.peak.fetch_max(running, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(20)).await;
+                self.running.fetch_sub(1, Ordering::SeqCst);
                 if texts.iter().any(|t| t == "fail") {
                     return Err(EmbedError::Request("refused".into()));
                 }
@@ -135,8 +153,8 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_requests_share_a_pass_and_each_gets_its_own_vectors() {
-        let slow = Arc::new(Slow { calls: AtomicUsize::new(0) });
-        let batching = Arc::new(Batching::new(slow.clone(), 64));
+        let slow = Arc::new(Slow::default());
+        let batching = Arc::new(Batching::new(slow.clone(), 64, 1));
         assert_eq!(batching.name(), "slow-test");
         let tasks: Vec<_> = (0..10)
             .map(|i| {
@@ -161,8 +179,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_is_capped_and_a_failure_reaches_every_request_in_it() {
-        let slow = Arc::new(Slow { calls: AtomicUsize::new(0) });
-        let batching = Arc::new(Batching::new(slow.clone(), 2));
+        let slow = Arc::new(Slow::default());
+        let batching = Arc::new(Batching::new(slow.clone(), 2, 1));
         let one = |text: &str| {
             let b = Arc::clone(&batching);
             let text = text.to_string();
@@ -173,5 +191,23 @@ mod tests {
         assert!(results[1].is_err());
         assert!(results.iter().all(|r| r.as_ref().map_or(true, |v| v[0][1] <= 2.0)), "at most two texts a pass");
         assert!(slow.calls.load(Ordering::SeqCst) >= 2);
+    }
+
+    #[tokio::test]
+    async fn passes_run_side_by_side_up_to_the_lanes() {
+        for lanes in [1, 2] {
+            let slow = Arc::new(Slow::default());
+            let batching = Arc::new(Batching::new(slow.clone(), 1, lanes));
+            let tasks: Vec<_> = (0..6)
+                .map(|i| {
+                    let b = Arc::clone(&batching);
+                    tokio::spawn(async move { b.embed(&["x".repeat(i + 1)]).await })
+                })
+                .collect();
+            for (i, task) in tasks.into_iter().enumerate() {
+                assert_eq!(task.await.unwrap().unwrap()[0][0], (i + 1) as f32);
+            }
+            assert_eq!(slow.peak.load(Ordering::SeqCst), lanes, "{lanes} lanes");
+        }
     }
 }
