@@ -160,7 +160,7 @@ fn words(text: &str, tally: &mut Tally) {
         let window = |n: usize| tokens[i.saturating_sub(n)..i].iter().filter(move |t| t.clause == token.clause);
         let negated = window(3).any(|t| lexicon::contains(lexicon::NEGATORS, &t.word));
         let still = window(3).any(|t| t.word == "still");
-        let entry = lexicon::lookup(&token.word);
+        let entry = lexicon::lookup(&token.word).filter(|_| !names_feature(&tokens, i));
         let is_function = lexicon::contains(lexicon::FUNCTION_VERBS, &token.word);
         if lexicon::contains(lexicon::INTENSIFIERS, &token.word) && next_is_weighted(&tokens, i) {
             continue;
@@ -186,6 +186,17 @@ fn words(text: &str, tally: &mut Tally) {
             tally.add(-0.06, Tier::Mild, STILL);
         }
     }
+}
+
+/// Whether the word at `i` is the product's feature ("our Trash", "the trash
+/// bin"), not a judgement ("this app is trash").
+fn names_feature(tokens: &[Token], i: usize) -> bool {
+    let word = tokens[i].word.as_str();
+    let near = |j: usize, list: &[&str]| {
+        tokens.get(j).is_some_and(|t| t.clause == tokens[i].clause && lexicon::contains(list, &t.word))
+    };
+    lexicon::contains(lexicon::FEATURE_NOUNS, word)
+        && ((i > 0 && near(i - 1, lexicon::FEATURE_BEFORE)) || near(i + 1, lexicon::FEATURE_AFTER))
 }
 
 /// True if one of the next two words in the same clause carries a weight.

@@ -71,8 +71,14 @@ static QUOTE_FROM: Pat = Pat::new(r"^\s*(?:from|block|blocks|mark|marks|characte
 
 /// Per-unit wording counts when the sentence asks about money.
 fn money_question(hit: &Hit<'_>) -> bool {
-    MONEY_WORDS.is_match(hit.window) && not_disclaimed(hit)
+    MONEY_WORDS.is_match(hit.window) && not_disclaimed(hit) && !ALREADY_PAYING.is_match(hit.before())
 }
+
+/// What the customer pays today ("still paying for 12 seats"): a statement
+/// of their bill, not a question about an amount.
+static ALREADY_PAYING: Pat = Pat::new(
+    r"\b(?:still|already|currently|been|are|we're|i'm|keep|keeps|now)\s+(?:being\s+)?(?:paying|billed|charged)\s*$",
+);
 
 static MONEY_WORDS: Pat = Pat::new(
     r"\b(?:how much|come to|cost\w*|price\w*|pricing|quote|budget|figures?|total|amount|pay|paying|charge|spend|euros?|dollars?|pounds?|ballpark|roughly|approx\w*|estimate|run|runs)\b|[€$£]",
@@ -149,7 +155,7 @@ static RULES: [Rule; 19] = [
     .guarded(money_question),
     Rule::new(
         "pricing: negotiates or asks about price changes",
-        r"\bnegotiat\w*|\b(?:match|beat)\b.{0,30}\b(?:price|offer|quote|deal|rate)\b|\bcompetitor\w*\b.{0,40}\b(?:cheaper|price|offer|quote|deal|rate|charges?|less)\b|\b(?:price|pricing|rate)s? (?:lock|protection|guarantee|freeze|increase|increases|change|changes|rise|hike)\b|\block(?:ed)? in\b.{0,25}\b(?:price|pricing|rate|rates|cost)\b|\b(?:prices?|pricing|rates?|costs?|bill|fees?)\s+(?:\w+\s+){0,2}(?:go|going|went|gone)\s+up\b|\b(?:increase|raise|raising|increasing|change|changing)\s+(?:your|the|our)\s+(?:prices?|pricing|rates?|fees?)\b|\brenewal (?:price|pricing|quote|rate|discount|terms|offer|negotiation|cost)s?\b",
+        r"\bnegotiat\w*|\b(?:match|beat)\b.{0,30}\b(?:price|offer|quote|deal|rate)\b|\bcompetitor\w*\b.{0,40}\b(?:cheaper|price|offer|quote|deal|rate|charges?|less)\b|\b(?:price|pricing|rate)s? (?:lock|protection|guarantee|freeze|increase|increases|change|changes|rise|hike)\b|\block(?:ed)? in\b.{0,25}\b(?:price|pricing|rate|rates|cost)\b|\b(?:prices?|pricing|rates?|costs?|bill|fees?)\s+(?:\w+\s+){0,2}(?:go|going|went|gone)\s+up\b|\b(?:increase|raise|raising|increasing|change|changing)\s+(?:your|the|our)\s+(?:prices?|pricing|rates?|fees?)\b|\brenewal (?:price|pricing|quote|rate|discount|terms|offer|negotiation|cost)s?\b|\b(?:per[\s-]seat|seat|user|licen[cs]e|subscription|our|the|current|annual|monthly)\s+(?:price|pricing|rate)s?\s+(?:will\s+|would\s+|is going to\s+|might\s+|may\s+|could\s+)?(?:change|increase|rise|go up|stay the same)\b|\block\s+(?:in\s+)?(?:\w+\s+){0,2}(?:prices?|pricing|rates)\b|\block\s+(?:the|our|this|today's)\s+(?:current\s+)?rate\b",
     )
     .guarded(not_disclaimed),
     Rule::new(

@@ -404,6 +404,18 @@ pub fn lookup(word: &str) -> Option<&'static Entry> {
 }
 
 /// True if `word` (folded, apostrophes removed) is in `list`.
+/// Weighted words that are also the name of a product feature (the Trash):
+/// not sentiment after a word that makes them a place or a thing ("our
+/// Trash", "from the trash") or before one ("trash bin").
+pub const FEATURE_NOUNS: &[&str] = &["trash", "poubelle", "basura"];
+/// Words before a feature noun that make it the feature.
+pub const FEATURE_BEFORE: &[&str] = &[
+    "the", "our", "my", "your", "their", "in", "from", "to", "into", "of", "empty", "emptied", "emptying", "la", "el",
+    "de", "dans", "a", "en",
+];
+/// Words after a feature noun that make it the feature.
+pub const FEATURE_AFTER: &[&str] = &["bin", "folder", "can", "view", "page"];
+
 pub fn contains(list: &[&str], word: &str) -> bool {
     list.contains(&word)
 }

@@ -128,3 +128,16 @@ fn cues_explain_the_score() {
     assert!(analysis.cues.iter().any(|c| c.contains("repeated failure")), "{:?}", analysis.cues);
     assert!(analysis.cues.iter().any(|c| c.contains("strongly negative")), "{:?}", analysis.cues);
 }
+
+#[test]
+fn the_trash_feature_is_not_an_insult() {
+    for text in [
+        "A colleague cleaned up our Trash and used Delete permanently on a project. Can you recover it?",
+        "How long do things stay in the trash bin before they're gone?",
+        "J'ai vidé la poubelle par erreur, je peux récupérer le projet ?",
+    ] {
+        assert!(score(text) >= 0.3, "{text}: {}", score(text));
+    }
+    // A judgement still counts.
+    assert!(score("Honestly this app is trash.") < 0.46);
+}

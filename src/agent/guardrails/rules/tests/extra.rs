@@ -13,6 +13,13 @@ use Reason::{ComplianceInquiry, HumanRequested, LegalInquiry, NegativeSentiment,
 pub(super) type Case = (Channel, &'static str, Option<Reason>);
 
 const PRICING: &[Case] = &[
+    (
+        Slack,
+        "Finance wants to know whether our per-seat rate will change at renewal, and whether we can lock the current rate in.",
+        Some(PricingInquiry),
+    ),
+    (WebForm, "Still paying for 12 seats\nThree people left. How do I bring the number down, and from when?", None),
+    (Email, "Our API rate will change how we batch the nightly sync: what is the limit on Pro?", None),
     (Email, "Roughly what would we pay per month if we moved 25 people onto Pro?", Some(PricingInquiry)),
     (WebForm, "Do you have startup pricing? We're pre-seed and the budget is tight.", Some(PricingInquiry)),
     (Email, "Is there an education discount for universities?", Some(PricingInquiry)),
