@@ -1,20 +1,20 @@
-//! How many threads the CPU embedder (candle) uses. candle asks on every
-//! matrix operation and, unless `RAYON_NUM_THREADS` is set, answers by
-//! reading the CPU topology from `/proc` each time: under load that costs
-//! about 9 % of the worker's CPU (a `perf` profile of the local brain under
-//! the load harness). Setting the variable once, to what the process may
-//! use, makes the answer an environment lookup. An operator's own value is
-//! kept.
+//! How many threads each CPU embedding pass (candle) uses: one, unless the
+//! operator sets `RAYON_NUM_THREADS`. A worker embeds for many concurrent
+//! turns, and [`super::batching::Batching`] runs one pass per core side by
+//! side; a multi-threaded pass instead spins at candle's thread barrier
+//! whenever another process wants the core (a `perf` profile of the worker
+//! under the `llm` scenario put about 18 % of its CPU there). Setting the
+//! variable also spares candle reading the CPU topology from `/proc` on
+//! every matrix operation, which it does when the variable is unset.
 
-/// Sets `RAYON_NUM_THREADS` to the available parallelism unless it is set.
-/// Call first thing in `main`, before any thread exists: changing the
-/// environment while other threads may read it is undefined behaviour.
+/// Sets `RAYON_NUM_THREADS` to 1 unless it is set. Call first thing in
+/// `main`, before any thread exists: changing the environment while other
+/// threads may read it is undefined behaviour.
 pub fn pin_before_any_thread() {
     if std::env::var_os("RAYON_NUM_THREADS").is_some() {
         return;
     }
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     // SAFETY: called from `main` before the async runtime or any other
     // thread starts, so nothing reads the environment concurrently.
-    unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
 }
