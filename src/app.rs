@@ -206,7 +206,21 @@ async fn open_database(settings: &ServeSettings) -> Result<PgPool, StartupError>
     if settings.migrate_on_start {
         db::migrate(&pool).await?;
     }
+    warn_without_keyword_index(&pool).await;
     Ok(pool)
+}
+
+/// Says so at start when knowledge-base keyword matches cannot use their
+/// index (see [`crate::kb::keyword_index_usable`]).
+async fn warn_without_keyword_index(pool: &PgPool) {
+    match crate::kb::keyword_index_usable(pool).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "ts_match_vq is not LEAKPROOF in this database: knowledge-base keyword matches scan the tenant's chunks \
+             instead of the full-text index (docs/operations.md, database prerequisites)"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot tell whether knowledge-base keyword matches use their index"),
+    }
 }
 
 /// How the process reaches Kafka, when a broker is configured: the

@@ -12,7 +12,9 @@
 //! topics, a real vocabulary) at the size asked for. Rows go in by bulk
 //! insert with the HNSW indexes dropped and built once afterwards from
 //! their own definitions (the build time is a figure of its own); the
-//! scratch database is the harness's.
+//! scratch database is the harness's. Whether the keyword match could use
+//! its index (see [`crate::kb::keyword_index_usable`]) is a figure too: it
+//! decides the database's part at this size.
 
 use super::report::{Figure, ScenarioResult};
 use crate::crm::{MergePolicy, NewTenant, create_tenant};
@@ -183,6 +185,7 @@ pub async fn kb_search(plan: KbPlan<'_>) -> Result<ScenarioResult, KbBenchError>
         tx.commit().await?;
         n
     };
+    let keyword_index = crate::kb::keyword_index_usable(plan.pool).await?;
     let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     let figure = |name: &str, value: f64, unit: &str| Figure { name: name.into(), value, unit: unit.into() };
     Ok(ScenarioResult {
@@ -210,6 +213,11 @@ pub async fn kb_search(plan: KbPlan<'_>) -> Result<ScenarioResult, KbBenchError>
             figure("bulk insert", inserted, "s"),
             figure("HNSW index build", indexed, "s"),
             figure("first search (loads corpus statistics)", cold, "ms"),
+            figure(
+                "keyword matches from the full-text index (ts_match_vq leakproof)",
+                f64::from(u8::from(keyword_index)),
+                "yes=1",
+            ),
         ],
         ..ScenarioResult::default()
     })

@@ -22,5 +22,6 @@ pub mod threads;
 pub use embedder::{Embedder, HashingEmbedder, OpenAiEmbedder};
 pub use minilm::MiniLmEmbedder;
 pub use store::{
-    Article, IngestReport, KbError, KbSearch, MAX_RESULTS, SearchHit, SearchResult, ingest, read_articles,
+    Article, IngestReport, KbError, KbSearch, MAX_RESULTS, SearchHit, SearchResult, ingest, keyword_index_usable,
+    read_articles,
 };

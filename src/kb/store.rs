@@ -31,8 +31,12 @@ const NARROW_DIMS: usize = 384;
 /// of the table. Keyword matches are ranked row by row, so at most 500 of
 /// them are (a corpus that matches more has had its commonest query words
 /// left out of the match already, see [`lexical::match_lexemes`]). The
-/// statements for the two widths differ only in the vector expression,
-/// which must match an index's exactly.
+/// match (`@@`) takes them from the full-text index when PostgreSQL may
+/// evaluate it before the row-level-security policy, that is when
+/// `ts_match_vq` is `LEAKPROOF` (see [`keyword_index_usable`]); otherwise
+/// it filters the tenant's chunks one by one. Either way the policy alone
+/// decides which rows come back. The statements for the two widths differ
+/// only in the vector expression, which must match an index's exactly.
 macro_rules! search_sql {
     ($filter:literal, $vector:literal) => {
         concat!(
@@ -61,6 +65,19 @@ macro_rules! search_sql {
 
 const WIDE_SEARCH: &str = search_sql!("dims <> 384", "embedding");
 const NARROW_SEARCH: &str = search_sql!("dims = 384", "subvector(embedding, 1, 384)::vector(384)");
+
+/// Whether keyword matches can come from the full-text index under
+/// row-level security: only when `ts_match_vq` (the `@@` of a `tsvector`
+/// and a `tsquery`) is marked `LEAKPROOF`, a superuser's one-time step per
+/// database (docs/operations.md gives it and the argument for it). Without
+/// it a search is as correct, and at 100,000 chunks several times slower.
+pub async fn keyword_index_usable(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT proleakproof FROM pg_proc WHERE oid = 'pg_catalog.ts_match_vq(tsvector, tsquery)'::regprocedure",
+    )
+    .fetch_one(pool)
+    .await
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum KbError {

@@ -1,13 +1,16 @@
 //! Tenant isolation is enforced by PostgreSQL, not by the queries: under
 //! tenant A's `app.tenant_id`, no statement sees, changes or creates
 //! tenant B's rows, even one that names them by id; with no tenant set,
-//! nothing is visible at all.
+//! nothing is visible at all. That holds for knowledge-base search too when
+//! its keyword match runs on the full-text index, which holds every
+//! tenant's lexemes, before the tenant filter.
 
-use crate::common::TestDb;
+use crate::common::{TestDb, with_database};
 use fte::crm::MergePolicy;
 use fte::db::begin_tenant;
 use fte::domain::TenantId;
-use sqlx::PgPool;
+use fte::kb::{self, Article, Embedder, HashingEmbedder, KbSearch};
+use sqlx::{Connection, PgPool};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -271,4 +274,96 @@ async fn the_tenant_setting_does_not_leak_to_the_next_transaction_on_a_connectio
     }
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM customers").fetch_one(&mut *conn).await.unwrap();
     assert_eq!(n, 0, "the tenant setting outlived its transaction");
+}
+
+/// The search path with the keyword match on the full-text index (as the
+/// development stack and a production database set it up: `ts_match_vq`
+/// leakproof): the index finds tenant A's chunk for tenant B's query, and
+/// the policy must still drop it, in the search, in the phrase check and in
+/// a bare match.
+#[tokio::test]
+async fn search_through_the_full_text_index_never_returns_another_tenants_chunks() {
+    let db = TestDb::new().await;
+    let superuser = std::env::var("FTE_PG_SUPERUSER_URL").expect("FTE_PG_SUPERUSER_URL (make test sets it)");
+    let mut admin = sqlx::PgConnection::connect(&with_database(&superuser, &db.name)).await.unwrap();
+    sqlx::query("ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) LEAKPROOF")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    assert!(kb::keyword_index_usable(&db.pool).await.unwrap());
+    let a = db.tenant("tenant-a", MergePolicy::Manual).await.id;
+    let b = db.tenant("tenant-b", MergePolicy::Manual).await.id;
+    let e = HashingEmbedder::new(384);
+    let secret = Article {
+        document: "vault.md".into(),
+        markdown: "# Vault codes\n\n## Rotation\n\nThe zanzibar vault code rotates every night.".into(),
+    };
+    kb::ingest(&db.pool, a, &e, &[secret]).await.unwrap();
+    // Both tenants with chunks of their own: for the planner a tenant then
+    // holds half the table, and a rare word's index entries are fewer.
+    for tenant in [a, b] {
+        fill(&db, tenant, e.name(), 2000).await;
+    }
+    let query = "when does the zanzibar vault code rotate";
+
+    let search = KbSearch::new();
+    let before = index_scans(&db, "knowledge_base_search_text").await;
+    // A pool of its own: closing it ends the backend, which reports its
+    // index statistics.
+    let pool = PgPool::connect(&db.url).await.unwrap();
+    let hits = search.search(&pool, b, &e, query, None, 5).await.unwrap().hits;
+    pool.close().await;
+    // B's own chunks may come back (by cosine); A's never.
+    assert!(hits.iter().all(|h| h.document.starts_with("filler-") && !h.content.contains("zanzibar")), "{hits:?}");
+    let mut after = index_scans(&db, "knowledge_base_search_text").await;
+    for _ in 0..50 {
+        if after > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        after = index_scans(&db, "knowledge_base_search_text").await;
+    }
+    assert!(after > before, "the keyword match did not use the full-text index ({before} → {after} scans)");
+    assert!(!search.mentions(&db.pool, b, &e, "zanzibar vault").await.unwrap());
+    let mut tx = begin_tenant(&db.pool, b).await.unwrap();
+    let matched: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM knowledge_base WHERE search_text @@ to_tsquery('simple', 'zanzibar')")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(matched, 0);
+    tx.rollback().await.unwrap();
+
+    // The same search finds the chunk for its own tenant.
+    let own = search.search(&db.pool, a, &e, query, None, 5).await.unwrap().hits;
+    assert_eq!(own.first().map(|h| h.document.as_str()), Some("vault.md"), "{own:?}");
+}
+
+/// `n` unrelated chunks of `embedder` for `tenant`, then the table analysed.
+async fn fill(db: &TestDb, tenant: TenantId, embedder: &str, n: i32) {
+    let mut tx = begin_tenant(&db.pool, tenant).await.unwrap();
+    sqlx::query(
+        "INSERT INTO knowledge_base (id, tenant_id, document, title, chunk_index, content, content_hash, embedder,
+                                     embedding, dims)
+         SELECT gen_random_uuid(), app_current_tenant(), 'filler-' || i || '.md', 'Filler', 0,
+                'invoices and payments ' || i, 'h', $2,
+                (array_fill(0.05::real, ARRAY[384]) || array_fill(0::real, ARRAY[1152]))::vector, 384
+           FROM generate_series(1, $1) i",
+    )
+    .bind(n)
+    .bind(embedder)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    sqlx::query("ANALYZE knowledge_base").execute(&db.pool).await.unwrap();
+}
+
+/// Scans of `index` reported so far.
+async fn index_scans(db: &TestDb, index: &str) -> i64 {
+    sqlx::query_scalar("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = $1")
+        .bind(index)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
 }
