@@ -58,9 +58,9 @@ pub struct BenchArgs {
     /// conversation of `--history-messages` messages) before the scenarios.
     #[arg(long)]
     pub history: bool,
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(i64).range(1..))]
     pub history_customers: i64,
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..))]
     pub history_messages: i64,
     /// The `llm` scenario's model: mean answer time (ms) …
     #[arg(long, default_value_t = 1500)]
@@ -206,8 +206,8 @@ async fn seed_history(args: &BenchArgs, d: &Deployment) -> Result<report::Histor
     let history = history::History {
         tenant: d.tenant,
         from: 1,
-        customers: args.history_customers.max(1),
-        messages_per: args.history_messages.max(1),
+        customers: args.history_customers,
+        messages_per: args.history_messages,
     };
     eprintln!("history: seeding {} customers × {} messages", history.customers, history.messages_per);
     let started = std::time::Instant::now();
