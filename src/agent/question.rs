@@ -135,14 +135,29 @@ fn sentences(message: &str) -> Vec<&str> {
     message.split_inclusive(['.', '?', '!', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect()
 }
 
+/// Whether a sentence asks about the assistant itself ("are u a real person
+/// or a bot?", "am I talking to an AI?"): a question the knowledge base
+/// has no article for, which the reply's introduction answers.
+fn asks_about_the_assistant(sentence: &str) -> bool {
+    const WHO: [&str; 7] = ["are you", "are u", "r u", "am i", "is this", "is it", "i'm talking"];
+    const WHAT: [&str; 6] = ["a bot", "a robot", "real person", "an ai", "a human", "a machine"];
+    let lower = sentence.to_lowercase().replace('’', "'");
+    WHO.iter().any(|w| lower.contains(w)) && WHAT.iter().any(|w| lower.contains(w))
+}
+
 /// The sentences that ask something (with `?`, or starting like a
-/// question or a request); the whole message when none do.
+/// question or a request); the whole message when none do. A question
+/// about the assistant itself is left out.
 pub fn question_text(message: &str) -> String {
     const STARTS: [&str; 20] = [
         "how", "what", "why", "where", "when", "which", "who", "can", "could", "is", "are", "do", "does", "will",
         "would", "should", "any", "please", "i need", "i want",
     ];
-    let sentences = sentences(message);
+    let all = sentences(message);
+    let sentences: Vec<&str> = all.iter().copied().filter(|s| !asks_about_the_assistant(s)).collect();
+    if sentences.is_empty() {
+        return message.to_string();
+    }
     let asked: Vec<&str> = sentences
         .iter()
         .copied()
@@ -152,7 +167,7 @@ pub fn question_text(message: &str) -> String {
         })
         .collect();
     if asked.is_empty() {
-        return message.to_string();
+        return if sentences.len() == all.len() { message.to_string() } else { sentences.join(" ") };
     }
     // A bare "Any idea?" carries no subject: take the sentence before it.
     let mut out: Vec<&str> = Vec::new();
@@ -205,5 +220,16 @@ mod tests {
         let m = "We moved offices last week. Everything is slow. How do I check the WebSocket connection? Thanks!";
         assert_eq!(question_text(m), "How do I check the WebSocket connection?");
         assert_eq!(question_text("Board is slow"), "Board is slow");
+    }
+
+    #[test]
+    fn a_question_about_the_assistant_is_not_the_question() {
+        let m = "are u a real person or a bot? anyway one project keeps pinging me all day, can i mute just that one";
+        assert_eq!(question_text(m), "anyway one project keeps pinging me all day, can i mute just that one");
+        let m = "Am I talking to an AI? How do I export a report to PDF?";
+        assert_eq!(question_text(m), "How do I export a report to PDF?");
+        assert_eq!(question_text("Are you a bot?"), "Are you a bot?");
+        let m = "Is this a real time report? Where do I change its date range?";
+        assert_eq!(question_text(m), m);
     }
 }
