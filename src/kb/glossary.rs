@@ -472,6 +472,9 @@ const EVERYDAY: &[Entry] = &[
     Entry("wifi", "offline"),
     Entry("no signal", "offline"),
     Entry("no internet", "offline"),
+    Entry("flight", "offline"),
+    Entry("on board", "offline"),
+    Entry("on my phone", "mobile app"),
     Entry("sign off", "approve approvals"),
     Entry("signs off", "approve approvals"),
     Entry("sub items", "subtasks"),
@@ -622,6 +625,10 @@ mod tests {
         // A stem matches inside a phrase; a word the message has is not added.
         assert_eq!(everyday("our sub-items go four levels down"), ["subtasks", "deep"]);
         assert!(everyday("Please mute the notifications").is_empty());
+        assert_eq!(
+            everyday("no wifi on board: can I log hours on my phone during the flight?"),
+            ["offline", "mobile", "app"]
+        );
     }
 
     #[test]
