@@ -4,24 +4,26 @@
 //! requests share forward passes: [`batching`]), a hashing embedder, or
 //! OpenAI-compatible embeddings), stored with a full-text vector and
 //! searched per tenant with hybrid candidates (pgvector cosine plus BM25F,
-//! [`lexical`]) and a reranking step ([`rerank`]) ([`store`]). Messages in
-//! German, French or Spanish are searched with the English terms of a
-//! small glossary ([`glossary`]).
+//! [`lexical`]) and a reranking step ([`rerank`]) ([`search`]), after an
+//! idempotent ingestion that keeps each article's markdown beside its
+//! chunks ([`mod@ingest`]). Messages in German, French or Spanish are
+//! searched with the English terms of a small glossary ([`glossary`]).
 
 pub mod batching;
 pub mod chunker;
 pub mod embedder;
+pub mod error;
 pub mod glossary;
+pub mod ingest;
 pub mod lexical;
 pub mod minilm;
 pub mod rerank;
-pub mod store;
+pub mod search;
 pub mod text;
 pub mod threads;
 
 pub use embedder::{Embedder, HashingEmbedder, OpenAiEmbedder};
+pub use error::KbError;
+pub use ingest::{Article, IngestReport, ingest, read_articles};
 pub use minilm::MiniLmEmbedder;
-pub use store::{
-    Article, IngestReport, KbError, KbSearch, MAX_RESULTS, SearchHit, SearchResult, ingest, keyword_index_usable,
-    read_articles,
-};
+pub use search::{KbSearch, MAX_RESULTS, SearchHit, SearchResult, keyword_index_usable};

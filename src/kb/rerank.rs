@@ -6,7 +6,7 @@
 //! weighted) it contains. The weights were fitted on the development
 //! tickets (`fte eval --retrieval`, docs/agent.md).
 
-use super::store::SearchHit;
+use super::search::SearchHit;
 
 /// The reciprocal-rank-fusion constant of the first stage: a first place
 /// is worth `1 / (RRF_K + 1)`.

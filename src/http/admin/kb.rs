@@ -4,7 +4,7 @@
 //! supervisor and up, audited) and a preview of what the agent's search
 //! retrieves (`POST /api/v1/kb/search`; viewer and up). A `PUT` re-chunks
 //! the article and re-embeds only the sections that changed
-//! ([`store::ingest_document`]); after any change this process's search
+//! ([`ingest::ingest_document`]); after any change this process's search
 //! statistics are dropped ([`KbSearch::invalidate`]; other processes
 //! refresh theirs within the statistics' time to live). Edits and search
 //! need the process's embedder: without one they answer 503.
@@ -17,8 +17,9 @@ use crate::domain::TenantId;
 use crate::http::AppState;
 use crate::http::problem::{FieldError, Problem};
 use crate::http::request_id::RequestId;
-use crate::kb::store::{self, Article, IngestReport, KbError, MAX_RESULTS, SearchHit};
+use crate::kb::ingest::{self, Article, IngestReport};
 use crate::kb::{Embedder, KbSearch};
+use crate::kb::{KbError, MAX_RESULTS, SearchHit};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -345,7 +346,7 @@ pub async fn put_document(
     let embedder = embedder(&state)?;
     let before = source(&state, tenant, &document).await?;
     let article = Article { document: document.clone(), markdown: body.markdown };
-    let report = store::ingest_document(&state.pool, tenant, embedder.as_ref(), &article).await.map_err(kb_failed)?;
+    let report = ingest::ingest_document(&state.pool, tenant, embedder.as_ref(), &article).await.map_err(kb_failed)?;
     state.kb_search.invalidate(tenant);
     let after = source(&state, tenant, &document).await?;
     tracing::info!(
@@ -407,7 +408,7 @@ pub async fn delete_document(
         return Err(Problem::not_found("no such document"));
     }
     let before = source(&state, tenant, &document).await?;
-    if !store::delete_document(&state.pool, tenant, &document).await.map_err(kb_failed)? {
+    if !ingest::delete_document(&state.pool, tenant, &document).await.map_err(kb_failed)? {
         return Err(Problem::not_found("no such document"));
     }
     state.kb_search.invalidate(tenant);
