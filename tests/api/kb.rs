@@ -4,7 +4,7 @@
 //! embedders; the OpenAI-compatible embedder speaks `/embeddings` (tested
 //! against a local fake).
 
-use crate::common::TestDb;
+use crate::common::{TestDb, index_scans, index_scans_after};
 use axum::Json;
 use axum::routing::post;
 use fte::crm::MergePolicy;
@@ -122,23 +122,7 @@ async fn each_width_is_searched_through_its_own_index() {
         pool.close().await;
         assert_eq!(hits[0].document, "password.md");
         assert!(hits[0].cosine > 0.0, "{:?}", hits[0]);
-        let mut after = index_scans(&db, index).await;
-        for _ in 0..50 {
-            if after > before {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            after = index_scans(&db, index).await;
-        }
+        let after = index_scans_after(&db, index, before).await;
         assert!(after > before, "{index} was not used ({before} → {after} scans)");
     }
-}
-
-/// Scans of `index` reported so far.
-async fn index_scans(db: &TestDb, index: &str) -> i64 {
-    sqlx::query_scalar("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = $1")
-        .bind(index)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
 }

@@ -5,7 +5,7 @@
 //! its keyword match runs on the full-text index, which holds every
 //! tenant's lexemes, before the tenant filter.
 
-use crate::common::{TestDb, with_database};
+use crate::common::{TestDb, index_scans, index_scans_after, with_database};
 use fte::crm::MergePolicy;
 use fte::db::begin_tenant;
 use fte::domain::TenantId;
@@ -315,14 +315,7 @@ async fn search_through_the_full_text_index_never_returns_another_tenants_chunks
     pool.close().await;
     // B's own chunks may come back (by cosine); A's never.
     assert!(hits.iter().all(|h| h.document.starts_with("filler-") && !h.content.contains("zanzibar")), "{hits:?}");
-    let mut after = index_scans(&db, "knowledge_base_search_text").await;
-    for _ in 0..50 {
-        if after > before {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        after = index_scans(&db, "knowledge_base_search_text").await;
-    }
+    let after = index_scans_after(&db, "knowledge_base_search_text", before).await;
     assert!(after > before, "the keyword match did not use the full-text index ({before} → {after} scans)");
     assert!(!search.mentions(&db.pool, b, &e, "zanzibar vault").await.unwrap());
     let mut tx = begin_tenant(&db.pool, b).await.unwrap();
@@ -357,13 +350,4 @@ async fn fill(db: &TestDb, tenant: TenantId, embedder: &str, n: i32) {
     .unwrap();
     tx.commit().await.unwrap();
     sqlx::query("ANALYZE knowledge_base").execute(&db.pool).await.unwrap();
-}
-
-/// Scans of `index` reported so far.
-async fn index_scans(db: &TestDb, index: &str) -> i64 {
-    sqlx::query_scalar("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = $1")
-        .bind(index)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
 }

@@ -606,3 +606,26 @@ pub async fn api_call(
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(serde_json::Value::Null))
 }
+
+/// Scans of `index` reported so far.
+pub async fn index_scans(db: &TestDb, index: &str) -> i64 {
+    sqlx::query_scalar("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = $1")
+        .bind(index)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+/// Scans of `index` once they have grown past `before`, or after 5 s (a
+/// backend reports its statistics when it ends, not at once).
+pub async fn index_scans_after(db: &TestDb, index: &str, before: i64) -> i64 {
+    let mut after = index_scans(db, index).await;
+    for _ in 0..50 {
+        if after > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        after = index_scans(db, index).await;
+    }
+    after
+}
