@@ -125,8 +125,8 @@ pub fn answer_paragraphs(passages: &[&SearchHit]) -> Vec<String> {
     out
 }
 
-/// Whether a block opens with a list item ("- …", "1. …").
-fn starts_list(block: &str) -> bool {
+/// Whether a block or line opens with a list item ("- …", "1. …").
+pub fn starts_list(block: &str) -> bool {
     block.starts_with("- ") || block.chars().next().is_some_and(|c| c.is_ascii_digit())
 }
 
@@ -183,7 +183,7 @@ pub fn answer_units(paragraphs: &[String]) -> Vec<Unit> {
             if line.is_empty() || (line.starts_with("**") && line.ends_with("**")) {
                 continue;
             }
-            let item = line.starts_with("- ") || line.chars().next().is_some_and(|c| c.is_ascii_digit());
+            let item = starts_list(line);
             if item {
                 units.push(Unit { paragraph: pi, line: li, text: line.to_string(), item: true });
                 continue;

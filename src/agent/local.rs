@@ -304,7 +304,7 @@ async fn focused_answer(
     for (pi, p) in passages.iter().enumerate() {
         let mut paras = compose::answer_paragraphs(&[p]);
         if let (Some(condition), Some(first)) = (heading_condition(&p.heading), paras.first_mut()) {
-            let list = first.starts_with("- ") || first.chars().next().is_some_and(|c| c.is_ascii_digit());
+            let list = compose::starts_list(first);
             *first = format!("{condition}{}{first}", if list { "\n" } else { " " });
         }
         for para in paras {

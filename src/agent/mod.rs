@@ -158,7 +158,7 @@ impl AgentBrain {
             }
             local::Retrieved::Answer(answer) => {
                 let mut parts = local::answer_parts(&answer, ctx.first_name.clone(), first_reply, empathy(&verdict));
-                if asks_if_bot(input.message) && !(first_reply && input.channel == Channel::Whatsapp) {
+                if question::mentions_a_bot(input.message) && !(first_reply && input.channel == Channel::Whatsapp) {
                     parts.paragraphs.insert(
                         0,
                         format!(
@@ -513,11 +513,6 @@ fn transcript(history: &tools::CustomerHistory) -> String {
 fn empathy(verdict: &rules::RuleVerdict) -> Option<String> {
     (verdict.sentiment < 0.46)
         .then(|| "I'm sorry this got in the way of your work — here's how to sort it out.".to_string())
-}
-
-fn asks_if_bot(message: &str) -> bool {
-    let lower = message.to_lowercase();
-    ["a bot", "a robot", "real person", "an ai", "a human?", "talking to a machine"].iter().any(|p| lower.contains(p))
 }
 
 fn question_count(message: &str) -> usize {

@@ -135,14 +135,21 @@ fn sentences(message: &str) -> Vec<&str> {
     message.split_inclusive(['.', '?', '!', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect()
 }
 
+/// Whether a message wonders if it is talking to a bot ("a bot", "a real
+/// person", "an AI", "a human?"): the reply then says who is writing.
+pub fn mentions_a_bot(text: &str) -> bool {
+    const WHAT: [&str; 6] = ["a bot", "a robot", "real person", "an ai", "a human?", "talking to a machine"];
+    let lower = text.to_lowercase();
+    WHAT.iter().any(|w| lower.contains(w))
+}
+
 /// Whether a sentence asks about the assistant itself ("are u a real person
 /// or a bot?", "am I talking to an AI?"): a question the knowledge base
 /// has no article for, which the reply's introduction answers.
 fn asks_about_the_assistant(sentence: &str) -> bool {
     const WHO: [&str; 7] = ["are you", "are u", "r u", "am i", "is this", "is it", "i'm talking"];
-    const WHAT: [&str; 6] = ["a bot", "a robot", "real person", "an ai", "a human", "a machine"];
     let lower = sentence.to_lowercase().replace('’', "'");
-    WHO.iter().any(|w| lower.contains(w)) && WHAT.iter().any(|w| lower.contains(w))
+    WHO.iter().any(|w| lower.contains(w)) && mentions_a_bot(&lower)
 }
 
 /// The sentences that ask something (with `?`, or starting like a
